@@ -1,0 +1,45 @@
+import { CibError, describeProblems } from '../core/problems.ts';
+import { UsageError } from './command.ts';
+import { commands } from './commands/index.ts';
+
+function overview(): string {
+  const width = Math.max(0, ...commands.map((c) => c.name.length));
+  return [
+    'Usage: cib <command> [options]   (cib <command> --help for details)',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(overview());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    console.error(`cib: unknown command "${name}".\n\n${overview()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`cib ${name}: ${error.message}\n\n${command.help}`);
+      return 2;
+    }
+    if (error instanceof CibError) {
+      console.error(describeProblems(error.problems));
+      return 1;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,23 @@
+import { defineConfig } from 'vitest/config';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { deploymentConfig } from './scripts/deployment-config.ts';
+
+// Relative base and hash routing let dist/ be served from any static host or sub-path.
+export default defineConfig({
+  base: './',
+  plugins: [svelte(), deploymentConfig()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+  },
+  worker: {
+    format: 'es',
+  },
+  test: {
+    include: ['tests/**/*.test.ts'],
+    exclude: ['tests/e2e/**', 'node_modules/**'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
