@@ -1,0 +1,7 @@
+/** A benchmark suite returns flat figures (`<name>_ms` and the like) merged into results.json. */
+export interface BenchSuite {
+  name: string;
+  run(): Promise<Record<string, number | string>>;
+}
+
+export const suites: BenchSuite[] = [];
