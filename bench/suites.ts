@@ -1,7 +1,9 @@
+import { keygenSuite } from './keygen.ts';
+
 /** A benchmark suite returns flat figures (`<name>_ms` and the like) merged into results.json. */
 export interface BenchSuite {
   name: string;
   run(): Promise<Record<string, number | string>>;
 }
 
-export const suites: BenchSuite[] = [];
+export const suites: BenchSuite[] = [keygenSuite];

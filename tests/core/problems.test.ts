@@ -3,7 +3,10 @@ import { CibError, describeProblems, errorsOf, problem } from '../../src/core/pr
 
 describe('problems', () => {
   it('describes each problem on its own line with its place first', () => {
-    const list = [problem('a.b', 'vessels[0].owner', 'is missing.'), problem('c', '', 'Whole thing.')];
+    const list = [
+      problem('a.b', 'vessels[0].owner', 'is missing.'),
+      problem('c', '', 'Whole thing.'),
+    ];
     expect(describeProblems(list)).toBe('vessels[0].owner: is missing.\nWhole thing.');
   });
 
