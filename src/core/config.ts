@@ -1,0 +1,563 @@
+/**
+ * The build configuration (spec §5) and the one validation every caller uses: the page, the
+ * command line and the XML-RPC shim all call `validateConfig`, so a rule is written once and gives
+ * the same code, place and sentence everywhere.
+ */
+import { formatPublicKey, parsePublicKey } from './keys.ts';
+import { generateKeyPair, type KeyPair } from './keygen.ts';
+import { CibError, errorsOf, problem, type Problem } from './problems.ts';
+import {
+  DEFAULT_KEY_BITS,
+  MAX_USER_VESSELS,
+  PERCENT_STEP,
+  type DeploymentSettings,
+  type KeyBits,
+} from './settings.ts';
+
+/** One vessel as the XML-RPC API sends it (spec §5, §6). */
+export interface VesselSpec {
+  percentage: number;
+  owner: string;
+  users?: string[];
+}
+
+export interface BuildConfig {
+  vessels: VesselSpec[];
+  user_data?: Record<string, { public_key?: string }>;
+}
+
+export type ReservedSettings = Pick<DeploymentSettings, 'reservedShare' | 'reservedKey'>;
+
+export interface ResolvedVessel {
+  percentage: number;
+  owner: string;
+  /** De-duplicated, first-seen order. */
+  users: string[];
+}
+
+export interface ResolvedConfig {
+  /** The person's vessels only; the reserved vessel is implied by reservedShare/reservedKey. */
+  vessels: ResolvedVessel[];
+  /** Every user name used in `vessels` -> canonical Seattle public key string. */
+  publicKeys: Record<string, string>;
+  reservedShare: number;
+  reservedKey: string;
+}
+
+export interface GeneratedKey {
+  publicKey: string;
+  privateKey: string;
+}
+
+/** Spec §5: 3 to 40 characters from [0-9a-zA-Z_], the first a letter or digit. */
+export const USER_NAME_PATTERN = /^[0-9a-zA-Z][0-9a-zA-Z_]{2,39}$/;
+export const USER_NAME_MIN = 3;
+export const USER_NAME_MAX = 40;
+/** Spec §3: every vessel, the reserved one included, gets between 10 and 100 percent. */
+export const MIN_PERCENT = 10;
+export const MAX_PERCENT = 100;
+/** The reserved share is a multiple of 10 that leaves at least one 10% user vessel. */
+export const MAX_RESERVED_SHARE = 90;
+
+const TOP_LEVEL_FIELDS = ['vessels', 'user_data'];
+const VESSEL_FIELDS = ['percentage', 'owner', 'users'];
+const USER_DATA_FIELDS = ['public_key'];
+
+export function isValidUserName(name: string): boolean {
+  return USER_NAME_PATTERN.test(name);
+}
+
+/** Why a user name breaks the rule, or undefined when it is fine. */
+export function userNameProblem(name: string, path: string): Problem | undefined {
+  if (isValidUserName(name)) return undefined;
+  let why: string;
+  if (name.length < USER_NAME_MIN || name.length > USER_NAME_MAX) {
+    why = `it has ${name.length} characters; a user name has ${USER_NAME_MIN} to ${USER_NAME_MAX}`;
+  } else if (name.startsWith('_')) {
+    why = 'it starts with "_"; the first character must be a letter or a digit';
+  } else {
+    why = 'only letters, digits and "_" are allowed';
+  }
+  return problem(
+    'user.name.invalid',
+    path,
+    `The user name ${JSON.stringify(name)} is not valid: ${why}.`,
+  );
+}
+
+/** JSON type names as a person reads them. */
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return 'a string';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'a boolean';
+    case 'object':
+      return 'an object';
+    default:
+      return typeof value;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Object keys that are not ours: a warning, since a typo like `precentage` then shows up too. */
+function unknownFields(object: Record<string, unknown>, known: string[], path: string): Problem[] {
+  return Object.keys(object)
+    .filter((key) => !known.includes(key))
+    .map((key) =>
+      problem(
+        'config.field.unknown',
+        path ? `${path}.${key}` : key,
+        `The field ${JSON.stringify(key)} is not part of a build configuration and is ignored.`,
+        'warning',
+      ),
+    );
+}
+
+/**
+ * Names must be unique ignoring case (spec §5: duplicate names are an error), because each user's
+ * key becomes a file `NAME.publickey`, and `Bob` and `bob` would collide on Windows and macOS.
+ * Checks each name's syntax too. `pathOf(i)` names the place of the i-th name.
+ */
+export function checkUserNames(
+  names: readonly string[],
+  pathOf: (index: number) => string = (index) => `users[${index}]`,
+): Problem[] {
+  const problems: Problem[] = [];
+  const seen = new Map<string, string>();
+  names.forEach((name, index) => {
+    const bad = userNameProblem(name, pathOf(index));
+    if (bad) problems.push(bad);
+    const folded = name.toLowerCase();
+    const earlier = seen.get(folded);
+    if (earlier !== undefined) {
+      const same = earlier === name;
+      problems.push(
+        problem(
+          'user.name.duplicate',
+          pathOf(index),
+          same
+            ? `The user name ${JSON.stringify(name)} is used twice; user names must be unique.`
+            : `The user name ${JSON.stringify(name)} differs from ${JSON.stringify(earlier)} only in upper and lower case; user names must be unique ignoring case.`,
+        ),
+      );
+    } else {
+      seen.set(folded, name);
+    }
+  });
+  return problems;
+}
+
+/** Settings errors (never the person's fault): codes `settings.*`, paths name the setting. */
+export function validateSettings(settings: ReservedSettings): Problem[] {
+  const problems: Problem[] = [];
+  const share = settings.reservedShare;
+  if (
+    typeof share !== 'number' ||
+    !Number.isInteger(share) ||
+    share < 0 ||
+    share > MAX_RESERVED_SHARE ||
+    share % PERCENT_STEP !== 0
+  ) {
+    problems.push(
+      problem(
+        'settings.reserved-share.invalid',
+        'settings.reservedShare',
+        `The reserved share must be a multiple of ${PERCENT_STEP} from 0 to ${MAX_RESERVED_SHARE}, not ${JSON.stringify(share)}.`,
+      ),
+    );
+  }
+  if (typeof settings.reservedKey !== 'string') {
+    problems.push(
+      problem(
+        'settings.reserved-key.invalid',
+        'settings.reservedKey',
+        'The reserved key must be a Seattle public key string "e n".',
+      ),
+    );
+  } else {
+    // Only errors: a weak reserved key is the operator's choice and would otherwise warn every donor.
+    for (const p of errorsOf(
+      parsePublicKey(settings.reservedKey, 'settings.reservedKey').problems,
+    )) {
+      problems.push(
+        problem(
+          'settings.reserved-key.invalid',
+          'settings.reservedKey',
+          `The reserved key is not a valid Seattle public key: ${p.message}`,
+        ),
+      );
+    }
+  }
+  return problems;
+}
+
+function checkPercentage(
+  value: unknown,
+  path: string,
+): { percentage?: number; problems: Problem[] } {
+  if (value === undefined) {
+    return {
+      problems: [problem('vessel.percentage.missing', path, 'Every vessel needs a percentage.')],
+    };
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    return {
+      problems: [
+        problem(
+          'vessel.percentage.type',
+          path,
+          `The percentage must be a number such as 60, not ${jsonType(value)} (${JSON.stringify(value)}).`,
+        ),
+      ],
+    };
+  }
+  if (!Number.isInteger(value)) {
+    return {
+      percentage: value,
+      problems: [
+        problem(
+          'vessel.percentage.integer',
+          path,
+          `The percentage must be a whole number, not ${value}.`,
+        ),
+      ],
+    };
+  }
+  if (value < MIN_PERCENT || value > MAX_PERCENT) {
+    return {
+      percentage: value,
+      problems: [
+        problem(
+          'vessel.percentage.range',
+          path,
+          `The percentage must be between ${MIN_PERCENT} and ${MAX_PERCENT}, not ${value}.`,
+        ),
+      ],
+    };
+  }
+  if (value % PERCENT_STEP !== 0) {
+    return {
+      percentage: value,
+      problems: [
+        problem(
+          'vessel.percentage.step',
+          path,
+          `The percentage must be a multiple of ${PERCENT_STEP} (the node refuses anything else), not ${value}.`,
+        ),
+      ],
+    };
+  }
+  return { percentage: value, problems: [] };
+}
+
+/** A user name where one is expected: a string that follows the name rule. */
+function checkNameValue(
+  value: unknown,
+  path: string,
+  what: string,
+): { name?: string; problems: Problem[] } {
+  if (typeof value !== 'string') {
+    return {
+      problems: [
+        problem(
+          'user.name.type',
+          path,
+          `The ${what} must be a user name (a string), not ${jsonType(value)}.`,
+        ),
+      ],
+    };
+  }
+  const bad = userNameProblem(value, path);
+  return bad ? { problems: [bad] } : { name: value, problems: [] };
+}
+
+/**
+ * Checks a build configuration in the XML-RPC shape (spec §5) against every rule of spec §3 and §5
+ * and the deployment settings. Returns all problems at once (errors and warnings); `config` is a
+ * clean copy holding only the known fields, present only when there are no errors.
+ *
+ * Decisions: unknown fields are warnings (ignored); names differing only in case are duplicates;
+ * `user_data` entries no vessel names are a warning and are left out of the build.
+ */
+export function validateConfig(
+  input: unknown,
+  settings: ReservedSettings,
+): { config?: BuildConfig; problems: Problem[] } {
+  const problems: Problem[] = validateSettings(settings);
+  if (!isPlainObject(input)) {
+    problems.push(
+      problem(
+        'config.type',
+        '',
+        `A build configuration is an object {"vessels": [...], "user_data": {...}}, not ${jsonType(input)}.`,
+      ),
+    );
+    return { problems };
+  }
+  problems.push(...unknownFields(input, TOP_LEVEL_FIELDS, ''));
+
+  const vessels: VesselSpec[] = [];
+  // Every place a name is used, for the duplicate check and for "unused user_data".
+  const namesUsed: { name: string; path: string }[] = [];
+  let percentagesComplete = true;
+  let total = 0;
+
+  const rawVessels = input.vessels;
+  if (rawVessels === undefined) {
+    problems.push(
+      problem('config.vessels.missing', 'vessels', 'The configuration has no "vessels" list.'),
+    );
+  } else if (!Array.isArray(rawVessels)) {
+    problems.push(
+      problem(
+        'config.vessels.type',
+        'vessels',
+        `"vessels" must be a list of vessels, not ${jsonType(rawVessels)}.`,
+      ),
+    );
+  } else if (rawVessels.length === 0) {
+    problems.push(
+      problem('config.vessels.empty', 'vessels', 'The configuration needs at least one vessel.'),
+    );
+  } else {
+    if (rawVessels.length > MAX_USER_VESSELS) {
+      problems.push(
+        problem(
+          'config.vessels.too-many',
+          'vessels',
+          `There are ${rawVessels.length} vessels; a build has at most ${MAX_USER_VESSELS} (plus the reserved one).`,
+        ),
+      );
+    }
+    rawVessels.forEach((raw: unknown, index) => {
+      const path = `vessels[${index}]`;
+      if (!isPlainObject(raw)) {
+        percentagesComplete = false;
+        problems.push(
+          problem(
+            'vessel.type',
+            path,
+            `A vessel is an object {"percentage": 60, "owner": "name", "users": [...]}, not ${jsonType(raw)}.`,
+          ),
+        );
+        return;
+      }
+      problems.push(...unknownFields(raw, VESSEL_FIELDS, path));
+      const pct = checkPercentage(raw.percentage, `${path}.percentage`);
+      problems.push(...pct.problems);
+      if (pct.percentage === undefined || !Number.isInteger(pct.percentage))
+        percentagesComplete = false;
+      else total += pct.percentage;
+
+      let owner: string | undefined;
+      if (raw.owner === undefined) {
+        problems.push(
+          problem('vessel.owner.missing', `${path}.owner`, 'Every vessel needs an owner.'),
+        );
+      } else {
+        const checked = checkNameValue(raw.owner, `${path}.owner`, 'owner');
+        problems.push(...checked.problems);
+        owner = checked.name;
+        if (owner !== undefined) namesUsed.push({ name: owner, path: `${path}.owner` });
+      }
+
+      const users: string[] = [];
+      if (raw.users !== undefined) {
+        if (!Array.isArray(raw.users)) {
+          problems.push(
+            problem(
+              'vessel.users.type',
+              `${path}.users`,
+              `"users" must be a list of user names, not ${jsonType(raw.users)}.`,
+            ),
+          );
+        } else {
+          raw.users.forEach((user: unknown, userIndex) => {
+            const userPath = `${path}.users[${userIndex}]`;
+            const checked = checkNameValue(user, userPath, 'user');
+            problems.push(...checked.problems);
+            if (checked.name !== undefined) {
+              users.push(checked.name);
+              namesUsed.push({ name: checked.name, path: userPath });
+            }
+          });
+        }
+      }
+      if (pct.percentage !== undefined && owner !== undefined) {
+        vessels.push(
+          raw.users === undefined
+            ? { percentage: pct.percentage, owner }
+            : { percentage: pct.percentage, owner, users },
+        );
+      }
+    });
+
+    const required = MAX_PERCENT - settings.reservedShare;
+    if (percentagesComplete && total !== required) {
+      problems.push(
+        problem(
+          'config.vessels.total',
+          'vessels',
+          `The vessels add up to ${total}%; they must add up to exactly ${required}% (the other ${settings.reservedShare}% is the reserved vessel).`,
+        ),
+      );
+    }
+  }
+
+  let userData: Record<string, { public_key?: string }> | undefined;
+  const rawUserData = input.user_data;
+  if (rawUserData !== undefined) {
+    if (!isPlainObject(rawUserData)) {
+      problems.push(
+        problem(
+          'config.user-data.type',
+          'user_data',
+          `"user_data" must be an object {"name": {"public_key": "e n"}}, not ${jsonType(rawUserData)}.`,
+        ),
+      );
+    } else {
+      userData = {};
+      const names = Object.keys(rawUserData);
+      problems.push(...checkUserNames(names, (i) => `user_data.${names[i]}`));
+      const used = new Set(namesUsed.map((u) => u.name));
+      for (const name of names) {
+        const path = `user_data.${name}`;
+        const entry = rawUserData[name];
+        if (!isPlainObject(entry)) {
+          problems.push(
+            problem(
+              'user-data.entry.type',
+              path,
+              `A user's data is an object {"public_key": "e n"}, not ${jsonType(entry)}.`,
+            ),
+          );
+          continue;
+        }
+        problems.push(...unknownFields(entry, USER_DATA_FIELDS, path));
+        const key = entry.public_key;
+        if (key === undefined) {
+          userData[name] = {};
+        } else if (typeof key !== 'string') {
+          problems.push(
+            problem(
+              'user-data.public-key.type',
+              `${path}.public_key`,
+              `A public key is a string "e n", not ${jsonType(key)}.`,
+            ),
+          );
+        } else {
+          problems.push(...parsePublicKey(key, `${path}.public_key`).problems);
+          userData[name] = { public_key: key };
+        }
+        if (!used.has(name) && isValidUserName(name)) {
+          problems.push(
+            problem(
+              'user-data.unused',
+              path,
+              `The user ${JSON.stringify(name)} is not named in any vessel and is left out of the build.`,
+              'warning',
+            ),
+          );
+        }
+      }
+    }
+  }
+
+  // Distinct names used in vessels and user_data must not collide ignoring case. Each distinct
+  // spelling is checked once, at the first place it appears, so repeated references are fine.
+  const firstPlace = new Map<string, string>();
+  for (const { name, path } of namesUsed) if (!firstPlace.has(name)) firstPlace.set(name, path);
+  const userDataNames = userData ? Object.keys(userData) : [];
+  const vesselOnly = [...firstPlace.keys()].filter((name) => !userDataNames.includes(name));
+  // user_data collisions among themselves were reported above; here: vessel names against all.
+  const spellings = [...userDataNames, ...vesselOnly];
+  const nameProblems = checkUserNames(spellings, (i) => {
+    const name = spellings[i] ?? '';
+    return firstPlace.get(name) ?? `user_data.${name}`;
+  }).filter((p) => p.code === 'user.name.duplicate');
+  const alreadyReported = new Set(
+    problems.filter((p) => p.code === 'user.name.duplicate').map((p) => p.path),
+  );
+  problems.push(...nameProblems.filter((p) => !alreadyReported.has(p.path)));
+
+  if (errorsOf(problems).length > 0) return { problems };
+  const config: BuildConfig =
+    userData === undefined ? { vessels } : { vessels, user_data: userData };
+  return { config, problems };
+}
+
+/** Names in first-seen order: owners and users of every vessel. */
+export function userNamesOf(vessels: readonly VesselSpec[]): string[] {
+  const names: string[] = [];
+  for (const vessel of vessels) {
+    for (const name of [vessel.owner, ...(vessel.users ?? [])])
+      if (!names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+/** Users named in a vessel who have no public key in `user_data` and will get a generated key. */
+export function usersWithoutKeys(config: BuildConfig): string[] {
+  return userNamesOf(config.vessels).filter(
+    (name) => config.user_data?.[name]?.public_key === undefined,
+  );
+}
+
+/**
+ * Validates again (so a caller cannot skip it), then generates key pairs for every user named in
+ * a vessel who has no public key. Generated private keys come back separately and nowhere else.
+ * Throws CibError with every error when the configuration is invalid.
+ */
+export async function resolveConfig(
+  config: BuildConfig,
+  settings: ReservedSettings,
+  options: { keyBits?: KeyBits; generate?: (bits: KeyBits) => Promise<KeyPair> } = {},
+): Promise<{ resolved: ResolvedConfig; generated: Record<string, GeneratedKey> }> {
+  const checked = validateConfig(config, settings);
+  if (!checked.config) throw new CibError(errorsOf(checked.problems));
+  const valid = checked.config;
+  const bits = options.keyBits ?? DEFAULT_KEY_BITS;
+  const generate = options.generate ?? ((b: KeyBits) => generateKeyPair(b));
+
+  const missing = usersWithoutKeys(valid);
+  const pairs = await Promise.all(missing.map(() => generate(bits)));
+  const generated: Record<string, GeneratedKey> = {};
+  missing.forEach((name, i) => {
+    const pair = pairs[i] as KeyPair;
+    generated[name] = { publicKey: pair.publicKey, privateKey: pair.privateKey };
+  });
+
+  const publicKeys: Record<string, string> = {};
+  for (const name of userNamesOf(valid.vessels)) {
+    const text = valid.user_data?.[name]?.public_key ?? generated[name]?.publicKey;
+    publicKeys[name] = canonicalPublicKey(text ?? '', `user_data.${name}.public_key`);
+  }
+  return {
+    resolved: {
+      vessels: valid.vessels.map((v) => ({
+        percentage: v.percentage,
+        owner: v.owner,
+        users: [...new Set(v.users ?? [])],
+      })),
+      publicKeys,
+      reservedShare: settings.reservedShare,
+      reservedKey: canonicalPublicKey(settings.reservedKey, 'settings.reservedKey'),
+    },
+    generated,
+  };
+}
+
+/** The key as `"e n"` with no stray whitespace, so equal keys give equal vesselinfos and build ids. */
+export function canonicalPublicKey(text: string, path: string): string {
+  const parsed = parsePublicKey(text, path);
+  if (!parsed.key) throw new CibError(errorsOf(parsed.problems));
+  return formatPublicKey(parsed.key);
+}

@@ -1,0 +1,231 @@
+/**
+ * What every `cib` command that builds something needs: the deployment settings (environment,
+ * overridable with `--reserved-share N` and `--reserved-key FILE`), JSON input files read with a
+ * precise error position, and problems printed the same way everywhere.
+ */
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../cli/command.ts';
+import { validateSettings } from '../core/config.ts';
+import { CibError, problem, type Problem } from '../core/problems.ts';
+import type { DeploymentSettings } from '../core/settings.ts';
+import { loadDeploymentSettings } from './deployment.ts';
+
+/** Spread into a command's parseCommandArgs options. */
+export const settingsOptions = {
+  'reserved-share': { type: 'string' },
+  'reserved-key': { type: 'string' },
+} as const;
+
+/** Lines for a command's --help. */
+export const SETTINGS_HELP = `  --reserved-share N    share of the reserved vessel in percent (default RESERVED_SHARE or 20)
+  --reserved-key FILE   file holding the reserved vessel's public key "e n"
+                        (default RESERVED_KEY, RESERVED_KEY_FILE or ../shared/spec/reserved.publickey)`;
+
+/**
+ * The deployment settings with the command-line overrides applied and checked. A malformed
+ * number is a usage error (exit 2); an unreadable file or an invalid key or share is a CibError
+ * (exit 1) naming the setting.
+ */
+export function cliSettings(
+  values: { 'reserved-share'?: string; 'reserved-key'?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): DeploymentSettings {
+  let settings: DeploymentSettings;
+  try {
+    settings = loadDeploymentSettings(env);
+  } catch (error) {
+    throw new CibError(problem('settings.environment', 'environment', (error as Error).message));
+  }
+  const share = values['reserved-share'];
+  if (share !== undefined) {
+    if (!/^[0-9]+$/.test(share)) {
+      throw new UsageError(`--reserved-share takes a whole number of percent, not "${share}".`);
+    }
+    settings = { ...settings, reservedShare: Number(share) };
+  }
+  const keyFile = values['reserved-key'];
+  if (keyFile !== undefined) {
+    settings = { ...settings, reservedKey: readTextFile(keyFile).trim() };
+  }
+  const problems = validateSettings(settings);
+  if (problems.length > 0) throw new CibError(problems);
+  return settings;
+}
+
+/** A file's text, or a CibError naming the file (exit 1). */
+export function readTextFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'it does not exist'
+        : (error as Error).message;
+    throw new CibError(problem('cli.file.read', file, `Cannot read the file: ${reason}.`));
+  }
+}
+
+/**
+ * Parses a JSON file. On a syntax error throws a CibError whose path is `FILE:LINE:COLUMN`
+ * (1-based), since JSON.parse in Node 20 often does not say where the mistake is.
+ */
+export function readJsonFile(file: string): unknown {
+  const text = readTextFile(file).replace(/^\uFEFF/, '');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const found = findJsonError(text) ?? { offset: 0, expected: (error as Error).message };
+    const before = text.slice(0, found.offset).split('\n');
+    const line = before.length;
+    const column = (before.at(-1)?.length ?? 0) + 1;
+    const at =
+      found.offset < text.length
+        ? `found ${JSON.stringify(text[found.offset])}`
+        : 'found the end of the file';
+    throw new CibError(
+      problem(
+        'cli.json.syntax',
+        `${file}:${line}:${column}`,
+        `This is not valid JSON: expected ${found.expected}, ${at}.`,
+      ),
+    );
+  }
+}
+
+/** Prints problems on stderr, one per line, warnings marked, each prefixed by `prefix: `. */
+export function printProblems(problems: readonly Problem[], prefix = ''): void {
+  for (const p of problems) {
+    const where = [prefix, p.path].filter(Boolean).join(': ');
+    const tag = p.severity === 'warning' ? 'warning: ' : '';
+    console.error(`${where ? `${where}: ` : ''}${tag}${p.message}`);
+  }
+}
+
+class JsonSyntaxError {
+  constructor(
+    readonly offset: number,
+    readonly expected: string,
+  ) {}
+}
+
+/** Where the first JSON syntax error is (RFC 8259), or undefined when the text is valid JSON. */
+export function findJsonError(text: string): { offset: number; expected: string } | undefined {
+  let i = 0;
+  function fail(expected: string): never {
+    throw new JsonSyntaxError(i, expected);
+  }
+  const skipSpace = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
+  };
+  const literal = (word: string) => {
+    for (const ch of word) {
+      if (text[i] !== ch) fail(`"${word}"`);
+      i++;
+    }
+  };
+  const string = () => {
+    i++; // opening quote
+    for (;;) {
+      const ch = text[i];
+      if (ch === undefined) fail("a closing '\"'");
+      if (ch === '"') {
+        i++;
+        return;
+      }
+      if (ch === '\\') {
+        i++;
+        const esc = text[i];
+        if (esc === 'u') {
+          i++;
+          for (let k = 0; k < 4; k++, i++)
+            if (!/[0-9a-fA-F]/.test(text[i] ?? '')) fail('a hex digit');
+        } else if (esc !== undefined && '"\\/bfnrt'.includes(esc)) {
+          i++;
+        } else {
+          fail('an escape such as \\n or \\"');
+        }
+      } else if ((ch.codePointAt(0) ?? 0) < 0x20) {
+        fail('a character (control characters must be escaped)');
+      } else {
+        i++;
+      }
+    }
+  };
+  const number = () => {
+    const match = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
+    if (!match || match[0] === '-') fail('a value');
+    i += match[0].length;
+  };
+  const value = () => {
+    skipSpace();
+    const ch = text[i];
+    if (ch === '{') {
+      i++;
+      skipSpace();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        skipSpace();
+        if (text[i] !== '"') fail('a member name in double quotes');
+        string();
+        skipSpace();
+        if (text[i] !== ':') fail('":"');
+        i++;
+        value();
+        skipSpace();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return;
+        }
+        fail('"," or "}"');
+      }
+    } else if (ch === '[') {
+      i++;
+      skipSpace();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value();
+        skipSpace();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return;
+        }
+        fail('"," or "]"');
+      }
+    } else if (ch === '"') {
+      string();
+    } else if (ch === 't') {
+      literal('true');
+    } else if (ch === 'f') {
+      literal('false');
+    } else if (ch === 'n') {
+      literal('null');
+    } else if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) {
+      number();
+    } else {
+      fail('a value');
+    }
+  };
+  try {
+    value();
+    skipSpace();
+    if (i < text.length) fail('the end of the file');
+    return undefined;
+  } catch (error) {
+    if (error instanceof JsonSyntaxError) return { offset: error.offset, expected: error.expected };
+    throw error;
+  }
+}

@@ -1,0 +1,163 @@
+import { deflateSync } from 'fflate';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildId } from '../../src/core/buildid.ts';
+import { resolveConfig, type ResolvedConfig } from '../../src/core/config.ts';
+import { generateKeyPair } from '../../src/core/keygen.ts';
+import { decodeShare, encodeShare } from '../../src/core/share.ts';
+
+const KEY_A = `65537 ${2n ** 2047n + 12345n}`;
+const KEY_B = `3 ${2n ** 2047n + 999n}`;
+const RESERVED = `17 ${2n ** 2047n + 1n}`;
+
+const BASE: ResolvedConfig = {
+  vessels: [
+    { percentage: 60, owner: 'alex', users: ['bob'] },
+    { percentage: 20, owner: 'bob', users: [] },
+  ],
+  publicKeys: { alex: KEY_A, bob: KEY_B },
+  reservedShare: 20,
+  reservedKey: RESERVED,
+};
+
+function b64url(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64url');
+}
+/** A share string around an arbitrary JSON payload, as a tampered link would carry it. */
+function shareOf(payload: unknown): string {
+  return `1.${b64url(deflateSync(new TextEncoder().encode(JSON.stringify(payload))))}`;
+}
+
+describe('share codec', () => {
+  it('round-trips a configuration into a URL-safe string starting with the version', () => {
+    const text = encodeShare(BASE);
+    expect(text).toMatch(/^1\.[A-Za-z0-9_-]+$/);
+    expect(decodeShare(text)).toEqual({ resolved: BASE, problems: [] });
+    expect(buildId(decodeShare(text).resolved!)).toBe(buildId(BASE));
+  });
+
+  it('is decoded with the standard base64url and raw-deflate tools', async () => {
+    const { inflateRawSync } = await import('node:zlib');
+    const text = encodeShare(BASE);
+    const json = JSON.parse(
+      inflateRawSync(Buffer.from(text.slice(2), 'base64url')).toString('utf8'),
+    );
+    expect(json).toEqual({
+      v: [
+        [60, 'alex', ['bob']],
+        [20, 'bob', []],
+      ],
+      k: { alex: KEY_A, bob: KEY_B },
+      s: 20,
+      r: RESERVED,
+    });
+  });
+
+  it('keeps a typical 2-user build with 2048-bit keys short enough for a link', async () => {
+    const { resolved } = await resolveConfig(
+      { vessels: [{ percentage: 80, owner: 'owner', users: ['user'] }] },
+      { reservedShare: 20, reservedKey: RESERVED },
+      { generate: () => generateKeyPair(2048) },
+    );
+    const text = encodeShare(resolved);
+    expect(decodeShare(text).resolved).toEqual(resolved);
+    // Two 617-digit moduli plus the reserved key cannot fit in fewer characters than this.
+    expect(text.length).toBeGreaterThan(800);
+    expect(text.length).toBeLessThan(2000);
+  });
+
+  const garbage: [string, string, string][] = [
+    ['an empty string', '', 'share.format'],
+    ['a URL', 'https://example.org/', 'share.format'],
+    ['an unknown version', '2.abc', 'share.version'],
+    ['characters outside base64url', '1.ab+c/==', 'share.base64'],
+    ['an impossible length', '1.abcde', 'share.base64'],
+    [
+      'bytes that are not deflate',
+      `1.${b64url(new Uint8Array([0xff, 0xff, 0xff, 0xff]))}`,
+      'share.deflate',
+    ],
+    ['a truncated link', encodeShare(BASE).slice(0, 300), 'share.deflate'],
+    [
+      'deflated text that is not JSON',
+      `1.${b64url(deflateSync(new TextEncoder().encode('{nope')))}`,
+      'share.json',
+    ],
+    ['JSON of the wrong shape', shareOf({ vessels: [] }), 'share.shape'],
+    [
+      'a percentage as a string',
+      shareOf({ v: [['80', 'alex', []]], k: { alex: KEY_A }, s: 20, r: RESERVED }),
+      'share.shape',
+    ],
+    ['a too long string', `1.${'A'.repeat(70_000)}`, 'share.too-long'],
+  ];
+  it.each(garbage)('turns %s into a share.* problem, never an exception', (_name, text, code) => {
+    const { resolved, problems } = decodeShare(text);
+    expect(resolved).toBeUndefined();
+    expect(problems.map((p) => p.code)).toEqual([code]);
+    expect(problems[0]?.message).toMatch(/\w/);
+  });
+
+  it('refuses a payload that inflates past the limit', () => {
+    const bomb = `1.${b64url(deflateSync(new Uint8Array(2_000_000).fill(0x20)))}`;
+    expect(decodeShare(bomb).problems.map((p) => p.code)).toEqual(['share.too-large']);
+  });
+
+  it('re-runs every configuration rule on the decoded content', () => {
+    const cases: [unknown, string, string][] = [
+      [
+        { v: [[70, 'alex', []]], k: { alex: KEY_A }, s: 20, r: RESERVED },
+        'share.config.vessels.total',
+        'vessels',
+      ],
+      [
+        { v: [[80, 'alex', []]], k: { alex: 'INVALID' }, s: 20, r: RESERVED },
+        'share.key.public.fields',
+        'user_data.alex.public_key',
+      ],
+      [
+        { v: [[80, 'x', []]], k: { x: KEY_A }, s: 20, r: RESERVED },
+        'share.user.name.invalid',
+        'vessels[0].owner',
+      ],
+      [
+        { v: [[80, 'alex', ['bob']]], k: { alex: KEY_A }, s: 20, r: RESERVED },
+        'share.key.missing',
+        'user_data.bob',
+      ],
+      [
+        { v: [[75, 'alex', []]], k: { alex: KEY_A }, s: 25, r: RESERVED },
+        'share.settings.reserved-share.invalid',
+        'settings.reservedShare',
+      ],
+      [
+        { v: [[80, 'alex', []]], k: { alex: KEY_A }, s: 20, r: '5 3' },
+        'share.settings.reserved-key.invalid',
+        'settings.reservedKey',
+      ],
+    ];
+    for (const [payload, code, path] of cases) {
+      const { resolved, problems } = decodeShare(shareOf(payload));
+      expect(resolved).toBeUndefined();
+      expect(problems.map((p) => [p.code, p.path])).toContainEqual([code, path]);
+      expect(problems.every((p) => p.code.startsWith('share.'))).toBe(true);
+    }
+  });
+
+  it('never throws on arbitrary strings', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string().map((s) => `1.${s}`),
+        ),
+        (text) => {
+          const { resolved, problems } = decodeShare(text);
+          expect(resolved === undefined).toBe(problems.length > 0);
+          for (const p of problems) expect(p.code).toMatch(/^share\./);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
