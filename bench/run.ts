@@ -1,11 +1,18 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PROJECT_ROOT } from '../src/node/deployment.ts';
 import { suites } from './suites.ts';
 
 // `npm run bench [suite…]`: runs every suite (or the named ones) and writes bench/results.json.
+// Naming suites re-measures only those and keeps the other suites' figures from the last run.
 const wanted = process.argv.slice(2);
+const out = resolve(PROJECT_ROOT, 'bench/results.json');
+const previous: Record<string, unknown> =
+  wanted.length && existsSync(out)
+    ? (JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>)
+    : {};
 const results: Record<string, unknown> = {
+  ...previous,
   date: new Date().toISOString(),
   node: process.version,
 };
@@ -14,7 +21,6 @@ for (const suite of suites) {
   console.error(`bench: ${suite.name}…`);
   Object.assign(results, await suite.run());
 }
-const out = resolve(PROJECT_ROOT, 'bench/results.json');
 mkdirSync(resolve(PROJECT_ROOT, 'bench'), { recursive: true });
 writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
 console.log(JSON.stringify(results, null, 2));

@@ -1,0 +1,645 @@
+/**
+ * Customising a zip base installer (spec §2): add `seattle/seattle_repy/vesselinfo` without
+ * recompressing or touching any existing entry. Every existing local header, its data and its
+ * central-directory record, and the archive comment, are copied byte for byte; only the new entry,
+ * the central directory's end records and (when replacing) offsets are written.
+ *
+ * Layout written (APPNOTE.TXT 4.3.6):
+ *   [base bytes up to the central directory, minus any old vesselinfo entry]
+ *   [new local header + stored vesselinfo data]
+ *   [the base's central-directory records] [new central-directory record]
+ *   [Zip64 end record + locator, when the base had them or a count/offset needs them]
+ *   [end-of-central-directory record with the base's comment]
+ */
+import { inflateSync } from 'fflate';
+import { CibError, problem, type Problem } from '../problems.ts';
+import {
+  CENTRAL_FIXED_LENGTH,
+  CENTRAL_LOCAL_OFFSET,
+  END_FIXED_LENGTH,
+  END_MAX_LENGTH,
+  END_SIGNATURE,
+  FLAG_DATA_DESCRIPTOR,
+  FLAG_ENCRYPTED,
+  FLAG_UTF8,
+  ZIP64_END_FIXED_LENGTH,
+  ZIP64_LOCATOR_LENGTH,
+  ZIP64_MARK_16,
+  ZIP64_MARK_32,
+  centralRecordLength,
+  crc32,
+  read32,
+  readCentralRecord,
+  readDataDescriptor,
+  readEndRecord,
+  readLocalHeader,
+  readZip64EndRecord,
+  readZip64Extra,
+  readZip64Locator,
+  write32,
+  write64,
+  writeCentralRecord,
+  writeEndRecord,
+  writeLocalHeader,
+  writeZip64EndRecord,
+  writeZip64Locator,
+  writeZip64OffsetExtra,
+  type EndRecord,
+  type Zip64EndRecord,
+} from './zip-records.ts';
+
+export const VESSELINFO_ENTRY = 'seattle/seattle_repy/vesselinfo';
+
+/** 4.4.2: upper byte 3 = Unix (external attributes hold st_mode), lower byte 30 = APPNOTE 3.0. */
+const MADE_BY_UNIX = (3 << 8) | 30;
+const MADE_BY_UNIX_ZIP64 = (3 << 8) | 45;
+/** 4.4.3.2: 1.0 suffices for a stored file; 4.5 once a Zip64 field is used. */
+const VERSION_STORED = 10;
+const VERSION_ZIP64 = 45;
+/** 4.4.5 compression methods. */
+const METHOD_STORED = 0;
+const METHOD_DEFLATED = 8;
+/** 4.4.15 with a Unix "made by": the high 16 bits are st_mode, here a regular file rw-r--r--. */
+const REGULAR_FILE_0644 = 0o100644;
+/** 4.4.6 MS-DOS date for 1980-01-01, the earliest a zip can say, for a base with no entries. */
+const DOS_DATE_1980_01_01 = (0 << 9) | (1 << 5) | 1;
+/** Problems collected per entry before giving up on a hopeless file. */
+const MAX_PROBLEMS = 20;
+
+const EMPTY = new Uint8Array(0);
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const latin1Decoder = new TextDecoder('latin1');
+
+/** One entry as the central directory describes it; positions are in the file's bytes. */
+export interface ZipEntry {
+  name: string;
+  method: number;
+  flags: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  dosDate: number;
+  dosTime: number;
+  madeBy: number;
+  externalAttributes: number;
+  /** st_mode when the entry was made on Unix (e.g. 0o100755), otherwise undefined. */
+  unixMode?: number;
+  isDirectory: boolean;
+  /** Where the local header starts, the data starts and the entry (with any descriptor) ends. */
+  localHeaderAt: number;
+  dataAt: number;
+  end: number;
+}
+
+/** Names stay bytes while parsing (decoding thousands of them would cost more than the copy). */
+interface ParsedEntry extends Omit<ZipEntry, 'name' | 'isDirectory'> {
+  nameBytes: Uint8Array;
+  centralAt: number;
+  centralLength: number;
+  /** File position of a Zip64 8-byte local-header offset, when the offset lives there. */
+  zip64OffsetAt?: number;
+}
+
+interface ZipLayout {
+  entries: ParsedEntry[];
+  /**
+   * Bytes in front of the archive that its recorded offsets do not count (a self-extractor stub
+   * prepended without adjusting the offsets): file position = recorded offset + bias.
+   */
+  bias: number;
+  centralAt: number;
+  end: EndRecord;
+  zip64?: Zip64EndRecord;
+}
+
+function fail(code: string, message: string, path = ''): never {
+  throw new CibError(problem(code, path, message));
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** 4.4.4 bit 11 says UTF-8; otherwise names are CP437 by the letter, UTF-8 in practice. */
+function decodeName(name: Uint8Array, flags: number): string {
+  if (flags & FLAG_UTF8) return utf8Decoder.decode(name);
+  try {
+    return strictUtf8Decoder.decode(name);
+  } catch {
+    return latin1Decoder.decode(name);
+  }
+}
+
+/**
+ * 4.3.16: the end record is the last thing in the file, followed only by its comment. Scanning
+ * backwards, a candidate counts only if its comment reaches exactly the end of the file and its
+ * central directory (or Zip64 locator) is where it says, so a comment that happens to contain the
+ * signature is not mistaken for the record.
+ */
+function findEndRecord(bytes: Uint8Array): { at: number; record: EndRecord } {
+  const lowest = Math.max(0, bytes.length - END_MAX_LENGTH);
+  let trailingAt: number | undefined;
+  for (let at = bytes.length - END_FIXED_LENGTH; at >= lowest; at--) {
+    if (bytes[at] !== 0x50 || read32(bytes, at) !== END_SIGNATURE) continue;
+    const record = readEndRecord(bytes, at);
+    if (!record) continue;
+    const recordEnd = at + END_FIXED_LENGTH + record.comment.length;
+    const plausible =
+      record.totalEntries === 0 ||
+      readZip64Locator(bytes, at - ZIP64_LOCATOR_LENGTH) !== undefined ||
+      readCentralRecord(bytes, at - record.centralSize) !== undefined;
+    if (!plausible) continue;
+    if (recordEnd === bytes.length) return { at, record };
+    trailingAt ??= recordEnd;
+  }
+  if (trailingAt !== undefined) {
+    fail(
+      'base.zip.trailing-data',
+      `${bytes.length - trailingAt} bytes follow the end-of-central-directory record; ` +
+        'a base installer must end with its zip archive.',
+    );
+  }
+  fail(
+    'base.zip.end-record-missing',
+    'The end-of-central-directory record is missing: the file is truncated or not a zip.',
+  );
+}
+
+function readLayout(bytes: Uint8Array): ZipLayout {
+  const { at: endAt, record: end } = findEndRecord(bytes);
+  if (end.disk !== 0 || end.centralDisk !== 0 || end.diskEntries !== end.totalEntries) {
+    fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
+  }
+  let totalEntries = end.totalEntries;
+  let centralSize = end.centralSize;
+  let centralOffset = end.centralOffset;
+  let centralEnd = endAt;
+  let zip64: Zip64EndRecord | undefined;
+
+  // 4.3.15: a Zip64 locator sits right before the end record when the Zip64 end record is used.
+  const locatorAt = endAt - ZIP64_LOCATOR_LENGTH;
+  const locator = readZip64Locator(bytes, locatorAt);
+  if (locator) {
+    if (locator.endDisk !== 0 || locator.totalDisks > 1) {
+      fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
+    }
+    // Normally at its recorded offset; right before the locator when a stub was prepended.
+    for (const candidate of [locator.endOffset, locatorAt - ZIP64_END_FIXED_LENGTH]) {
+      const record = readZip64EndRecord(bytes, candidate);
+      if (record && candidate + ZIP64_END_FIXED_LENGTH + record.extensible.length === locatorAt) {
+        zip64 = record;
+        centralEnd = candidate;
+        break;
+      }
+    }
+    if (!zip64) {
+      fail(
+        'base.zip.zip64-end-missing',
+        'The Zip64 end-of-central-directory record is missing or damaged: the file is corrupt.',
+      );
+    }
+    if (zip64.disk !== 0 || zip64.centralDisk !== 0 || zip64.diskEntries !== zip64.totalEntries) {
+      fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
+    }
+    totalEntries = zip64.totalEntries;
+    centralSize = zip64.centralSize;
+    centralOffset = zip64.centralOffset;
+  } else if (
+    end.totalEntries === ZIP64_MARK_16 ||
+    end.centralSize === ZIP64_MARK_32 ||
+    end.centralOffset === ZIP64_MARK_32
+  ) {
+    fail(
+      'base.zip.zip64-locator-missing',
+      'The end record says the archive uses Zip64 but the Zip64 locator is missing: the file is corrupt.',
+    );
+  }
+
+  const centralAt = centralEnd - centralSize;
+  const bias = centralAt - centralOffset;
+  if (centralAt < 0 || bias < 0) {
+    fail(
+      'base.zip.central-directory-out-of-range',
+      'The central directory is not where the end record says: bytes are missing (the file is truncated or corrupt).',
+    );
+  }
+  return {
+    entries: readCentralDirectory(bytes, centralAt, centralEnd, totalEntries, bias),
+    bias,
+    centralAt,
+    end,
+    ...(zip64 ? { zip64 } : {}),
+  };
+}
+
+/** 4.3.12 records, each checked against its local header (4.3.7) and data descriptor (4.3.9). */
+function readCentralDirectory(
+  bytes: Uint8Array,
+  centralAt: number,
+  centralEnd: number,
+  totalEntries: number,
+  bias: number,
+): ParsedEntry[] {
+  const entries: ParsedEntry[] = [];
+  const problems: Problem[] = [];
+  let at = centralAt;
+  for (let index = 0; index < totalEntries; index++) {
+    const record = readCentralRecord(bytes, at);
+    const length = record ? centralRecordLength(bytes, at) : 0;
+    if (!record || at + length > centralEnd) {
+      fail(
+        'base.zip.central-record-damaged',
+        `Central-directory record ${index + 1} of ${totalEntries} is damaged or missing: the file is corrupt.`,
+        `central directory record ${index + 1}`,
+      );
+    }
+    const entry = checkEntry(bytes, record, at, length, centralAt, bias, problems);
+    if (entry) entries.push(entry);
+    if (problems.length >= MAX_PROBLEMS) break;
+    at += length;
+  }
+  if (problems.length === 0 && at !== centralEnd) {
+    fail(
+      'base.zip.central-directory-size-mismatch',
+      `The central directory's ${totalEntries} records do not fill the size the end record gives: the file is corrupt.`,
+    );
+  }
+  if (problems.length === 0) checkNoOverlap(entries, problems);
+  if (problems.length) throw new CibError(problems);
+  return entries;
+}
+
+function checkEntry(
+  bytes: Uint8Array,
+  record: NonNullable<ReturnType<typeof readCentralRecord>>,
+  centralAt: number,
+  centralLength: number,
+  centralDirectoryAt: number,
+  bias: number,
+  problems: Problem[],
+): ParsedEntry | undefined {
+  function say(code: string, message: string): undefined {
+    problems.push(problem(code, decodeName(record.name, record.flags), message));
+    return undefined;
+  }
+  const zip64 = readZip64Extra(record.extra, {
+    uncompressedSize: record.uncompressedSize === ZIP64_MARK_32,
+    compressedSize: record.compressedSize === ZIP64_MARK_32,
+    localOffset: record.localOffset === ZIP64_MARK_32,
+  });
+  if (!zip64) {
+    return say(
+      'base.zip.zip64-extra-damaged',
+      'The Zip64 sizes or offset of this entry are missing.',
+    );
+  }
+  const compressedSize = zip64.compressedSize ?? record.compressedSize;
+  const uncompressedSize = zip64.uncompressedSize ?? record.uncompressedSize;
+  const localHeaderAt = (zip64.localOffset ?? record.localOffset) + bias;
+
+  const local =
+    localHeaderAt < centralDirectoryAt ? readLocalHeader(bytes, localHeaderAt) : undefined;
+  if (!local) {
+    return say(
+      'base.zip.local-header-missing',
+      'The local header is missing where the central directory says it starts: the file is truncated or corrupt.',
+    );
+  }
+  if (!bytesEqual(local.name, record.name) || local.method !== record.method) {
+    return say(
+      'base.zip.local-header-mismatch',
+      'The local header names a different file or method than the central directory: the file is corrupt.',
+    );
+  }
+  const dataAt = localHeaderAt + local.length;
+  let end = dataAt + compressedSize;
+  const localZip64 = readZip64Extra(local.extra, {
+    uncompressedSize: local.uncompressedSize === ZIP64_MARK_32,
+    compressedSize: local.compressedSize === ZIP64_MARK_32,
+    localOffset: false,
+  });
+  if (record.flags & FLAG_DATA_DESCRIPTOR) {
+    // 4.4.4 bit 3: the CRC and sizes follow the data; the descriptor is Zip64-sized when the
+    // local header carries a Zip64 block (4.3.9.2).
+    const hasZip64Block = readZip64Extra(local.extra, {
+      uncompressedSize: true,
+      compressedSize: false,
+      localOffset: false,
+    });
+    const descriptor =
+      end <= centralDirectoryAt
+        ? readDataDescriptor(bytes, end, hasZip64Block !== undefined, record.crc32)
+        : undefined;
+    if (!descriptor || descriptor.crc32 !== record.crc32) {
+      return say(
+        'base.zip.data-descriptor-mismatch',
+        "The data descriptor after this entry's data does not match the central directory: the file is truncated or corrupt.",
+      );
+    }
+    end += descriptor.length;
+  } else if (
+    !localZip64 ||
+    local.crc32 !== record.crc32 ||
+    (localZip64.compressedSize ?? local.compressedSize) !== compressedSize ||
+    (localZip64.uncompressedSize ?? local.uncompressedSize) !== uncompressedSize
+  ) {
+    return say(
+      'base.zip.local-header-mismatch',
+      'The local header gives a different CRC or size than the central directory: the file is corrupt.',
+    );
+  }
+  if (end > centralDirectoryAt) {
+    return say(
+      'base.zip.entry-out-of-range',
+      "The entry's data runs into the central directory: the file is truncated or corrupt.",
+    );
+  }
+  const madeOnUnix = record.madeBy >> 8 === 3;
+  const unixMode = madeOnUnix ? record.externalAttributes >>> 16 : 0;
+  return {
+    nameBytes: record.name,
+    method: record.method,
+    flags: record.flags,
+    crc32: record.crc32,
+    compressedSize,
+    uncompressedSize,
+    dosDate: record.dosDate,
+    dosTime: record.dosTime,
+    madeBy: record.madeBy,
+    externalAttributes: record.externalAttributes,
+    ...(unixMode ? { unixMode } : {}),
+    localHeaderAt,
+    dataAt,
+    end,
+    centralAt,
+    centralLength,
+    ...(zip64.localOffsetAt !== undefined
+      ? {
+          zip64OffsetAt:
+            centralAt + CENTRAL_FIXED_LENGTH + record.name.length + zip64.localOffsetAt,
+        }
+      : {}),
+  };
+}
+
+/** Entries must not share bytes: overlapping entries are a known zip-bomb and confusion trick. */
+function checkNoOverlap(entries: ParsedEntry[], problems: Problem[]): void {
+  const byPosition = [...entries].sort((a, b) => a.localHeaderAt - b.localHeaderAt);
+  for (let i = 1; i < byPosition.length; i++) {
+    const before = byPosition[i - 1]!;
+    const entry = byPosition[i]!;
+    if (entry.localHeaderAt < before.end) {
+      problems.push(
+        problem(
+          'base.zip.entries-overlap',
+          nameOf(entry),
+          `This entry overlaps the bytes of "${nameOf(before)}": the file is corrupt or crafted.`,
+        ),
+      );
+      if (problems.length >= MAX_PROBLEMS) return;
+    }
+  }
+}
+
+function nameOf(entry: ParsedEntry): string {
+  return decodeName(entry.nameBytes, entry.flags);
+}
+
+function publicEntry(entry: ParsedEntry): ZipEntry {
+  const { nameBytes: _n, centralAt: _c, centralLength: _l, zip64OffsetAt: _z, ...rest } = entry;
+  const name = nameOf(entry);
+  return { name, ...rest, isDirectory: name.endsWith('/') };
+}
+
+/** Every entry of a zip, in central-directory order; throws CibError `base.zip.*` on a bad zip. */
+export function listZipEntries(base: Uint8Array): ZipEntry[] {
+  return readLayout(base).entries.map(publicEntry);
+}
+
+/** The content of one entry (the last one of that name), or undefined when there is none. */
+export function readZipFile(base: Uint8Array, name: string): Uint8Array | undefined {
+  const entry = readLayout(base).entries.findLast((e) => nameOf(e) === name);
+  return entry ? readEntryContent(base, entry) : undefined;
+}
+
+function readEntryContent(base: Uint8Array, entry: ParsedEntry): Uint8Array {
+  const name = nameOf(entry);
+  if (entry.flags & FLAG_ENCRYPTED) {
+    fail('base.zip.entry-encrypted', 'This entry is encrypted and cannot be read.', name);
+  }
+  const stored = base.subarray(entry.dataAt, entry.dataAt + entry.compressedSize);
+  let content: Uint8Array;
+  if (entry.method === METHOD_STORED) {
+    content = stored.slice();
+  } else if (entry.method === METHOD_DEFLATED) {
+    try {
+      content = inflateSync(stored, { out: new Uint8Array(entry.uncompressedSize) });
+    } catch {
+      fail('base.zip.entry-corrupt', "This entry's compressed data is damaged.", name);
+    }
+  } else {
+    fail(
+      'base.zip.method-unsupported',
+      `This entry uses compression method ${entry.method}.`,
+      name,
+    );
+  }
+  if (content.length !== entry.uncompressedSize || crc32(content) !== entry.crc32) {
+    fail('base.zip.entry-corrupt', "This entry's content does not match its CRC-32.", name);
+  }
+  return content;
+}
+
+/** 4.4.6: the newest modification time among the entries, compared as (date, time). */
+function newestDosTimestamp(entries: ParsedEntry[]): { dosDate: number; dosTime: number } {
+  let newest = { dosDate: DOS_DATE_1980_01_01, dosTime: 0 };
+  for (const e of entries) {
+    if (e.dosDate * 0x10000 + e.dosTime > newest.dosDate * 0x10000 + newest.dosTime) {
+      newest = { dosDate: e.dosDate, dosTime: e.dosTime };
+    }
+  }
+  return newest;
+}
+
+export interface CustomizeZipOptions {
+  /** The entry to add or replace; spec §2 fixes it, tests may not. */
+  entryName?: string;
+  /**
+   * Also decompress every entry and check its CRC-32 (readZipFile on each). Off by default: the
+   * structural checks catch truncation and damaged records at a fraction of the cost, and a
+   * base's content is vouched for by its manifest SHA-256; on it guarantees `unzip -t` passes.
+   */
+  verifyData?: boolean;
+}
+
+/**
+ * Returns the base with the vesselinfo entry added (or replacing the one it has). The new entry is
+ * *stored*, not deflated: a vesselinfo is a few kilobytes, and stored bytes do not depend on any
+ * compressor's version, so the output is byte-identical everywhere and forever. Its time is the
+ * newest time in the base (never the clock), its mode 0644, made by Unix.
+ *
+ * An old vesselinfo entry is cut out of the file, so even a reader that walks local headers sees
+ * exactly one. Entries after it keep their local headers and data byte for byte; their central
+ * records change in the local-header-offset field only. When the old entry is the last one (as
+ * in every installer this tool wrote), nothing but that entry changes.
+ */
+export function customizeZip(
+  base: Uint8Array,
+  vesselinfoText: string,
+  options: CustomizeZipOptions = {},
+): Uint8Array {
+  const parts = customizeZipParts(base, vesselinfoText, options);
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * customizeZip without the final copy: the output as consecutive pieces, most of them views into
+ * `base`. Hand them to `new Blob(parts)` or a stream writer to skip one pass over the bytes.
+ */
+export function customizeZipParts(
+  base: Uint8Array,
+  vesselinfoText: string,
+  options: CustomizeZipOptions = {},
+): Uint8Array[] {
+  const layout = readLayout(base);
+  const { bias, centralAt } = layout; // with bias 0, file positions are the recorded offsets
+  if (bias) {
+    // Info-ZIP's unzip warns (exit status 1) on such a file; its offsets would need rewriting in
+    // every central record, which this tool promises not to touch.
+    fail(
+      'base.zip.unaccounted-prefix',
+      `${bias} bytes precede the archive that its offsets do not count (a stub prepended without ` +
+        'adjusting the zip); run `zip -A` on the base first.',
+    );
+  }
+  const nameBytes = utf8Encoder.encode(options.entryName ?? VESSELINFO_ENTRY);
+  const data = utf8Encoder.encode(vesselinfoText);
+  if (options.verifyData) {
+    for (const entry of layout.entries) readEntryContent(base, entry);
+  }
+
+  const replaced = layout.entries.filter((e) => bytesEqual(e.nameBytes, nameBytes));
+  const kept = replaced.length
+    ? layout.entries.filter((e) => !replaced.includes(e))
+    : layout.entries;
+  const cuts = replaced.map((e) => [e.localHeaderAt, e.end] as const).sort((a, b) => a[0] - b[0]);
+  const cutBefore = (position: number): number =>
+    cuts.reduce((sum, [start, end]) => (end <= position ? sum + end - start : sum), 0);
+  const cutTotal = cutBefore(centralAt);
+
+  // The new entry: 4.3.7 local header, then its stored data (no descriptor, no extra fields).
+  const { dosDate, dosTime } = newestDosTimestamp(kept);
+  const ascii = nameBytes.every((b) => b < 0x80);
+  const flags = ascii ? 0 : FLAG_UTF8;
+  const crc = crc32(data);
+  const local = writeLocalHeader({
+    versionNeeded: VERSION_STORED,
+    flags,
+    method: METHOD_STORED,
+    dosTime,
+    dosDate,
+    crc32: crc,
+    compressedSize: data.length,
+    uncompressedSize: data.length,
+    name: nameBytes,
+    extra: EMPTY,
+  });
+  const localAt = centralAt - cutTotal;
+  const localOffset = localAt;
+  const offsetNeedsZip64 = localOffset >= ZIP64_MARK_32;
+  const central = writeCentralRecord({
+    madeBy: MADE_BY_UNIX,
+    versionNeeded: offsetNeedsZip64 ? VERSION_ZIP64 : VERSION_STORED,
+    flags,
+    method: METHOD_STORED,
+    dosTime,
+    dosDate,
+    crc32: crc,
+    compressedSize: data.length,
+    uncompressedSize: data.length,
+    diskStart: 0,
+    internalAttributes: 0,
+    externalAttributes: (REGULAR_FILE_0644 << 16) >>> 0,
+    localOffset: offsetNeedsZip64 ? ZIP64_MARK_32 : localOffset,
+    name: nameBytes,
+    extra: offsetNeedsZip64 ? writeZip64OffsetExtra(localOffset) : EMPTY,
+    comment: EMPTY,
+  });
+
+  // 4.3.14-4.3.16: the end records, in Zip64 form when the base had it or the numbers need it.
+  const newCentralAt = localAt + local.length + data.length;
+  const centralSize = kept.reduce((sum, e) => sum + e.centralLength, 0) + central.length;
+  const count = kept.length + 1;
+  const centralOffset = newCentralAt;
+  const useZip64 =
+    layout.zip64 !== undefined ||
+    count >= ZIP64_MARK_16 ||
+    centralSize >= ZIP64_MARK_32 ||
+    centralOffset >= ZIP64_MARK_32;
+  const zip64At = newCentralAt + centralSize;
+  const zip64End = useZip64
+    ? writeZip64EndRecord({
+        madeBy: layout.zip64?.madeBy ?? MADE_BY_UNIX_ZIP64,
+        versionNeeded: layout.zip64?.versionNeeded ?? VERSION_ZIP64,
+        disk: 0,
+        centralDisk: 0,
+        diskEntries: count,
+        totalEntries: count,
+        centralSize,
+        centralOffset,
+        extensible: layout.zip64?.extensible ?? EMPTY,
+      })
+    : EMPTY;
+  const locator = useZip64
+    ? writeZip64Locator({ endDisk: 0, endOffset: zip64At, totalDisks: 1 })
+    : EMPTY;
+  const end = writeEndRecord({
+    disk: 0,
+    centralDisk: 0,
+    diskEntries: Math.min(count, ZIP64_MARK_16),
+    totalEntries: Math.min(count, ZIP64_MARK_16),
+    centralSize: Math.min(centralSize, ZIP64_MARK_32),
+    centralOffset: Math.min(centralOffset, ZIP64_MARK_32),
+    comment: layout.end.comment,
+  });
+
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const [start, stop] of cuts) {
+    parts.push(base.subarray(from, start));
+    from = stop;
+  }
+  parts.push(base.subarray(from, centralAt), local, data);
+  if (!replaced.length) {
+    parts.push(base.subarray(centralAt, centralAt + centralSize - central.length));
+  } else {
+    const directory = new Uint8Array(centralSize - central.length);
+    let cursor = 0;
+    for (const entry of kept) {
+      directory.set(base.subarray(entry.centralAt, entry.centralAt + entry.centralLength), cursor);
+      const shift = cutBefore(entry.localHeaderAt);
+      if (shift) {
+        const offset = entry.localHeaderAt - shift;
+        if (entry.zip64OffsetAt !== undefined) {
+          write64(directory, cursor + entry.zip64OffsetAt - entry.centralAt, offset);
+        } else {
+          write32(directory, cursor + CENTRAL_LOCAL_OFFSET, offset);
+        }
+      }
+      cursor += entry.centralLength;
+    }
+    parts.push(directory);
+  }
+  parts.push(central, zip64End, locator, end);
+  return parts;
+}
