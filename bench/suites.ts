@@ -1,4 +1,6 @@
 import { keygenSuite } from './keygen.ts';
+import { tgzSuite } from './tgz.ts';
+import { zipSuite } from './zip.ts';
 
 /** A benchmark suite returns flat figures (`<name>_ms` and the like) merged into results.json. */
 export interface BenchSuite {
@@ -6,4 +8,4 @@ export interface BenchSuite {
   run(): Promise<Record<string, number | string>>;
 }
 
-export const suites: BenchSuite[] = [keygenSuite];
+export const suites: BenchSuite[] = [keygenSuite, tgzSuite, zipSuite];

@@ -1,0 +1,110 @@
+/**
+ * The synthetic base-installer content the archive benchmarks share (issue 3 §5): about 32 MiB,
+ * thousands of source-like text files plus a few incompressible ones, all under `seattle/`.
+ * Deterministic from the seed, so every run and every suite measures the same bytes.
+ */
+export interface SyntheticFile {
+  path: string;
+  data: Uint8Array;
+  mode: number;
+}
+
+const TEXT_FILES = 3000;
+const TEXT_BYTES_EACH = 8 * 1024; // about 24 MiB of text in all
+const BINARY_FILES = 8;
+const BINARY_BYTES_EACH = 1024 * 1024; // 8 MiB that deflate cannot shrink
+
+const WORDS = [
+  'def',
+  'return',
+  'import',
+  'self',
+  'vessel',
+  'node',
+  'resource',
+  'key',
+  'for',
+  'in',
+  'if',
+  'else',
+  'while',
+  'try',
+  'except',
+  'raise',
+  'None',
+  'True',
+  'False',
+  'lock',
+  'socket',
+  'port',
+  'timeout',
+  'update',
+  'manifest',
+  'signature',
+  'percent',
+  'owner',
+  'user',
+  'install',
+  'config',
+  'log',
+];
+const DIRS = ['seattle_repy', 'seattle_repy/repy', 'seattle_repy/nodemanager', 'seattle_repy/lib'];
+
+/** xorshift32: tiny, fast, and identical on every JavaScript engine. */
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state;
+  };
+}
+
+function sourceText(next: () => number, bytes: number): string {
+  const lines: string[] = [];
+  let length = 0;
+  while (length < bytes) {
+    const depth = next() % 3;
+    const words = 3 + (next() % 8);
+    let line = '    '.repeat(depth);
+    for (let w = 0; w < words; w++) {
+      line += (w ? ' ' : '') + WORDS[next() % WORDS.length]!;
+      if (next() % 5 === 0) line += `_${next() % 1000}`;
+    }
+    line += next() % 4 === 0 ? ':' : ` = ${next() % 65536}`;
+    lines.push(line);
+    length += line.length + 1;
+  }
+  return lines.join('\n').slice(0, bytes);
+}
+
+/** Every file of the synthetic tree, in a stable order; paths are below 100 bytes (plain ustar). */
+export function syntheticTree(seed = 1): SyntheticFile[] {
+  const next = random(seed);
+  const encoder = new TextEncoder();
+  const files: SyntheticFile[] = [];
+  for (let i = 0; i < TEXT_FILES; i++) {
+    const dir = DIRS[i % DIRS.length]!;
+    const size = TEXT_BYTES_EACH / 2 + (next() % TEXT_BYTES_EACH);
+    files.push({
+      path: `seattle/${dir}/module_${i}.py`,
+      data: encoder.encode(sourceText(next, size)),
+      mode: 0o644,
+    });
+  }
+  for (let i = 0; i < BINARY_FILES; i++) {
+    const data = new Uint8Array(BINARY_BYTES_EACH);
+    const words = new Uint32Array(data.buffer);
+    for (let j = 0; j < words.length; j++) words[j] = next();
+    files.push({ path: `seattle/seattle_repy/blob_${i}.bin`, data, mode: 0o644 });
+  }
+  files.push({
+    path: 'seattle/install.sh',
+    data: encoder.encode('#!/bin/sh\necho "synthetic base"\n'),
+    mode: 0o755,
+  });
+  return files;
+}

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import {
+  isAppendReady,
+  makeAppendReady,
+  readTgzEntries,
+  type TgzEntry,
+} from '../../core/archive/tgz.ts';
+import { CibError, problem } from '../../core/problems.ts';
+import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
+
+const help = `Usage: cib prepare-base FILE --out FILE
+
+Rewrites a gzip-compressed tar base installer (for example one built with the old packaging
+scripts, Python's tarfile or GNU tar) into the append-ready layout, which lets customisation copy
+the base's bytes instead of recompressing them. The tar entries are kept byte for byte; only the
+gzip framing and the end-of-archive padding change.
+
+The result is re-read and every entry (name, type, mode, owner, mtime, size and bytes) is compared
+with the input before the output is written; the output appears only when they are identical.
+
+  --out FILE   where to write the append-ready base (replaced atomically)`;
+
+/** The fields of an entry that must survive the rewrite unchanged. */
+function differences(before: TgzEntry[], after: TgzEntry[]): string | undefined {
+  if (before.length !== after.length) return `${before.length} entries became ${after.length}`;
+  for (let i = 0; i < before.length; i++) {
+    const a = before[i]!;
+    const b = after[i]!;
+    for (const key of [
+      'path',
+      'type',
+      'mode',
+      'mtime',
+      'uid',
+      'gid',
+      'uname',
+      'gname',
+      'size',
+      'linkname',
+    ] as const) {
+      if (a[key] !== b[key]) return `${a.path}: ${key} changed`;
+    }
+    const x = a.data ?? new Uint8Array(0);
+    const y = b.data ?? new Uint8Array(0);
+    if (x.length !== y.length || x.some((byte, j) => byte !== y[j]))
+      return `${a.path}: content changed`;
+  }
+  return undefined;
+}
+
+function writeAtomically(file: string, bytes: Uint8Array): void {
+  const temporary = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    writeFileSync(temporary, bytes, { flag: 'wx' });
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+export const prepareBaseCommand: Command = {
+  name: 'prepare-base',
+  summary: 'rewrite a tgz base installer into the append-ready layout',
+  help,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, { out: { type: 'string' } }, true);
+    if (positionals.length !== 1) throw new UsageError('Give exactly one base installer FILE.');
+    const input = positionals[0]!;
+    const out = requireOption(values.out, 'out');
+    let base: Uint8Array;
+    try {
+      base = readFileSync(input);
+    } catch (error) {
+      throw new CibError(
+        problem('file.read', input, `Cannot read the file (${(error as Error).message}).`),
+      );
+    }
+    const wasReady = isAppendReady(base);
+    const prepared = makeAppendReady(base);
+    const before = await readTgzEntries(base);
+    const after = await readTgzEntries(prepared);
+    const changed = differences(before, after);
+    if (changed !== undefined || !isAppendReady(prepared)) {
+      throw new CibError(
+        problem(
+          'base.prepare.verify',
+          input,
+          `The rewritten base does not match the input (${changed ?? 'layout not detected'}); nothing was written.`,
+        ),
+      );
+    }
+    writeAtomically(out, prepared);
+    console.log(
+      `${out}: append-ready${wasReady ? ' (the input already was)' : ''}; ${after.length} entries verified identical to ${input} (${base.length} -> ${prepared.length} bytes).`,
+    );
+    return 0;
+  },
+};
