@@ -1,0 +1,188 @@
+import {
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import {
+  BASE_PLATFORMS,
+  formatManifest,
+  makeBases,
+  PROGRAM_DIR,
+  type SourceFile,
+} from '../../core/archive/makebase.ts';
+import {
+  parsePrivateKey,
+  parsePublicKey,
+  privateKeyMatches,
+  type PrivateKey,
+  type PublicKey,
+} from '../../core/keys.ts';
+import { CibError, errorsOf, problem, type Problem } from '../../core/problems.ts';
+import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
+
+const MANIFEST_FILE = 'manifest.json';
+const DEFAULT_VERSION = 'unversioned';
+
+const help = `Usage: cib make-base --src DIR --pubkey FILE --privkey FILE --out DIR [--version V] [--timestamp SECONDS]
+
+Builds the base installers seattle_linux.tgz, seattle_mac.tgz (append-ready layout),
+seattle_win.zip and seattle_android.zip, and manifest.json, into --out.
+
+  --src DIR          source tree: DIR/seattle_repy/ (program files, shared by every platform) and
+                     DIR/linux/, DIR/mac/, DIR/windows/, DIR/android/ (each platform's own files,
+                     placed directly under seattle/ in its archive). Nothing else in DIR is read.
+  --pubkey FILE      software-update public key ("e n"); copied into every base as
+                     seattle/seattle_repy/softwareupdater.publickey
+  --privkey FILE     the matching private key ("d p q"); signs seattle/seattle_repy/metainfo
+  --out DIR          where the four archives and manifest.json are written (created if missing)
+  --version V        version recorded in manifest.json (default "${DEFAULT_VERSION}")
+  --timestamp SECS   metainfo timestamp and every entry's mtime, in seconds since 1970; defaults to
+                     SOURCE_DATE_EPOCH when set, else the current time. The metainfo expires
+                     30 days later. The same inputs and timestamp give byte-identical output.
+
+File modes: 0755 for source files with an execute bit, 0644 for the rest; directories 0755.`;
+
+function fail(code: string, path: string, message: string): never {
+  throw new CibError(problem(code, path, message));
+}
+
+function readKeyFile(file: string, option: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    return fail(
+      'makebase.key.unreadable',
+      file,
+      `Cannot read the ${option} file (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+    );
+  }
+}
+
+function parsedKey<K>(result: { key?: K; problems: Problem[] }): K {
+  const errors = errorsOf(result.problems);
+  if (!result.key || errors.length > 0) throw new CibError(errors);
+  return result.key;
+}
+
+/** Every regular file under `root/dir`, with paths relative to `root`; symlinks are refused. */
+function readTree(root: string, dir: string, out: SourceFile[]): void {
+  const full = join(root, dir);
+  const names = readdirSync(full).sort();
+  for (const name of names) {
+    const relative = `${dir}/${name}`;
+    const stat = lstatSync(join(root, relative));
+    if (stat.isDirectory()) {
+      readTree(root, relative, out);
+    } else if (stat.isFile()) {
+      out.push({ path: relative, data: readFileSync(join(root, relative)), mode: stat.mode });
+    } else {
+      fail(
+        'makebase.source.not-file',
+        join(root, relative),
+        'Only regular files and folders can go into a base installer (no symlinks or devices).',
+      );
+    }
+  }
+}
+
+function readSource(src: string): SourceFile[] {
+  const files: SourceFile[] = [];
+  for (const dir of [PROGRAM_DIR, ...BASE_PLATFORMS.map((b) => b.platform)]) {
+    let isDirectory = false;
+    try {
+      isDirectory = lstatSync(join(src, dir)).isDirectory();
+    } catch {
+      isDirectory = false;
+    }
+    if (!isDirectory) {
+      fail(
+        'makebase.source.missing',
+        join(src, dir),
+        dir === PROGRAM_DIR
+          ? `The source tree needs a ${PROGRAM_DIR}/ folder with the program files.`
+          : `The source tree needs a ${dir}/ folder with the ${dir} installer's own scripts.`,
+      );
+    }
+    readTree(src, dir, files);
+  }
+  return files;
+}
+
+function parseTimestamp(text: string | undefined, from: string): number {
+  if (text === undefined) return Math.floor(Date.now() / 1000);
+  if (!/^[0-9]+$/.test(text) || Number(text) >= 2 ** 32) {
+    throw new UsageError(`${from} must be whole seconds since 1970, not "${text}".`);
+  }
+  return Number(text);
+}
+
+/** Writes next to the target and renames, so a reader never sees half a file. */
+function writeAtomically(path: string, data: Uint8Array | string): void {
+  const temporary = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(temporary, data);
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+export const makeBaseCommand: Command = {
+  name: 'make-base',
+  summary: 'Build the four base installers and manifest.json from a source tree',
+  help,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      src: { type: 'string' },
+      pubkey: { type: 'string' },
+      privkey: { type: 'string' },
+      out: { type: 'string' },
+      version: { type: 'string' },
+      timestamp: { type: 'string' },
+    });
+    const src = requireOption(values.src, 'src');
+    const pubkeyFile = requireOption(values.pubkey, 'pubkey');
+    const privkeyFile = requireOption(values.privkey, 'privkey');
+    const out = requireOption(values.out, 'out');
+    const version = values.version ?? DEFAULT_VERSION;
+    if (!/^[\x21-\x7e]+$/.test(version)) {
+      throw new UsageError('--version must be printable ASCII without spaces.');
+    }
+    const timestamp =
+      values.timestamp !== undefined
+        ? parseTimestamp(values.timestamp, '--timestamp')
+        : parseTimestamp(process.env.SOURCE_DATE_EPOCH || undefined, 'SOURCE_DATE_EPOCH');
+
+    const publicKey: PublicKey = parsedKey(
+      parsePublicKey(readKeyFile(pubkeyFile, '--pubkey'), pubkeyFile),
+    );
+    const privateKey: PrivateKey = parsedKey(
+      parsePrivateKey(readKeyFile(privkeyFile, '--privkey'), privkeyFile),
+    );
+    if (!privateKeyMatches(publicKey, privateKey)) {
+      fail(
+        'makebase.key.mismatch',
+        privkeyFile,
+        `This private key does not belong to the public key in ${pubkeyFile}.`,
+      );
+    }
+    const files = readSource(src);
+    const made = makeBases({ files, publicKey, privateKey, timestamp, version });
+
+    mkdirSync(out, { recursive: true });
+    for (const { entry, bytes } of made.bases) writeAtomically(join(out, entry.file), bytes);
+    // The manifest last: whoever reads it finds the archives it describes already in place.
+    writeAtomically(join(out, MANIFEST_FILE), formatManifest(made.manifest));
+    for (const { entry } of made.bases) {
+      console.log(`${entry.file}  ${entry.size} bytes  sha256 ${entry.sha256}  (${entry.layout})`);
+    }
+    console.log(`${MANIFEST_FILE}  version ${version}, timestamp ${timestamp}`);
+    return 0;
+  },
+};
