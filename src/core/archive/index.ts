@@ -1,0 +1,268 @@
+/**
+ * The installer engine's front door: one call to customise any platform's base installer and one
+ * to inspect any installer, the same in the page, the worker, the command line and the server.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { fingerprint } from '../keys.ts';
+import { CibError, errorsOf, problem, type Problem } from '../problems.ts';
+import { nodeVessels, parseVesselinfo } from '../vesselinfo.ts';
+import { customizeExe, readExeVesselinfo } from './exe.ts';
+import { customizeTgz, readTgzFile, VESSELINFO_PATH } from './tgz.ts';
+import { customizeZip, readZipFile } from './zip.ts';
+
+export type Platform = 'linux' | 'mac' | 'windows' | 'android' | 'windows_gui';
+export type ArchiveFormat = 'tgz' | 'zip' | 'exe';
+
+export interface PlatformInfo {
+  platform: Platform;
+  label: string;
+  /** The base installer's file name (spec §2). */
+  baseFile: string;
+  format: ArchiveFormat;
+  /** What the donor's custom installer is saved as. */
+  outputFile: string;
+  mediaType: string;
+}
+
+const MEDIA_TYPES: Record<ArchiveFormat, string> = {
+  tgz: 'application/gzip',
+  zip: 'application/zip',
+  exe: 'application/vnd.microsoft.portable-executable',
+};
+
+/** Spec §2: one base per platform; the Windows GUI exe is optional. */
+export const PLATFORMS: readonly PlatformInfo[] = [
+  platformInfo('linux', 'Linux', 'seattle_linux.tgz', 'tgz'),
+  platformInfo('mac', 'Mac', 'seattle_mac.tgz', 'tgz'),
+  platformInfo('windows', 'Windows', 'seattle_win.zip', 'zip'),
+  platformInfo('android', 'Android', 'seattle_android.zip', 'zip'),
+  platformInfo('windows_gui', 'Windows (GUI installer)', 'seattle_win_gui.exe', 'exe'),
+];
+
+function platformInfo(
+  platform: Platform,
+  label: string,
+  baseFile: string,
+  format: ArchiveFormat,
+): PlatformInfo {
+  const extension = format === 'tgz' ? 'tgz' : format;
+  return {
+    platform,
+    label,
+    baseFile,
+    format,
+    outputFile: `seattle_${platform}.${extension}`,
+    mediaType: MEDIA_TYPES[format],
+  };
+}
+
+export function platformInfoOf(platform: string): PlatformInfo | undefined {
+  return PLATFORMS.find((p) => p.platform === platform);
+}
+
+export function isPlatform(value: unknown): value is Platform {
+  return typeof value === 'string' && platformInfoOf(value) !== undefined;
+}
+
+// Magic numbers: gzip RFC 1952 §2.3.1 (ID1 ID2), zip APPNOTE 4.3.7 (local file header) and
+// 4.3.16 (end of central directory, an empty zip), PE/COFF's DOS header "MZ".
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZIP_LOCAL_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+const ZIP_EMPTY_MAGIC = [0x50, 0x4b, 0x05, 0x06];
+const EXE_MAGIC = [0x4d, 0x5a];
+
+function startsWith(bytes: Uint8Array, magic: readonly number[]): boolean {
+  return magic.every((b, i) => bytes[i] === b);
+}
+
+/** The archive kind, from the first bytes alone; undefined for anything else. */
+export function detectFormat(bytes: Uint8Array): ArchiveFormat | undefined {
+  if (startsWith(bytes, GZIP_MAGIC)) return 'tgz';
+  if (startsWith(bytes, ZIP_LOCAL_MAGIC) || startsWith(bytes, ZIP_EMPTY_MAGIC)) return 'zip';
+  if (startsWith(bytes, EXE_MAGIC)) return 'exe';
+  return undefined;
+}
+
+/** SHA-256 in hex: the platform's native digest where there is one, @noble/hashes elsewhere. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const subtle = globalThis.crypto?.subtle;
+  if (subtle) {
+    return bytesToHex(
+      new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)),
+    );
+  }
+  return bytesToHex(sha256(bytes));
+}
+
+export interface CustomizeOptions {
+  base: Uint8Array;
+  vesselinfo: string;
+  platform?: Platform;
+  /** Overrides detection; must agree with the bytes. */
+  format?: ArchiveFormat;
+  /** From the manifest: the base is refused, with no output, unless its SHA-256 matches. */
+  expectSha256?: string;
+}
+
+/** The format the base must be, from the platform and the bytes; a clear error when they disagree. */
+export function resolveFormat(
+  base: Uint8Array,
+  platform?: Platform,
+  format?: ArchiveFormat,
+): ArchiveFormat {
+  const detected = detectFormat(base);
+  const wanted = format ?? (platform ? platformInfoOf(platform)?.format : undefined);
+  if (!detected) {
+    throw new CibError(
+      problem(
+        'base.format.unknown',
+        'base',
+        base.length === 0
+          ? 'The base installer is empty.'
+          : 'The base installer is not a gzip-compressed tar, a zip or a Windows executable.',
+      ),
+    );
+  }
+  if (wanted && wanted !== detected) {
+    throw new CibError(
+      problem(
+        'base.format.mismatch',
+        'base',
+        `The base installer is a ${detected} file, but ${platform ? `the ${platform} platform` : 'the caller'} needs a ${wanted}.`,
+      ),
+    );
+  }
+  return detected;
+}
+
+/** Refuses a base whose SHA-256 is not the expected one, before any work is done on it. */
+export async function verifySha256(base: Uint8Array, expected: string): Promise<void> {
+  const want = expected.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(want)) {
+    throw new CibError(
+      problem(
+        'base.sha256.malformed',
+        'expectSha256',
+        'The expected SHA-256 must be 64 hex digits.',
+      ),
+    );
+  }
+  const actual = await sha256Hex(base);
+  if (actual !== want) {
+    throw new CibError(
+      problem(
+        'base.sha256.mismatch',
+        'base',
+        `The base installer's SHA-256 is ${actual}, not the expected ${want}: it is damaged or not the published base.`,
+      ),
+    );
+  }
+}
+
+/**
+ * Returns the custom installer: the base plus `seattle/seattle_repy/vesselinfo` (spec §2), or for
+ * the GUI exe the base plus `START:` and the text. Throws CibError (`base.*`) and returns nothing
+ * when the base is damaged, of the wrong kind or not the expected one.
+ */
+export async function customizeInstaller(options: CustomizeOptions): Promise<Uint8Array> {
+  const { base, vesselinfo } = options;
+  const format = resolveFormat(base, options.platform, options.format);
+  if (options.expectSha256 !== undefined) await verifySha256(base, options.expectSha256);
+  const baseVerified = options.expectSha256 !== undefined;
+  switch (format) {
+    case 'tgz':
+      return customizeTgz(base, vesselinfo, { baseVerified });
+    case 'zip':
+      return customizeZip(base, vesselinfo, { verifyData: !baseVerified });
+    case 'exe':
+      return customizeExe(base, vesselinfo);
+  }
+}
+
+export interface InspectedVessel {
+  name: string;
+  percent: number;
+  owner: string;
+  users: string[];
+  ports: [first: number, last: number];
+  ownerFingerprint: string;
+  userFingerprints: string[];
+}
+
+export interface Inspection {
+  format: ArchiveFormat;
+  vesselinfo?: string;
+  vessels: InspectedVessel[];
+  /** Whether the node-side installer would accept this installer's vesselinfo. */
+  valid: boolean;
+  problems: Problem[];
+}
+
+async function readVesselinfo(
+  bytes: Uint8Array,
+  format: ArchiveFormat,
+): Promise<Uint8Array | string | undefined> {
+  switch (format) {
+    case 'tgz':
+      return readTgzFile(bytes, VESSELINFO_PATH);
+    case 'zip':
+      return readZipFile(bytes, VESSELINFO_PATH);
+    case 'exe':
+      return readExeVesselinfo(bytes);
+  }
+}
+
+const ASCII_TEXT = /^[\x20-\x7e\n\r\t]*$/;
+
+/** What an installer will do on the donor's machine, and every problem the node would find. */
+export async function inspectInstaller(bytes: Uint8Array): Promise<Inspection> {
+  const format = resolveFormat(bytes);
+  let raw: Uint8Array | string | undefined;
+  try {
+    raw = await readVesselinfo(bytes, format);
+  } catch (error) {
+    if (error instanceof CibError)
+      return { format, vessels: [], valid: false, problems: error.problems };
+    throw error;
+  }
+  if (raw === undefined) {
+    return {
+      format,
+      vessels: [],
+      valid: false,
+      problems: [
+        problem(
+          'inspect.vesselinfo.missing',
+          format === 'exe' ? 'START:' : VESSELINFO_PATH,
+          format === 'exe'
+            ? 'The executable carries no vesselinfo (no START: block): it is a base installer, not a custom one.'
+            : 'The archive has no vesselinfo: it is a base installer, not a custom one.',
+        ),
+      ],
+    };
+  }
+  const text = typeof raw === 'string' ? raw : new TextDecoder('latin1').decode(raw);
+  const problems: Problem[] = [];
+  if (!ASCII_TEXT.test(text)) {
+    problems.push(
+      problem(
+        'inspect.vesselinfo.not-ascii',
+        VESSELINFO_PATH,
+        'The vesselinfo is not plain ASCII text.',
+      ),
+    );
+  }
+  const parsed = parseVesselinfo(text);
+  problems.push(...parsed.problems);
+  const vessels = nodeVessels(parsed.vessels).map((v) => ({
+    name: v.name,
+    percent: v.percent,
+    owner: v.owner,
+    users: v.users,
+    ports: v.ports,
+    ownerFingerprint: fingerprint(v.owner),
+    userFingerprints: v.users.map((u) => fingerprint(u)),
+  }));
+  return { format, vesselinfo: text, vessels, valid: errorsOf(problems).length === 0, problems };
+}

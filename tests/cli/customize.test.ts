@@ -1,0 +1,158 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BASES, demoManifest, extractWithTools, runCib, tempDir } from '../support/tools.ts';
+
+function configFile(dir: string, config: unknown): string {
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+describe('cib customize', () => {
+  it('writes a linux installer whose demo install.sh --dry-run shows the configured vessels', () => {
+    const dir = tempDir();
+    const linux = demoManifest().find((b) => b.platform === 'linux')!;
+    const config = configFile(dir, {
+      vessels: [
+        { percentage: 50, owner: 'alex', users: ['bob'] },
+        { percentage: 30, owner: 'bob' },
+      ],
+    });
+    const out = join(dir, 'seattle_linux.tgz');
+    const run = runCib([
+      'customize',
+      '--base',
+      join(BASES, linux.file),
+      '--config',
+      config,
+      '--out',
+      out,
+      '--platform',
+      'linux',
+      '--expect-sha256',
+      linux.sha256,
+      '--keys-out',
+      join(dir, 'keys'),
+      '--bits',
+      '1024',
+    ]);
+    expect(run.stderr).toContain('wrote');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('');
+    expect(readdirSync(join(dir, 'keys')).sort()).toEqual([
+      'alex.privatekey',
+      'alex.publickey',
+      'bob.privatekey',
+      'bob.publickey',
+    ]);
+    expect(statSync(join(dir, 'keys', 'alex.privatekey')).mode & 0o777).toBe(0o600);
+    const tree = extractWithTools(out);
+    const dry = execFileSync('sh', [join(tree, 'seattle/install.sh'), '--dry-run'], {
+      encoding: 'utf8',
+    });
+    expect(dry).toMatch(/v1\b.*50%/);
+    expect(dry).toMatch(/63100.*63149/);
+    expect(dry).toMatch(/v3\b.*20%/);
+    const vesselinfo = readFileSync(join(tree, 'seattle/seattle_repy/vesselinfo'), 'utf8');
+    const alex = readFileSync(join(dir, 'keys', 'alex.publickey'), 'utf8').trim();
+    expect(vesselinfo.split('\n').slice(0, 2)).toEqual(['Percent 50', `Owner ${alex}`]);
+  });
+
+  it('inspects what it wrote, as text and as JSON', () => {
+    const dir = tempDir();
+    const config = configFile(dir, {
+      vessels: [{ percentage: 80, owner: 'owner', users: ['user'] }],
+      user_data: { owner: { public_key: '3 3233' }, user: { public_key: '17 3233' } },
+    });
+    const out = join(dir, 'seattle_win.zip');
+    const windows = demoManifest().find((b) => b.platform === 'windows')!;
+    expect(
+      runCib(['customize', '--base', join(BASES, windows.file), '--config', config, '--out', out])
+        .status,
+    ).toBe(0);
+    const text = runCib(['inspect', out]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain('v1   80%  ports 63100-63179');
+    expect(text.stdout).toContain('The node will accept this installer.');
+    const json = runCib(['inspect', out, '--json']);
+    const inspection = JSON.parse(json.stdout);
+    expect(inspection.format).toBe('zip');
+    expect(inspection.valid).toBe(true);
+    expect(inspection.vessels[0]).toMatchObject({
+      name: 'v1',
+      percent: 80,
+      owner: '3 3233',
+      users: ['17 3233'],
+      ports: [63100, 63179],
+    });
+    expect(inspection.vessels[1].ports).toEqual([63180, 63199]);
+  });
+
+  it('refuses a damaged base with exit 1, a message naming the file, and no output file', () => {
+    const dir = tempDir();
+    const linux = demoManifest().find((b) => b.platform === 'linux')!;
+    const base = readFileSync(join(BASES, linux.file));
+    const damaged = join(dir, 'damaged.tgz');
+    writeFileSync(damaged, base.subarray(0, base.length - 40));
+    const config = configFile(dir, {
+      vessels: [{ percentage: 80, owner: 'owner' }],
+      user_data: { owner: { public_key: '3 3233' } },
+    });
+    const out = join(dir, 'out.tgz');
+    const run = runCib(['customize', '--base', damaged, '--config', config, '--out', out]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(damaged);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(['config.json', 'damaged.tgz']);
+
+    const mismatch = runCib([
+      'customize',
+      '--base',
+      join(BASES, linux.file),
+      '--config',
+      config,
+      '--out',
+      out,
+      '--expect-sha256',
+      'f'.repeat(64),
+    ]);
+    expect(mismatch.status).toBe(1);
+    expect(mismatch.stderr).toMatch(/SHA-256/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('reports every configuration problem with its field before touching the base', () => {
+    const dir = tempDir();
+    const config = configFile(dir, { vessels: [{ percentage: 15, owner: 'x' }] });
+    const run = runCib([
+      'customize',
+      '--base',
+      join(BASES, 'seattle_linux.tgz'),
+      '--config',
+      config,
+      '--out',
+      join(dir, 'o'),
+    ]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/vessels\[0\]\.percentage/);
+    expect(run.stderr).toMatch(/vessels\[0\]\.owner/);
+  });
+
+  it('treats bad words as usage errors (exit 2)', () => {
+    expect(runCib(['customize', '--config', 'x.json', '--out', 'o']).status).toBe(2);
+    expect(
+      runCib(['customize', '--base', 'b', '--config', 'c', '--out', 'o', '--platform', 'beos'])
+        .status,
+    ).toBe(2);
+    expect(runCib(['inspect']).status).toBe(2);
+    expect(runCib(['customize', '--help']).stdout).toContain('Usage: cib customize');
+  });
+
+  it('inspect exits 1 on a base that carries no vesselinfo, saying so', () => {
+    const run = runCib(['inspect', join(BASES, 'seattle_android.zip')]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/no vesselinfo/);
+  });
+});

@@ -1,0 +1,69 @@
+/** Shared test plumbing: run the real `cib`, make temp folders, read trees with real tools. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const CLI = join(ROOT, 'src/cli/main.ts');
+export const BASES = join(ROOT, 'base-installers');
+
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cib` as a person would (through tsx), with the environment's deployment settings. */
+export function runCib(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+): Run {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    encoding: 'utf8',
+    input: options.input,
+    env: { ...process.env, ...options.env },
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+export function tempDir(prefix = 'cib-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Every regular file below `dir`, relative path -> bytes. */
+export function readTree(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (at: string) => {
+    for (const name of readdirSync(at)) {
+      const path = join(at, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else files.set(relative(dir, path), readFileSync(path));
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+/** Extracts an installer with GNU tar or Info-ZIP unzip into a new temp folder. */
+export function extractWithTools(file: string): string {
+  const dir = tempDir('cib-extract-');
+  if (/\.t?gz$/.test(file)) execFileSync('tar', ['-xzf', file, '-C', dir]);
+  else execFileSync('unzip', ['-q', file, '-d', dir]);
+  return dir;
+}
+
+export interface ManifestEntry {
+  platform: string;
+  file: string;
+  size: number;
+  sha256: string;
+  layout: string;
+}
+
+export function demoManifest(): ManifestEntry[] {
+  return (
+    JSON.parse(readFileSync(join(BASES, 'manifest.json'), 'utf8')) as { bases: ManifestEntry[] }
+  ).bases;
+}
