@@ -4,6 +4,12 @@
  * precise error position, and problems printed the same way everywhere.
  */
 import { readFileSync } from 'node:fs';
+import {
+  parse as parseJsonc,
+  ParseErrorCode,
+  printParseErrorCode,
+  type ParseError,
+} from 'jsonc-parser';
 import { UsageError } from '../cli/command.ts';
 import { validateSettings } from '../core/config.ts';
 import { CibError, problem, type Problem } from '../core/problems.ts';
@@ -67,7 +73,7 @@ export function readTextFile(file: string): string {
 
 /**
  * Parses a JSON file. On a syntax error throws a CibError whose path is `FILE:LINE:COLUMN`
- * (1-based), since JSON.parse in Node 20 often does not say where the mistake is.
+ * (1-based), since JSON.parse in Node 20 does not always say where the mistake is.
  */
 export function readJsonFile(file: string): unknown {
   const text = readTextFile(file).replace(/^\uFEFF/, '');
@@ -101,131 +107,40 @@ export function printProblems(problems: readonly Problem[], prefix = ''): void {
   }
 }
 
-class JsonSyntaxError {
-  constructor(
-    readonly offset: number,
-    readonly expected: string,
-  ) {}
-}
+const JSON_ERROR_WORDS: Partial<Record<ParseErrorCode, string>> = {
+  [ParseErrorCode.InvalidSymbol]: 'a value',
+  [ParseErrorCode.InvalidNumberFormat]: 'a number such as 12 or 0.5',
+  [ParseErrorCode.PropertyNameExpected]: 'a member name in double quotes',
+  [ParseErrorCode.ValueExpected]: 'a value',
+  [ParseErrorCode.ColonExpected]: '":"',
+  [ParseErrorCode.CommaExpected]: '","',
+  [ParseErrorCode.CloseBraceExpected]: '"," or "}"',
+  [ParseErrorCode.CloseBracketExpected]: '"," or "]"',
+  [ParseErrorCode.EndOfFileExpected]: 'the end of the file',
+  [ParseErrorCode.InvalidCommentToken]: 'no comment (JSON has none)',
+  [ParseErrorCode.UnexpectedEndOfComment]: 'no comment (JSON has none)',
+  [ParseErrorCode.UnexpectedEndOfString]: "a closing '\"'",
+  [ParseErrorCode.UnexpectedEndOfNumber]: 'a digit',
+  [ParseErrorCode.InvalidUnicode]: 'a \\u escape with four hex digits',
+  [ParseErrorCode.InvalidEscapeCharacter]: 'an escape such as \\n or \\"',
+  [ParseErrorCode.InvalidCharacter]: 'a character (control characters must be escaped)',
+};
 
-/** Where the first JSON syntax error is (RFC 8259), or undefined when the text is valid JSON. */
+/**
+ * Where the first JSON syntax error is, found by Microsoft's jsonc-parser in strict mode (no
+ * comments, no trailing commas), or undefined when it finds none.
+ */
 export function findJsonError(text: string): { offset: number; expected: string } | undefined {
-  let i = 0;
-  function fail(expected: string): never {
-    throw new JsonSyntaxError(i, expected);
-  }
-  const skipSpace = () => {
-    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
+  const errors: ParseError[] = [];
+  parseJsonc(text, errors, {
+    disallowComments: true,
+    allowTrailingComma: false,
+    allowEmptyContent: false,
+  });
+  const first = errors[0];
+  if (!first) return undefined;
+  return {
+    offset: first.offset,
+    expected: JSON_ERROR_WORDS[first.error] ?? printParseErrorCode(first.error),
   };
-  const literal = (word: string) => {
-    for (const ch of word) {
-      if (text[i] !== ch) fail(`"${word}"`);
-      i++;
-    }
-  };
-  const string = () => {
-    i++; // opening quote
-    for (;;) {
-      const ch = text[i];
-      if (ch === undefined) fail("a closing '\"'");
-      if (ch === '"') {
-        i++;
-        return;
-      }
-      if (ch === '\\') {
-        i++;
-        const esc = text[i];
-        if (esc === 'u') {
-          i++;
-          for (let k = 0; k < 4; k++, i++)
-            if (!/[0-9a-fA-F]/.test(text[i] ?? '')) fail('a hex digit');
-        } else if (esc !== undefined && '"\\/bfnrt'.includes(esc)) {
-          i++;
-        } else {
-          fail('an escape such as \\n or \\"');
-        }
-      } else if ((ch.codePointAt(0) ?? 0) < 0x20) {
-        fail('a character (control characters must be escaped)');
-      } else {
-        i++;
-      }
-    }
-  };
-  const number = () => {
-    const match = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
-    if (!match || match[0] === '-') fail('a value');
-    i += match[0].length;
-  };
-  const value = () => {
-    skipSpace();
-    const ch = text[i];
-    if (ch === '{') {
-      i++;
-      skipSpace();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        skipSpace();
-        if (text[i] !== '"') fail('a member name in double quotes');
-        string();
-        skipSpace();
-        if (text[i] !== ':') fail('":"');
-        i++;
-        value();
-        skipSpace();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        fail('"," or "}"');
-      }
-    } else if (ch === '[') {
-      i++;
-      skipSpace();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        skipSpace();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        fail('"," or "]"');
-      }
-    } else if (ch === '"') {
-      string();
-    } else if (ch === 't') {
-      literal('true');
-    } else if (ch === 'f') {
-      literal('false');
-    } else if (ch === 'n') {
-      literal('null');
-    } else if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) {
-      number();
-    } else {
-      fail('a value');
-    }
-  };
-  try {
-    value();
-    skipSpace();
-    if (i < text.length) fail('the end of the file');
-    return undefined;
-  } catch (error) {
-    if (error instanceof JsonSyntaxError) return { offset: error.offset, expected: error.expected };
-    throw error;
-  }
 }

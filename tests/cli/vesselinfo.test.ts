@@ -216,7 +216,7 @@ describe('cib check-vesselinfo and the Python reader', () => {
   });
 });
 
-describe('findJsonError', () => {
+describe('findJsonError (jsonc-parser, strict)', () => {
   it('finds nothing in text JSON.parse accepts', () => {
     for (const text of [
       '{}',
@@ -231,13 +231,14 @@ describe('findJsonError', () => {
 
   it.each([
     ['{"a": 1,}', 8, 'a member name in double quotes'],
-    ['[1 2]', 3, '"," or "]"'],
+    ['[1 2]', 3, '","'],
     ['{"a" 1}', 5, '":"'],
-    ['{"a": 01}', 7, '"," or "}"'],
-    ["{'a': 1}", 1, 'a member name in double quotes'],
-    ['{"a": tru}', 9, '"true"'],
-    ['{"a": "x', 8, "a closing '\"'"],
-    ['{} x', 3, 'the end of the file'],
+    ['{"a": 01}', 7, '","'],
+    ["{'a': 1}", 1, 'a value'],
+    ['{"a": tru}', 6, 'a value'],
+    ['{"a": "x', 6, "a closing '\"'"],
+    ['{} x', 3, 'a value'],
+    ['{"a": 1 // note\n}', 8, 'no comment (JSON has none)'],
     ['', 0, 'a value'],
   ])('locates the mistake in %s', (text, offset, expected) => {
     expect(() => JSON.parse(text)).toThrow();
