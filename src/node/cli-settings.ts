@@ -4,12 +4,7 @@
  * precise error position, and problems printed the same way everywhere.
  */
 import { readFileSync } from 'node:fs';
-import {
-  parse as parseJsonc,
-  ParseErrorCode,
-  printParseErrorCode,
-  type ParseError,
-} from 'jsonc-parser';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { UsageError } from '../cli/command.ts';
 import { validateSettings } from '../core/config.ts';
 import { CibError, problem, type Problem } from '../core/problems.ts';
@@ -107,23 +102,24 @@ export function printProblems(problems: readonly Problem[], prefix = ''): void {
   }
 }
 
-const JSON_ERROR_WORDS: Partial<Record<ParseErrorCode, string>> = {
-  [ParseErrorCode.InvalidSymbol]: 'a value',
-  [ParseErrorCode.InvalidNumberFormat]: 'a number such as 12 or 0.5',
-  [ParseErrorCode.PropertyNameExpected]: 'a member name in double quotes',
-  [ParseErrorCode.ValueExpected]: 'a value',
-  [ParseErrorCode.ColonExpected]: '":"',
-  [ParseErrorCode.CommaExpected]: '","',
-  [ParseErrorCode.CloseBraceExpected]: '"," or "}"',
-  [ParseErrorCode.CloseBracketExpected]: '"," or "]"',
-  [ParseErrorCode.EndOfFileExpected]: 'the end of the file',
-  [ParseErrorCode.InvalidCommentToken]: 'no comment (JSON has none)',
-  [ParseErrorCode.UnexpectedEndOfComment]: 'no comment (JSON has none)',
-  [ParseErrorCode.UnexpectedEndOfString]: "a closing '\"'",
-  [ParseErrorCode.UnexpectedEndOfNumber]: 'a digit',
-  [ParseErrorCode.InvalidUnicode]: 'a \\u escape with four hex digits',
-  [ParseErrorCode.InvalidEscapeCharacter]: 'an escape such as \\n or \\"',
-  [ParseErrorCode.InvalidCharacter]: 'a character (control characters must be escaped)',
+// Keyed by jsonc-parser's error names (its codes are a const enum, which isolated modules cannot read).
+const JSON_ERROR_WORDS: Record<string, string> = {
+  InvalidSymbol: 'a value',
+  InvalidNumberFormat: 'a number such as 12 or 0.5',
+  PropertyNameExpected: 'a member name in double quotes',
+  ValueExpected: 'a value',
+  ColonExpected: '":"',
+  CommaExpected: '","',
+  CloseBraceExpected: '"," or "}"',
+  CloseBracketExpected: '"," or "]"',
+  EndOfFileExpected: 'the end of the file',
+  InvalidCommentToken: 'no comment (JSON has none)',
+  UnexpectedEndOfComment: 'no comment (JSON has none)',
+  UnexpectedEndOfString: "a closing '\"'",
+  UnexpectedEndOfNumber: 'a digit',
+  InvalidUnicode: 'a \\u escape with four hex digits',
+  InvalidEscapeCharacter: 'an escape such as \\n or \\"',
+  InvalidCharacter: 'a character (control characters must be escaped)',
 };
 
 /**
@@ -141,6 +137,7 @@ export function findJsonError(text: string): { offset: number; expected: string 
   if (!first) return undefined;
   return {
     offset: first.offset,
-    expected: JSON_ERROR_WORDS[first.error] ?? printParseErrorCode(first.error),
+    expected:
+      JSON_ERROR_WORDS[printParseErrorCode(first.error)] ?? printParseErrorCode(first.error),
   };
 }
