@@ -1,11 +1,12 @@
 import { defineConfig } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { deploymentConfig } from './scripts/deployment-config.ts';
+import { devCspRelax } from './scripts/dev-csp.ts';
 
 // Relative base and hash routing let dist/ be served from any static host or sub-path.
 export default defineConfig({
   base: './',
-  plugins: [svelte(), deploymentConfig()],
+  plugins: [svelte(), deploymentConfig(), devCspRelax()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -1,0 +1,189 @@
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  clearinghouseHash,
+  parseRoute,
+  shareHash,
+  viewHash,
+  type Route,
+} from '../../src/app/links.ts';
+import type { ReservedSettings, ResolvedConfig } from '../../src/core/config.ts';
+import { generateKeyPair } from '../../src/core/keygen.ts';
+import { renderVesselinfo } from '../../src/core/vesselinfo.ts';
+import { DEFAULT_RESERVED_KEY_FILE } from '../../src/node/deployment.ts';
+
+const settings: ReservedSettings = {
+  reservedShare: 20,
+  reservedKey: readFileSync(DEFAULT_RESERVED_KEY_FILE, 'utf8').trim(),
+};
+
+let ownerKey = '';
+let userKey = '';
+let user2Key = '';
+
+beforeAll(async () => {
+  [ownerKey, userKey, user2Key] = (
+    await Promise.all([generateKeyPair(1024), generateKeyPair(1024), generateKeyPair(1024)])
+  ).map((pair) => pair.publicKey) as [string, string, string];
+});
+
+function shared(route: Route): Extract<Route, { view: 'shared' }> {
+  expect(route.view).toBe('shared');
+  return route as Extract<Route, { view: 'shared' }>;
+}
+
+function errorCodes(route: Extract<Route, { view: 'shared' }>): string[] {
+  return route.problems.filter((p) => p.severity === 'error').map((p) => p.code);
+}
+
+describe('plain views', () => {
+  it('maps each view fragment to its view and back', () => {
+    for (const view of ['build', 'keys', 'installers', 'inspect', 'how', 'fastlane'] as const) {
+      expect(parseRoute(viewHash(view), settings)).toEqual({ view });
+    }
+    expect(viewHash('fastlane')).toBe('#/fast');
+  });
+
+  it('opens the build view for an empty or unknown fragment', () => {
+    for (const hash of ['', '#', '#/', 'not-a-route', '#/nothing/here']) {
+      expect(parseRoute(hash, settings)).toEqual({ view: 'build' });
+    }
+  });
+});
+
+describe('clearinghouse links', () => {
+  it('give the vesselinfo of the clearinghouse XML-RPC call: owner, user, reserved vessel', () => {
+    const route = shared(
+      parseRoute(
+        clearinghouseHash({ owner: ownerKey, users: [userKey], platform: 'linux' }),
+        settings,
+      ),
+    );
+    expect(errorCodes(route)).toEqual([]);
+    expect(route.platform).toBe('linux');
+    expect(route.resolved?.vessels).toEqual([{ percentage: 80, owner: 'owner', users: ['user'] }]);
+    expect(renderVesselinfo(route.resolved!)).toBe(
+      `Percent 80\nOwner ${ownerKey}\nUser ${userKey}\nPercent 20\nOwner ${settings.reservedKey}`,
+    );
+  });
+
+  it('writes the space inside a key as + and reads both + and %20', () => {
+    const hash = clearinghouseHash({ owner: ownerKey });
+    expect(hash).toBe(`#/get?owner=${ownerKey.replace(' ', '+')}`);
+    const withPercent20 = `#/get?owner=${ownerKey.replace(' ', '%20')}&user=${userKey.replace(' ', '%20')}`;
+    const route = shared(parseRoute(withPercent20, settings));
+    expect(route.resolved?.publicKeys).toEqual({ owner: ownerKey, user: userKey });
+  });
+
+  it('names several users user, user2, … in the order of the link', () => {
+    const route = shared(
+      parseRoute(clearinghouseHash({ owner: ownerKey, users: [userKey, user2Key] }), settings),
+    );
+    expect(route.resolved?.vessels[0]?.users).toEqual(['user', 'user2']);
+    expect(route.resolved?.publicKeys.user2).toBe(user2Key);
+    expect(route.platform).toBeUndefined();
+  });
+
+  it('refuses a link without an owner key, saying which parameter is missing', () => {
+    const route = shared(parseRoute(`#/get?user=${userKey.replace(' ', '+')}`, settings));
+    expect(route.resolved).toBeUndefined();
+    expect(route.problems).toContainEqual(
+      expect.objectContaining({ code: 'link.owner.missing', path: 'owner', severity: 'error' }),
+    );
+  });
+
+  it('refuses a share that leaves the user share incomplete, with the core validation words', () => {
+    const route = shared(parseRoute(clearinghouseHash({ owner: ownerKey, share: 70 }), settings));
+    expect(route.resolved).toBeUndefined();
+    const total = route.problems.find((p) => p.code === 'config.vessels.total');
+    expect(total?.path).toBe('share');
+    expect(total?.message).toContain('70%');
+  });
+
+  it('refuses a share that is not a number', () => {
+    const route = shared(
+      parseRoute(`#/get?owner=${ownerKey.replace(' ', '+')}&share=most`, settings),
+    );
+    expect(errorCodes(route)).toEqual(['link.share.invalid']);
+  });
+
+  it('reports a malformed user key at the user parameter with the key parser code', () => {
+    const route = shared(
+      parseRoute(clearinghouseHash({ owner: ownerKey, users: [userKey, 'INVALID'] }), settings),
+    );
+    expect(route.resolved).toBeUndefined();
+    const bad = route.problems.filter((p) => p.severity === 'error');
+    expect(bad.length).toBeGreaterThan(0);
+    for (const p of bad) {
+      expect(p.code).toMatch(/^key\.public\./);
+      expect(p.path).toBe('user (2nd)');
+    }
+  });
+
+  it('keeps a link with an unknown platform usable, with a warning', () => {
+    const route = shared(
+      parseRoute(`${clearinghouseHash({ owner: ownerKey })}&platform=beos`, settings),
+    );
+    expect(route.resolved).toBeDefined();
+    expect(route.platform).toBeUndefined();
+    expect(route.problems).toContainEqual(
+      expect.objectContaining({ code: 'link.platform.unknown', severity: 'warning' }),
+    );
+  });
+
+  it('uses the deployment reserved share as the default share', () => {
+    const route = shared(
+      parseRoute(clearinghouseHash({ owner: ownerKey }), { ...settings, reservedShare: 40 }),
+    );
+    expect(route.resolved?.vessels[0]?.percentage).toBe(60);
+    expect(route.resolved?.reservedShare).toBe(40);
+  });
+});
+
+describe('share links', () => {
+  function config(): ResolvedConfig {
+    return {
+      vessels: [
+        { percentage: 60, owner: 'alice', users: ['bob'] },
+        { percentage: 20, owner: 'bob', users: [] },
+      ],
+      publicKeys: { alice: ownerKey, bob: userKey },
+      reservedShare: 20,
+      reservedKey: settings.reservedKey,
+    };
+  }
+
+  it('open the configuration they were made from, with the platform', () => {
+    const hash = shareHash(config(), 'mac');
+    expect(hash).toMatch(/^#\/s\/[^/]+\/mac$/);
+    const route = shared(parseRoute(hash, settings));
+    expect(errorCodes(route)).toEqual([]);
+    expect(route.platform).toBe('mac');
+    expect(route.resolved).toEqual(config());
+    expect(renderVesselinfo(route.resolved!)).toBe(renderVesselinfo(config()));
+  });
+
+  it('without a platform open every platform', () => {
+    const route = shared(parseRoute(shareHash(config()), settings));
+    expect(route.resolved).toEqual(config());
+    expect(route.platform).toBeUndefined();
+  });
+
+  it('always reserve the share for this builder’s reserved key, not the link’s', () => {
+    const foreign = { ...config(), reservedKey: user2Key };
+    const route = shared(parseRoute(shareHash(foreign), settings));
+    expect(route.resolved?.reservedKey).toBe(settings.reservedKey);
+    expect(route.problems).toContainEqual(
+      expect.objectContaining({ code: 'link.reserved.replaced', severity: 'warning' }),
+    );
+  });
+
+  it('show a problem and no configuration when the code is damaged', () => {
+    const good = shareHash(config());
+    for (const hash of ['#/s/', '#/s/%%%', '#/s/!!not-a-share!!', good.slice(0, good.length / 2)]) {
+      const route = shared(parseRoute(hash, settings));
+      expect(route.resolved, hash).toBeUndefined();
+      expect(errorCodes(route).length, hash).toBeGreaterThan(0);
+    }
+  });
+});
