@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userNameProblem } from '../../core/config.ts';
 import { generateKeyPair } from '../../core/keygen.ts';
 import { fingerprint } from '../../core/keys.ts';
 import { CibError, problem } from '../../core/problems.ts';
 import { DEFAULT_KEY_BITS, KEY_BITS, type KeyBits } from '../../core/settings.ts';
+import { writeFileAtomic } from '../../node/files.ts';
 import { parseCommandArgs, UsageError, type Command } from '../command.ts';
 
 const PRIVATE_KEY_MODE = 0o600;
@@ -46,14 +46,7 @@ function writeKeyFile(file: string, text: string, mode: number, force: boolean):
       writeFileSync(file, text, { flag: 'wx', mode });
       return;
     }
-    const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      writeFileSync(temporary, text, { flag: 'wx', mode });
-      renameSync(temporary, file);
-    } catch (error) {
-      rmSync(temporary, { force: true });
-      throw error;
-    }
+    writeFileAtomic(file, text, mode);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {

@@ -1,12 +1,4 @@
-import {
-  lstatSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  mkdirSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BASE_PLATFORMS,
@@ -23,6 +15,7 @@ import {
   type PublicKey,
 } from '../../core/keys.ts';
 import { CibError, errorsOf, problem, type Problem } from '../../core/problems.ts';
+import { writeFileAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 const MANIFEST_FILE = 'manifest.json';
@@ -121,18 +114,6 @@ function parseTimestamp(text: string | undefined, from: string): number {
   return Number(text);
 }
 
-/** Writes next to the target and renames, so a reader never sees half a file. */
-function writeAtomically(path: string, data: Uint8Array | string): void {
-  const temporary = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(temporary, data);
-    renameSync(temporary, path);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
-}
-
 export const makeBaseCommand: Command = {
   name: 'make-base',
   summary: 'Build the four base installers and manifest.json from a source tree',
@@ -176,9 +157,9 @@ export const makeBaseCommand: Command = {
     const made = makeBases({ files, publicKey, privateKey, timestamp, version });
 
     mkdirSync(out, { recursive: true });
-    for (const { entry, bytes } of made.bases) writeAtomically(join(out, entry.file), bytes);
+    for (const { entry, bytes } of made.bases) writeFileAtomic(join(out, entry.file), bytes);
     // The manifest last: whoever reads it finds the archives it describes already in place.
-    writeAtomically(join(out, MANIFEST_FILE), formatManifest(made.manifest));
+    writeFileAtomic(join(out, MANIFEST_FILE), formatManifest(made.manifest));
     for (const { entry } of made.bases) {
       console.log(`${entry.file}  ${entry.size} bytes  sha256 ${entry.sha256}  (${entry.layout})`);
     }

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
   isAppendReady,
   makeAppendReady,
@@ -8,6 +6,7 @@ import {
   type TgzEntry,
 } from '../../core/archive/tgz.ts';
 import { CibError, problem } from '../../core/problems.ts';
+import { writeFileAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 const help = `Usage: cib prepare-base FILE --out FILE
@@ -50,17 +49,6 @@ function differences(before: TgzEntry[], after: TgzEntry[]): string | undefined 
   return undefined;
 }
 
-function writeAtomically(file: string, bytes: Uint8Array): void {
-  const temporary = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    writeFileSync(temporary, bytes, { flag: 'wx' });
-    renameSync(temporary, file);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
-}
-
 export const prepareBaseCommand: Command = {
   name: 'prepare-base',
   summary: 'rewrite a tgz base installer into the append-ready layout',
@@ -92,7 +80,7 @@ export const prepareBaseCommand: Command = {
         ),
       );
     }
-    writeAtomically(out, prepared);
+    writeFileAtomic(out, prepared);
     console.log(
       `${out}: append-ready${wasReady ? ' (the input already was)' : ''}; ${after.length} entries verified identical to ${input} (${base.length} -> ${prepared.length} bytes).`,
     );
