@@ -6,6 +6,7 @@
  */
 import { Gunzip, deflateSync } from 'fflate';
 import { CibError, problem } from '../problems.ts';
+import { crc32 } from './crc32.ts';
 
 // RFC 1952 §2.3: member header. ID1 ID2 CM FLG MTIME(4) XFL OS, then the optional fields.
 export const GZIP_ID1 = 0x1f;
@@ -34,58 +35,6 @@ export const GZIP_TRAILER_LENGTH = 8;
 
 function badGzip(code: string, where: string, message: string): CibError {
   return new CibError(problem(`base.gzip.${code}`, where, message));
-}
-
-// ---------------------------------------------------------------------------------------------
-// CRC-32 (RFC 1952 §8, ISO 3309 polynomial 0xEDB88320), slicing by 8 for speed on large bases.
-
-const CRC_TABLES: Uint32Array[] = (() => {
-  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
-  const first = tables[0]!;
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    first[n] = c >>> 0;
-  }
-  for (let n = 0; n < 256; n++) {
-    let c = first[n]!;
-    for (let t = 1; t < 8; t++) {
-      c = first[c & 0xff]! ^ (c >>> 8);
-      tables[t]![n] = c >>> 0;
-    }
-  }
-  return tables;
-})();
-
-/** Continues a CRC-32 over `data`; start with 0 and pass the previous result to continue. */
-export function crc32(data: Uint8Array, previous = 0): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES as [
-    Uint32Array,
-    Uint32Array,
-    Uint32Array,
-    Uint32Array,
-    Uint32Array,
-    Uint32Array,
-    Uint32Array,
-    Uint32Array,
-  ];
-  let c = ~previous;
-  let i = 0;
-  const fast = data.length - (data.length % 8);
-  for (; i < fast; i += 8) {
-    const a = (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) ^ c;
-    c =
-      t7[a & 0xff]! ^
-      t6[(a >>> 8) & 0xff]! ^
-      t5[(a >>> 16) & 0xff]! ^
-      t4[a >>> 24]! ^
-      t3[data[i + 4]!]! ^
-      t2[data[i + 5]!]! ^
-      t1[data[i + 6]!]! ^
-      t0[data[i + 7]!]!;
-  }
-  for (; i < data.length; i++) c = t0[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,11 +27,11 @@
 import { Deflate } from 'fflate';
 import { unpackTar } from 'modern-tar';
 import { CibError, problem } from '../problems.ts';
+import { crc32 } from './crc32.ts';
 import {
   GZIP_TRAILER_LENGTH,
   GzipReader,
   concatBytes,
-  crc32,
   gunzipChecked,
   readGzipHeader,
   writeGzipHeader,

@@ -468,22 +468,3 @@ export function writeZip64EndRecord(record: Zip64EndRecord): Uint8Array {
   out.set(record.extensible, ZIP64_END_FIXED_LENGTH);
   return out;
 }
-
-// ---- 4.4.7 CRC-32 -----------------------------------------------------------------------------
-
-let crcTable: Uint32Array | undefined;
-
-/** The CRC-32 of 4.4.7 (polynomial 0xEDB88320, reflected, pre- and post-inverted). */
-export function crc32(data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}

@@ -13,6 +13,7 @@
  */
 import { inflateSync } from 'fflate';
 import { CibError, problem, type Problem } from '../problems.ts';
+import { crc32 } from './crc32.ts';
 import {
   CENTRAL_FIXED_LENGTH,
   CENTRAL_LOCAL_OFFSET,
@@ -27,7 +28,6 @@ import {
   ZIP64_MARK_16,
   ZIP64_MARK_32,
   centralRecordLength,
-  crc32,
   read32,
   readCentralRecord,
   readDataDescriptor,
