@@ -1,20 +1,68 @@
-import { createServer } from 'node:http';
-import { resolve } from 'node:path';
-import sirv from 'sirv';
-import { PROJECT_ROOT } from '../node/deployment.ts';
+import cluster from 'node:cluster';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer } from './app.ts';
+import { loadServerSettings, type ServerSettings } from './settings.ts';
 
-// Serves the built page; the XML-RPC shim joins it in its own issue.
-const host = process.env.HOST ?? '127.0.0.1';
-const port = Number(process.env.PORT ?? 8080);
-const serveDist = sirv(resolve(PROJECT_ROOT, 'dist'), { etag: true, single: false });
+// `npm start`: the page, the base installers and the XML-RPC shim in one process (issue 5), or
+// WORKERS processes sharing the port and DATA_DIR (the file store is safe for that).
+let settings: ServerSettings;
+let workers: number;
+try {
+  settings = loadServerSettings();
+  workers = Number(process.env.WORKERS || 1);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    throw new Error(`WORKERS must be a whole number from 1 to 64, not "${process.env.WORKERS}".`);
+  }
+} catch (error) {
+  console.error(`cib server: ${(error as Error).message}`);
+  process.exit(1);
+}
 
-const server = createServer((req, res) => {
-  serveDist(req, res, () => {
-    res.statusCode = 404;
-    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-    res.end('Not found\n');
+function announce(origin: string, publicUrl: string): void {
+  console.log(
+    `Serving the builder at ${publicUrl}/ (XML-RPC at ${publicUrl}/xmlrpc/, listening on ${origin}${workers > 1 ? `, ${workers} workers` : ''})`,
+  );
+}
+
+if (workers > 1 && cluster.isPrimary) {
+  let stopping = false;
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.once('message', (_worker, message: { origin?: string; publicUrl?: string }) => {
+    if (message.origin && message.publicUrl) announce(message.origin, message.publicUrl);
   });
-});
-server.listen(port, host, () => {
-  console.log(`Serving the page at http://${host}:${port}/`);
-});
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    console.error(
+      `cib server: worker ${worker.process.pid} ended (${signal ?? code}); starting another.`,
+    );
+    cluster.fork();
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      stopping = true;
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
+      setTimeout(() => process.exit(0), 5000).unref();
+      cluster.on('exit', () => {
+        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      });
+    });
+  }
+} else {
+  if (!existsSync(join(settings.distDir, 'index.html'))) {
+    console.error(
+      `cib server: ${settings.distDir} has no built page; run \`npm run build\` first.`,
+    );
+  }
+  const running = await startServer(settings);
+  if (cluster.isWorker) process.send?.({ origin: running.origin, publicUrl: running.publicUrl });
+  else announce(running.origin, running.publicUrl);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      // In-flight calls finish (their records become durable) before the process exits.
+      running.server.close(() => process.exit(0));
+      running.server.closeIdleConnections();
+      setTimeout(() => process.exit(0), 5000).unref();
+    });
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * `npm run loadtest` (issue 5, section 4): a bounded load run of the XML-RPC shim on loopback.
+ *
+ * Phase 1: a server in its own process takes CALLS build_installers calls with keys supplied from
+ * CONCURRENCY keep-alive clients; then it is restarted and every returned id is checked with
+ * get_urls (`lost_builds`). Phase 2: the same load against a fresh server that gets SIGKILL in
+ * the middle; after a restart every acknowledged build must be intact (get_urls answers and the
+ * record file parses). Writes bench/shim.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { serializeMethodCall } from '@foxglove/xmlrpc';
+import { buildId } from '../src/core/buildid.ts';
+import { resolveConfig, type BuildConfig } from '../src/core/config.ts';
+import { generateKeyPair } from '../src/core/keygen.ts';
+import { loadDeploymentSettings, PROJECT_ROOT } from '../src/node/deployment.ts';
+import { parseRecord } from '../src/server/store.ts';
+
+const CALLS = Number(process.env.LOADTEST_CALLS ?? 10_000);
+const CONCURRENCY = Number(process.env.LOADTEST_CONCURRENCY ?? 64);
+const KEY_PAIRS = 6;
+/** Server processes sharing the port; 2 measured no faster on this 2-core machine (the generator needs one). */
+const WORKERS = Number(process.env.LOADTEST_WORKERS ?? 1);
+/** Phase 2 kills the server once this many calls have been acknowledged. */
+const KILL_AFTER = Math.floor(CALLS / 3);
+/** Vessel splits of the 80% user share the configurations rotate through. */
+const SPLITS = [
+  [80],
+  [40, 40],
+  [60, 20],
+  [20, 60],
+  [50, 30],
+  [10, 70],
+  [30, 30, 20],
+  [20, 20, 20, 20],
+];
+
+interface Call {
+  body: Buffer;
+  expectedId: string;
+}
+
+function log(message: string): void {
+  process.stderr.write(`loadtest: ${message}\n`);
+}
+
+/** Distinct configurations (so ids differ), clearinghouse-shaped and multi-vessel by turns. */
+function configOf(i: number, keys: string[]): BuildConfig {
+  const key = (n: number) => keys[n % keys.length] as string;
+  if (i % 2 === 0) {
+    return {
+      vessels: [{ percentage: 80, owner: `owner${i}`, users: ['user'] }],
+      user_data: { [`owner${i}`]: { public_key: key(i) }, user: { public_key: key(i + 1) } },
+    };
+  }
+  const split = SPLITS[i % SPLITS.length] as number[];
+  const vessels = split.map((percentage, v) => ({
+    percentage,
+    owner: v === 0 ? `donor${i}` : `exp${v}`,
+    users: v % 2 === 0 ? [`helper${i % 5}`] : [],
+  }));
+  const names = [...new Set(vessels.flatMap((v) => [v.owner, ...v.users]))];
+  return {
+    vessels,
+    user_data: Object.fromEntries(names.map((name, n) => [name, { public_key: key(i + n) }])),
+  };
+}
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+}
+
+/** Starts `src/server/main.ts` in its own process on a free loopback port. */
+function startServer(dataDir: string): Promise<Server> {
+  // node itself (not the tsx wrapper), in its own process group, so SIGKILL reaches every worker.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+    cwd: PROJECT_ROOT,
+    detached: true,
+    env: {
+      // More libuv threads let more fsyncs of a group commit run at once.
+      UV_THREADPOOL_SIZE: '16',
+      WORKERS: String(WORKERS),
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      LOG_REQUESTS: '0',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolvePort, reject) => {
+    let text = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
+      if (match) resolvePort({ child, port: Number(match[1]) });
+    });
+    child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));
+  });
+}
+
+/** A child killed by a signal has no exit code, only a signal code. */
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+async function stopServer(server: Server, signal: NodeJS.Signals): Promise<void> {
+  if (hasExited(server.child)) return;
+  const exited = new Promise((done) => server.child.once('exit', done));
+  process.kill(-(server.child.pid as number), signal);
+  await exited;
+}
+
+function post(agent: Agent, port: number, body: Buffer): Promise<string> {
+  return new Promise((done, fail) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/xmlrpc/',
+        method: 'POST',
+        agent,
+        headers: { 'Content-Type': 'text/xml', 'Content-Length': body.length },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? done(Buffer.concat(chunks).toString('utf8'))
+            : fail(new Error(`HTTP ${res.statusCode}`)),
+        );
+        res.on('error', fail);
+        res.on('close', () => {
+          if (!res.complete) fail(new Error('connection closed mid-response'));
+        });
+      },
+    );
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+const BUILD_ID_IN_RESPONSE = /<name>build_id<\/name>\s*<value>(?:<string>)?([a-z0-9]{40})</;
+
+interface LoadResult {
+  acknowledged: string[];
+  errors: number;
+  latencies: number[];
+  seconds: number;
+}
+
+/** CONCURRENCY clients take the calls in order; `stopAfter` lets the caller act mid-run. */
+async function runLoad(
+  port: number,
+  calls: Call[],
+  onAck?: (count: number) => void,
+  tolerateFailures = false,
+): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const acknowledged: string[] = [];
+  const latencies: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const started = performance.now();
+  async function client(): Promise<void> {
+    while (next < calls.length) {
+      const call = calls[next++] as Call;
+      const t0 = performance.now();
+      try {
+        const xml = await post(agent, port, call.body);
+        latencies.push(performance.now() - t0);
+        const id = BUILD_ID_IN_RESPONSE.exec(xml)?.[1];
+        if (id !== call.expectedId) {
+          errors += 1;
+          if (errors <= 3) log(`unexpected answer: ${xml.slice(0, 300)}`);
+        } else {
+          acknowledged.push(id);
+          onAck?.(acknowledged.length);
+        }
+      } catch (error) {
+        if (tolerateFailures) return;
+        errors += 1;
+        if (errors <= 3) log(`request failed: ${(error as Error).message}`);
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return { acknowledged, errors, latencies, seconds };
+}
+
+/** Ids whose get_urls does not answer with URLs. */
+async function checkIds(port: number, ids: string[]): Promise<string[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const lost: string[] = [];
+  let next = 0;
+  async function client(): Promise<void> {
+    while (next < ids.length) {
+      const id = ids[next++] as string;
+      try {
+        const xml = await post(agent, port, Buffer.from(serializeMethodCall('get_urls', [id])));
+        if (xml.includes('<fault>') || !xml.includes(`/${id}/installers/linux/`)) lost.push(id);
+      } catch {
+        lost.push(id);
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  agent.destroy();
+  return lost;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+const round = (x: number, digits = 2) => Number(x.toFixed(digits));
+
+async function main(): Promise<void> {
+  const deployment = loadDeploymentSettings();
+  log(`generating ${KEY_PAIRS} key pairs…`);
+  const keys = (
+    await Promise.all(Array.from({ length: KEY_PAIRS }, () => generateKeyPair(2048)))
+  ).map((pair) => pair.publicKey);
+  log(`preparing ${CALLS} distinct calls…`);
+  const calls: Call[] = [];
+  for (let i = 0; i < CALLS; i++) {
+    const config = configOf(i, keys);
+    const { resolved } = await resolveConfig(config, deployment);
+    const args = config.user_data ? [config.vessels, config.user_data] : [config.vessels];
+    calls.push({
+      body: Buffer.from(serializeMethodCall('build_installers', args as never), 'utf8'),
+      expectedId: buildId(resolved),
+    });
+  }
+  if (new Set(calls.map((c) => c.expectedId)).size !== CALLS)
+    throw new Error('ids are not distinct');
+
+  const work = mkdtempSync(join(tmpdir(), 'cib-loadtest-'));
+  try {
+    // Phase 1: steady load, then a restart and get_urls of every returned id.
+    const dataDir = join(work, 'data');
+    let server = await startServer(dataDir);
+    log(`phase 1: ${CALLS} calls, ${CONCURRENCY} clients, server pid ${server.child.pid}`);
+    const load = await runLoad(server.port, calls);
+    await stopServer(server, 'SIGTERM');
+    server = await startServer(dataDir);
+    const lost = await checkIds(server.port, load.acknowledged);
+    await stopServer(server, 'SIGTERM');
+    const sorted = [...load.latencies].sort((a, b) => a - b);
+    const results: Record<string, unknown> = {
+      date: new Date().toISOString(),
+      node: process.version,
+      calls: CALLS,
+      concurrency: CONCURRENCY,
+      server_workers: WORKERS,
+      errors: load.errors,
+      throughput_per_s: round(load.acknowledged.length / load.seconds, 0),
+      p50_ms: round(percentile(sorted, 50)),
+      p99_ms: round(percentile(sorted, 99)),
+      max_ms: round(sorted[sorted.length - 1] ?? 0),
+      lost_builds: lost.length,
+    };
+    log(JSON.stringify(results));
+
+    // Phase 2: SIGKILL mid-load; every acknowledged build must survive intact.
+    const killDir = join(work, 'kill-data');
+    server = await startServer(killDir);
+    log(`phase 2: SIGKILL after ${KILL_AFTER} acknowledged calls`);
+    const victim = server;
+    let killed = false;
+    const killLoad = await runLoad(
+      server.port,
+      calls,
+      (count) => {
+        if (!killed && count >= KILL_AFTER) {
+          killed = true;
+          process.kill(-(victim.child.pid as number), 'SIGKILL');
+        }
+      },
+      true,
+    );
+    if (!hasExited(victim.child)) await new Promise((done) => victim.child.once('exit', done));
+    server = await startServer(killDir);
+    const killLost = await checkIds(server.port, killLoad.acknowledged);
+    await stopServer(server, 'SIGTERM');
+    let corrupt = 0;
+    for (const id of killLoad.acknowledged) {
+      try {
+        parseRecord(
+          readFileSync(join(killDir, 'builds', id.slice(0, 2), `${id}.json`), 'utf8'),
+          id,
+        );
+      } catch {
+        corrupt += 1;
+      }
+    }
+    const files = readdirSync(join(killDir, 'builds'), { recursive: true }) as string[];
+    Object.assign(results, {
+      kill_acknowledged: killLoad.acknowledged.length,
+      kill_unacknowledged: CALLS - killLoad.acknowledged.length,
+      kill_records_on_disk: files.filter((f) => f.endsWith('.json')).length,
+      kill_temp_files_left: files.filter((f) => f.includes('.tmp-')).length,
+      kill_lost_builds: killLost.length,
+      kill_corrupt_records: corrupt,
+    });
+    log(JSON.stringify(results));
+    const out = resolve(PROJECT_ROOT, 'bench/shim.json');
+    writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+    console.log(JSON.stringify(results, null, 2));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,114 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { DeploymentSettings } from '../core/settings.ts';
+import { loadDeploymentSettings, PROJECT_ROOT } from '../node/deployment.ts';
+
+/** Everything the server reads from the environment, checked once at start-up. */
+export interface ServerSettings {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /**
+   * Address put into returned URLs, BASE_PATH included, no trailing slash. Undefined means
+   * `http://HOST:PORT` + BASE_PATH with the port actually bound.
+   */
+  publicUrl: string | undefined;
+  /** Where build records live. */
+  dataDir: string;
+  /** Sub-path everything is mounted under: always starts and ends with "/". */
+  basePath: string;
+  /** The built page (`vite build` output). */
+  distDir: string;
+  /** Where the base installers and manifest.json are read for node-side building. */
+  basesDir: string;
+  deployment: DeploymentSettings;
+  /** Request bodies above this many bytes get 413. */
+  maxBodyBytes: number;
+  /** A request body must arrive within this many milliseconds of the headers. */
+  bodyTimeoutMs: number;
+  /** One log line per request on stdout. */
+  logRequests: boolean;
+}
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 8080;
+/** A clearinghouse call is about 2 KB; 50 users with 4096-bit keys stay well under 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+/** "/", "sub", "/sub/", "/a/b" -> "/", "/sub/", "/sub/", "/a/b/". */
+export function normalizeBasePath(text: string): string {
+  const inner = text.trim().replace(/^\/+|\/+$/g, '');
+  if (!inner) return '/';
+  for (const segment of inner.split('/')) {
+    if (!/^[A-Za-z0-9._~-]+$/.test(segment) || segment === '.' || segment === '..')
+      fail(`BASE_PATH must be a plain path such as /cib/, not "${text}".`);
+  }
+  return `/${inner}/`;
+}
+
+function parsePort(text: string | undefined): number {
+  if (text === undefined || text === '') return DEFAULT_PORT;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    fail(`PORT must be a whole number from 0 to 65535, not "${text}".`);
+  return port;
+}
+
+function parsePublicUrl(text: string | undefined): string | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    fail(
+      `PUBLIC_URL must be an absolute http(s) URL such as https://example.org/cib, not "${text}".`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    fail(`PUBLIC_URL must start with http:// or https://, not "${text}".`);
+  if (url.search || url.hash) fail(`PUBLIC_URL must not have a query or fragment: "${text}".`);
+  return url.href.replace(/\/+$/, '');
+}
+
+/** Reads HOST, PORT, PUBLIC_URL, DATA_DIR, BASE_PATH, DIST_DIR, BASES_DIR, MAX_BODY_BYTES,
+ * BODY_TIMEOUT_MS, LOG_REQUESTS and the deployment settings (RESERVED_SHARE, RESERVED_KEY/RESERVED_KEY_FILE). */
+export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): ServerSettings {
+  const distDir = resolve(env.DIST_DIR || resolve(PROJECT_ROOT, 'dist'));
+  const distBases = resolve(distDir, 'base-installers');
+  const basesDir = resolve(
+    env.BASES_DIR ||
+      (existsSync(resolve(distBases, 'manifest.json'))
+        ? distBases
+        : resolve(PROJECT_ROOT, 'base-installers')),
+  );
+  const maxBodyBytes = env.MAX_BODY_BYTES ? Number(env.MAX_BODY_BYTES) : DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1024)
+    fail(`MAX_BODY_BYTES must be a whole number of at least 1024, not "${env.MAX_BODY_BYTES}".`);
+  const bodyTimeoutMs = env.BODY_TIMEOUT_MS ? Number(env.BODY_TIMEOUT_MS) : DEFAULT_BODY_TIMEOUT_MS;
+  if (!Number.isInteger(bodyTimeoutMs) || bodyTimeoutMs < 1)
+    fail(`BODY_TIMEOUT_MS must be a positive whole number, not "${env.BODY_TIMEOUT_MS}".`);
+  return {
+    host: env.HOST || DEFAULT_HOST,
+    port: parsePort(env.PORT),
+    publicUrl: parsePublicUrl(env.PUBLIC_URL),
+    dataDir: resolve(env.DATA_DIR || resolve(PROJECT_ROOT, 'data')),
+    basePath: normalizeBasePath(env.BASE_PATH ?? '/'),
+    distDir,
+    basesDir,
+    deployment: loadDeploymentSettings(env),
+    maxBodyBytes,
+    bodyTimeoutMs,
+    logRequests: !['0', 'false', 'no', 'off'].includes((env.LOG_REQUESTS ?? '').toLowerCase()),
+  };
+}
+
+/** `http://HOST:PORT` + BASE_PATH for the port actually bound (IPv6 hosts in brackets). */
+export function defaultPublicUrl(host: string, port: number, basePath: string): string {
+  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  return `http://${shownHost}:${port}${basePath.replace(/\/$/, '')}`;
+}

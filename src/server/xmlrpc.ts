@@ -1,0 +1,405 @@
+/**
+ * The XML-RPC shim (spec §6): `api_version`, `build_installers`, `get_urls`, with the old
+ * service's argument shapes, return shapes and faults. Parsing is @foxglove/xmlrpc's Deserializer
+ * (sax), fenced in by our own checks first: UTF-8 only, no DOCTYPE or ENTITY declarations (so no
+ * external entities and no entity expansion), bounded element nesting. The body size is bounded
+ * by the HTTP layer before we ever see it. Responses are written by `responseXml` below: the
+ * library's xmlbuilder2 serializer cost a third of a call's CPU time under load.
+ */
+import { Deserializer, type XmlRpcValue } from '@foxglove/xmlrpc';
+import {
+  resolveConfig,
+  usersWithoutKeys,
+  validateConfig,
+  type BuildConfig,
+  type ResolvedConfig,
+} from '../core/config.ts';
+import { buildId } from '../core/buildid.ts';
+import { describeProblems, errorsOf } from '../core/problems.ts';
+import type { DeploymentSettings } from '../core/settings.ts';
+import { isBuildId, RECORD_FORMAT, type BuildStore } from './store.ts';
+
+export const API_VERSION = '2.0';
+/** The platforms `build_installers` and `get_urls` return URLs for (spec §6). */
+export const URL_PLATFORMS = ['linux', 'mac', 'windows', 'android'] as const;
+/** methodCall > params > param > value > array > data > value > struct > member > value … : 32 is ample. */
+export const MAX_XML_DEPTH = 32;
+/** Key generation is costly: a single call may ask for at most this many generated keys. */
+export const MAX_GENERATED_KEYS = 32;
+/** Calls generating keys at the same time; more wait their turn. */
+export const MAX_CONCURRENT_KEYGEN = 4;
+
+/** Fault codes of the XML-RPC fault-code interoperability convention (xmlrpc-epi). */
+export const FaultCode = {
+  PARSE_ERROR: -32700,
+  UNSUPPORTED_ENCODING: -32701,
+  INVALID_CHARACTER: -32702,
+  INVALID_XMLRPC: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  APPLICATION_ERROR: -32500,
+} as const;
+
+/** A fault with the sentence the caller sees. */
+export class ShimFault extends Error {
+  constructor(
+    readonly faultCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ShimFault';
+  }
+}
+
+export type Urls = Record<(typeof URL_PLATFORMS)[number], string>;
+
+export function installerUrls(publicUrl: string, id: string): Urls {
+  const urls = {} as Urls;
+  for (const platform of URL_PLATFORMS)
+    urls[platform] = `${publicUrl}/${id}/installers/${platform}/`;
+  return urls;
+}
+
+const DECLARED_ENCODING = /^<\?xml[^>]*?\bencoding\s*=\s*["']([^"']*)["']/;
+const UTF8_NAMES = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
+const DTD_OR_ENTITY = /<!\s*(DOCTYPE|ENTITY)/i;
+
+/** UTF-8 text of a request body, or a fault saying why not. */
+export function decodeBody(body: Uint8Array): string {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw new ShimFault(
+      FaultCode.INVALID_CHARACTER,
+      'The request body is not valid UTF-8; send the XML-RPC call encoded as UTF-8.',
+    );
+  }
+  const declared = DECLARED_ENCODING.exec(text)?.[1];
+  if (declared !== undefined && !UTF8_NAMES.has(declared.toLowerCase())) {
+    throw new ShimFault(
+      FaultCode.UNSUPPORTED_ENCODING,
+      `The request declares the encoding "${declared}"; only UTF-8 is accepted.`,
+    );
+  }
+  return text;
+}
+
+/**
+ * Rejects what the parser must never see: DTDs and entity declarations (external entities,
+ * "billion laughs") and elements nested deeper than `limit`. Linear in the text.
+ */
+export function checkXmlSafety(text: string, limit = MAX_XML_DEPTH): void {
+  if (DTD_OR_ENTITY.test(text)) {
+    throw new ShimFault(
+      FaultCode.INVALID_XMLRPC,
+      'The request contains a DOCTYPE or ENTITY declaration; XML-RPC calls must not have them.',
+    );
+  }
+  let depth = 0;
+  let at = text.indexOf('<');
+  while (at !== -1) {
+    let end: number;
+    if (text.startsWith('<!--', at)) {
+      end = text.indexOf('-->', at + 4) + 2;
+    } else if (text.startsWith('<![CDATA[', at)) {
+      end = text.indexOf(']]>', at + 9) + 2;
+    } else if (text.startsWith('<?', at)) {
+      end = text.indexOf('?>', at + 2) + 1;
+    } else if (text.startsWith('</', at)) {
+      end = text.indexOf('>', at);
+      depth -= 1;
+    } else {
+      end = tagEnd(text, at);
+      if (end !== -1 && text[end - 1] !== '/') depth += 1;
+      if (depth > limit) {
+        throw new ShimFault(
+          FaultCode.INVALID_XMLRPC,
+          `The request nests elements more than ${limit} deep; this API needs far fewer.`,
+        );
+      }
+    }
+    // An unterminated construct is the parser's to report as malformed.
+    if (end < at) return;
+    at = text.indexOf('<', end + 1);
+  }
+}
+
+/** Index of the `>` closing the start tag at `at`, skipping quoted attribute values; -1 if none. */
+function tagEnd(text: string, at: number): number {
+  let quote = '';
+  for (let i = at + 1; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === '>') {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** Text as XML character data: markup escaped, characters XML 1.0 forbids replaced by U+FFFD. */
+function xmlText(text: string): string {
+  // eslint-disable-next-line no-control-regex -- exactly the characters XML 1.0 forbids
+  const forbidden = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
+  return text
+    .replace(forbidden, '\ufffd')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** One XML-RPC <value> (spec: xmlrpc.com/spec.md). Never nil: this API does not use it. */
+export function valueXml(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return `<value><string>${xmlText(value)}</string></value>`;
+    case 'boolean':
+      return `<value><boolean>${value ? 1 : 0}</boolean></value>`;
+    case 'number':
+      return Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX
+        ? `<value><int>${value}</int></value>`
+        : `<value><double>${Number.isFinite(value) ? value : 0}</double></value>`;
+    case 'object':
+      if (Array.isArray(value))
+        return `<value><array><data>${value.map(valueXml).join('')}</data></array></value>`;
+      if (value !== null) {
+        const members = Object.entries(value)
+          .filter(([, item]) => item !== undefined)
+          .map(([name, item]) => `<member><name>${xmlText(name)}</name>${valueXml(item)}</member>`);
+        return `<value><struct>${members.join('')}</struct></value>`;
+      }
+  }
+  throw new Error(`valueXml: cannot send ${String(value)} over XML-RPC.`);
+}
+
+export function responseXml(result: unknown): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<methodResponse><params><param>${valueXml(result)}</param></params></methodResponse>\n`;
+}
+
+export function faultXml(code: number, message: string): string {
+  const fault = valueXml({ faultCode: code, faultString: message });
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<methodResponse><fault>${fault}</fault></methodResponse>\n`;
+}
+
+/** Parses a methodCall body; every failure is a ShimFault with a sentence. */
+export async function parseMethodCall(
+  body: Uint8Array,
+): Promise<{ method: string; args: unknown[] }> {
+  const text = decodeBody(body);
+  checkXmlSafety(text);
+  let method: string;
+  let values: XmlRpcValue[];
+  try {
+    [method, values] = await new Deserializer().deserializeMethodCall(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new ShimFault(
+      FaultCode.PARSE_ERROR,
+      `The request is not a well-formed XML-RPC methodCall: ${reason}`,
+    );
+  }
+  const args = values.map((value, i) => plainValue(value, `argument ${i + 1}`));
+  return { method: method.trim(), args };
+}
+
+/**
+ * The parsed value as plain JSON-like data. Faults for values this API never uses (nil,
+ * dateTime, base64) and for struct members that would not survive as plain object keys.
+ */
+function plainValue(value: unknown, path: string): unknown {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    return value;
+  if (value === undefined || value === null) {
+    throw new ShimFault(FaultCode.INVALID_PARAMS, `${path}: nil is not used by this API.`);
+  }
+  if (value instanceof Date || value instanceof Uint8Array) {
+    throw new ShimFault(
+      FaultCode.INVALID_PARAMS,
+      `${path}: ${value instanceof Date ? 'dateTime' : 'base64'} values are not used by this API.`,
+    );
+  }
+  if (Array.isArray(value)) return value.map((item, i) => plainValue(item, `${path}[${i}]`));
+  if (typeof value === 'object') {
+    // A member named "__proto__" turns into the struct's prototype when parsed: refuse it.
+    if (Object.getPrototypeOf(value) !== Object.prototype) {
+      throw new ShimFault(
+        FaultCode.INVALID_PARAMS,
+        `${path}: a struct member name is not allowed ("__proto__").`,
+      );
+    }
+    const copy: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      Object.defineProperty(copy, key, {
+        value: plainValue(item, `${path}.${key}`),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return copy;
+  }
+  throw new ShimFault(FaultCode.INVALID_PARAMS, `${path}: unsupported value.`);
+}
+
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'a struct';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an int' : 'a double';
+  return `a ${typeof value}`;
+}
+
+function expectArgs(method: string, args: unknown[], names: string[], optional = 0): void {
+  const min = names.length - optional;
+  if (args.length >= min && args.length <= names.length) return;
+  const takes =
+    names.length === 0
+      ? 'takes no arguments'
+      : optional
+        ? `takes ${min} or ${names.length} arguments (${names.join(', ')})`
+        : `takes ${names.length} argument${names.length > 1 ? 's' : ''} (${names.join(', ')})`;
+  throw new ShimFault(FaultCode.INVALID_PARAMS, `${method} ${takes}, not ${args.length}.`);
+}
+
+/** A tiny counting semaphore around key generation. */
+class Gate {
+  private waiting: (() => void)[] = [];
+  private active = 0;
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((go) => this.waiting.push(go));
+    this.active += 1;
+    try {
+      return await task();
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+export interface ShimOptions {
+  deployment: DeploymentSettings;
+  store: BuildStore;
+  /** PUBLIC_URL (BASE_PATH included, no trailing slash), read per call: tests bind port 0. */
+  publicUrl: () => string;
+  /** Internal failures are logged here (never request or response bodies). */
+  logError?: (message: string) => void;
+}
+
+export interface BuildResult {
+  build_id: string;
+  installers: Urls;
+  users: Record<string, { public_key: string; private_key?: string }>;
+}
+
+export class XmlRpcShim {
+  private keygen = new Gate(MAX_CONCURRENT_KEYGEN);
+  constructor(private readonly options: ShimOptions) {}
+
+  /** Always answers with a methodResponse: the result, or a fault. */
+  async handle(body: Uint8Array): Promise<string> {
+    try {
+      const { method, args } = await parseMethodCall(body);
+      return responseXml(await this.call(method, args));
+    } catch (error) {
+      if (error instanceof ShimFault) return faultXml(error.faultCode, error.message);
+      this.options.logError?.(`xmlrpc: internal error: ${(error as Error)?.stack ?? error}`);
+      return faultXml(
+        FaultCode.INTERNAL_ERROR,
+        'The builder failed internally; please try again later.',
+      );
+    }
+  }
+
+  async call(method: string, args: unknown[]): Promise<unknown> {
+    switch (method) {
+      case 'api_version':
+        expectArgs(method, args, []);
+        return API_VERSION;
+      case 'build_installers':
+        expectArgs(method, args, ['vessels', 'user_data'], 1);
+        return this.buildInstallers(args[0], args[1]);
+      case 'get_urls':
+        expectArgs(method, args, ['build_id']);
+        return this.getUrls(args[0]);
+      default:
+        throw new ShimFault(
+          FaultCode.METHOD_NOT_FOUND,
+          `There is no method ${JSON.stringify(method)}; this service offers api_version, build_installers and get_urls.`,
+        );
+    }
+  }
+
+  async buildInstallers(vessels: unknown, userData?: unknown): Promise<BuildResult> {
+    if (!Array.isArray(vessels)) {
+      throw new ShimFault(
+        FaultCode.INVALID_PARAMS,
+        `build_installers: vessels (argument 1) must be an array of structs, not ${kindOf(vessels)}.`,
+      );
+    }
+    if (userData !== undefined && (typeof userData !== 'object' || Array.isArray(userData))) {
+      throw new ShimFault(
+        FaultCode.INVALID_PARAMS,
+        `build_installers: user_data (argument 2) must be a struct, not ${kindOf(userData)}.`,
+      );
+    }
+    const { deployment, store } = this.options;
+    const input = userData === undefined ? { vessels } : { vessels, user_data: userData };
+    const checked = validateConfig(input, deployment);
+    if (!checked.config) {
+      throw new ShimFault(FaultCode.INVALID_PARAMS, describeProblems(errorsOf(checked.problems)));
+    }
+    const config: BuildConfig = checked.config;
+    const missing = usersWithoutKeys(config).length;
+    if (missing > MAX_GENERATED_KEYS) {
+      throw new ShimFault(
+        FaultCode.INVALID_PARAMS,
+        `build_installers would generate ${missing} key pairs; at most ${MAX_GENERATED_KEYS} per call. Supply public keys in user_data.`,
+      );
+    }
+    const resolve = () => resolveConfig(config, deployment, { keyBits: deployment.defaultKeyBits });
+    const { resolved, generated } = missing > 0 ? await this.keygen.run(resolve) : await resolve();
+    const id = buildId(resolved);
+    await store.put(id, { format: RECORD_FORMAT, build_id: id, resolved });
+
+    const users: BuildResult['users'] = {};
+    for (const [name, publicKey] of Object.entries(resolved.publicKeys)) {
+      const privateKey = generated[name]?.privateKey;
+      users[name] = privateKey
+        ? { public_key: publicKey, private_key: privateKey }
+        : { public_key: publicKey };
+    }
+    return { build_id: id, installers: installerUrls(this.options.publicUrl(), id), users };
+  }
+
+  async getUrls(id: unknown): Promise<Urls> {
+    if (typeof id !== 'string') {
+      throw new ShimFault(
+        FaultCode.INVALID_PARAMS,
+        `get_urls: build_id (argument 1) must be a string, not ${kindOf(id)}.`,
+      );
+    }
+    if (!isBuildId(id)) {
+      throw new ShimFault(
+        FaultCode.INVALID_PARAMS,
+        `get_urls: ${JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id)} is not a build id; a build id is 40 characters from a-z and 0-9.`,
+      );
+    }
+    if (!(await this.lookup(id))) {
+      throw new ShimFault(FaultCode.APPLICATION_ERROR, `get_urls: there is no build ${id}.`);
+    }
+    return installerUrls(this.options.publicUrl(), id);
+  }
+
+  private async lookup(id: string): Promise<ResolvedConfig | undefined> {
+    return (await this.options.store.get(id))?.resolved;
+  }
+}

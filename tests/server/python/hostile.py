@@ -1,0 +1,122 @@
+"""Hostile and malformed requests against the server (issue 5, section 4), with only the
+standard library. Usage: hostile.py ORIGIN BASE_PATH. Prints one JSON object: for each case the
+HTTP status and, for XML-RPC answers, the fault as xmlrpc.client parsed it."""
+import http.client
+import json
+import sys
+import urllib.parse
+import xmlrpc.client
+
+origin = urllib.parse.urlsplit(sys.argv[1])
+base = sys.argv[2]
+results = {}
+
+
+def request(method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection(origin.hostname, origin.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, dict(response.getheaders()), data
+    finally:
+        conn.close()
+
+
+def rpc(name, body, content_type="text/xml"):
+    """POSTs a raw body to the XML-RPC endpoint and records the status and fault."""
+    status, headers, data = request("POST", base + "xmlrpc/", body, {"Content-Type": content_type})
+    entry = {"status": status}
+    if status == 200:
+        try:
+            xmlrpc.client.loads(data)
+            entry["result"] = "no fault"
+        except xmlrpc.client.Fault as fault:
+            entry["faultCode"] = fault.faultCode
+            entry["faultString"] = fault.faultString
+    else:
+        entry["body"] = data.decode("utf-8", "replace")
+    results[name] = entry
+
+
+def call(method, *params):
+    return xmlrpc.client.dumps(params, method).encode("utf-8")
+
+
+rpc("doctype", b'<?xml version="1.0"?><!DOCTYPE methodCall [<!ELEMENT methodCall ANY>]>'
+    + call("api_version")[len(b"<?xml version='1.0'?>"):])
+rpc("external_entity", b'<?xml version="1.0"?>\n<!DOCTYPE m [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    b"<methodCall><methodName>get_urls</methodName><params><param><value><string>&xxe;</string>"
+    b"</value></param></params></methodCall>")
+laughs = b'<!ENTITY lol "lol">' + b"".join(
+    b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
+rpc("billion_laughs", b'<?xml version="1.0"?><!DOCTYPE lolz [' + laughs + b"]>"
+    b"<methodCall><methodName>get_urls</methodName><params><param><value>&lol9;</value></param>"
+    b"</params></methodCall>")
+deep = b"<value><array><data>" * 200 + b"<value><int>1</int></value>" + b"</data></array></value>" * 200
+rpc("deep_nesting", b"<?xml version='1.0'?><methodCall><methodName>build_installers</methodName>"
+    b"<params><param>" + deep + b"</param></params></methodCall>")
+rpc("not_utf8", call("get_urls", "caf\u00e9").replace("caf\u00e9".encode("utf-8"), "caf\u00e9".encode("latin-1")))
+rpc("declared_latin1", b"<?xml version='1.0' encoding='iso-8859-1'?><methodCall><methodName>api_version"
+    b"</methodName><params></params></methodCall>")
+rpc("malformed", b"<?xml version='1.0'?><methodCall><methodName>api_version</methodName><params>")
+rpc("not_xml", b"hello, world")
+rpc("empty", b"")
+rpc("unknown_method", call("build_everything"))
+rpc("markup_in_fault", call("build_installers", [{"percentage": 80, "owner": "a<b>&c\u00e9\u0001"}]))
+rpc("wrong_type_vessels", call("build_installers", "not a list"))
+rpc("wrong_type_user_data", call("build_installers", [{"percentage": 80, "owner": "owner"}], ["x"]))
+rpc("too_many_args", call("build_installers", [], {}, 3))
+rpc("get_urls_int", call("get_urls", 42))
+rpc("nil_argument", call("get_urls", None, allow_none=True) if False else
+    xmlrpc.client.dumps((None,), "get_urls", allow_none=True).encode())
+rpc("proto_member", b"<?xml version='1.0'?><methodCall><methodName>build_installers</methodName><params>"
+    b"<param><value><array><data><value><struct><member><name>__proto__</name><value><struct>"
+    b"<member><name>percentage</name><value><int>80</int></value></member></struct></value></member>"
+    b"</struct></value></data></array></value></param></params></methodCall>")
+
+# Over the size limit, declared up front: answered 413 without the server holding the body.
+huge = b"<?xml version='1.0'?><methodCall><methodName>api_version</methodName><params><param><value><string>" \
+    + b"A" * (3 * 1024 * 1024) + b"</string></value></param></params></methodCall>"
+status, _, data = request("POST", base + "xmlrpc/", huge, {"Content-Type": "text/xml"})
+results["huge_declared"] = {"status": status, "body": data.decode("utf-8", "replace")}
+
+
+# The same without Content-Length (chunked): the server counts while streaming.
+def chunks():
+    for _ in range(48):
+        yield b"B" * 65536
+
+
+conn = http.client.HTTPConnection(origin.hostname, origin.port, timeout=30)
+try:
+    conn.request("POST", base + "xmlrpc/", body=chunks(), headers={"Content-Type": "text/xml"},
+                 encode_chunked=True)
+    response = conn.getresponse()
+    results["huge_chunked"] = {"status": response.status, "body": response.read().decode("utf-8", "replace")}
+except (ConnectionError, BrokenPipeError) as error:
+    results["huge_chunked"] = {"status": "connection closed: " + type(error).__name__}
+finally:
+    conn.close()
+
+# Wrong HTTP methods and paths that try to escape.
+for name, method, path in [
+    ("put_xmlrpc", "PUT", base + "xmlrpc/"),
+    ("delete_root", "DELETE", base),
+    ("traversal_encoded", "GET", base + "..%2f..%2fetc/passwd/installers/linux/"),
+    ("traversal_encoded_upper", "GET", base + "..%2F..%2Fetc%2Fpasswd"),
+    ("traversal_dotdot", "GET", base + "../../etc/passwd"),
+    ("traversal_backslash", "GET", base + "..%5c..%5cetc%5cpasswd"),
+    ("traversal_in_id", "GET", base + "....................................../installers/linux/"),
+    ("id_uppercase", "GET", base + "ABCDEF0123456789ABCDEF0123456789ABCDEF01/installers/linux/"),
+    ("id_unknown", "GET", base + "0123456789abcdef0123456789abcdef01234567/installers/linux/"),
+    ("share_unknown", "GET", base + "0123456789abcdef0123456789abcdef01234567/"),
+    ("data_dir_probe", "GET", base + "data/builds/"),
+    ("bad_percent", "GET", base + "%ff%fe/installers/linux/"),
+]:
+    status, _, data = request(method, path)
+    results[name] = {"status": status, "body": data.decode("utf-8", "replace")}
+
+# And the server is still up and answering.
+results["still_up"] = xmlrpc.client.ServerProxy(sys.argv[1] + base + "xmlrpc/").api_version()
+print(json.dumps(results, indent=1))

@@ -1,0 +1,395 @@
+import { connect } from 'node:net';
+import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { customizeInstaller } from '../../src/core/archive/index.ts';
+import { buildId } from '../../src/core/buildid.ts';
+import { resolveConfig, validateConfig, type BuildConfig } from '../../src/core/config.ts';
+import { generateKeyPair } from '../../src/core/keygen.ts';
+import { fingerprint } from '../../src/core/keys.ts';
+import { describeProblems, errorsOf } from '../../src/core/problems.ts';
+import { decodeShare, encodeShare } from '../../src/core/share.ts';
+import { nodeVessels, parseVesselinfo, renderVesselinfo } from '../../src/core/vesselinfo.ts';
+import {
+  BASES_DIR,
+  runPython,
+  startTestServer,
+  type PythonOutput,
+  type TestServer,
+} from './helpers.ts';
+
+let server: TestServer;
+let ownerKey: string;
+let userKey: string;
+const xmlrpcUrl = () => `${server.origin}/xmlrpc/`;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const [owner, user] = await Promise.all([generateKeyPair(1024), generateKeyPair(1024)]);
+  ownerKey = owner.publicKey;
+  userKey = user.publicKey;
+});
+afterAll(() => server.stop());
+
+/** What the core says about a configuration: the fault text the shim must carry. */
+function coreMessage(config: unknown): string {
+  return describeProblems(errorsOf(validateConfig(config, server.settings.deployment).problems));
+}
+
+async function resolvedOf(config: BuildConfig) {
+  return (await resolveConfig(config, server.settings.deployment)).resolved;
+}
+
+function allRecordText(): string {
+  const root = join(server.dataDir, 'builds');
+  return readdirSync(root)
+    .flatMap((shard) =>
+      readdirSync(join(root, shard)).map((f) => readFileSync(join(root, shard, f), 'utf8')),
+    )
+    .join('\n');
+}
+
+describe('the XML-RPC shim, called with Python xmlrpc.client', () => {
+  let out: PythonOutput;
+  beforeAll(async () => {
+    out = await runPython('xmlrpc_api.py', [xmlrpcUrl(), ownerKey, userKey]);
+  });
+
+  it('answers the clearinghouse call with the core build id, one URL per platform and the keys', async () => {
+    const config = {
+      vessels: [{ percentage: 80, owner: 'owner', users: ['user'] }],
+      user_data: { owner: { public_key: ownerKey }, user: { public_key: userKey } },
+    };
+    const id = buildId(await resolvedOf(config));
+    expect(out.api_version).toBe('2.0');
+    expect(out.clearinghouse.build_id).toBe(id);
+    expect(out.clearinghouse.installers).toEqual({
+      linux: `${server.publicUrl}/${id}/installers/linux/`,
+      mac: `${server.publicUrl}/${id}/installers/mac/`,
+      windows: `${server.publicUrl}/${id}/installers/windows/`,
+      android: `${server.publicUrl}/${id}/installers/android/`,
+    });
+    expect(out.clearinghouse.users).toEqual({
+      owner: { public_key: ownerKey },
+      user: { public_key: userKey },
+    });
+    expect(out.clearinghouse_again).toEqual(out.clearinghouse);
+  });
+
+  it('returns the same URLs from get_urls for a stored build', () => {
+    expect(out.get_urls).toEqual(out.clearinghouse.installers);
+  });
+
+  it('generates keys for users without one and never stores the private keys', () => {
+    const users = out.generated.users as Record<
+      string,
+      { public_key: string; private_key: string }
+    >;
+    expect(Object.keys(users)).toEqual(['alice', 'bob']);
+    for (const user of Object.values(users)) {
+      expect(user.public_key).toMatch(/^\d+ \d+$/);
+      expect(user.private_key).toMatch(/^\d+ \d+ \d+$/);
+    }
+    const stored = allRecordText();
+    expect(stored).toContain(users.alice!.public_key);
+    for (const user of Object.values(users)) expect(stored).not.toContain(user.private_key);
+  });
+
+  it("faults on every one of the old service's negative cases, with the core's messages", () => {
+    expect(out.api_version_arg.faultString).toBe('api_version takes no arguments, not 1.');
+    expect(out.total_100.faultString).toBe(
+      coreMessage({
+        vessels: [{ percentage: 100, owner: 'owner' }],
+        user_data: { owner: { public_key: ownerKey } },
+      }),
+    );
+    expect(out.total_100.faultString).toContain('100%');
+    expect(out.no_owner.faultString).toBe(
+      coreMessage({
+        vessels: [{ percentage: 80, users: ['user'] }],
+        user_data: { user: { public_key: userKey } },
+      }),
+    );
+    expect(out.no_owner.faultString).toContain('vessels[0].owner');
+    expect(out.key_invalid.faultString).toBe(
+      coreMessage({
+        vessels: [{ percentage: 80, owner: 'owner' }],
+        user_data: { owner: { public_key: 'INVALID' } },
+      }),
+    );
+    expect(out.key_invalid.faultString).toContain('user_data.owner.public_key');
+    expect(out.get_urls_invalid.faultString).toContain('"INVALID" is not a build id');
+    expect(out.get_urls_unknown.faultString).toBe(`get_urls: there is no build ${'0'.repeat(40)}.`);
+    expect(out.percentage_15.faultString).toBe(
+      coreMessage({
+        vessels: [
+          { percentage: 15, owner: 'owner' },
+          { percentage: 65, owner: 'owner' },
+        ],
+      }),
+    );
+    expect(out.bad_name.faultString).toContain('"_x"');
+    expect(out.no_args.faultString).toBe(
+      'build_installers takes 1 or 2 arguments (vessels, user_data), not 0.',
+    );
+    expect(out.unknown_method.faultString).toContain('no method "delete_everything"');
+  });
+});
+
+describe('installers downloaded by a plain HTTP client', () => {
+  let out: PythonOutput;
+  let work: string;
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'cib-downloads-'));
+    out = await runPython('installers.py', [xmlrpcUrl(), BASES_DIR, work]);
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('serves every platform as an archive holding exactly the vesselinfo the core renders', async () => {
+    const resolved = await resolvedOf({
+      vessels: [
+        { percentage: 60, owner: 'alice', users: ['bob'] },
+        { percentage: 20, owner: 'carl' },
+      ],
+      user_data: {
+        alice: { public_key: '12345 54321' },
+        bob: { public_key: '3 1000003' },
+        carl: { public_key: out.users.carl.public_key },
+      },
+    });
+    expect(out.build_id).toBe(buildId(resolved));
+    const expected = renderVesselinfo(resolved);
+    const types = {
+      linux: 'application/gzip',
+      mac: 'application/gzip',
+      windows: 'application/zip',
+      android: 'application/zip',
+    };
+    expect(Object.keys(out.platforms).sort()).toEqual(['android', 'linux', 'mac', 'windows']);
+    for (const [platform, got] of Object.entries<PythonOutput>(out.platforms)) {
+      expect(got.status).toBe(200);
+      expect(got.content_type).toBe(types[platform as keyof typeof types]);
+      expect(got.content_length).toBe(got.size);
+      expect(got.disposition).toMatch(/^attachment; filename="seattle_[a-z]+\.(tgz|zip)"$/);
+      expect(got.vesselinfo).toBe(expected);
+      expect(got.extracted_vesselinfo).toBe(expected);
+      // Exactly one entry added to the base: the vesselinfo.
+      const added = (got.names as string[]).filter(
+        (n) => !(got.base_names as string[]).includes(n),
+      );
+      expect(added).toEqual(['seattle/seattle_repy/vesselinfo']);
+      expect((got.names as string[]).length).toBe((got.base_names as string[]).length + 1);
+    }
+  });
+
+  it("passes the demo linux installer's install.sh --dry-run", () => {
+    expect(out.dry_run.status).toBe(0);
+    const text = out.platforms.linux.vesselinfo as string;
+    for (const v of nodeVessels(parseVesselinfo(text).vessels)) {
+      expect(out.dry_run.stdout).toContain(
+        `${v.name} ${v.percent}% ports ${v.ports[0]}-${v.ports[1]} owner ${fingerprint(v.owner)}`,
+      );
+    }
+  });
+
+  it('sends the bytes customizeInstaller makes from the base', async () => {
+    const response = await fetch(`${server.origin}/${out.build_id}/installers/windows/`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const manifest = JSON.parse(readFileSync(join(BASES_DIR, 'manifest.json'), 'utf8'));
+    const entry = manifest.bases.find((b: { platform: string }) => b.platform === 'windows');
+    const direct = await customizeInstaller({
+      base: new Uint8Array(readFileSync(join(BASES_DIR, entry.file))),
+      vesselinfo: out.platforms.windows.vesselinfo,
+      platform: 'windows',
+      expectSha256: entry.sha256,
+    });
+    expect(Buffer.from(bytes).equals(Buffer.from(direct))).toBe(true);
+  });
+
+  it("redirects a browser to the page's installer route with the build's share code", async () => {
+    const response = await fetch(`${server.origin}/${out.build_id}/installers/mac/`, {
+      headers: { Accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(303);
+    const location = response.headers.get('location') ?? '';
+    const match = /^(.*)\/#\/s\/([^/]+)\/mac$/.exec(location);
+    expect(match?.[1]).toBe(server.publicUrl);
+    const decoded = decodeShare(match?.[2] ?? '');
+    expect(decoded.resolved && buildId(decoded.resolved)).toBe(out.build_id);
+  });
+
+  it("redirects the build's share page into the page", async () => {
+    const response = await fetch(`${server.origin}/${out.build_id}/`, { redirect: 'manual' });
+    expect(response.status).toBe(303);
+    const record = JSON.parse(
+      readFileSync(
+        join(server.dataDir, 'builds', out.build_id.slice(0, 2), `${out.build_id}.json`),
+        'utf8',
+      ),
+    );
+    expect(response.headers.get('location')).toBe(
+      `${server.publicUrl}/#/s/${encodeShare(record.resolved)}`,
+    );
+  });
+
+  it('answers an unknown platform with 404 and a sentence', async () => {
+    const response = await fetch(`${server.origin}/${out.build_id}/installers/beos/`);
+    expect(response.status).toBe(404);
+    expect(await response.text()).toContain('no platform "beos"');
+  });
+});
+
+describe('hostile and malformed requests', () => {
+  let out: PythonOutput;
+  beforeAll(async () => {
+    out = await runPython('hostile.py', [server.origin, '/']);
+  });
+
+  it('refuses DTDs and entity declarations with a fault, never expanding them', () => {
+    for (const name of ['doctype', 'external_entity', 'billion_laughs']) {
+      expect(out[name].status).toBe(200);
+      expect(out[name].faultCode).toBe(-32600);
+      expect(out[name].faultString).toContain('DOCTYPE or ENTITY');
+    }
+  });
+
+  it('faults on deep nesting, bad encodings, malformed XML, wrong methods, types and counts', () => {
+    expect(out.deep_nesting.faultString).toContain('more than 32 deep');
+    expect(out.not_utf8.faultString).toContain('not valid UTF-8');
+    expect(out.declared_latin1.faultString).toContain('only UTF-8');
+    for (const name of ['malformed', 'not_xml', 'empty']) {
+      expect(out[name].faultCode).toBe(-32700);
+      expect(out[name].faultString).toContain('not a well-formed XML-RPC methodCall');
+    }
+    expect(out.unknown_method.faultCode).toBe(-32601);
+    // Markup and control characters in echoed input survive the trip as text.
+    expect(out.markup_in_fault.faultString).toContain('"a<b>&c\u00e9\\u0001"');
+    expect(out.wrong_type_vessels.faultString).toContain('vessels (argument 1) must be an array');
+    expect(out.wrong_type_user_data.faultString).toContain(
+      'user_data (argument 2) must be a struct',
+    );
+    expect(out.too_many_args.faultString).toContain('not 3');
+    expect(out.get_urls_int.faultString).toContain('build_id (argument 1) must be a string');
+    expect(out.nil_argument.faultString).toContain('nil is not used');
+    expect(out.proto_member.faultString).toContain('__proto__');
+  });
+
+  it('answers bodies over the limit with 413, declared or streamed', () => {
+    expect(out.huge_declared.status).toBe(413);
+    expect(out.huge_chunked.status).toBe(413);
+    expect(out.huge_chunked.body).toContain('larger than 1048576 bytes');
+  });
+
+  it('refuses path traversal and malformed ids with 400 or 404', () => {
+    for (const name of [
+      'traversal_encoded',
+      'traversal_encoded_upper',
+      'traversal_dotdot',
+      'traversal_backslash',
+      'traversal_in_id',
+      'id_uppercase',
+      'bad_percent',
+    ]) {
+      expect(out[name].status, name).toBe(400);
+    }
+    expect(out.id_unknown.status).toBe(404);
+    expect(out.share_unknown.status).toBe(404);
+    expect(out.data_dir_probe.status).toBe(404);
+    expect(out.put_xmlrpc.status).toBe(405);
+    expect(out.delete_root.status).toBe(405);
+  });
+
+  it('stays up afterwards', () => {
+    expect(out.still_up).toBe('2.0');
+  });
+
+  it('answers a client that stops sending its body with 408', async () => {
+    const quick = await startTestServer({ BODY_TIMEOUT_MS: '200' });
+    try {
+      const url = new URL(quick.origin);
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(url.port), url.hostname, () => {
+          socket.write(
+            'POST /xmlrpc/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 100\r\n\r\n<?xml',
+          );
+        });
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+      expect(reply).toContain('did not arrive within 200 ms');
+    } finally {
+      await quick.stop();
+    }
+  });
+});
+
+describe('pages, health and sub-paths', () => {
+  it('serves the page, the base-installer manifest and a human page at GET /xmlrpc/', async () => {
+    const page = await fetch(`${server.origin}/`);
+    expect(await page.text()).toContain('cib test page');
+    const manifest = await fetch(`${server.origin}/base-installers/manifest.json`);
+    expect(await manifest.json()).toEqual(
+      JSON.parse(readFileSync(join(BASES_DIR, 'manifest.json'), 'utf8')),
+    );
+    const human = await fetch(`${server.origin}/xmlrpc/`);
+    expect(human.headers.get('content-type')).toContain('text/html');
+    expect(await human.text()).toContain(`<a href="${server.publicUrl}/">interactive builder</a>`);
+  });
+
+  it('reports healthy when the page is built and DATA_DIR is writable', async () => {
+    const response = await fetch(`${server.origin}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      status: 'ok',
+      checks: { page: 'ok', data_dir: 'ok' },
+    });
+  });
+
+  it('reports 503 when the page is missing or DATA_DIR cannot be written', async () => {
+    const blocker = join(server.dir, 'a-file');
+    writeFileSync(blocker, 'not a folder');
+    const broken = await startTestServer({
+      DATA_DIR: join(blocker, 'data'),
+      DIST_DIR: join(server.dir, 'nowhere'),
+    });
+    try {
+      const response = await fetch(`${broken.origin}/healthz`);
+      expect(response.status).toBe(503);
+      const body = await response.json();
+      expect(body.status).toBe('unavailable');
+      expect(body.checks.page).toContain('missing');
+      expect(body.checks.data_dir).toContain('not writable');
+    } finally {
+      await broken.stop();
+    }
+  });
+
+  it('mounts everything under BASE_PATH and puts PUBLIC_URL into returned URLs', async () => {
+    const mounted = await startTestServer({
+      BASE_PATH: '/cib',
+      PUBLIC_URL: 'https://builder.example.org/cib/',
+    });
+    try {
+      expect(mounted.publicUrl).toBe('https://builder.example.org/cib');
+      const out = await runPython('xmlrpc_api.py', [
+        `${mounted.origin}/cib/xmlrpc/`,
+        ownerKey,
+        userKey,
+      ]);
+      const id = out.clearinghouse.build_id as string;
+      expect(out.get_urls.linux).toBe(`https://builder.example.org/cib/${id}/installers/linux/`);
+      const direct = await fetch(`${mounted.origin}/cib/${id}/installers/linux/`);
+      expect(direct.headers.get('content-type')).toBe('application/gzip');
+      expect((await fetch(`${mounted.origin}/xmlrpc/`)).status).toBe(404);
+      expect((await fetch(`${mounted.origin}/cib/healthz`)).status).toBe(200);
+      expect(await (await fetch(`${mounted.origin}/cib/`)).text()).toContain('cib test page');
+    } finally {
+      await mounted.stop();
+    }
+  });
+});
