@@ -52,7 +52,10 @@ export function modInverse(a: bigint, modulus: bigint): bigint | undefined {
 /** Number of significant bits of a non-negative integer (0 for 0). */
 export function bitLength(n: bigint): number {
   if (n < 0n) throw new RangeError('bitLength needs a non-negative integer.');
-  return n === 0n ? 0 : n.toString(2).length;
+  if (n === 0n) return 0;
+  // Hex digits are cheap to produce (a power-of-two radix); only the first needs a closer look.
+  const hex = n.toString(16);
+  return (hex.length - 1) * 4 + (32 - Math.clz32(parseInt(hex[0]!, 16)));
 }
 
 /** Reads bytes as an unsigned big-endian integer (an empty array is 0). */

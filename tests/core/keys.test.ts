@@ -21,7 +21,9 @@ import {
   bytesToBigInt,
   base64ToBytes,
   base64UrlToBytes,
+  bitLength,
 } from '../../src/core/bigint.ts';
+import { canonicalPublicKey } from '../../src/core/config.ts';
 
 const reservedKey = readFileSync(DEFAULT_RESERVED_KEY_FILE, 'utf8');
 const codes = (text: string) => parsePublicKey(text, 'k').problems.map((p) => p.code);
@@ -216,5 +218,35 @@ describe('bigint helpers', () => {
     expect(base64ToBytes('AQ=')).toBeUndefined();
     expect(base64ToBytes('-_8')).toBeUndefined();
     expect(base64UrlToBytes('-_8')).toEqual(new Uint8Array([0xfb, 0xff]));
+  });
+});
+
+describe('canonical key strings and bit lengths without decimal round trips', () => {
+  it('canonicalPublicKey gives exactly formatPublicKey of the parsed key, leading zeros and all', () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 1n, max: 2n ** 2100n }),
+        fc.bigInt({ min: 1n, max: 2n ** 2100n }),
+        fc.nat({ max: 3 }),
+        fc.nat({ max: 3 }),
+        (a, b, zerosE, zerosN) => {
+          const [e, n] = a < b ? [a, b] : [b, a + 1n];
+          const text = ` ${'0'.repeat(zerosE)}${e} ${'0'.repeat(zerosN)}${n}\n`;
+          const parsed = parsePublicKey(text);
+          expect(canonicalPublicKey(text, 'k')).toBe(formatPublicKey(parsed.key!));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('bitLength agrees with the binary string length for every size', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 4200n }), (n) => {
+        expect(bitLength(n)).toBe(n === 0n ? 0 : n.toString(2).length);
+      }),
+      { numRuns: 500 },
+    );
+    for (let k = 0; k < 70; k++) expect(bitLength(2n ** BigInt(k))).toBe(k + 1);
   });
 });
