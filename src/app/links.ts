@@ -165,56 +165,14 @@ function parseShareLink(rest: string, settings: ReservedSettings): Route {
     return { view: 'shared', problems };
   }
   const platform = readPlatform(decodeComponent(rawPlatform) ?? rawPlatform, 'platform', problems);
-  const decoded = decodeShare(code);
+  // The decoder checks the link against this builder's settings and takes the reserved vessel
+  // from them: a link cannot give the reserved share of a node to another key.
+  const decoded = decodeShare(code, settings);
   problems.push(...decoded.problems);
-  if (!decoded.resolved || errorsOf(decoded.problems).length) return { view: 'shared', problems };
-  return finishShared(decoded.resolved, platform, problems, settings);
-}
-
-/**
- * A decoded share link is checked again against this builder's settings: the reserved vessel
- * always comes from the operator's configuration, never from a link, so a link cannot give the
- * reserved share of a node to another key.
- */
-function finishShared(
-  linked: ResolvedConfig,
-  platform: Platform | undefined,
-  problems: Problem[],
-  settings: ReservedSettings,
-): Route {
-  const config: BuildConfig = {
-    vessels: linked.vessels.map((v) => ({
-      percentage: v.percentage,
-      owner: v.owner,
-      users: v.users,
-    })),
-    user_data: Object.fromEntries(
-      Object.entries(linked.publicKeys).map(([name, key]) => [name, { public_key: key }]),
-    ),
-  };
-  const checked = validateConfig(config, settings);
-  problems.push(...checked.problems);
-  if (!checked.config || errorsOf(problems).length) return { view: 'shared', problems };
-  const reservedKey = canonicalPublicKey(settings.reservedKey, 'settings.reservedKey');
-  if (canonicalOrSelf(linked.reservedKey) !== reservedKey) {
-    problems.push(
-      problem(
-        'link.reserved.replaced',
-        'link',
-        "This link was made on a builder with a different reserved key; the installers built here reserve this builder's share for its own key.",
-        'warning',
-      ),
-    );
-  }
-  const resolved: ResolvedConfig = {
-    vessels: linked.vessels,
-    publicKeys: canonicalKeys(linked.publicKeys),
-    reservedShare: settings.reservedShare,
-    reservedKey,
-  };
+  if (!decoded.resolved || errorsOf(problems).length) return { view: 'shared', problems };
   return platform
-    ? { view: 'shared', resolved, platform, problems }
-    : { view: 'shared', resolved, problems };
+    ? { view: 'shared', resolved: decoded.resolved, platform, problems }
+    : { view: 'shared', resolved: decoded.resolved, problems };
 }
 
 /**
@@ -306,14 +264,6 @@ function canonicalKeys(keys: Record<string, string>): Record<string, string> {
       canonicalPublicKey(key, `user_data.${name}.public_key`),
     ]),
   );
-}
-
-function canonicalOrSelf(key: string): string {
-  try {
-    return canonicalPublicKey(key, 'reservedKey');
-  } catch {
-    return key;
-  }
 }
 
 /**

@@ -1,13 +1,15 @@
 /**
- * The share codec: the public part of a resolved configuration as one compact, URL-safe string,
+ * The share codec: the person's part of a resolved configuration as one compact, URL-safe string,
  * so a link can carry a whole build. Format, version 1:
  *
  *   "1." + base64url(deflate-raw(UTF-8(JSON {"v": [[percentage, owner, [users…]], …],
- *                                            "k": {name: "e n", …}, "s": reservedShare,
- *                                            "r": reservedKey})))
+ *                                            "k": {name: "e n", …}})))
  *
- * base64url without padding (RFC 4648 §5), raw deflate (RFC 1951). Decoding never throws: every
- * failure, and every rule the decoded configuration breaks, is a problem with a `share.*` code.
+ * base64url without padding (RFC 4648 §5), raw deflate (RFC 1951). The reserved vessel is not in
+ * the link: it is the operator's, so the decoder takes it from the builder's own settings (which
+ * also halves a typical link, the public service's reserved key being a 4096-bit key with a
+ * 308-digit exponent). Decoding never throws: every failure, and every rule the decoded
+ * configuration breaks under those settings, is a problem with a `share.*` code.
  */
 import { deflateSync, inflateSync } from 'fflate';
 import {
@@ -15,6 +17,7 @@ import {
   validateConfig,
   userNamesOf,
   type BuildConfig,
+  type ReservedSettings,
   type ResolvedConfig,
 } from './config.ts';
 import { errorsOf, problem, type Problem } from './problems.ts';
@@ -32,8 +35,6 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
 interface SharePayload {
   v: [percentage: number, owner: string, users: string[]][];
   k: Record<string, string>;
-  s: number;
-  r: string;
 }
 
 function toBase64Url(bytes: Uint8Array): string {
@@ -62,8 +63,6 @@ export function encodeShare(resolved: ResolvedConfig): string {
     k: Object.fromEntries(
       userNamesOf(resolved.vessels).map((name) => [name, resolved.publicKeys[name] ?? '']),
     ),
-    s: resolved.reservedShare,
-    r: resolved.reservedKey,
   };
   const json = new TextEncoder().encode(JSON.stringify(payload));
   return SHARE_PREFIX + toBase64Url(deflateSync(json, { level: 9 }));
@@ -95,13 +94,14 @@ function isPayload(value: unknown): value is SharePayload {
     typeof keys === 'object' &&
     keys !== null &&
     !Array.isArray(keys) &&
-    Object.values(keys).every((k) => typeof k === 'string') &&
-    typeof p.s === 'number' &&
-    typeof p.r === 'string'
+    Object.values(keys).every((k) => typeof k === 'string')
   );
 }
 
-export function decodeShare(text: string): { resolved?: ResolvedConfig; problems: Problem[] } {
+export function decodeShare(
+  text: string,
+  settings: ReservedSettings,
+): { resolved?: ResolvedConfig; problems: Problem[] } {
   const trimmed = text.trim();
   if (trimmed.length > MAX_SHARE_CHARS) {
     return fail(
@@ -158,7 +158,7 @@ export function decodeShare(text: string): { resolved?: ResolvedConfig; problems
     ),
   };
   // The same rules as every other caller; codes prefixed so the caller knows the link is at fault.
-  const checked = validateConfig(config, { reservedShare: value.s, reservedKey: value.r });
+  const checked = validateConfig(config, settings);
   const problems = checked.problems.map((p) => ({ ...p, code: `share.${p.code}` }));
   for (const name of userNamesOf(config.vessels)) {
     if (value.k[name] === undefined) {
@@ -185,8 +185,8 @@ export function decodeShare(text: string): { resolved?: ResolvedConfig; problems
         users: [...new Set(v.users ?? [])],
       })),
       publicKeys,
-      reservedShare: value.s,
-      reservedKey: canonicalPublicKey(value.r, 'settings.reservedKey'),
+      reservedShare: settings.reservedShare,
+      reservedKey: canonicalPublicKey(settings.reservedKey, 'settings.reservedKey'),
     },
     problems,
   };

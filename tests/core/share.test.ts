@@ -10,6 +10,8 @@ const KEY_A = `65537 ${2n ** 2047n + 12345n}`;
 const KEY_B = `3 ${2n ** 2047n + 999n}`;
 const RESERVED = `17 ${2n ** 2047n + 1n}`;
 
+const SETTINGS = { reservedShare: 20, reservedKey: RESERVED };
+
 const BASE: ResolvedConfig = {
   vessels: [
     { percentage: 60, owner: 'alex', users: ['bob'] },
@@ -32,8 +34,21 @@ describe('share codec', () => {
   it('round-trips a configuration into a URL-safe string starting with the version', () => {
     const text = encodeShare(BASE);
     expect(text).toMatch(/^1\.[A-Za-z0-9_-]+$/);
-    expect(decodeShare(text)).toEqual({ resolved: BASE, problems: [] });
-    expect(buildId(decodeShare(text).resolved!)).toBe(buildId(BASE));
+    expect(decodeShare(text, SETTINGS)).toEqual({ resolved: BASE, problems: [] });
+    expect(buildId(decodeShare(text, SETTINGS).resolved!)).toBe(buildId(BASE));
+  });
+
+  it('leaves the reserved vessel out of the link: the decoding builder supplies its own', () => {
+    const elsewhere = { reservedShare: 30, reservedKey: KEY_B };
+    const text = encodeShare({ ...BASE, vessels: [{ percentage: 70, owner: 'alex', users: [] }] });
+    expect(encodeShare({ ...BASE, reservedKey: KEY_A })).toBe(encodeShare(BASE));
+    const decoded = decodeShare(text, elsewhere);
+    expect(decoded.problems).toEqual([]);
+    expect(decoded.resolved).toMatchObject({ reservedShare: 30, reservedKey: KEY_B });
+    // A link whose vessels do not fit this builder's user share says so.
+    expect(decodeShare(encodeShare(BASE), elsewhere).problems.map((p) => p.code)).toContain(
+      'share.config.vessels.total',
+    );
   });
 
   it('is decoded with the standard base64url and raw-deflate tools', async () => {
@@ -48,22 +63,20 @@ describe('share codec', () => {
         [20, 'bob', []],
       ],
       k: { alex: KEY_A, bob: KEY_B },
-      s: 20,
-      r: RESERVED,
     });
   });
 
-  it('keeps a typical 2-user build with 2048-bit keys short enough for a link', async () => {
+  it('keeps a typical 2-user build with 2048-bit keys short enough for a link and a QR code', async () => {
     const { resolved } = await resolveConfig(
       { vessels: [{ percentage: 80, owner: 'owner', users: ['user'] }] },
       { reservedShare: 20, reservedKey: RESERVED },
       { generate: () => generateKeyPair(2048) },
     );
     const text = encodeShare(resolved);
-    expect(decodeShare(text).resolved).toEqual(resolved);
-    // Two 617-digit moduli plus the reserved key cannot fit in fewer characters than this.
-    expect(text.length).toBeGreaterThan(800);
-    expect(text.length).toBeLessThan(2000);
+    expect(decodeShare(text, SETTINGS).resolved).toEqual(resolved);
+    // Two 617-digit moduli cannot fit in fewer characters than this.
+    expect(text.length).toBeGreaterThan(700);
+    expect(text.length).toBeLessThan(1000);
   });
 
   const garbage: [string, string, string][] = [
@@ -86,13 +99,13 @@ describe('share codec', () => {
     ['JSON of the wrong shape', shareOf({ vessels: [] }), 'share.shape'],
     [
       'a percentage as a string',
-      shareOf({ v: [['80', 'alex', []]], k: { alex: KEY_A }, s: 20, r: RESERVED }),
+      shareOf({ v: [['80', 'alex', []]], k: { alex: KEY_A } }),
       'share.shape',
     ],
     ['a too long string', `1.${'A'.repeat(70_000)}`, 'share.too-long'],
   ];
   it.each(garbage)('turns %s into a share.* problem, never an exception', (_name, text, code) => {
-    const { resolved, problems } = decodeShare(text);
+    const { resolved, problems } = decodeShare(text, SETTINGS);
     expect(resolved).toBeUndefined();
     expect(problems.map((p) => p.code)).toEqual([code]);
     expect(problems[0]?.message).toMatch(/\w/);
@@ -100,44 +113,22 @@ describe('share codec', () => {
 
   it('refuses a payload that inflates past the limit', () => {
     const bomb = `1.${b64url(deflateSync(new Uint8Array(2_000_000).fill(0x20)))}`;
-    expect(decodeShare(bomb).problems.map((p) => p.code)).toEqual(['share.too-large']);
+    expect(decodeShare(bomb, SETTINGS).problems.map((p) => p.code)).toEqual(['share.too-large']);
   });
 
   it('re-runs every configuration rule on the decoded content', () => {
     const cases: [unknown, string, string][] = [
+      [{ v: [[70, 'alex', []]], k: { alex: KEY_A } }, 'share.config.vessels.total', 'vessels'],
       [
-        { v: [[70, 'alex', []]], k: { alex: KEY_A }, s: 20, r: RESERVED },
-        'share.config.vessels.total',
-        'vessels',
-      ],
-      [
-        { v: [[80, 'alex', []]], k: { alex: 'INVALID' }, s: 20, r: RESERVED },
+        { v: [[80, 'alex', []]], k: { alex: 'INVALID' } },
         'share.key.public.fields',
         'user_data.alex.public_key',
       ],
-      [
-        { v: [[80, 'x', []]], k: { x: KEY_A }, s: 20, r: RESERVED },
-        'share.user.name.invalid',
-        'vessels[0].owner',
-      ],
-      [
-        { v: [[80, 'alex', ['bob']]], k: { alex: KEY_A }, s: 20, r: RESERVED },
-        'share.key.missing',
-        'user_data.bob',
-      ],
-      [
-        { v: [[75, 'alex', []]], k: { alex: KEY_A }, s: 25, r: RESERVED },
-        'share.settings.reserved-share.invalid',
-        'settings.reservedShare',
-      ],
-      [
-        { v: [[80, 'alex', []]], k: { alex: KEY_A }, s: 20, r: '5 3' },
-        'share.settings.reserved-key.invalid',
-        'settings.reservedKey',
-      ],
+      [{ v: [[80, 'x', []]], k: { x: KEY_A } }, 'share.user.name.invalid', 'vessels[0].owner'],
+      [{ v: [[80, 'alex', ['bob']]], k: { alex: KEY_A } }, 'share.key.missing', 'user_data.bob'],
     ];
     for (const [payload, code, path] of cases) {
-      const { resolved, problems } = decodeShare(shareOf(payload));
+      const { resolved, problems } = decodeShare(shareOf(payload), SETTINGS);
       expect(resolved).toBeUndefined();
       expect(problems.map((p) => [p.code, p.path])).toContainEqual([code, path]);
       expect(problems.every((p) => p.code.startsWith('share.'))).toBe(true);
@@ -152,7 +143,7 @@ describe('share codec', () => {
           fc.string().map((s) => `1.${s}`),
         ),
         (text) => {
-          const { resolved, problems } = decodeShare(text);
+          const { resolved, problems } = decodeShare(text, SETTINGS);
           expect(resolved === undefined).toBe(problems.length > 0);
           for (const p of problems) expect(p.code).toMatch(/^share\./);
         },

@@ -216,7 +216,7 @@ describe('installers downloaded by a plain HTTP client', () => {
     const location = response.headers.get('location') ?? '';
     const match = /^(.*)\/#\/s\/([^/]+)\/mac$/.exec(location);
     expect(match?.[1]).toBe(server.publicUrl);
-    const decoded = decodeShare(match?.[2] ?? '');
+    const decoded = decodeShare(match?.[2] ?? '', server.settings.deployment);
     expect(decoded.resolved && buildId(decoded.resolved)).toBe(out.build_id);
   });
 
