@@ -231,6 +231,53 @@ test('Reset restores one vessel of the user share and no users', async ({ page }
   await expect(page.locator('li.user')).toHaveCount(0);
 });
 
+test('renaming a user carries into its vessel and the installer; removing the owner leaves the vessel asking for one', async ({
+  page,
+}) => {
+  await page.goto('./');
+  const frank = opensslKey(1024);
+  const gina = opensslKey(1024);
+  await addUser(page, 'frank', 'pasted', frank.seattle);
+  await addUser(page, 'gina', 'pasted', gina.seattle);
+  const owner = vessel(page, 0).getByRole('combobox', { name: 'Owner of vessel 1' });
+  await owner.selectOption({ label: 'frank' });
+  await expect(vessel(page, 0).locator('.owner-slot .chip')).toHaveText('frank');
+
+  // Rename in the users list: the vessel follows, and the installer is built with frank's key.
+  const nameField = page.locator('li.user[data-user="frank"]').getByLabel('Name');
+  await nameField.fill('francis');
+  await nameField.press('Enter');
+  await expect(vessel(page, 0).locator('.owner-slot .chip')).toHaveText('francis');
+  // A name the rules refuse is flagged on that user, in the core's words.
+  const ginaName = page.locator('li.user').nth(1).getByLabel('Name');
+  await ginaName.fill('Francis');
+  await ginaName.press('Enter');
+  await expect(page.locator('li.user').nth(1).locator('.problems')).toContainText(/Francis/);
+  await ginaName.fill('gina');
+  await ginaName.press('Enter');
+  await expect(page.locator('li.user').nth(1).locator('.problems')).not.toContainText(/Francis/);
+
+  await page.getByRole('link', { name: '2. Keys' }).click();
+  await page.getByRole('link', { name: '3. Installers' }).click();
+  const linux = await downloadBy(page, () =>
+    page.getByRole('button', { name: 'Download seattle_linux.tgz' }).click(),
+  );
+  expect(tarEntry(linux, VESSELINFO_ENTRY)).toBe(
+    expectedVesselinfo([
+      { percent: userShare, owner: frank.seattle, users: [] },
+      { percent: reservedShare, owner: reservedKey, users: [] },
+    ]),
+  );
+
+  // Removing the owner: the vessel shows the core's missing-owner problem again.
+  await page.getByRole('link', { name: '1. Build' }).click();
+  await page.getByRole('button', { name: 'Remove user francis' }).click();
+  await expect(page.locator('li.user')).toHaveCount(1);
+  await expect(vessel(page, 0).locator('.owner-slot .problems')).toContainText(
+    'Every vessel needs an owner.',
+  );
+});
+
 test('a clearinghouse link with a platform starts that download, and a second build does not fetch the base again', async ({
   page,
 }) => {
