@@ -50,8 +50,8 @@ const WORDS = [
 ];
 const DIRS = ['seattle_repy', 'seattle_repy/repy', 'seattle_repy/nodemanager', 'seattle_repy/lib'];
 
-/** xorshift32: tiny, fast, and identical on every JavaScript engine. */
-function random(seed: number): () => number {
+/** xorshift32: tiny, fast, and identical on every JavaScript engine; yields 32-bit integers. */
+export function random(seed: number): () => number {
   let state = seed >>> 0 || 0x9e3779b9;
   return () => {
     state ^= state << 13;

@@ -9,22 +9,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { customizeInstaller } from '../../src/core/archive/index.ts';
 import { CibError } from '../../src/core/problems.ts';
+import { random } from '../../bench/synthetic.ts';
 import { BASES, demoManifest, tempDir } from '../support/tools.ts';
 
 const MUTATIONS_PER_BASE = 300;
 const VESSELINFO = 'Percent 80\nOwner 3 55\nPercent 20\nOwner 5 91';
 
-/** xorshift32: a small seeded generator, so a failure names a mutation that can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
+/** A seeded generator of [0, 1), so a failure names a mutation that can be replayed. */
+function seeded(seed: number): () => number {
+  const next = random(seed);
+  return () => next() / 2 ** 32;
 }
 
 function mutate(base: Uint8Array, next: () => number): { bytes: Uint8Array; how: string } {
@@ -80,7 +74,7 @@ describe.each(demoManifest().map((b) => [b.platform, b.file] as const))(
   (platform, file) => {
     it('is refused with a clear error or customised into an archive tar/unzip/Python accept', async () => {
       const base = new Uint8Array(readFileSync(join(BASES, file)));
-      const next = random(0x5eed + platform.length);
+      const next = seeded(0x5eed + platform.length);
       const dir = tempDir('cib-mutants-');
       const accepted: string[] = [];
       let refused = 0;
