@@ -25,6 +25,7 @@ import {
   DEMO_BASES_VERSION,
   demoBaseArgs,
 } from '../../scripts/make-demo-bases.ts';
+import { runCib } from '../support/tools.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SOURCE = join(ROOT, 'demo/source');
@@ -33,8 +34,6 @@ const PRIVATE_FILE = join(ROOT, 'demo/update-keys/demo.privatekey');
 const DEMO_KEY = readFileSync(PUBLIC_FILE, 'utf8').trim();
 const publicKey = parsePublicKey(DEMO_KEY).key as PublicKey;
 const VERIFIER = join(ROOT, 'tests/python/verify_metainfo.py');
-const CLI = join(ROOT, 'src/cli/main.ts');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 
 const scratch = mkdtempSync(join(tmpdir(), 'cib-make-base-'));
 const out = join(scratch, 'out');
@@ -75,11 +74,7 @@ function extract(platform: string, file: string): string {
 }
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync(TSX, [CLI, 'make-base', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runCib(['make-base', ...args], { env: { ...process.env, ...env } });
 }
 
 function python(script: string, ...args: string[]): string {

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parsePrivateKey, parsePublicKey, privateKeyMatches } from '../../src/core/keys.ts';
 import { findJsonError } from '../../src/node/cli-settings.ts';
 import { PROJECT_ROOT } from '../../src/node/deployment.ts';
+import { runCib } from '../support/tools.ts';
 
 const KEY_A = `65537 ${2n ** 2047n + 12345n}`;
 const KEY_B = `3 ${2n ** 2047n + 999n}`;
@@ -30,11 +31,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 function cib(...args: string[]) {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: PROJECT_ROOT,
-    env: cleanEnv(),
-    encoding: 'utf8',
-  });
+  const run = runCib(args, { env: cleanEnv() });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 

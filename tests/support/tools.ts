@@ -14,7 +14,7 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs `cib` as a person would (through tsx), with the environment's deployment settings. */
+/** Runs `cib` as a person would (through tsx); `env` replaces the environment when given. */
 export function runCib(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
@@ -23,7 +23,7 @@ export function runCib(
     cwd: options.cwd ?? ROOT,
     encoding: 'utf8',
     input: options.input,
-    env: { ...process.env, ...options.env },
+    env: options.env ?? process.env,
   });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
