@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
 
 /**
  * Writes `data` to `path` so that no reader ever sees half a file: a uniquely named temp file in
@@ -22,6 +23,42 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
     renameSync(temporary, path);
   } catch (error) {
     if (fd !== undefined) closeSync(fd);
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Streams `source` into `path` the same way: a temp file beside it, fsynced, and renamed only
+ * after the stream ended cleanly and `beforeRename` (a last check) passed. On any error the temp
+ * file is removed and the target is untouched.
+ */
+export async function writeStreamAtomic(
+  path: string,
+  source: ReadableStream<Uint8Array>,
+  beforeRename: () => void | Promise<void> = () => {},
+  mode = 0o644,
+): Promise<number> {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(temporary, 'wx', mode);
+  let written = 0;
+  try {
+    const reader = source.getReader();
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      const chunk = next.value;
+      for (let at = 0; at < chunk.length;) {
+        const { bytesWritten } = await handle.write(chunk, at, chunk.length - at);
+        at += bytesWritten;
+      }
+      written += chunk.length;
+    }
+    await handle.sync();
+    await handle.close();
+    await beforeRename();
+    renameSync(temporary, path);
+    return written;
+  } catch (error) {
+    await handle.close().catch(() => {});
     rmSync(temporary, { force: true });
     throw error;
   }

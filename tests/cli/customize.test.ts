@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BASES, demoManifest, extractWithTools, runCib, tempDir } from '../support/tools.ts';
+import { customizeInstaller } from '../../src/core/archive/index.ts';
+import { BASES, demoManifest, extractWithTools, ROOT, runCib, tempDir } from '../support/tools.ts';
 
 function configFile(dir: string, config: unknown): string {
   const file = join(dir, 'config.json');
@@ -138,6 +139,48 @@ describe('cib customize', () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/vessels\[0\]\.percentage/);
     expect(run.stderr).toMatch(/vessels\[0\]\.owner/);
+  });
+
+  it('streams tgz bases and writes exactly the bytes the in-memory engine gives', async () => {
+    const dir = tempDir();
+    // A base written the way operators' bases are (Python tarfile w:gz), and the demo base.
+    const tree = extractWithTools(join(BASES, 'seattle_linux.tgz'));
+    const pythonBase = join(dir, 'python.tgz');
+    execFileSync('python3', [
+      '-c',
+      'import sys, tarfile\nwith tarfile.open(sys.argv[2], "w:gz") as t: t.add(sys.argv[1] + "/seattle", arcname="seattle")',
+      tree,
+      pythonBase,
+    ]);
+    const config = configFile(dir, {
+      vessels: [{ percentage: 80, owner: 'owner', users: ['user'] }],
+      user_data: { owner: { public_key: '3 3233' }, user: { public_key: '17 3233' } },
+    });
+    const vesselinfo = `Percent 80\nOwner 3 3233\nUser 17 3233\nPercent 20\nOwner ${readFileSync(join(ROOT, '../shared/spec/reserved.publickey'), 'utf8').trim()}`;
+    for (const base of [pythonBase, join(BASES, 'seattle_linux.tgz')]) {
+      const out = join(dir, 'out.tgz');
+      const run = runCib(['customize', '--base', base, '--config', config, '--out', out]);
+      expect(run.status, run.stderr).toBe(0);
+      const expected = await customizeInstaller({
+        base: new Uint8Array(readFileSync(base)),
+        vesselinfo,
+      });
+      expect(readFileSync(out).equals(Buffer.from(expected)), base).toBe(true);
+    }
+    const malformed = runCib([
+      'customize',
+      '--base',
+      pythonBase,
+      '--config',
+      config,
+      '--out',
+      join(dir, 'x.tgz'),
+      '--expect-sha256',
+      'abc',
+    ]);
+    expect(malformed.status).toBe(1);
+    expect(malformed.stderr).toMatch(/64 hex digits/);
+    expect(existsSync(join(dir, 'x.tgz'))).toBe(false);
   });
 
   it('treats bad words as usage errors (exit 2)', () => {

@@ -1,16 +1,25 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import {
+  checkSha256,
   customizeInstaller,
   isPlatform,
+  normalizeSha256,
   PLATFORMS,
+  resolveFormat,
   type Platform,
 } from '../../core/archive/index.ts';
+import { customizeTgzStream } from '../../core/archive/tgz.ts';
 import { CibError, problem } from '../../core/problems.ts';
 import { renderVesselinfo } from '../../core/vesselinfo.ts';
 import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../../node/build-config.ts';
 import { cliSettings, settingsOptions, SETTINGS_HELP } from '../../node/cli-settings.ts';
-import { writeFileAtomic } from '../../node/files.ts';
+import { writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
+
+/** Enough of the file to recognise gzip, zip and exe. */
+const HEAD_BYTES = 8;
 
 const help = `Usage: cib customize --base FILE --config FILE --out FILE [--platform P]
                      [--expect-sha256 HEX] [--keys-out DIR] [--bits N] [settings]
@@ -56,32 +65,31 @@ export const customizeCommand: Command = {
     const settings = cliSettings(values);
     const keyBits = keyBitsOption(values.bits, settings);
 
-    let base: Uint8Array;
-    try {
-      base = readFileSync(baseFile);
-    } catch (error) {
-      throw new CibError(
-        problem(
-          'cli.file.read',
-          baseFile,
-          `Cannot read the base installer: ${(error as Error).message}.`,
-        ),
-      );
-    }
+    const expectSha256 = values['expect-sha256'];
+    if (expectSha256 !== undefined) normalizeSha256(expectSha256);
+    const head = readHead(baseFile);
     const resolved = await resolveConfigFile(configFile, settings, {
       keysOut: values['keys-out'],
       keyBits,
     });
     if (!resolved) return 1;
+    const vesselinfo = renderVesselinfo(resolved);
 
-    let installer: Uint8Array;
+    let size: number;
     try {
-      installer = await customizeInstaller({
-        base,
-        vesselinfo: renderVesselinfo(resolved),
-        platform,
-        expectSha256: values['expect-sha256'],
-      });
+      // A tgz streams through in bounded memory; a zip is read whole (its directory is at the end).
+      if (resolveFormat(head, platform) === 'tgz') {
+        size = await customizeTgzFile(baseFile, out, vesselinfo, expectSha256);
+      } else {
+        const installer = await customizeInstaller({
+          base: readFileSync(baseFile),
+          vesselinfo,
+          platform,
+          expectSha256,
+        });
+        writeFileAtomic(out, installer);
+        size = installer.length;
+      }
     } catch (error) {
       if (error instanceof CibError) {
         throw new CibError(
@@ -93,8 +101,57 @@ export const customizeCommand: Command = {
       }
       throw error;
     }
-    writeFileAtomic(out, installer);
-    console.error(`wrote ${out} (${installer.length} bytes)`);
+    console.error(`wrote ${out} (${size} bytes)`);
     return 0;
   },
 };
+
+/** The first bytes of the base, enough to tell its format; a CibError naming the file otherwise. */
+function readHead(file: string): Uint8Array {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const head = new Uint8Array(HEAD_BYTES);
+      return head.subarray(0, readSync(fd, head, 0, HEAD_BYTES, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw new CibError(
+      problem(
+        'cli.file.read',
+        file,
+        `Cannot read the base installer: ${(error as Error).message}.`,
+      ),
+    );
+  }
+}
+
+/**
+ * Streams a tgz base through the core's streaming customiser into `out`. The SHA-256 is computed
+ * on the way and checked before the output is renamed into place, so a mismatching base still
+ * leaves no output; with it checked, the append-ready path may skip its own CRC pass.
+ */
+async function customizeTgzFile(
+  baseFile: string,
+  out: string,
+  vesselinfo: string,
+  expectSha256: string | undefined,
+): Promise<number> {
+  const hash = createHash('sha256');
+  const input = Readable.toWeb(createReadStream(baseFile)) as ReadableStream<Uint8Array>;
+  const hashed = input.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        hash.update(chunk);
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  const output = customizeTgzStream(hashed, vesselinfo, {
+    baseVerified: expectSha256 !== undefined,
+  });
+  return writeStreamAtomic(out, output, () => {
+    if (expectSha256 !== undefined) checkSha256(hash.digest('hex'), expectSha256);
+  });
+}

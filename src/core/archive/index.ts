@@ -136,8 +136,8 @@ export function resolveFormat(
   return detected;
 }
 
-/** Refuses a base whose SHA-256 is not the expected one, before any work is done on it. */
-export async function verifySha256(base: Uint8Array, expected: string): Promise<void> {
+/** The expected SHA-256 as 64 lowercase hex digits; a clear error for anything else. */
+export function normalizeSha256(expected: string): string {
   const want = expected.trim().toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(want)) {
     throw new CibError(
@@ -148,7 +148,12 @@ export async function verifySha256(base: Uint8Array, expected: string): Promise<
       ),
     );
   }
-  const actual = await sha256Hex(base);
+  return want;
+}
+
+/** Refuses a base whose SHA-256 (`actual`, in hex) is not the expected one. */
+export function checkSha256(actual: string, expected: string): void {
+  const want = normalizeSha256(expected);
   if (actual !== want) {
     throw new CibError(
       problem(
@@ -158,6 +163,12 @@ export async function verifySha256(base: Uint8Array, expected: string): Promise<
       ),
     );
   }
+}
+
+/** Refuses a base whose SHA-256 is not the expected one, before any work is done on it. */
+export async function verifySha256(base: Uint8Array, expected: string): Promise<void> {
+  normalizeSha256(expected);
+  checkSha256(await sha256Hex(base), expected);
 }
 
 /**
