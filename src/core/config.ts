@@ -157,6 +157,22 @@ export function checkUserNames(
 
 /** Settings errors (never the person's fault): codes `settings.*`, paths name the setting. */
 export function validateSettings(settings: ReservedSettings): Problem[] {
+  // A server checks the same settings on every call: the last answer is kept (a copy is returned).
+  const memo = lastSettingsCheck;
+  if (memo && memo.share === settings.reservedShare && memo.key === settings.reservedKey)
+    return memo.problems.map((p) => ({ ...p }));
+  const problems = checkSettings(settings);
+  lastSettingsCheck = {
+    share: settings.reservedShare,
+    key: settings.reservedKey,
+    problems: problems.map((p) => ({ ...p })),
+  };
+  return problems;
+}
+
+let lastSettingsCheck: { share: unknown; key: unknown; problems: Problem[] } | undefined;
+
+function checkSettings(settings: ReservedSettings): Problem[] {
   const problems: Problem[] = [];
   const share = settings.reservedShare;
   if (
@@ -491,8 +507,12 @@ export function validateConfig(
   if (errorsOf(problems).length > 0) return { problems };
   const config: BuildConfig =
     userData === undefined ? { vessels } : { vessels, user_data: userData };
+  validated.add(config);
   return { config, problems };
 }
+
+/** Configurations validateConfig returned, which resolveValidConfig need not check again. */
+const validated = new WeakSet<BuildConfig>();
 
 /** Names in first-seen order: owners and users of every vessel. */
 export function userNamesOf(vessels: readonly VesselSpec[]): string[] {
@@ -519,11 +539,37 @@ export function usersWithoutKeys(config: BuildConfig): string[] {
 export async function resolveConfig(
   config: BuildConfig,
   settings: ReservedSettings,
-  options: { keyBits?: KeyBits; generate?: (bits: KeyBits) => Promise<KeyPair> } = {},
+  options: ResolveOptions = {},
 ): Promise<{ resolved: ResolvedConfig; generated: Record<string, GeneratedKey> }> {
   const checked = validateConfig(config, settings);
   if (!checked.config) throw new CibError(errorsOf(checked.problems));
-  const valid = checked.config;
+  return resolveChecked(checked.config, settings, options);
+}
+
+export interface ResolveOptions {
+  keyBits?: KeyBits;
+  generate?: (bits: KeyBits) => Promise<KeyPair>;
+}
+
+/**
+ * resolveConfig for the `config` that validateConfig has just returned (unchanged since, with
+ * the same settings), without validating it a second time: a server validates each call once.
+ * Anything validateConfig did not return is validated as resolveConfig does.
+ */
+export async function resolveValidConfig(
+  config: BuildConfig,
+  settings: ReservedSettings,
+  options: ResolveOptions = {},
+): Promise<{ resolved: ResolvedConfig; generated: Record<string, GeneratedKey> }> {
+  if (!validated.has(config)) return resolveConfig(config, settings, options);
+  return resolveChecked(config, settings, options);
+}
+
+async function resolveChecked(
+  valid: BuildConfig,
+  settings: ReservedSettings,
+  options: ResolveOptions,
+): Promise<{ resolved: ResolvedConfig; generated: Record<string, GeneratedKey> }> {
   const bits = options.keyBits ?? DEFAULT_KEY_BITS;
   const generate = options.generate ?? ((b: KeyBits) => generateKeyPair(b));
 
@@ -537,8 +583,12 @@ export async function resolveConfig(
 
   const publicKeys: Record<string, string> = {};
   for (const name of userNamesOf(valid.vessels)) {
-    const text = valid.user_data?.[name]?.public_key ?? generated[name]?.publicKey;
-    publicKeys[name] = canonicalPublicKey(text ?? '', `user_data.${name}.public_key`);
+    const supplied = valid.user_data?.[name]?.public_key;
+    // Supplied keys (and the reserved key) passed validation: only their text is normalised.
+    publicKeys[name] =
+      supplied !== undefined
+        ? canonicalKeyText(supplied)
+        : canonicalPublicKey(generated[name]?.publicKey ?? '', `user_data.${name}.public_key`);
   }
   return {
     resolved: {
@@ -549,7 +599,7 @@ export async function resolveConfig(
       })),
       publicKeys,
       reservedShare: settings.reservedShare,
-      reservedKey: canonicalPublicKey(settings.reservedKey, 'settings.reservedKey'),
+      reservedKey: canonicalKeyText(settings.reservedKey),
     },
     generated,
   };
@@ -559,8 +609,15 @@ export async function resolveConfig(
 export function canonicalPublicKey(text: string, path: string): string {
   const parsed = parsePublicKey(text, path);
   if (!parsed.key) throw new CibError(errorsOf(parsed.problems));
-  // The same string formatPublicKey(parsed.key) gives, without turning 600-digit numbers back into
-  // decimal (the costliest step of a build_installers call): the valid text minus leading zeros.
+  return canonicalKeyText(text);
+}
+
+/**
+ * The same string formatPublicKey gives for a key text that parsePublicKey accepts, without
+ * turning 600-digit numbers back into decimal (the costliest step of a build_installers call):
+ * the valid text minus leading zeros. Only for text already known to be valid.
+ */
+function canonicalKeyText(text: string): string {
   return text
     .trim()
     .split(' ')

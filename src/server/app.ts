@@ -167,13 +167,20 @@ function readBody(
   });
 }
 
+/** The default store, its writer threads started so the first calls need not wait for them. */
+function fileStore(dataDir: string): BuildStore {
+  const store = new FileBuildStore(dataDir);
+  store.prestart();
+  return store;
+}
+
 /** Builds the request handler; `publicUrl` is read per request since port 0 binds late. */
 export function createApp(
   settings: ServerSettings,
   publicUrl: () => string,
   options: AppOptions = {},
 ) {
-  const store = options.store ?? new FileBuildStore(settings.dataDir);
+  const store = options.store ?? fileStore(settings.dataDir);
   const log =
     options.log ??
     (settings.logRequests ? (line: string) => process.stdout.write(`${line}\n`) : undefined);

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { BUILD_ID_PATTERN, canonicalJson } from '../core/buildid.ts';
 import type { ResolvedConfig } from '../core/config.ts';
 import { CibError, problem } from '../core/problems.ts';
@@ -66,25 +66,37 @@ interface PendingWrite {
   reject: (error: unknown) => void;
 }
 
+/** One worker thread and the writes waiting for it; at most one batch is with the worker. */
+interface Lane {
+  worker?: Worker;
+  queue: PendingWrite[];
+  batch?: PendingWrite[];
+}
+
+/** Worker threads writing records; each owns a fixed share of the 256 shard folders. */
+export const DEFAULT_STORE_THREADS = 4;
+const WORKER_URL = new URL('./store-worker.mjs', import.meta.url);
+
 /**
  * One immutable, content-addressed JSON file per build: `DATA_DIR/builds/<id[0..2]>/<id>.json`.
  * Each file is written to a uniquely named temp file in the same folder, fsynced, renamed into
  * place and the folder fsynced, so a crash never leaves a partial record and any number of
  * processes can share the folder (a rename onto an identical file changes nothing).
  *
- * Group commit: writes that arrive while a batch is being made durable wait for the next batch,
- * which fsyncs its files concurrently and each folder once. A put resolves only after its batch
- * is durable.
+ * The file work happens in worker threads (store-worker.mjs) with synchronous calls, one message
+ * per batch, so the main thread stays free for requests. Group commit: writes that arrive while
+ * a thread is making a batch durable wait for its next batch, which fsyncs each folder once. A
+ * put resolves only after its batch is durable.
  */
 export class FileBuildStore implements BuildStore {
   readonly root: string;
-  private queue: PendingWrite[] = [];
   private inFlight = new Map<string, PendingWrite>();
-  private flushing = false;
-  private knownDirs = new Set<string>();
+  private lanes: Lane[];
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, options: { threads?: number } = {}) {
     this.root = join(dataDir, 'builds');
+    const threads = Math.max(1, Math.floor(options.threads ?? DEFAULT_STORE_THREADS));
+    this.lanes = Array.from({ length: threads }, () => ({ queue: [] }));
   }
 
   fileOf(id: string): string {
@@ -109,13 +121,13 @@ export class FileBuildStore implements BuildStore {
     if (record.build_id !== id) throw new Error(`Record of ${record.build_id} stored as ${id}.`);
     const pending = this.inFlight.get(id);
     if (pending) return pending.done;
-    if (await exists(file)) return; // immutable: an existing record is left alone
     let resolve!: () => void;
     let reject!: (error: unknown) => void;
     const done = new Promise<void>((res, rej) => {
       resolve = res;
       reject = rej;
     });
+    // An existing record is left alone by the worker (immutable), which still fsyncs its folder.
     const write: PendingWrite = {
       id,
       file,
@@ -125,86 +137,64 @@ export class FileBuildStore implements BuildStore {
       reject,
     };
     this.inFlight.set(id, write);
-    this.queue.push(write);
-    if (!this.flushing) void this.flush();
+    // A shard folder always goes to the same thread, so each folder is fsynced by one thread.
+    const lane = this.lanes[(id.charCodeAt(0) * 36 + id.charCodeAt(1)) % this.lanes.length] as Lane;
+    lane.queue.push(write);
+    this.dispatch(lane);
     return done;
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        try {
-          await this.commit(batch);
-          for (const write of batch) write.resolve();
-        } catch (error) {
-          for (const write of batch) write.reject(error);
-        } finally {
-          for (const write of batch) this.inFlight.delete(write.id);
-        }
-      }
-    } finally {
-      this.flushing = false;
+  /** Starts the worker threads now rather than at the first put (a server does at start-up). */
+  prestart(): void {
+    for (const lane of this.lanes) if (!lane.worker) this.startWorker(lane);
+  }
+
+  /** Ends the worker threads (they never keep the process alive while idle anyway). */
+  async close(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.worker?.terminate()));
+    for (const lane of this.lanes) lane.worker = undefined;
+  }
+
+  private dispatch(lane: Lane): void {
+    if (lane.batch || lane.queue.length === 0) return;
+    const batch = lane.queue;
+    lane.queue = [];
+    lane.batch = batch;
+    const worker = lane.worker ?? this.startWorker(lane);
+    worker.ref();
+    worker.postMessage({ writes: batch.map(({ file, text }) => ({ file, text })) });
+  }
+
+  private startWorker(lane: Lane): Worker {
+    const worker = new Worker(WORKER_URL, { execArgv: [] });
+    worker.unref();
+    worker.on('message', (reply: { error?: { message: string; code?: string } }) => {
+      const error = reply.error
+        ? Object.assign(new Error(reply.error.message), { code: reply.error.code })
+        : undefined;
+      this.finish(lane, error);
+    });
+    // A thread that dies takes its batch with it: fail that batch, start afresh on the next.
+    const fail = (error: unknown) => {
+      if (lane.worker !== worker) return;
+      lane.worker = undefined;
+      this.finish(lane, error ?? new Error('The store worker thread ended.'));
+    };
+    worker.on('error', fail);
+    worker.on('exit', () => fail(undefined));
+    lane.worker = worker;
+    return worker;
+  }
+
+  private finish(lane: Lane, error: unknown): void {
+    const batch = lane.batch ?? [];
+    lane.batch = undefined;
+    for (const write of batch) {
+      this.inFlight.delete(write.id);
+      if (error) write.reject(error);
+      else write.resolve();
     }
-  }
-
-  private async commit(batch: PendingWrite[]): Promise<void> {
-    const dirs = new Set(batch.map((write) => dirname(write.file)));
-    const created = new Set<string>();
-    for (const dir of dirs) {
-      if (this.knownDirs.has(dir)) continue;
-      const made = await mkdir(dir, { recursive: true });
-      if (made !== undefined) created.add(dirname(dir)).add(dirname(dirname(dir)));
-      this.knownDirs.add(dir);
-    }
-    const temps = await Promise.all(batch.map((write) => writeDurably(write.file, write.text)));
-    try {
-      await Promise.all(batch.map((write, i) => rename(temps[i] as string, write.file)));
-    } catch (error) {
-      await Promise.all(temps.map((temp) => rm(temp, { force: true })));
-      throw error;
-    }
-    // The renames (and any new shard folder) are durable once their folders are fsynced.
-    await Promise.all([...dirs, ...created].map(syncDir));
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
-}
-
-/** Writes `text` to a fresh temp file beside `file`, fsyncs it, returns its name. */
-async function writeDurably(file: string, text: string): Promise<string> {
-  const temp = join(
-    dirname(file),
-    `.tmp-${process.pid}-${randomBytes(6).toString('hex')}-${file.slice(-45, -5)}`,
-  );
-  const handle = await open(temp, 'wx', 0o644);
-  let written = false;
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.datasync();
-    written = true;
-  } finally {
-    await handle.close();
-    if (!written) await rm(temp, { force: true });
-  }
-  return temp;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    if (lane.queue.length === 0) lane.worker?.unref();
+    this.dispatch(lane);
   }
 }

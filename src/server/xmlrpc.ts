@@ -1,20 +1,22 @@
 /**
  * The XML-RPC shim (spec §6): `api_version`, `build_installers`, `get_urls`, with the old
- * service's argument shapes, return shapes and faults. Parsing is @foxglove/xmlrpc's Deserializer
- * (sax), fenced in by our own checks first: UTF-8 only, no DOCTYPE or ENTITY declarations (so no
- * external entities and no entity expansion), bounded element nesting. The body size is bounded
- * by the HTTP layer before we ever see it. Responses are written by `responseXml` below: the
- * library's xmlbuilder2 serializer cost a third of a call's CPU time under load.
+ * service's argument shapes, return shapes and faults. Parsing is saxes, a strict XML parser,
+ * under our XML-RPC reader (methodcall.ts), fenced in by our own checks first: UTF-8 only, no
+ * DOCTYPE or ENTITY declarations (so no external entities and no entity expansion), bounded
+ * element nesting. The body size is bounded by the HTTP layer before we ever see it. Responses
+ * are written by `responseXml` below: the @foxglove/xmlrpc serializer (xmlbuilder2) cost a third
+ * of a call's CPU time under load, and its sax-based reader a third again.
  */
-import { Deserializer, type XmlRpcValue } from '@foxglove/xmlrpc';
+import { createHash } from 'node:crypto';
+import { readMethodCall, Struct, Unsupported } from './methodcall.ts';
 import {
-  resolveConfig,
+  resolveValidConfig,
   usersWithoutKeys,
   validateConfig,
   type BuildConfig,
   type ResolvedConfig,
 } from '../core/config.ts';
-import { buildId } from '../core/buildid.ts';
+import { buildIdInput } from '../core/buildid.ts';
 import { describeProblems, errorsOf } from '../core/problems.ts';
 import type { DeploymentSettings } from '../core/settings.ts';
 import { isBuildId, RECORD_FORMAT, type BuildStore } from './store.ts';
@@ -195,10 +197,9 @@ export async function parseMethodCall(
 ): Promise<{ method: string; args: unknown[] }> {
   const text = decodeBody(body);
   checkXmlSafety(text);
-  let method: string;
-  let values: XmlRpcValue[];
+  let call;
   try {
-    [method, values] = await new Deserializer().deserializeMethodCall(text);
+    call = readMethodCall(text, MAX_XML_DEPTH);
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new ShimFault(
@@ -206,8 +207,8 @@ export async function parseMethodCall(
       `The request is not a well-formed XML-RPC methodCall: ${reason}`,
     );
   }
-  const args = values.map((value, i) => plainValue(value, `argument ${i + 1}`));
-  return { method: method.trim(), args };
+  const args = call.params.map((value, i) => plainValue(value, `argument ${i + 1}`));
+  return { method: call.method.trim(), args };
 }
 
 /**
@@ -217,32 +218,26 @@ export async function parseMethodCall(
 function plainValue(value: unknown, path: string): unknown {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
     return value;
-  if (value === undefined || value === null) {
-    throw new ShimFault(FaultCode.INVALID_PARAMS, `${path}: nil is not used by this API.`);
-  }
-  if (value instanceof Date || value instanceof Uint8Array) {
+  if (value instanceof Unsupported) {
     throw new ShimFault(
       FaultCode.INVALID_PARAMS,
-      `${path}: ${value instanceof Date ? 'dateTime' : 'base64'} values are not used by this API.`,
+      value.type === 'nil'
+        ? `${path}: nil is not used by this API.`
+        : `${path}: ${value.type} values are not used by this API.`,
     );
   }
   if (Array.isArray(value)) return value.map((item, i) => plainValue(item, `${path}[${i}]`));
-  if (typeof value === 'object') {
-    // A member named "__proto__" turns into the struct's prototype when parsed: refuse it.
-    if (Object.getPrototypeOf(value) !== Object.prototype) {
-      throw new ShimFault(
-        FaultCode.INVALID_PARAMS,
-        `${path}: a struct member name is not allowed ("__proto__").`,
-      );
-    }
+  if (value instanceof Struct) {
     const copy: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      Object.defineProperty(copy, key, {
-        value: plainValue(item, `${path}.${key}`),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    for (const [key, item] of value) {
+      // Assigned to a plain object, "__proto__" would set the prototype: refuse it.
+      if (key === '__proto__') {
+        throw new ShimFault(
+          FaultCode.INVALID_PARAMS,
+          `${path}: a struct member name is not allowed ("__proto__").`,
+        );
+      }
+      copy[key] = plainValue(item, `${path}.${key}`);
     }
     return copy;
   }
@@ -365,9 +360,12 @@ export class XmlRpcShim {
         `build_installers would generate ${missing} key pairs; at most ${MAX_GENERATED_KEYS} per call. Supply public keys in user_data.`,
       );
     }
-    const resolve = () => resolveConfig(config, deployment, { keyBits: deployment.defaultKeyBits });
+    // Validated just above: resolving need not check everything again.
+    const resolve = () =>
+      resolveValidConfig(config, deployment, { keyBits: deployment.defaultKeyBits });
     const { resolved, generated } = missing > 0 ? await this.keygen.run(resolve) : await resolve();
-    const id = buildId(resolved);
+    // The core's buildId (SHA-1 of buildIdInput), with Node's native SHA-1.
+    const id = createHash('sha1').update(buildIdInput(resolved)).digest('hex');
     await store.put(id, { format: RECORD_FORMAT, build_id: id, resolved });
 
     const users: BuildResult['users'] = {};

@@ -1,0 +1,232 @@
+/**
+ * Reads an XML-RPC methodCall (xmlrpc.com/spec.md) with saxes, a strict, conforming XML 1.0
+ * parser (the one jsdom uses): well-formedness errors, undefined entities and stray text are
+ * errors, only the five predefined entities and character references are decoded, and nothing is
+ * ever fetched or expanded. One leniency: raw characters XML 1.0 forbids (control characters,
+ * which Python's xmlrpc.client does not escape) are kept, as the previous parser kept them. On top of its events this builds the call's values, checking the
+ * XML-RPC structure as it goes (methodCall > methodName, params > param > value; struct > member
+ * > name, value; array > data > value).
+ *
+ * Values come back as strings, numbers, booleans, arrays, `Struct`s (members in document order;
+ * a later duplicate wins) and `Unsupported` markers for nil, dateTime.iso8601 and base64, which
+ * the shim refuses with a fault naming the argument. The caller bounds nesting before parsing;
+ * `maxDepth` is a second fence.
+ */
+import { SaxesParser, type SaxesTagPlain } from 'saxes';
+
+/** A struct's members; the shim turns it into a plain object after checking the names. */
+export class Struct extends Map<string, unknown> {}
+
+/** A value of a type this API never uses. */
+export class Unsupported {
+  constructor(readonly type: 'nil' | 'dateTime' | 'base64') {}
+}
+
+export interface MethodCall {
+  method: string;
+  params: unknown[];
+}
+
+const SCALAR_TYPES = new Set([
+  'i4',
+  'int',
+  'i8',
+  'boolean',
+  'string',
+  'double',
+  'dateTime.iso8601',
+  'base64',
+  'nil',
+]);
+
+/** The elements each element may contain; scalar types and names hold text only. */
+const CHILDREN: Record<string, ReadonlySet<string>> = {
+  methodCall: new Set(['methodName', 'params']),
+  params: new Set(['param']),
+  param: new Set(['value']),
+  value: new Set([...SCALAR_TYPES, 'struct', 'array']),
+  struct: new Set(['member']),
+  member: new Set(['name', 'value']),
+  array: new Set(['data']),
+  data: new Set(['value']),
+};
+
+/** Elements whose text is their content; everywhere else only whitespace may stand between tags. */
+const HOLDS_TEXT = new Set([...SCALAR_TYPES, 'value', 'name', 'methodName']);
+
+const INTEGER = /^[+-]?[0-9]+$/;
+const DOUBLE = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+const NOT_WHITESPACE = /[^ \t\r\n]/;
+
+interface Frame {
+  tag: string;
+  text: string;
+  /** value: the typed child's value; param/member: their value; member: its name. */
+  value?: unknown;
+  hasValue: boolean;
+  name?: string;
+  /** array, data, params: the items so far. */
+  items?: unknown[];
+  struct?: Struct;
+}
+
+function scalar(tag: string, text: string): unknown {
+  switch (tag) {
+    case 'string':
+      return text;
+    case 'int':
+    case 'i4':
+    case 'i8': {
+      const trimmed = text.trim();
+      const value = Number(trimmed);
+      if (!INTEGER.test(trimmed) || !Number.isSafeInteger(value))
+        throw new Error(`<${tag}> holds "${clip(text)}", not an integer.`);
+      return value;
+    }
+    case 'boolean': {
+      const trimmed = text.trim();
+      if (trimmed === '1') return true;
+      if (trimmed === '0') return false;
+      throw new Error(`<boolean> holds "${clip(text)}", not 0 or 1.`);
+    }
+    case 'double': {
+      const trimmed = text.trim();
+      if (DOUBLE.test(trimmed)) return Number(trimmed);
+      const word = trimmed.toLowerCase().replace(/^\+/, '');
+      if (word === 'nan') return NaN;
+      if (word === 'inf' || word === 'infinity') return Infinity;
+      if (word === '-inf' || word === '-infinity') return -Infinity;
+      throw new Error(`<double> holds "${clip(text)}", not a number.`);
+    }
+    case 'nil':
+      if (NOT_WHITESPACE.test(text)) throw new Error('<nil/> must be empty.');
+      return new Unsupported('nil');
+    case 'dateTime.iso8601':
+      return new Unsupported('dateTime');
+    default:
+      return new Unsupported('base64');
+  }
+}
+
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/** Parses `text` (already decoded, DTD-free) as a methodCall; throws Error with a reason. */
+export function readMethodCall(text: string, maxDepth: number): MethodCall {
+  const parser = new SaxesParser({ xmlns: false });
+  const stack: Frame[] = [];
+  let method: string | undefined;
+  let params: unknown[] | undefined;
+  let done = false;
+
+  const addText = (chunk: string) => {
+    const top = stack[stack.length - 1];
+    if (top === undefined) return; // outside the root saxes itself refuses anything but whitespace
+    if (HOLDS_TEXT.has(top.tag)) top.text += chunk;
+    else if (NOT_WHITESPACE.test(chunk))
+      parser.fail(`text is not allowed directly inside <${top.tag}>.`);
+  };
+
+  // Python's xmlrpc.client sends control characters in strings unescaped, which XML 1.0 forbids;
+  // like the parser before, keep them (saxes reports them and reads on). Any other error stops
+  // the parse: the handler throws, out of write() or close().
+  parser.on('error', (error: Error) => {
+    if (!error.message.endsWith(' disallowed character.')) throw error;
+  });
+  parser.on('text', addText);
+  parser.on('cdata', addText);
+  parser.on('opentag', (tag: SaxesTagPlain) => {
+    const name = tag.name;
+    const parent = stack[stack.length - 1];
+    if (parent === undefined) {
+      if (name !== 'methodCall') parser.fail(`the root element is <${name}>, not <methodCall>.`);
+    } else {
+      if (!CHILDREN[parent.tag]?.has(name))
+        parser.fail(`<${parent.tag}> cannot contain <${name}>.`);
+      if (parent.tag === 'value' && parent.hasValue) parser.fail('a <value> holds one value.');
+    }
+    if (stack.length >= maxDepth) parser.fail(`elements are nested more than ${maxDepth} deep.`);
+    const frame: Frame = { tag: name, text: '', hasValue: false };
+    if (name === 'params' || name === 'data') frame.items = [];
+    else if (name === 'struct') frame.struct = new Struct();
+    stack.push(frame);
+  });
+  parser.on('closetag', () => {
+    const frame = stack.pop() as Frame;
+    const parent = stack[stack.length - 1];
+    switch (frame.tag) {
+      case 'methodCall':
+        if (method === undefined) parser.fail('<methodCall> has no <methodName>.');
+        done = true;
+        return;
+      case 'methodName':
+        if (method !== undefined || params !== undefined)
+          parser.fail('<methodName> must come once, before <params>.');
+        method = frame.text;
+        return;
+      case 'params':
+        if (params !== undefined) parser.fail('<methodCall> has more than one <params>.');
+        params = frame.items;
+        return;
+      case 'param':
+        if (!frame.hasValue) parser.fail('a <param> has no <value>.');
+        parent!.items!.push(frame.value);
+        return;
+      case 'data':
+        if (parent!.hasValue) parser.fail('an <array> holds one <data>.');
+        parent!.value = frame.items;
+        parent!.hasValue = true;
+        return;
+      case 'array':
+        if (!frame.hasValue) parser.fail('an <array> has no <data>.');
+        deliver(parent!, frame.value);
+        return;
+      case 'struct':
+        deliver(parent!, frame.struct);
+        return;
+      case 'name':
+        if (parent!.name !== undefined) parser.fail('a <member> has more than one <name>.');
+        parent!.name = frame.text;
+        return;
+      case 'member':
+        if (frame.name === undefined || !frame.hasValue)
+          parser.fail('a <member> needs a <name> and a <value>.');
+        parent!.struct!.set(frame.name as string, frame.value);
+        return;
+      case 'value': {
+        let value: unknown;
+        if (frame.hasValue) {
+          if (NOT_WHITESPACE.test(frame.text))
+            parser.fail('a <value> holds either text or one typed element, not both.');
+          value = frame.value;
+        } else {
+          value = frame.text; // an untyped value is a string, whitespace and all
+        }
+        if (parent!.tag === 'data') {
+          parent!.items!.push(value);
+        } else {
+          if (parent!.hasValue) parser.fail(`a <${parent!.tag}> holds one <value>.`);
+          parent!.value = value;
+          parent!.hasValue = true;
+        }
+        return;
+      }
+      default:
+        try {
+          deliver(parent!, scalar(frame.tag, frame.text));
+        } catch (error) {
+          parser.fail((error as Error).message);
+        }
+    }
+  });
+
+  function deliver(parent: Frame, value: unknown): void {
+    parent.value = value;
+    parent.hasValue = true;
+  }
+
+  parser.write(text).close();
+  if (!done || method === undefined) throw new Error('the document is not a complete methodCall.');
+  return { method, params: params ?? [] };
+}
