@@ -581,6 +581,18 @@ async function resolveChecked(
     generated[name] = { publicKey: pair.publicKey, privateKey: pair.privateKey };
   });
 
+  return { resolved: resolvedOf(valid, settings, generated), generated };
+}
+
+/**
+ * The resolved form of a configuration validateConfig accepted, once every user has a key:
+ * supplied in `user_data` or in `generated`.
+ */
+export function resolvedOf(
+  valid: BuildConfig,
+  settings: ReservedSettings,
+  generated: Record<string, GeneratedKey> = {},
+): ResolvedConfig {
   const publicKeys: Record<string, string> = {};
   for (const name of userNamesOf(valid.vessels)) {
     const supplied = valid.user_data?.[name]?.public_key;
@@ -591,17 +603,14 @@ async function resolveChecked(
         : canonicalPublicKey(generated[name]?.publicKey ?? '', `user_data.${name}.public_key`);
   }
   return {
-    resolved: {
-      vessels: valid.vessels.map((v) => ({
-        percentage: v.percentage,
-        owner: v.owner,
-        users: [...new Set(v.users ?? [])],
-      })),
-      publicKeys,
-      reservedShare: settings.reservedShare,
-      reservedKey: canonicalKeyText(settings.reservedKey),
-    },
-    generated,
+    vessels: valid.vessels.map((v) => ({
+      percentage: v.percentage,
+      owner: v.owner,
+      users: [...new Set(v.users ?? [])],
+    })),
+    publicKeys,
+    reservedShare: settings.reservedShare,
+    reservedKey: canonicalKeyText(settings.reservedKey),
   };
 }
 

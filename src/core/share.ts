@@ -13,7 +13,7 @@
  */
 import { deflateSync, inflateSync } from 'fflate';
 import {
-  canonicalPublicKey,
+  resolvedOf,
   validateConfig,
   userNamesOf,
   type BuildConfig,
@@ -173,21 +173,5 @@ export function decodeShare(
   }
   if (!checked.config || errorsOf(problems).length > 0) return { problems };
 
-  const publicKeys: Record<string, string> = {};
-  for (const name of userNamesOf(config.vessels)) {
-    publicKeys[name] = canonicalPublicKey(value.k[name] ?? '', `user_data.${name}.public_key`);
-  }
-  return {
-    resolved: {
-      vessels: checked.config.vessels.map((v) => ({
-        percentage: v.percentage,
-        owner: v.owner,
-        users: [...new Set(v.users ?? [])],
-      })),
-      publicKeys,
-      reservedShare: settings.reservedShare,
-      reservedKey: canonicalPublicKey(settings.reservedKey, 'settings.reservedKey'),
-    },
-    problems,
-  };
+  return { resolved: resolvedOf(checked.config, settings), problems };
 }
