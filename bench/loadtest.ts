@@ -245,7 +245,7 @@ async function main(): Promise<void> {
   const warmup = prepared.slice(CALLS);
   const calls = prepared.slice(0, CALLS);
 
-  const work = mkdtempSync(join(tmpdir(), 'cib-loadtest-'));
+  const work = mkdtempSync(join(process.env.LOADTEST_DIR ?? tmpdir(), 'cib-loadtest-'));
   try {
     // Phase 1: steady load, then a restart and get_urls of every returned id.
     const dataDir = join(work, 'data');
