@@ -9,13 +9,21 @@
  *
  * Values come back as strings, numbers, booleans, arrays, `Struct`s (members in document order;
  * a later duplicate wins) and `Unsupported` markers for nil, dateTime.iso8601 and base64, which
- * the shim refuses with a fault naming the argument. The caller bounds nesting before parsing;
- * `maxDepth` is a second fence.
+ * the shim refuses with a fault naming the argument. Elements nested deeper than `maxDepth` stop
+ * the parse at once with NestingTooDeep, so no deep structure is ever built.
  */
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 
 /** A struct's members; the shim turns it into a plain object after checking the names. */
 export class Struct extends Map<string, unknown> {}
+
+/** Thrown when elements nest deeper than the reader's limit. */
+export class NestingTooDeep extends Error {
+  constructor(readonly limit: number) {
+    super(`elements are nested more than ${limit} deep.`);
+    this.name = 'NestingTooDeep';
+  }
+}
 
 /** A value of a type this API never uses. */
 export class Unsupported {
@@ -146,7 +154,7 @@ export function readMethodCall(text: string, maxDepth: number): MethodCall {
         parser.fail(`<${parent.tag}> cannot contain <${name}>.`);
       if (parent.tag === 'value' && parent.hasValue) parser.fail('a <value> holds one value.');
     }
-    if (stack.length >= maxDepth) parser.fail(`elements are nested more than ${maxDepth} deep.`);
+    if (stack.length >= maxDepth) throw new NestingTooDeep(maxDepth);
     const frame: Frame = { tag: name, text: '', hasValue: false };
     if (name === 'params' || name === 'data') frame.items = [];
     else if (name === 'struct') frame.struct = new Struct();

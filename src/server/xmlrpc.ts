@@ -2,13 +2,13 @@
  * The XML-RPC shim (spec §6): `api_version`, `build_installers`, `get_urls`, with the old
  * service's argument shapes, return shapes and faults. Parsing is saxes, a strict XML parser,
  * under our XML-RPC reader (methodcall.ts), fenced in by our own checks first: UTF-8 only, no
- * DOCTYPE or ENTITY declarations (so no external entities and no entity expansion), bounded
- * element nesting. The body size is bounded by the HTTP layer before we ever see it. Responses
+ * DOCTYPE or ENTITY declarations (so no external entities and no entity expansion); the reader
+ * bounds element nesting as it reads. The body size is bounded by the HTTP layer before we ever see it. Responses
  * are written by `responseXml` below: the @foxglove/xmlrpc serializer (xmlbuilder2) cost a third
  * of a call's CPU time under load, and its sax-based reader a third again.
  */
 import { createHash } from 'node:crypto';
-import { readMethodCall, Struct, Unsupported } from './methodcall.ts';
+import { NestingTooDeep, readMethodCall, Struct, Unsupported } from './methodcall.ts';
 import {
   resolveValidConfig,
   usersWithoutKeys,
@@ -90,58 +90,15 @@ export function decodeBody(body: Uint8Array): string {
 
 /**
  * Rejects what the parser must never see: DTDs and entity declarations (external entities,
- * "billion laughs") and elements nested deeper than `limit`. Linear in the text.
+ * "billion laughs"). Nesting is bounded by the reader itself (readMethodCall's maxDepth).
  */
-export function checkXmlSafety(text: string, limit = MAX_XML_DEPTH): void {
+export function checkXmlSafety(text: string): void {
   if (DTD_OR_ENTITY.test(text)) {
     throw new ShimFault(
       FaultCode.INVALID_XMLRPC,
       'The request contains a DOCTYPE or ENTITY declaration; XML-RPC calls must not have them.',
     );
   }
-  let depth = 0;
-  let at = text.indexOf('<');
-  while (at !== -1) {
-    let end: number;
-    if (text.startsWith('<!--', at)) {
-      end = text.indexOf('-->', at + 4) + 2;
-    } else if (text.startsWith('<![CDATA[', at)) {
-      end = text.indexOf(']]>', at + 9) + 2;
-    } else if (text.startsWith('<?', at)) {
-      end = text.indexOf('?>', at + 2) + 1;
-    } else if (text.startsWith('</', at)) {
-      end = text.indexOf('>', at);
-      depth -= 1;
-    } else {
-      end = tagEnd(text, at);
-      if (end !== -1 && text[end - 1] !== '/') depth += 1;
-      if (depth > limit) {
-        throw new ShimFault(
-          FaultCode.INVALID_XMLRPC,
-          `The request nests elements more than ${limit} deep; this API needs far fewer.`,
-        );
-      }
-    }
-    // An unterminated construct is the parser's to report as malformed.
-    if (end < at) return;
-    at = text.indexOf('<', end + 1);
-  }
-}
-
-/** Index of the `>` closing the start tag at `at`, skipping quoted attribute values; -1 if none. */
-function tagEnd(text: string, at: number): number {
-  let quote = '';
-  for (let i = at + 1; i < text.length; i++) {
-    const c = text[i];
-    if (quote) {
-      if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") {
-      quote = c;
-    } else if (c === '>') {
-      return i;
-    }
-  }
-  return -1;
 }
 
 /** Text as XML character data: markup escaped, characters XML 1.0 forbids replaced by U+FFFD. */
@@ -201,6 +158,12 @@ export async function parseMethodCall(
   try {
     call = readMethodCall(text, MAX_XML_DEPTH);
   } catch (error) {
+    if (error instanceof NestingTooDeep) {
+      throw new ShimFault(
+        FaultCode.INVALID_XMLRPC,
+        `The request nests elements more than ${error.limit} deep; this API needs far fewer.`,
+      );
+    }
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new ShimFault(
       FaultCode.PARSE_ERROR,
