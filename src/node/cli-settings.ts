@@ -20,7 +20,7 @@ export const settingsOptions = {
 /** Lines for a command's --help. */
 export const SETTINGS_HELP = `  --reserved-share N    share of the reserved vessel in percent (default RESERVED_SHARE or 20)
   --reserved-key FILE   file holding the reserved vessel's public key "e n"
-                        (default RESERVED_KEY, RESERVED_KEY_FILE or ../shared/spec/reserved.publickey)`;
+                        (default RESERVED_KEY, RESERVED_KEY_FILE or the Seattle reserved key)`;
 
 /**
  * The deployment settings with the command-line overrides applied and checked. A malformed

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
+import { SEATTLE_RESERVED_KEY } from '../core/seattle-keys.ts';
 import {
   DEFAULT_KEY_BITS,
   DEFAULT_RESERVED_SHARE,
@@ -11,12 +12,10 @@ import {
 
 export const PROJECT_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
-/** The reserved key the public Seattle service used, read where the spec keeps it (never copied). */
-export const DEFAULT_RESERVED_KEY_FILE = resolve(PROJECT_ROOT, '../shared/spec/reserved.publickey');
-
 /**
  * Reads deployment settings from the environment, the same way for the CLI, the server and the
- * page build: RESERVED_SHARE, RESERVED_KEY (a key string) or RESERVED_KEY_FILE, DEFAULT_KEY_BITS.
+ * page build: RESERVED_SHARE, RESERVED_KEY (a key string) or RESERVED_KEY_FILE (else the Seattle
+ * reserved key), DEFAULT_KEY_BITS.
  */
 export function loadDeploymentSettings(env: NodeJS.ProcessEnv = process.env): DeploymentSettings {
   const reservedShare = env.RESERVED_SHARE ? Number(env.RESERVED_SHARE) : DEFAULT_RESERVED_SHARE;
@@ -31,16 +30,17 @@ export function loadDeploymentSettings(env: NodeJS.ProcessEnv = process.env): De
     );
   }
   let reservedKey = env.RESERVED_KEY?.trim();
-  if (!reservedKey) {
-    const file = env.RESERVED_KEY_FILE ?? DEFAULT_RESERVED_KEY_FILE;
+  if (!reservedKey && env.RESERVED_KEY_FILE) {
+    const file = env.RESERVED_KEY_FILE;
     try {
       reservedKey = readFileSync(file, 'utf8').trim();
     } catch {
       throw new Error(
-        `Cannot read the reserved key file ${file}; set RESERVED_KEY_FILE or RESERVED_KEY.`,
+        `RESERVED_KEY_FILE: cannot read ${file}; set RESERVED_KEY_FILE to a readable key file, or unset it to use the Seattle reserved key.`,
       );
     }
   }
+  reservedKey ||= SEATTLE_RESERVED_KEY;
   const bits = env.DEFAULT_KEY_BITS ? Number(env.DEFAULT_KEY_BITS) : DEFAULT_KEY_BITS;
   if (!(KEY_BITS as readonly number[]).includes(bits)) {
     throw new Error(`DEFAULT_KEY_BITS must be one of ${KEY_BITS.join(', ')}.`);

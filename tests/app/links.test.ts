@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   clearinghouseHash,
@@ -10,11 +9,11 @@ import {
 import type { ReservedSettings, ResolvedConfig } from '../../src/core/config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { renderVesselinfo } from '../../src/core/vesselinfo.ts';
-import { DEFAULT_RESERVED_KEY_FILE } from '../../src/node/deployment.ts';
+import { RESERVED_KEY_FIXTURE } from '../support/tools.ts';
 
 const settings: ReservedSettings = {
   reservedShare: 20,
-  reservedKey: readFileSync(DEFAULT_RESERVED_KEY_FILE, 'utf8').trim(),
+  reservedKey: RESERVED_KEY_FIXTURE,
 };
 
 let ownerKey = '';

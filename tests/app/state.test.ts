@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { Builder, nameFromFileName, STORAGE_KEY } from '../../src/app/state.svelte.ts';
 import type { PageConfig } from '../../src/app/config.ts';
+import { RESERVED_KEY_FIXTURE } from '../support/tools.ts';
 
 const settings: PageConfig = {
   reservedShare: 20,
-  reservedKey: readFileSync(resolve('../shared/spec/reserved.publickey'), 'utf8').trim(),
+  reservedKey: RESERVED_KEY_FIXTURE,
   defaultKeyBits: 2048,
   baseInstallersUrl: 'http://localhost/base-installers/',
 };

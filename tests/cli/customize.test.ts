@@ -3,7 +3,14 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { customizeInstaller } from '../../src/core/archive/index.ts';
-import { BASES, demoManifest, extractWithTools, ROOT, runCib, tempDir } from '../support/tools.ts';
+import {
+  BASES,
+  demoManifest,
+  extractWithTools,
+  RESERVED_KEY_FIXTURE,
+  runCib,
+  tempDir,
+} from '../support/tools.ts';
 
 function configFile(dir: string, config: unknown): string {
   const file = join(dir, 'config.json');
@@ -156,7 +163,7 @@ describe('cib customize', () => {
       vessels: [{ percentage: 80, owner: 'owner', users: ['user'] }],
       user_data: { owner: { public_key: '3 3233' }, user: { public_key: '17 3233' } },
     });
-    const vesselinfo = `Percent 80\nOwner 3 3233\nUser 17 3233\nPercent 20\nOwner ${readFileSync(join(ROOT, '../shared/spec/reserved.publickey'), 'utf8').trim()}`;
+    const vesselinfo = `Percent 80\nOwner 3 3233\nUser 17 3233\nPercent 20\nOwner ${RESERVED_KEY_FIXTURE}`;
     for (const base of [pythonBase, join(BASES, 'seattle_linux.tgz')]) {
       const out = join(dir, 'out.tgz');
       const run = runCib(['customize', '--base', base, '--config', config, '--out', out]);

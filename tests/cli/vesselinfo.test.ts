@@ -6,15 +6,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parsePrivateKey, parsePublicKey, privateKeyMatches } from '../../src/core/keys.ts';
 import { findJsonError } from '../../src/node/cli-settings.ts';
 import { PROJECT_ROOT } from '../../src/node/deployment.ts';
-import { runCib } from '../support/tools.ts';
+import { RESERVED_KEY_FIXTURE, runCib } from '../support/tools.ts';
 
 const KEY_A = `65537 ${2n ** 2047n + 12345n}`;
 const KEY_B = `3 ${2n ** 2047n + 999n}`;
 const KEY_C = `7 ${2n ** 1500n + 1n}`;
-const RESERVED_FILE_KEY = readFileSync(
-  resolve(PROJECT_ROOT, '../shared/spec/reserved.publickey'),
-  'utf8',
-).trim();
+const RESERVED_FILE_KEY = RESERVED_KEY_FIXTURE;
 const READER = resolve(PROJECT_ROOT, 'tests/python/read_vesselinfo.py');
 
 const dir = mkdtempSync(join(tmpdir(), 'cib-vesselinfo-'));

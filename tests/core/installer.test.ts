@@ -14,9 +14,16 @@ import { CibError } from '../../src/core/problems.ts';
 import { renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import type { ResolvedConfig } from '../../src/core/config.ts';
-import { BASES, demoManifest, extractWithTools, readTree, tempDir } from '../support/tools.ts';
+import {
+  BASES,
+  demoManifest,
+  extractWithTools,
+  readTree,
+  RESERVED_KEY_FIXTURE,
+  tempDir,
+} from '../support/tools.ts';
 
-const RESERVED = readFileSync(join(BASES, '../../shared/spec/reserved.publickey'), 'utf8').trim();
+const RESERVED = RESERVED_KEY_FIXTURE;
 
 let resolved: ResolvedConfig;
 let vesselinfo: string;

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importPublicKey } from '../../src/core/keyimport.ts';
 import { parsePublicKey } from '../../src/core/keys.ts';
-import { DEFAULT_RESERVED_KEY_FILE } from '../../src/node/deployment.ts';
+import { RESERVED_KEY_FIXTURE } from '../support/tools.ts';
 
 // Every key here is made by the real tools (OpenSSL, OpenSSH) in a temporary folder, and the
 // numbers we import are compared with what `openssl … -text` prints, not with our own output.
@@ -16,7 +16,7 @@ const file = (name: string) => join(dir, name);
 const read = (name: string) => readFileSync(file(name), 'utf8');
 const run = (tool: string, args: string[], input?: string) =>
   execFileSync(tool, args, { cwd: dir, encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
-const reservedKey = readFileSync(DEFAULT_RESERVED_KEY_FILE, 'utf8').trim();
+const reservedKey = RESERVED_KEY_FIXTURE;
 
 /** Reads e and n from `openssl rsa -pubin -text -noout` (short exponents inline, long ones as hex lines). */
 function opensslNumbers(spkiPem: string): string {
@@ -160,7 +160,7 @@ describe('importPublicKey reads keys made by real tools', () => {
   });
 
   it('reads a Seattle .publickey as it is, trimmed', () => {
-    const result = importPublicKey(readFileSync(DEFAULT_RESERVED_KEY_FILE, 'utf8') + '\n');
+    const result = importPublicKey(RESERVED_KEY_FIXTURE + '\n');
     expect(result).toEqual({ publicKey: reservedKey, format: 'seattle', problems: [] });
   });
 

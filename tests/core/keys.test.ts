@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RESERVED_KEY_FILE } from '../../src/node/deployment.ts';
+import { SEATTLE_RESERVED_KEY } from '../../src/core/seattle-keys.ts';
+import { RESERVED_KEY_FIXTURE } from '../support/tools.ts';
 import {
   fingerprint,
   formatPrivateKey,
@@ -25,7 +25,13 @@ import {
 } from '../../src/core/bigint.ts';
 import { canonicalPublicKey } from '../../src/core/config.ts';
 
-const reservedKey = readFileSync(DEFAULT_RESERVED_KEY_FILE, 'utf8');
+const reservedKey = RESERVED_KEY_FIXTURE;
+describe('the shipped Seattle reserved key', () => {
+  it('is the key the public Seattle service used for the reserved vessel', () => {
+    expect(SEATTLE_RESERVED_KEY).toBe(RESERVED_KEY_FIXTURE);
+  });
+});
+
 const codes = (text: string) => parsePublicKey(text, 'k').problems.map((p) => p.code);
 
 // The textbook RSA example: p = 61, q = 53, n = 3233, e = 17, d = 2753.

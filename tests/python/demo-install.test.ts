@@ -11,10 +11,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fingerprint } from '../../src/core/keys.ts';
 import { nodeVessels, parseVesselinfo } from '../../src/core/vesselinfo.ts';
 import { errorsOf } from '../../src/core/problems.ts';
+import { RESERVED_KEY_FIXTURE } from '../support/tools.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DEMO_KEY = readFileSync(join(ROOT, 'demo/update-keys/demo.publickey'), 'utf8').trim();
-const RESERVED_KEY = readFileSync(join(ROOT, '../shared/spec/reserved.publickey'), 'utf8').trim();
+const RESERVED_KEY = RESERVED_KEY_FIXTURE;
 
 // A copy of the program folder, so writing a vesselinfo never touches the source tree.
 const scratch = mkdtempSync(join(tmpdir(), 'cib-demo-install-'));

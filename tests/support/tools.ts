@@ -7,6 +7,11 @@ import { join, relative, resolve } from 'node:path';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'src/cli/main.ts');
 export const BASES = join(ROOT, 'base-installers');
+/** The Seattle reserved key, kept as a fixture so tests compare the shipped constant with it. */
+export const RESERVED_KEY_FIXTURE = readFileSync(
+  join(ROOT, 'tests/fixtures/seattle-reserved.publickey'),
+  'utf8',
+).trim();
 
 export interface Run {
   status: number | null;
