@@ -1,0 +1,31 @@
+/**
+ * The shape in which any installer's entries are handed to the checks that read them (the
+ * vesselinfo lookup of inspect and customize, the software check against the signed metainfo).
+ */
+import type { EntryNameStyle } from './paths.ts';
+
+export type ArchiveEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
+
+export interface ArchiveEntry {
+  /** The name exactly as stored in the archive. */
+  name: string;
+  /** `extractedPath(name, style)`: where an extractor writes it, case-folded. */
+  path: string;
+  style: EntryNameStyle;
+  type: ArchiveEntryType;
+  /** The size the archive declares for the entry's data, in bytes. */
+  size: number;
+  /** Unix permission bits where the archive records them. */
+  mode?: number;
+  /** Link target for symlinks and hard links. */
+  linkName?: string;
+}
+
+/**
+ * A consumer of entries. `wantsData` is asked per regular file; only entries it wants have their
+ * data inflated and passed to `onEntry`, so a walk that needs little reads little.
+ */
+export interface EntryVisitor {
+  wantsData(entry: ArchiveEntry): boolean;
+  onEntry(entry: ArchiveEntry, data?: Uint8Array): void;
+}
