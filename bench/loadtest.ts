@@ -76,10 +76,10 @@ interface Server {
   port: number;
 }
 
-/** Starts `src/server/main.ts` in its own process on a free loopback port. */
+/** Starts the compiled server (as `npm start` runs it) in its own process on a free loopback port. */
 function startServer(dataDir: string): Promise<Server> {
-  // node itself (not the tsx wrapper), in its own process group, so SIGKILL reaches every worker.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  // node itself (not a wrapper), in its own process group, so SIGKILL reaches every worker.
+  const child = spawn(process.execPath, ['dist-node/server.mjs'], {
     cwd: PROJECT_ROOT,
     detached: true,
     env: {

@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// The `cib` bin: runs the TypeScript command line through tsx's loader.
-import { register } from 'tsx/esm/api';
+// The `cib` bin: the compiled command line (`npm run build:node`, run by `npm install` too).
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const compiled = new URL('../dist-node/cib.mjs', import.meta.url);
+if (!existsSync(compiled)) {
+  console.error('cib: the command line is not built yet; run `npm run build` in the project.');
+  process.exit(1);
+}
+await import(compiled.href);

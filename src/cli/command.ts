@@ -6,8 +6,6 @@ export class UsageError extends Error {
 }
 
 export interface Command {
-  name: string;
-  summary: string;
   /** Full help text printed by `cib <name> --help`. */
   help: string;
   /** Returns the exit code: 0 success, 1 invalid input. Throws UsageError for bad words. */

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const CLI = join(ROOT, 'src/cli/main.ts');
+/** The `cib` bin, running the compiled command line (tests/support/global-setup.ts builds it). */
+export const CLI = join(ROOT, 'bin/cib.js');
 export const BASES = join(ROOT, 'base-installers');
 /** The Seattle reserved key, kept as a fixture so tests compare the shipped constant with it. */
 export const RESERVED_KEY_FIXTURE = readFileSync(
@@ -19,12 +20,12 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs `cib` as a person would (through tsx); `env` replaces the environment when given. */
+/** Runs `cib` as a person would (the bin); `env` replaces the environment when given. */
 export function runCib(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
 ): Run {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const run = spawnSync(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? ROOT,
     encoding: 'utf8',
     input: options.input,

@@ -17,8 +17,6 @@ on stdout; 1 with one "line N: ..." message per problem on stderr. Weak keys (un
 are warnings, as the node accepts them.`;
 
 export const checkVesselinfoCommand: Command = {
-  name: 'check-vesselinfo',
-  summary: 'check a vesselinfo file as the node would',
   help,
   async run(argv) {
     const { positionals } = parseCommandArgs(argv, {}, true);

@@ -1,19 +1,47 @@
 import type { Command } from '../command.ts';
-import { checkVesselinfoCommand } from './check-vesselinfo.ts';
-import { customizeCommand } from './customize.ts';
-import { inspectCommand } from './inspect.ts';
-import { keygenCommand } from './keygen.ts';
-import { makeBaseCommand } from './make-base.ts';
-import { prepareBaseCommand } from './prepare-base.ts';
-import { vesselinfoCommand } from './vesselinfo.ts';
+
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  /** The command's module is loaded only when it runs, so `cib --help` touches little code. */
+  load(): Promise<Command>;
+}
 
 /** Every `cib` command, in the order `cib --help` lists them. */
-export const commands: Command[] = [
-  keygenCommand,
-  vesselinfoCommand,
-  checkVesselinfoCommand,
-  makeBaseCommand,
-  prepareBaseCommand,
-  customizeCommand,
-  inspectCommand,
+export const commands: CommandEntry[] = [
+  {
+    name: 'keygen',
+    summary: 'generate an RSA key pair as Seattle key strings',
+    load: async () => (await import('./keygen.ts')).keygenCommand,
+  },
+  {
+    name: 'vesselinfo',
+    summary: 'print the vesselinfo for a build configuration (JSON)',
+    load: async () => (await import('./vesselinfo.ts')).vesselinfoCommand,
+  },
+  {
+    name: 'check-vesselinfo',
+    summary: 'check a vesselinfo file as the node would',
+    load: async () => (await import('./check-vesselinfo.ts')).checkVesselinfoCommand,
+  },
+  {
+    name: 'make-base',
+    summary: 'build the base installers and manifest.json from a source tree',
+    load: async () => (await import('./make-base.ts')).makeBaseCommand,
+  },
+  {
+    name: 'prepare-base',
+    summary: 'make tgz base installers append-ready and write their manifest.json',
+    load: async () => (await import('./prepare-base.ts')).prepareBaseCommand,
+  },
+  {
+    name: 'customize',
+    summary: 'write a custom installer from a base installer and a build configuration',
+    load: async () => (await import('./customize.ts')).customizeCommand,
+  },
+  {
+    name: 'inspect',
+    summary: 'show the vessels an installer will create, and whether the node accepts it',
+    load: async () => (await import('./inspect.ts')).inspectCommand,
+  },
 ];

@@ -16,8 +16,6 @@ the node-side installer would accept it.
 Exit 0 when the node would accept the installer, 1 when it would not or the file is unreadable.`;
 
 export const inspectCommand: Command = {
-  name: 'inspect',
-  summary: 'show the vessels an installer will create, and whether the node accepts it',
   help,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } }, true);

@@ -57,8 +57,6 @@ function writeKeyFile(file: string, text: string, mode: number, force: boolean):
 }
 
 export const keygenCommand: Command = {
-  name: 'keygen',
-  summary: 'generate an RSA key pair as Seattle key strings',
   help,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {

@@ -115,8 +115,6 @@ function parseTimestamp(text: string | undefined, from: string): number {
 }
 
 export const makeBaseCommand: Command = {
-  name: 'make-base',
-  summary: 'Build the four base installers and manifest.json from a source tree',
   help,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {

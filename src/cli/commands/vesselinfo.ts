@@ -17,8 +17,6 @@ ${SETTINGS_HELP}
 Exit 0 with the vesselinfo on stdout (ending in one newline); 1 with the problems on stderr.`;
 
 export const vesselinfoCommand: Command = {
-  name: 'vesselinfo',
-  summary: 'print the vesselinfo for a build configuration (JSON)',
   help,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
