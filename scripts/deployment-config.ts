@@ -1,15 +1,11 @@
 import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Plugin } from 'vite';
-import { loadDeploymentSettings, PROJECT_ROOT } from '../src/node/deployment.ts';
+import { loadDeploymentSettings, pageConfigOf, PROJECT_ROOT } from '../src/node/deployment.ts';
 
 /** What the page reads at start-up from `config.json`; an operator edits it in dist/ without rebuilding. */
-export function pageConfig(): Record<string, unknown> {
-  return {
-    ...loadDeploymentSettings(),
-    // Relative to the page, so dist/ works under any sub-path.
-    baseInstallersUrl: 'base-installers/',
-  };
+function pageConfig(): Record<string, unknown> {
+  return pageConfigOf(loadDeploymentSettings());
 }
 
 /** Writes dist/config.json and copies the base installers into dist/; serves the same in dev. */

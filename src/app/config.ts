@@ -1,4 +1,9 @@
-import { KEY_BITS, type DeploymentSettings, type KeyBits } from '../core/settings.ts';
+import { describeProblems } from '../core/problems.ts';
+import {
+  checkDeploymentSettings,
+  DEFAULT_KEY_BITS,
+  type DeploymentSettings,
+} from '../core/settings.ts';
 
 /** What the page reads at start-up from `config.json` (written by scripts/deployment-config.ts). */
 export interface PageConfig extends DeploymentSettings {
@@ -28,34 +33,27 @@ export async function loadPageConfig(pageUrl: string = document.baseURI): Promis
 
 function checkPageConfig(raw: unknown, configUrl: string): PageConfig {
   const fail = (what: string): never => {
-    throw new Error(`The settings file config.json is not usable: ${what}.`);
+    throw new Error(`The settings file config.json is not usable: ${what}`);
   };
-  if (typeof raw !== 'object' || raw === null) return fail('it is not a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return fail('it is not a JSON object.');
   const value = raw as Record<string, unknown>;
-  const reservedShare = value.reservedShare;
-  if (
-    typeof reservedShare !== 'number' ||
-    !Number.isInteger(reservedShare) ||
-    reservedShare % 10 !== 0 ||
-    reservedShare < 0 ||
-    reservedShare > 90
-  ) {
-    fail('reservedShare must be a multiple of 10 from 0 to 90');
-  }
-  if (typeof value.reservedKey !== 'string' || !/^\d+ \d+$/.test(value.reservedKey.trim())) {
-    fail('reservedKey must be a public key "e n"');
-  }
-  const bits = value.defaultKeyBits ?? 2048;
-  if (!(KEY_BITS as readonly unknown[]).includes(bits))
-    fail(`defaultKeyBits must be one of ${KEY_BITS.join(', ')}`);
+  const { settings, problems } = checkDeploymentSettings(
+    {
+      reservedShare: value.reservedShare,
+      reservedKey: value.reservedKey,
+      defaultKeyBits: value.defaultKeyBits ?? DEFAULT_KEY_BITS,
+    },
+    {
+      reservedShare: 'reservedShare',
+      reservedKey: 'reservedKey',
+      defaultKeyBits: 'defaultKeyBits',
+    },
+  );
+  if (!settings) return fail(describeProblems(problems));
   const bases = value.baseInstallersUrl ?? 'base-installers/';
-  if (typeof bases !== 'string') fail('baseInstallersUrl must be a URL');
-  let baseInstallersUrl = new URL(bases as string, configUrl).href;
+  if (typeof bases !== 'string') return fail('baseInstallersUrl: must be a URL.');
+  let baseInstallersUrl = new URL(bases, configUrl).href;
   if (!baseInstallersUrl.endsWith('/')) baseInstallersUrl += '/';
-  return {
-    reservedShare: reservedShare as number,
-    reservedKey: (value.reservedKey as string).trim(),
-    defaultKeyBits: bits as KeyBits,
-    baseInstallersUrl,
-  };
+  return { ...settings, baseInstallersUrl };
 }

@@ -7,9 +7,12 @@ import { parsePublicKey } from './keys.ts';
 import { generateKeyPair, type KeyPair } from './keygen.ts';
 import { CibError, errorsOf, problem, type Problem } from './problems.ts';
 import {
+  checkReservedKey,
+  checkReservedShare,
   DEFAULT_KEY_BITS,
   MAX_USER_VESSELS,
   PERCENT_STEP,
+  SETTING_FIELDS,
   type DeploymentSettings,
   type KeyBits,
 } from './settings.ts';
@@ -56,8 +59,6 @@ export const USER_NAME_MAX = 40;
 /** Spec §3: every vessel, the reserved one included, gets between 10 and 100 percent. */
 export const MIN_PERCENT = 10;
 export const MAX_PERCENT = 100;
-/** The reserved share is a multiple of 10 that leaves at least one 10% user vessel. */
-export const MAX_RESERVED_SHARE = 90;
 
 const TOP_LEVEL_FIELDS = ['vessels', 'user_data'];
 const VESSEL_FIELDS = ['percentage', 'owner', 'users'];
@@ -173,46 +174,10 @@ export function validateSettings(settings: ReservedSettings): Problem[] {
 let lastSettingsCheck: { share: unknown; key: unknown; problems: Problem[] } | undefined;
 
 function checkSettings(settings: ReservedSettings): Problem[] {
-  const problems: Problem[] = [];
-  const share = settings.reservedShare;
-  if (
-    typeof share !== 'number' ||
-    !Number.isInteger(share) ||
-    share < 0 ||
-    share > MAX_RESERVED_SHARE ||
-    share % PERCENT_STEP !== 0
-  ) {
-    problems.push(
-      problem(
-        'settings.reserved-share.invalid',
-        'settings.reservedShare',
-        `The reserved share must be a multiple of ${PERCENT_STEP} from 0 to ${MAX_RESERVED_SHARE}, not ${JSON.stringify(share)}.`,
-      ),
-    );
-  }
-  if (typeof settings.reservedKey !== 'string') {
-    problems.push(
-      problem(
-        'settings.reserved-key.invalid',
-        'settings.reservedKey',
-        'The reserved key must be a Seattle public key string "e n".',
-      ),
-    );
-  } else {
-    // Only errors: a weak reserved key is the operator's choice and would otherwise warn every donor.
-    for (const p of errorsOf(
-      parsePublicKey(settings.reservedKey, 'settings.reservedKey').problems,
-    )) {
-      problems.push(
-        problem(
-          'settings.reserved-key.invalid',
-          'settings.reservedKey',
-          `The reserved key is not a valid Seattle public key: ${p.message}`,
-        ),
-      );
-    }
-  }
-  return problems;
+  return [
+    ...checkReservedShare(settings.reservedShare, SETTING_FIELDS.reservedShare),
+    ...checkReservedKey(settings.reservedKey, SETTING_FIELDS.reservedKey),
+  ];
 }
 
 function checkPercentage(

@@ -1,4 +1,7 @@
 /** Deployment settings: configuration an operator changes, never constants buried in code. */
+import { parsePublicKey } from './keys.ts';
+import { errorsOf, problem, type Problem } from './problems.ts';
+
 export interface DeploymentSettings {
   /** Share of the node kept for the operator's reserved vessel, in percent (multiple of 10). */
   reservedShare: number;
@@ -16,3 +19,90 @@ export const DEFAULT_KEY_BITS: KeyBits = 2048;
 /** The node-side installer caps a build at this many vessels designed by the person (spec §5). */
 export const MAX_USER_VESSELS = 8;
 export const PERCENT_STEP = 10;
+
+/** The highest reserved share: the person keeps at least one 10% vessel. */
+export const MAX_RESERVED_SHARE = 90;
+
+/** What each setting is called where it came from (an environment variable, a config.json field). */
+export type SettingNames = Record<keyof DeploymentSettings, string>;
+
+export const SETTING_FIELDS: SettingNames = {
+  reservedShare: 'settings.reservedShare',
+  reservedKey: 'settings.reservedKey',
+  defaultKeyBits: 'settings.defaultKeyBits',
+};
+
+export function checkReservedShare(share: unknown, path: string): Problem[] {
+  if (
+    typeof share === 'number' &&
+    Number.isInteger(share) &&
+    share >= 0 &&
+    share <= MAX_RESERVED_SHARE &&
+    share % PERCENT_STEP === 0
+  ) {
+    return [];
+  }
+  return [
+    problem(
+      'settings.reserved-share.invalid',
+      path,
+      `The reserved share must be a multiple of ${PERCENT_STEP} from 0 to ${MAX_RESERVED_SHARE}, not ${JSON.stringify(share)}.`,
+    ),
+  ];
+}
+
+export function checkReservedKey(key: unknown, path: string): Problem[] {
+  if (typeof key !== 'string') {
+    return [
+      problem(
+        'settings.reserved-key.invalid',
+        path,
+        'The reserved key must be a Seattle public key string "e n".',
+      ),
+    ];
+  }
+  // Only errors: a weak reserved key is the operator's choice and would otherwise warn every donor.
+  return errorsOf(parsePublicKey(key, path).problems).map((p) =>
+    problem(
+      'settings.reserved-key.invalid',
+      path,
+      `The reserved key is not a valid Seattle public key: ${p.message}`,
+    ),
+  );
+}
+
+export function checkKeyBits(bits: unknown, path: string): Problem[] {
+  if ((KEY_BITS as readonly unknown[]).includes(bits)) return [];
+  return [
+    problem(
+      'settings.default-key-bits.invalid',
+      path,
+      `The default key size must be one of ${KEY_BITS.join(', ')} bits, not ${JSON.stringify(bits)}.`,
+    ),
+  ];
+}
+
+/**
+ * The one check of deployment settings, for the server and the command line (from the
+ * environment) and the page (from config.json). Each problem's path is the setting's name where
+ * it came from, so an operator sees `RESERVED_SHARE: …` or `config.json reservedShare: …`.
+ */
+export function checkDeploymentSettings(
+  input: { reservedShare: unknown; reservedKey: unknown; defaultKeyBits: unknown },
+  names: SettingNames = SETTING_FIELDS,
+): { settings?: DeploymentSettings; problems: Problem[] } {
+  const problems = [
+    ...checkReservedShare(input.reservedShare, names.reservedShare),
+    ...checkReservedKey(input.reservedKey, names.reservedKey),
+    ...checkKeyBits(input.defaultKeyBits, names.defaultKeyBits),
+  ];
+  if (problems.length > 0) return { problems };
+  return {
+    settings: {
+      reservedShare: input.reservedShare as number,
+      reservedKey: (input.reservedKey as string).trim(),
+      defaultKeyBits: input.defaultKeyBits as KeyBits,
+    },
+    problems,
+  };
+}

@@ -14,7 +14,7 @@ import {
 } from '../core/config.ts';
 import { fingerprint } from '../core/keys.ts';
 import { CibError, problem } from '../core/problems.ts';
-import { KEY_BITS, type DeploymentSettings, type KeyBits } from '../core/settings.ts';
+import { checkKeyBits, KEY_BITS, type DeploymentSettings, type KeyBits } from '../core/settings.ts';
 import { printProblems, readJsonFile } from './cli-settings.ts';
 
 const PRIVATE_KEY_MODE = 0o600;
@@ -28,7 +28,7 @@ export const KEY_OPTIONS_HELP = `  --keys-out DIR        generate key pairs for 
 /** `--bits` checked, or the deployment default. */
 export function keyBitsOption(value: string | undefined, settings: DeploymentSettings): KeyBits {
   if (value === undefined) return settings.defaultKeyBits;
-  if (!/^[0-9]+$/.test(value) || !(KEY_BITS as readonly number[]).includes(Number(value))) {
+  if (!/^[0-9]+$/.test(value) || checkKeyBits(Number(value), '--bits').length > 0) {
     throw new UsageError(`--bits must be one of ${KEY_BITS.join(', ')}, not "${value}".`);
   }
   return Number(value) as KeyBits;

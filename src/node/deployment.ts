@@ -1,49 +1,69 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SEATTLE_RESERVED_KEY } from '../core/seattle-keys.ts';
+import { describeProblems } from '../core/problems.ts';
 import {
+  checkDeploymentSettings,
   DEFAULT_KEY_BITS,
   DEFAULT_RESERVED_SHARE,
-  KEY_BITS,
   type DeploymentSettings,
-  type KeyBits,
 } from '../core/settings.ts';
 
-export const PROJECT_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+/** The folder holding package.json, found upwards from this module: src/node/ or dist-node/. */
+export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findProjectRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return process.cwd();
+  }
+}
 
 /**
- * Reads deployment settings from the environment, the same way for the CLI, the server and the
- * page build: RESERVED_SHARE, RESERVED_KEY (a key string) or RESERVED_KEY_FILE (else the Seattle
- * reserved key), DEFAULT_KEY_BITS.
+ * Reads deployment settings from the environment, the same way for the command line, the server
+ * and the page build: RESERVED_SHARE, RESERVED_KEY (a key string) or RESERVED_KEY_FILE (else the
+ * Seattle reserved key), DEFAULT_KEY_BITS. Throws an Error naming each bad variable.
  */
 export function loadDeploymentSettings(env: NodeJS.ProcessEnv = process.env): DeploymentSettings {
-  const reservedShare = env.RESERVED_SHARE ? Number(env.RESERVED_SHARE) : DEFAULT_RESERVED_SHARE;
-  if (
-    !Number.isInteger(reservedShare) ||
-    reservedShare < 0 ||
-    reservedShare > 90 ||
-    reservedShare % 10 !== 0
-  ) {
-    throw new Error(
-      `RESERVED_SHARE must be a multiple of 10 from 0 to 90, not "${env.RESERVED_SHARE}".`,
-    );
-  }
-  let reservedKey = env.RESERVED_KEY?.trim();
-  if (!reservedKey && env.RESERVED_KEY_FILE) {
-    const file = env.RESERVED_KEY_FILE;
+  let keySource = 'RESERVED_KEY';
+  let reservedKey = env.RESERVED_KEY?.trim() || undefined;
+  if (reservedKey === undefined && env.RESERVED_KEY_FILE) {
+    keySource = 'RESERVED_KEY_FILE';
     try {
-      reservedKey = readFileSync(file, 'utf8').trim();
-    } catch {
+      reservedKey = readFileSync(env.RESERVED_KEY_FILE, 'utf8').trim();
+    } catch (error) {
       throw new Error(
-        `RESERVED_KEY_FILE: cannot read ${file}; set RESERVED_KEY_FILE to a readable key file, or unset it to use the Seattle reserved key.`,
+        `RESERVED_KEY_FILE: cannot read ${env.RESERVED_KEY_FILE} (${(error as NodeJS.ErrnoException).code ?? 'error'}); point it at a file holding the key "e n", or unset it to use the Seattle reserved key.`,
       );
     }
   }
-  reservedKey ||= SEATTLE_RESERVED_KEY;
-  const bits = env.DEFAULT_KEY_BITS ? Number(env.DEFAULT_KEY_BITS) : DEFAULT_KEY_BITS;
-  if (!(KEY_BITS as readonly number[]).includes(bits)) {
-    throw new Error(`DEFAULT_KEY_BITS must be one of ${KEY_BITS.join(', ')}.`);
-  }
-  return { reservedShare, reservedKey, defaultKeyBits: bits as KeyBits };
+  const { settings, problems } = checkDeploymentSettings(
+    {
+      reservedShare: wholeNumber(env.RESERVED_SHARE, DEFAULT_RESERVED_SHARE),
+      reservedKey: reservedKey ?? SEATTLE_RESERVED_KEY,
+      defaultKeyBits: wholeNumber(env.DEFAULT_KEY_BITS, DEFAULT_KEY_BITS),
+    },
+    { reservedShare: 'RESERVED_SHARE', reservedKey: keySource, defaultKeyBits: 'DEFAULT_KEY_BITS' },
+  );
+  if (!settings) throw new Error(describeProblems(problems));
+  return settings;
+}
+
+/** An unset variable gives the default; anything but digits stays text, which the check names. */
+function wholeNumber(text: string | undefined, fallback: number): number | string {
+  if (text === undefined || text.trim() === '') return fallback;
+  return /^\s*[0-9]+\s*$/.test(text) ? Number(text) : text;
+}
+
+/**
+ * The page's `config.json` for these settings: written into dist/ by the build (for static
+ * hosting) and served by the server from its own validated settings, so the two never disagree.
+ */
+export function pageConfigOf(settings: DeploymentSettings): Record<string, unknown> {
+  return {
+    ...settings,
+    // Relative to the page, so dist/ works under any sub-path.
+    baseInstallersUrl: 'base-installers/',
+  };
 }
