@@ -8,11 +8,12 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import sirv from 'sirv';
-import type { Platform } from '../core/archive/index.ts';
-import { CibError } from '../core/problems.ts';
+import serveStatic from 'serve-static';
+import { platformInfoOf, type Platform } from '../core/platforms.ts';
+import { CibError, describeProblems } from '../core/problems.ts';
 import { encodeShare } from '../core/share.ts';
-import { InstallerBuilder, platformInfo } from './installers.ts';
+import { checkBases, InstallerBuilder } from './installers.ts';
+import { pageConfigOf } from '../node/deployment.ts';
 import { defaultPublicUrl, type ServerSettings } from './settings.ts';
 import { FileBuildStore, isBuildId, type BuildStore } from './store.ts';
 import { XmlRpcShim } from './xmlrpc.ts';
@@ -85,6 +86,11 @@ function redirect(res: ServerResponse, location: string): void {
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Hashed assets never change; everything else (the page, config.json, the bases) revalidates. */
+export function cacheControlFor(path: string): string {
+  return /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache';
 }
 
 /** True when the client says it takes HTML (a browser), false for curl's star-slash-star or none. */
@@ -187,11 +193,18 @@ export function createApp(
   const logError = (line: string) => process.stderr.write(`${line}\n`);
   const shim = new XmlRpcShim({ deployment: settings.deployment, store, publicUrl, logError });
   const installers = new InstallerBuilder(settings.basesDir);
-  // sirv lists dist/ once at start-up; without a built page every static path says so.
-  const serveDist = existsSync(settings.distDir)
-    ? sirv(settings.distDir, { etag: true, dotfiles: false })
-    : (_req: IncomingMessage, res: ServerResponse) =>
-        sendText(res, 503, 'The page is not built on this server; run `npm run build`.');
+  // Files are looked up per request, so rebuilding dist/ while the server runs is safe: a new
+  // file is served, a vanished one is a 404.
+  const serveDist = serveStatic(settings.distDir, {
+    index: ['index.html'],
+    dotfiles: 'ignore',
+    redirect: false,
+    setHeaders: (res, path) => res.setHeader('Cache-Control', cacheControlFor(path)),
+  });
+  const notFound = (res: ServerResponse) =>
+    existsSync(join(settings.distDir, 'index.html'))
+      ? sendText(res, 404, 'Not found.')
+      : sendText(res, 503, 'The page is not built on this server; run `npm run build`.');
   const base = settings.basePath;
 
   async function healthz(res: ServerResponse): Promise<void> {
@@ -210,14 +223,17 @@ export function createApp(
       writable = false;
       writeError = (error as NodeJS.ErrnoException).code ?? 'error';
     }
-    const bases = existsSync(join(settings.basesDir, 'manifest.json'));
-    const ok = page && writable;
+    const baseProblems = await checkBases(settings.basesDir);
+    const ok = page && writable && baseProblems.length === 0;
     sendJson(res, ok ? 200 : 503, {
       status: ok ? 'ok' : 'unavailable',
       checks: {
         page: page ? 'ok' : 'the built page (dist/index.html) is missing: run `npm run build`',
         data_dir: writable ? 'ok' : `DATA_DIR is not writable (${writeError})`,
-        base_installers: bases ? 'ok' : 'base-installers/manifest.json is missing',
+        base_installers:
+          baseProblems.length === 0
+            ? 'ok'
+            : `BASES_DIR ${settings.basesDir}: ${describeProblems(baseProblems)}`,
       },
     });
   }
@@ -265,7 +281,7 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
     platform: string,
   ) {
     if (!isBuildId(id)) throw new HttpError(400, 'A build id is 40 characters from a-z and 0-9.');
-    const info = await platformInfo(platform);
+    const info = platformInfoOf(platform);
     if (!info) {
       throw new HttpError(
         404,
@@ -351,8 +367,15 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
       redirect(res, `${publicUrl()}/#/s/${encodeShare(resolved)}`);
       return;
     }
+    if (rest === 'config.json') return sendJson(res, 200, pageConfigOf(settings.deployment));
     req.url = `/${rest}${queryAt === -1 ? '' : url.slice(queryAt)}`;
-    serveDist(req, res, () => sendText(res, 404, 'Not found.'));
+    serveDist(req, res, (error?: Error & { status?: number }) => {
+      if (!error || error.status === 404) return notFound(res);
+      // Called after this handler returned: answer here, never throw.
+      logError(`GET ${rest.slice(0, 200)}: ${error.message}`);
+      if (!res.headersSent) sendText(res, 500, 'The file could not be read; please try again.');
+      else res.destroy();
+    });
   }
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,21 +1,69 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import type { ArchiveFormat, Platform, PLATFORMS } from '../core/archive/index.ts';
+import { join } from 'node:path';
 import type { ResolvedConfig } from '../core/config.ts';
-import { CibError, problem } from '../core/problems.ts';
+import {
+  MANIFEST_FILE,
+  parseManifest,
+  type BaseManifest,
+  type BaseManifestEntry,
+} from '../core/manifest.ts';
+import { platformInfoOf, type Platform, type PlatformInfo } from '../core/platforms.ts';
+import { CibError, problem, type Problem } from '../core/problems.ts';
 import { renderVesselinfo } from '../core/vesselinfo.ts';
 
-/** base-installers/manifest.json (written by the base-installer tool). */
-export interface BaseManifest {
-  version?: string;
-  bases: { platform: string; file: string; size?: number; sha256: string; version?: string }[];
+/** The manifest in `basesDir`, read and validated; a CibError says what is wrong. */
+export async function readManifest(basesDir: string): Promise<BaseManifest> {
+  let text: string;
+  try {
+    text = await readFile(join(basesDir, MANIFEST_FILE), 'utf8');
+  } catch {
+    throw new CibError(
+      problem('base.manifest.missing', MANIFEST_FILE, 'The base installers are not installed.'),
+    );
+  }
+  const { manifest, problems } = parseManifest(text);
+  if (!manifest)
+    throw new CibError(problems.map((p) => ({ ...p, path: `${MANIFEST_FILE} ${p.path}` })));
+  return manifest;
 }
 
-export const CONTENT_TYPES: Record<ArchiveFormat, string> = {
-  tgz: 'application/gzip',
-  zip: 'application/zip',
-  exe: 'application/vnd.microsoft.portable-executable',
-};
+/**
+ * Checks every base the manifest lists: present, with the size and SHA-256 given. Run once at
+ * start-up, so a deployment with a wrong base never starts serving; returns the problems found.
+ */
+export async function checkBases(basesDir: string): Promise<Problem[]> {
+  let manifest: BaseManifest;
+  try {
+    manifest = await readManifest(basesDir);
+  } catch (error) {
+    if (error instanceof CibError) return error.problems;
+    throw error;
+  }
+  const problems: Problem[] = [];
+  for (const entry of manifest.bases) {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(join(basesDir, entry.file));
+    } catch {
+      problems.push(
+        problem('base.missing', entry.file, 'The manifest lists it, but the file is missing.'),
+      );
+      continue;
+    }
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (bytes.length !== entry.size || sha256 !== entry.sha256) {
+      problems.push(
+        problem(
+          'base.sha256.mismatch',
+          entry.file,
+          `The file (${bytes.length} bytes, SHA-256 ${sha256}) is not the one the manifest lists (${entry.size} bytes, SHA-256 ${entry.sha256}).`,
+        ),
+      );
+    }
+  }
+  return problems;
+}
 
 /** Built installers kept in memory, least recently used dropped first. */
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
@@ -26,14 +74,8 @@ export interface BuiltInstaller {
   filename: string;
 }
 
-export type PlatformInfo = (typeof PLATFORMS)[number];
-
 /** The engine is loaded on first use, so the server starts (and the shim works) without it. */
 const archive = () => import('../core/archive/index.ts');
-
-export async function platformInfo(platform: string): Promise<PlatformInfo | undefined> {
-  return (await archive()).PLATFORMS.find((p) => p.platform === platform);
-}
 
 /**
  * Builds custom installers in Node with the same core the page uses: the base from `basesDir`
@@ -51,22 +93,8 @@ export class InstallerBuilder {
     private readonly maxCacheBytes = DEFAULT_CACHE_BYTES,
   ) {}
 
-  async manifest(): Promise<BaseManifest> {
-    let text: string;
-    try {
-      text = await readFile(join(this.basesDir, 'manifest.json'), 'utf8');
-    } catch {
-      throw new CibError(
-        problem('base.manifest.missing', 'manifest.json', 'The base installers are not installed.'),
-      );
-    }
-    const manifest = JSON.parse(text) as BaseManifest;
-    if (!Array.isArray(manifest.bases)) {
-      throw new CibError(
-        problem('base.manifest.invalid', 'manifest.json', 'The manifest lists no base installers.'),
-      );
-    }
-    return manifest;
+  manifest(): Promise<BaseManifest> {
+    return readManifest(this.basesDir);
   }
 
   /** The installer for `platform`, or undefined when no base exists for it. */
@@ -75,7 +103,7 @@ export class InstallerBuilder {
     resolved: ResolvedConfig,
     platform: Platform,
   ): Promise<BuiltInstaller | undefined> {
-    const info = await platformInfo(platform);
+    const info = platformInfoOf(platform);
     const entry = (await this.manifest()).bases.find((b) => b.platform === platform);
     if (!info || !entry) return undefined;
     const key = `${id}/${platform}/${entry.sha256}`;
@@ -98,10 +126,10 @@ export class InstallerBuilder {
   private async customize(
     resolved: ResolvedConfig,
     info: PlatformInfo,
-    entry: BaseManifest['bases'][number],
+    entry: BaseManifestEntry,
   ): Promise<BuiltInstaller> {
-    // The manifest names a file in basesDir; never follow a path out of it.
-    const file = join(this.basesDir, basename(entry.file));
+    // parseManifest admits only plain file names, so this stays inside basesDir.
+    const file = join(this.basesDir, entry.file);
     const baseKey = `${file}:${entry.sha256}`;
     let base = this.bases.get(baseKey);
     if (!base) {
@@ -125,7 +153,7 @@ export class InstallerBuilder {
     }
     return {
       bytes,
-      contentType: CONTENT_TYPES[info.format],
+      contentType: info.mediaType,
       filename: info.outputFile,
     };
   }

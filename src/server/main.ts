@@ -1,7 +1,9 @@
 import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeProblems } from '../core/problems.ts';
 import { startServer } from './app.ts';
+import { checkBases } from './installers.ts';
 import { loadServerSettings, type ServerSettings } from './settings.ts';
 
 // `npm start`: the page, the base installers and the XML-RPC shim in one process (issue 5), or
@@ -17,6 +19,18 @@ try {
 } catch (error) {
   console.error(`cib server: ${(error as Error).message}`);
   process.exit(1);
+}
+
+// The bases are part of the settings: a deployment whose bases do not match their manifest stops
+// here rather than failing donors one download at a time.
+if (cluster.isPrimary) {
+  const baseProblems = await checkBases(settings.basesDir);
+  if (baseProblems.length > 0) {
+    console.error(
+      `cib server: BASES_DIR ${settings.basesDir}: the base installers are not usable:\n${describeProblems(baseProblems)}`,
+    );
+    process.exit(1);
+  }
 }
 
 function announce(origin: string, publicUrl: string): void {

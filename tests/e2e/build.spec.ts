@@ -159,7 +159,7 @@ test('builds two vessels by drag and drop and by keyboard and downloads keys and
   expect(tarEntry(linux, VESSELINFO_ENTRY)).toBe(expected);
   expect(pythonTarNames(linux)).toContain(VESSELINFO_ENTRY);
   const windows = await downloadBy(page, () =>
-    page.getByRole('button', { name: 'Download seattle_windows.zip' }).click(),
+    page.getByRole('button', { name: 'Download seattle_win.zip' }).click(),
   );
   expect(unzipEntry(windows, VESSELINFO_ENTRY)).toBe(expected);
   expect(pythonZipFiles(windows)[VESSELINFO_ENTRY]).toBe(expected);
@@ -322,9 +322,9 @@ test('a base whose SHA-256 does not match the manifest gives a clear error and s
   page.on('download', (d) => downloads.push(d.suggestedFilename()));
   const owner = opensslKey(1024);
   await page.goto(`./#/get?${new URLSearchParams({ owner: owner.seattle })}`);
-  await page.getByRole('button', { name: 'Download seattle_windows.zip' }).click();
+  await page.getByRole('button', { name: 'Download seattle_win.zip' }).click();
   const alert = page.locator('li.platform[data-platform="windows"] [role="alert"]');
-  await expect(alert).toContainText('seattle_windows.zip was not saved.');
+  await expect(alert).toContainText('seattle_win.zip was not saved.');
   await expect(alert).toContainText(/SHA-256/i);
   expect(downloads).toEqual([]);
 });

@@ -10,60 +10,16 @@ import { nodeVessels, parseVesselinfo } from '../vesselinfo.ts';
 import { customizeExe, readExeVesselinfo } from './exe.ts';
 import { customizeTgz, readTgzFile, VESSELINFO_PATH } from './tgz.ts';
 import { customizeZip, readZipFile } from './zip.ts';
+import { platformInfoOf, type ArchiveFormat, type Platform } from '../platforms.ts';
 
-export type Platform = 'linux' | 'mac' | 'windows' | 'android' | 'windows_gui';
-export type ArchiveFormat = 'tgz' | 'zip' | 'exe';
-
-export interface PlatformInfo {
-  platform: Platform;
-  label: string;
-  /** The base installer's file name (spec §2). */
-  baseFile: string;
-  format: ArchiveFormat;
-  /** What the donor's custom installer is saved as. */
-  outputFile: string;
-  mediaType: string;
-}
-
-const MEDIA_TYPES: Record<ArchiveFormat, string> = {
-  tgz: 'application/gzip',
-  zip: 'application/zip',
-  exe: 'application/vnd.microsoft.portable-executable',
-};
-
-/** Spec §2: one base per platform; the Windows GUI exe is optional. */
-export const PLATFORMS: readonly PlatformInfo[] = [
-  platformInfo('linux', 'Linux', 'seattle_linux.tgz', 'tgz'),
-  platformInfo('mac', 'Mac', 'seattle_mac.tgz', 'tgz'),
-  platformInfo('windows', 'Windows', 'seattle_win.zip', 'zip'),
-  platformInfo('android', 'Android', 'seattle_android.zip', 'zip'),
-  platformInfo('windows_gui', 'Windows (GUI installer)', 'seattle_win_gui.exe', 'exe'),
-];
-
-function platformInfo(
-  platform: Platform,
-  label: string,
-  baseFile: string,
-  format: ArchiveFormat,
-): PlatformInfo {
-  const extension = format === 'tgz' ? 'tgz' : format;
-  return {
-    platform,
-    label,
-    baseFile,
-    format,
-    outputFile: `seattle_${platform}.${extension}`,
-    mediaType: MEDIA_TYPES[format],
-  };
-}
-
-export function platformInfoOf(platform: string): PlatformInfo | undefined {
-  return PLATFORMS.find((p) => p.platform === platform);
-}
-
-export function isPlatform(value: unknown): value is Platform {
-  return typeof value === 'string' && platformInfoOf(value) !== undefined;
-}
+export {
+  isPlatform,
+  platformInfoOf,
+  PLATFORMS,
+  type ArchiveFormat,
+  type Platform,
+  type PlatformInfo,
+} from '../platforms.ts';
 
 // Magic numbers: gzip RFC 1952 §2.3.1 (ID1 ID2), zip APPNOTE 4.3.7 (local file header) and
 // 4.3.16 (end of central directory, an empty zip), PE/COFF's DOS header "MZ".

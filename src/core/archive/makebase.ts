@@ -23,6 +23,12 @@ import { buildMetainfo, METAINFO_FILE } from '../metainfo.ts';
 import { formatPublicKey, privateKeyMatches, type PrivateKey, type PublicKey } from '../keys.ts';
 import { CibError, problem, type Problem } from '../problems.ts';
 import { writeAppendReadyTgz } from './tgz.ts';
+import {
+  formatManifest,
+  type BaseLayout,
+  type BaseManifest,
+  type BaseManifestEntry,
+} from '../manifest.ts';
 
 /** The platforms that have a base installer built from a source tree (spec §2 table). */
 export const BASE_PLATFORMS = [
@@ -55,21 +61,7 @@ export interface SourceFile {
   mode: number;
 }
 
-export type BaseLayout = 'append-ready' | 'plain';
-
-export interface BaseManifestEntry {
-  platform: BasePlatform;
-  file: string;
-  size: number;
-  sha256: string;
-  layout: BaseLayout;
-  version: string;
-}
-
-export interface BaseManifest {
-  version: string;
-  bases: BaseManifestEntry[];
-}
+export { formatManifest, type BaseLayout, type BaseManifest, type BaseManifestEntry };
 
 export interface MakeBasesOptions {
   files: readonly SourceFile[];
@@ -345,9 +337,4 @@ export function makeBases(options: MakeBasesOptions): MadeBases {
     manifest: { version: options.version, bases: bases.map((b) => b.entry) },
     metainfo,
   };
-}
-
-/** `manifest.json` text: two-space JSON and a final newline, as Prettier leaves it. */
-export function formatManifest(manifest: BaseManifest): string {
-  return JSON.stringify(manifest, null, 2) + '\n';
 }
