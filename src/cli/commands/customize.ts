@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   checkSha256,
@@ -11,10 +12,16 @@ import {
   type Platform,
 } from '../../core/archive/index.ts';
 import { customizeTgzStream } from '../../core/archive/tgz.ts';
+import { MANIFEST_FILE, parseManifest } from '../../core/manifest.ts';
 import { CibError, problem } from '../../core/problems.ts';
 import { renderVesselinfo } from '../../core/vesselinfo.ts';
 import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../../node/build-config.ts';
-import { cliSettings, settingsOptions, SETTINGS_HELP } from '../../node/cli-settings.ts';
+import {
+  cliSettings,
+  readTextFile,
+  settingsOptions,
+  SETTINGS_HELP,
+} from '../../node/cli-settings.ts';
 import { writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
@@ -31,13 +38,12 @@ configuration (the JSON of \`cib vesselinfo\`). Nothing but the vesselinfo chang
   --config FILE         the build configuration (JSON)
   --out FILE            where to write the custom installer (written whole or not at all)
   --platform P          ${PLATFORMS.map((p) => p.platform).join(', ')}; checked against the base's format
-  --expect-sha256 HEX   refuse the base unless its SHA-256 is HEX (from manifest.json)
+  --expect-sha256 HEX   refuse the base unless its SHA-256 is HEX; without it, the SHA-256 that
+                        manifest.json beside the base lists for it is used, when there is one
 ${KEY_OPTIONS_HELP}
 ${SETTINGS_HELP}`;
 
 export const customizeCommand: Command = {
-  name: 'customize',
-  summary: 'write a custom installer from a base installer and a build configuration',
   help,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
@@ -65,9 +71,10 @@ export const customizeCommand: Command = {
     const settings = cliSettings(values);
     const keyBits = keyBitsOption(values.bits, settings);
 
-    const expectSha256 = values['expect-sha256'];
-    if (expectSha256 !== undefined) normalizeSha256(expectSha256);
     const head = readHead(baseFile);
+    const check = baseCheck(baseFile, values['expect-sha256']);
+    const expectSha256 = check.sha256;
+    platform ??= check.platform;
     const resolved = await resolveConfigFile(configFile, settings, {
       keysOut: values['keys-out'],
       keyBits,
@@ -101,10 +108,48 @@ export const customizeCommand: Command = {
       }
       throw error;
     }
-    console.error(`wrote ${out} (${size} bytes)`);
+    console.error(`${check.description}\nwrote ${out} (${size} bytes)`);
     return 0;
   },
 };
+
+/**
+ * The SHA-256 the base must have: `--expect-sha256`, else the one `manifest.json` beside the base
+ * lists for its file name (as make-base and prepare-base write it), else none, in which case the
+ * engine checks the archive's own CRCs. `description` says which, for stderr.
+ */
+function baseCheck(
+  baseFile: string,
+  expected: string | undefined,
+): { sha256?: string; platform?: Platform; description: string } {
+  if (expected !== undefined) {
+    return {
+      sha256: normalizeSha256(expected),
+      description: 'base check: its SHA-256 against --expect-sha256',
+    };
+  }
+  const manifestFile = join(dirname(baseFile), MANIFEST_FILE);
+  if (!existsSync(manifestFile)) {
+    return {
+      description: `base check: no ${MANIFEST_FILE} beside the base, so every CRC of the archive is checked instead`,
+    };
+  }
+  const { manifest, problems } = parseManifest(readTextFile(manifestFile));
+  if (!manifest) {
+    throw new CibError(problems.map((p) => ({ ...p, path: `${manifestFile} ${p.path}` })));
+  }
+  const entry = manifest.bases.find((b) => b.file === basename(baseFile));
+  if (!entry) {
+    return {
+      description: `base check: ${manifestFile} does not list ${basename(baseFile)}, so every CRC of the archive is checked instead`,
+    };
+  }
+  return {
+    sha256: entry.sha256,
+    platform: entry.platform,
+    description: `base check: its SHA-256 against ${manifestFile} (${entry.platform})`,
+  };
+}
 
 /** The first bytes of the base, enough to tell its format; a CibError naming the file otherwise. */
 function readHead(file: string): Uint8Array {
