@@ -95,11 +95,9 @@ async function watch(context: BrowserContext): Promise<Watched> {
 }
 
 function watchPage(page: Page, watched: Watched): void {
+  // Every console error counts, a missing favicon's 404 included: the page names its icon.
   page.on('console', (message) => {
-    // Chromium asks for /favicon.ico on its own; the page has none and needs none.
-    if (message.type() === 'error' && !message.location().url.endsWith('/favicon.ico')) {
-      watched.errors.push(message.text());
-    }
+    if (message.type() === 'error') watched.errors.push(message.text());
   });
   page.on('pageerror', (error) => watched.errors.push(error.message));
 }
