@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { customizeInstaller } from '../../src/core/archive/index.ts';
@@ -204,5 +204,73 @@ describe('cib customize', () => {
     const run = runCib(['inspect', join(BASES, 'seattle_android.zip')]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/no vesselinfo/);
+  });
+
+  describe('without --expect-sha256', () => {
+    const config = (dir: string) =>
+      configFile(dir, {
+        vessels: [{ percentage: 80, owner: 'alex' }],
+        user_data: { alex: { public_key: `65537 ${2n ** 2047n + 12345n}` } },
+      });
+
+    it('checks the base against the manifest.json beside it and says so', () => {
+      const dir = tempDir();
+      const out = join(dir, 'seattle_linux.tgz');
+      const run = runCib([
+        'customize',
+        '--base',
+        join(BASES, 'seattle_linux.tgz'),
+        '--config',
+        config(dir),
+        '--out',
+        out,
+      ]);
+      expect(run.status).toBe(0);
+      expect(run.stderr).toContain(
+        `base check: its SHA-256 against ${join(BASES, 'manifest.json')} (linux)`,
+      );
+      const tree = extractWithTools(out);
+      expect(readFileSync(join(tree, 'seattle/seattle_repy/vesselinfo'), 'utf8')).toMatch(
+        /^Percent 80\nOwner 65537 /,
+      );
+    });
+
+    it('refuses a base whose bytes are not what the manifest beside it lists, writing nothing', () => {
+      const dir = tempDir();
+      cpSync(BASES, join(dir, 'bases'), { recursive: true });
+      // Same format, other bytes: the android base under the windows name.
+      cpSync(join(BASES, 'seattle_android.zip'), join(dir, 'bases/seattle_win.zip'));
+      const out = join(dir, 'out.zip');
+      const run = runCib([
+        'customize',
+        '--base',
+        join(dir, 'bases/seattle_win.zip'),
+        '--config',
+        config(dir),
+        '--out',
+        out,
+      ]);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/SHA-256 is [0-9a-f]{64}, not the expected [0-9a-f]{64}/);
+      expect(existsSync(out)).toBe(false);
+    });
+
+    it("falls back to the archive's own checks when no manifest lists the base, and says so", () => {
+      const dir = tempDir();
+      cpSync(join(BASES, 'seattle_mac.tgz'), join(dir, 'seattle_mac.tgz'));
+      const out = join(dir, 'out.tgz');
+      const run = runCib([
+        'customize',
+        '--base',
+        join(dir, 'seattle_mac.tgz'),
+        '--config',
+        config(dir),
+        '--out',
+        out,
+      ]);
+      expect(run.status).toBe(0);
+      expect(run.stderr).toContain('base check: no manifest.json beside the base');
+      execFileSync('tar', ['-tzf', out]);
+    });
   });
 });

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import {
+  cpSync,
   existsSync,
   mkdirSync,
+  statSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -11,6 +13,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { parseManifest } from '../../src/core/manifest.ts';
+import { runCib } from '../support/tools.ts';
 import { isAppendReady, readTgzEntries } from '../../src/core/archive/tgz.ts';
 import { prepareBaseCommand } from '../../src/cli/commands/prepare-base.ts';
 import { CibError } from '../../src/core/problems.ts';
@@ -67,5 +71,103 @@ describe('cib prepare-base', () => {
     await expect(prepareBaseCommand.run([input, '--out', output])).rejects.toBeInstanceOf(CibError);
     expect(existsSync(output)).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(before);
+  });
+
+  describe('a folder of bases', () => {
+    /** Bases as real packaging writes them: Python's tarfile, GNU tar and Info-ZIP. */
+    function legacyFolder(dir: string): string {
+      const bases = join(dir, 'legacy');
+      mkdirSync(bases, { recursive: true });
+      pythonBase(bases);
+      execFileSync('tar', [
+        '-czf',
+        join(bases, 'seattle_mac.tgz'),
+        '-C',
+        join(bases, 'src'),
+        'seattle',
+      ]);
+      execFileSync('zip', ['-qr', join(bases, 'seattle_win.zip'), 'seattle'], {
+        cwd: join(bases, 'src'),
+      });
+      writeFileSync(join(bases, 'README.txt'), 'not a base\n');
+      return bases;
+    }
+
+    it('makes tgz bases append-ready, copies zips and writes a manifest the builder accepts', async () => {
+      const dir = join(work, 'folder');
+      const bases = legacyFolder(dir);
+      const out = join(dir, 'deploy');
+      const run = runCib(['prepare-base', bases, '--out', out, '--version', 'v9']);
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      expect(readdirSync(out).sort()).toEqual([
+        'manifest.json',
+        'seattle_linux.tgz',
+        'seattle_mac.tgz',
+        'seattle_win.zip',
+      ]);
+      const { manifest, problems } = parseManifest(
+        readFileSync(join(out, 'manifest.json'), 'utf8'),
+      );
+      expect(problems).toEqual([]);
+      for (const entry of manifest!.bases) {
+        const file = join(out, entry.file);
+        const sha = execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0];
+        expect(entry.sha256, entry.file).toBe(sha);
+        expect(entry.size).toBe(statSync(file).size);
+        expect(entry.version).toBe('v9');
+        if (entry.file.endsWith('.tgz')) {
+          expect(entry.layout).toBe('append-ready');
+          expect(isAppendReady(readFileSync(file))).toBe(true);
+          const list = (f: string) => execFileSync('tar', ['-tvzf', f], { encoding: 'utf8' });
+          expect(list(file)).toBe(list(join(bases, entry.file)));
+        } else {
+          expect(entry.layout).toBe('plain');
+          expect(readFileSync(file).equals(readFileSync(join(bases, entry.file)))).toBe(true);
+        }
+      }
+      expect(manifest!.bases.map((b) => b.platform).sort()).toEqual(['linux', 'mac', 'windows']);
+      // The folder is deployable as it is: customize finds the manifest beside the base.
+      const config = join(dir, 'build.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          vessels: [{ percentage: 80, owner: 'alex' }],
+          user_data: { alex: { public_key: `65537 ${2n ** 2047n + 12345n}` } },
+        }),
+      );
+      const custom = runCib([
+        'customize',
+        '--base',
+        join(out, 'seattle_linux.tgz'),
+        '--config',
+        config,
+        '--out',
+        join(dir, 'o.tgz'),
+      ]);
+      expect(custom.status).toBe(0);
+      expect(custom.stderr).toContain(`against ${join(out, 'manifest.json')} (linux)`);
+    });
+
+    it('writes nothing when one base is not the kind its name says', () => {
+      const dir = join(work, 'folder-bad');
+      const bases = legacyFolder(dir);
+      cpSync(join(bases, 'seattle_mac.tgz'), join(bases, 'seattle_android.zip'));
+      const out = join(dir, 'deploy');
+      const run = runCib(['prepare-base', bases, '--out', out]);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(
+        `${join(bases, 'seattle_android.zip')}: The android base must be a zip file, but this is a tgz file.`,
+      );
+      expect(existsSync(out)).toBe(false);
+    });
+
+    it('says so when the folder holds no base', () => {
+      const dir = join(work, 'folder-empty');
+      mkdirSync(dir);
+      const run = runCib(['prepare-base', dir, '--out', join(dir, 'out')]);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain('The folder holds no base installer');
+    });
   });
 });

@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { parseManifest, type BaseManifestEntry } from '../../src/core/manifest.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 /** The `cib` bin, running the compiled command line (tests/support/global-setup.ts builds it). */
@@ -60,16 +61,9 @@ export function extractWithTools(file: string): string {
   return dir;
 }
 
-export interface ManifestEntry {
-  platform: string;
-  file: string;
-  size: number;
-  sha256: string;
-  layout: string;
-}
-
-export function demoManifest(): ManifestEntry[] {
-  return (
-    JSON.parse(readFileSync(join(BASES, 'manifest.json'), 'utf8')) as { bases: ManifestEntry[] }
-  ).bases;
+/** The demo bases' manifest, read by the product's own validated reader. */
+export function demoManifest(): BaseManifestEntry[] {
+  const { manifest, problems } = parseManifest(readFileSync(join(BASES, 'manifest.json'), 'utf8'));
+  if (!manifest) throw new Error(`base-installers/manifest.json: ${JSON.stringify(problems)}`);
+  return manifest.bases;
 }
