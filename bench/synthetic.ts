@@ -81,22 +81,46 @@ function sourceText(next: () => number, bytes: number): string {
   return lines.join('\n').slice(0, bytes);
 }
 
+export interface TreeShape {
+  textFiles: number;
+  /** Text files are between half of this and one and a half times it. */
+  textBytesEach: number;
+  binaryFiles: number;
+  binaryBytesEach: number;
+}
+
+/** The archive benchmarks' 32 MiB tree. */
+export const LARGE_TREE: TreeShape = {
+  textFiles: TEXT_FILES,
+  textBytesEach: TEXT_BYTES_EACH,
+  binaryFiles: BINARY_FILES,
+  binaryBytesEach: BINARY_BYTES_EACH,
+};
+
+/** About the size of a real Seattle base: some 330 files, a 600 KB tgz. */
+export const SMALL_TREE: TreeShape = {
+  textFiles: 328,
+  textBytesEach: 4 * 1024,
+  binaryFiles: 1,
+  binaryBytesEach: 128 * 1024,
+};
+
 /** Every file of the synthetic tree, in a stable order; paths are below 100 bytes (plain ustar). */
-export function syntheticTree(seed = 1): SyntheticFile[] {
+export function syntheticTree(seed = 1, shape: TreeShape = LARGE_TREE): SyntheticFile[] {
   const next = random(seed);
   const encoder = new TextEncoder();
   const files: SyntheticFile[] = [];
-  for (let i = 0; i < TEXT_FILES; i++) {
+  for (let i = 0; i < shape.textFiles; i++) {
     const dir = DIRS[i % DIRS.length]!;
-    const size = TEXT_BYTES_EACH / 2 + (next() % TEXT_BYTES_EACH);
+    const size = shape.textBytesEach / 2 + (next() % shape.textBytesEach);
     files.push({
       path: `seattle/${dir}/module_${i}.py`,
       data: encoder.encode(sourceText(next, size)),
       mode: 0o644,
     });
   }
-  for (let i = 0; i < BINARY_FILES; i++) {
-    const data = new Uint8Array(BINARY_BYTES_EACH);
+  for (let i = 0; i < shape.binaryFiles; i++) {
+    const data = new Uint8Array(shape.binaryBytesEach);
     const words = new Uint32Array(data.buffer);
     for (let j = 0; j < words.length; j++) words[j] = next();
     files.push({ path: `seattle/seattle_repy/blob_${i}.bin`, data, mode: 0o644 });
