@@ -42,21 +42,44 @@ export default ts.config(
     files: ['**/*.svelte', '**/*.svelte.ts'],
     languageOptions: { parserOptions: { parser: ts.parser } },
   },
+  // Layers: core imports nothing of ours; node and worker import only core; cli, server and app
+  // sit on top. Each folder may not reach the ones listed for it.
+  layer('src/core/**/*.ts', ['node', 'worker', 'cli', 'server', 'app'], nodeBuiltins),
+  layer('src/node/**/*.ts', ['worker', 'cli', 'server', 'app']),
+  layer('src/worker/**/*.ts', ['node', 'cli', 'server', 'app'], nodeBuiltins),
+  layer('src/cli/**/*.ts', ['worker', 'server', 'app']),
+  layer('src/server/**/*.{ts,mjs}', ['worker', 'cli', 'app']),
+  layer('src/app/**/*.{ts,svelte}', ['node', 'cli', 'server'], nodeBuiltins),
   {
     // The core runs unchanged in the page, a worker, Node and the server: no Node built-ins, no DOM.
     files: ['src/core/**/*.ts'],
     languageOptions: { globals: { ...globals['shared-node-browser'] } },
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: nodeBuiltins.map((group) => ({
-            group: [group],
-            message: 'src/core must not use Node built-ins.',
-          })),
-        },
-      ],
       'no-restricted-globals': ['error', 'window', 'document', 'process', 'Buffer', 'localStorage'],
     },
   },
 );
+
+/** `files` may import none of the `forbidden` src/ folders, nor (when given) Node built-ins. */
+function layer(files, forbidden, builtins = []) {
+  return {
+    files: [files],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
+              message: `${files.split('/')[1]} sits below ${forbidden.join(', ')}: see the layers in README.md.`,
+            },
+            ...builtins.map((group) => ({
+              group: [group],
+              message: `${files.split('/')[1]} runs in the browser too: no Node built-ins.`,
+            })),
+          ],
+        },
+      ],
+    },
+  };
+}

@@ -15,13 +15,8 @@ import { customizeTgzStream } from '../../core/archive/tgz.ts';
 import { MANIFEST_FILE, parseManifest } from '../../core/manifest.ts';
 import { CibError, problem } from '../../core/problems.ts';
 import { renderVesselinfo } from '../../core/vesselinfo.ts';
-import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../../node/build-config.ts';
-import {
-  cliSettings,
-  readTextFile,
-  settingsOptions,
-  SETTINGS_HELP,
-} from '../../node/cli-settings.ts';
+import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../build-config.ts';
+import { cliSettings, readTextFile, settingsOptions, SETTINGS_HELP } from '../settings.ts';
 import { writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { inspectInstaller } from '../../core/archive/index.ts';
 import { CibError, problem } from '../../core/problems.ts';
-import { printProblems } from '../../node/cli-settings.ts';
+import { printProblems } from '../settings.ts';
 import { parseCommandArgs, UsageError, type Command } from '../command.ts';
 
 const help = `Usage: cib inspect FILE [--json]

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../cli/command.ts';
+import { UsageError } from './command.ts';
 import {
   resolveConfig,
   usersWithoutKeys,
@@ -15,7 +15,7 @@ import {
 import { fingerprint } from '../core/keys.ts';
 import { CibError, problem } from '../core/problems.ts';
 import { checkKeyBits, KEY_BITS, type DeploymentSettings, type KeyBits } from '../core/settings.ts';
-import { printProblems, readJsonFile } from './cli-settings.ts';
+import { printProblems, readJsonFile } from './settings.ts';
 
 const PRIVATE_KEY_MODE = 0o600;
 const PUBLIC_KEY_MODE = 0o644;

@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
-import { UsageError } from '../cli/command.ts';
+import { UsageError } from './command.ts';
 import { validateSettings } from '../core/config.ts';
 import { CibError, problem, type Problem } from '../core/problems.ts';
 import type { DeploymentSettings } from '../core/settings.ts';
-import { loadDeploymentSettings } from './deployment.ts';
+import { loadDeploymentSettings } from '../node/deployment.ts';
 
 /** Spread into a command's parseCommandArgs options. */
 export const settingsOptions = {
