@@ -87,6 +87,21 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/**
+ * Content types a cross-site HTML form (or a no-cors fetch) can send without a preflight: a page
+ * elsewhere could otherwise make a visitor's browser call the shim.
+ */
+const FORM_TYPES = new Set([
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data',
+]);
+
+/** The media type of a Content-Type header, lower case, without parameters. */
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
 /** True when the client says it takes HTML (a browser), false for curl's star-slash-star or none. */
 export function acceptsHtml(accept: string | undefined): boolean {
   if (!accept) return false;
@@ -185,7 +200,14 @@ export function createApp(
     options.log ??
     (settings.logRequests ? (line: string) => process.stdout.write(`${line}\n`) : undefined);
   const logError = (line: string) => process.stderr.write(`${line}\n`);
-  const shim = new XmlRpcShim({ deployment: settings.deployment, store, publicUrl, logError });
+  const shim = new XmlRpcShim({
+    deployment: settings.deployment,
+    store,
+    publicUrl,
+    logError,
+    keygenConcurrency: settings.keygenConcurrency,
+    keygenQueue: settings.keygenQueue,
+  });
   const installers = new InstallerBuilder(settings.basesDir);
   // sirv lists dist/ once at start-up; without a built page every static path says so.
   const serveDist = existsSync(settings.distDir)
@@ -219,6 +241,7 @@ export function createApp(
         data_dir: writable ? 'ok' : `DATA_DIR is not writable (${writeError})`,
         base_installers: bases ? 'ok' : 'base-installers/manifest.json is missing',
       },
+      keygen: shim.keygen.load,
     });
   }
 
@@ -242,9 +265,26 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
   }
 
   async function xmlrpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const type = mediaType(req.headers['content-type']);
+    if (FORM_TYPES.has(type)) {
+      // Never read: a cross-site form sent it. The connection closes after the answer.
+      res.setHeader('Connection', 'close');
+      sendText(
+        res,
+        415,
+        `XML-RPC calls are sent as text/xml, not ${type}; this server does not take form posts.`,
+      );
+      req.resume();
+      return;
+    }
     const body = await readBody(req, res, settings.maxBodyBytes, settings.bodyTimeoutMs);
     if (!body) return;
-    const xml = Buffer.from(await shim.handle(body), 'utf8');
+    // Aborted when the client closes its connection first, so work queued for it is dropped.
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const xml = Buffer.from(await shim.handle(body, gone.signal), 'utf8');
     res.writeHead(200, {
       'Content-Type': 'text/xml; charset=utf-8',
       'Content-Length': String(xml.length),

@@ -5,11 +5,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customizeInstaller } from '../../src/core/archive/index.ts';
 import { buildId } from '../../src/core/buildid.ts';
-import { resolveConfig, validateConfig, type BuildConfig } from '../../src/core/config.ts';
+import {
+  MAX_USERS_PER_BUILD,
+  resolveConfig,
+  validateConfig,
+  type BuildConfig,
+} from '../../src/core/config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { fingerprint } from '../../src/core/keys.ts';
 import { describeProblems, errorsOf } from '../../src/core/problems.ts';
 import { decodeShare, encodeShare } from '../../src/core/share.ts';
+import { MAX_FAULT_PROBLEMS } from '../../src/server/xmlrpc.ts';
 import { nodeVessels, parseVesselinfo, renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import {
   BASES_DIR,
@@ -41,8 +47,8 @@ async function resolvedOf(config: BuildConfig) {
   return (await resolveConfig(config, server.settings.deployment)).resolved;
 }
 
-function allRecordText(): string {
-  const root = join(server.dataDir, 'builds');
+function allRecordText(dataDir = server.dataDir): string {
+  const root = join(dataDir, 'builds');
   return readdirSync(root)
     .flatMap((shard) =>
       readdirSync(join(root, shard)).map((f) => readFileSync(join(root, shard, f), 'utf8')),
@@ -282,6 +288,42 @@ describe('hostile and malformed requests', () => {
     expect(out.huge_chunked.body).toContain('larger than 1048576 bytes');
   });
 
+  it('answers 40,000 user names with one clear fault naming the field', () => {
+    const got = out.forty_thousand_names;
+    expect(got.body_bytes).toBeGreaterThan(600_000);
+    expect(got.faultCode).toBe(-32602);
+    expect(got.faultString).toBe(
+      `vessels: The build names 40001 different users; a build has at most ${MAX_USERS_PER_BUILD}.`,
+    );
+  });
+
+  it('lists the first 20 problems of a fault, then how many more', () => {
+    const lines = (out.many_problems.faultString as string).split('\n');
+    expect(out.many_problems.body_bytes).toBeGreaterThan(900_000);
+    expect(lines).toHaveLength(MAX_FAULT_PROBLEMS + 1);
+    expect(lines[0]).toBe(
+      'vessels[0].users[0]: The user name "_00000" is not valid: it starts with "_"; the first character must be a letter or a digit.',
+    );
+    expect(lines[MAX_FAULT_PROBLEMS]).toBe(`… and ${45_000 - MAX_FAULT_PROBLEMS} more problems.`);
+    expect(out.long_name.faultString).toBe(
+      `vessels[0].users[0]: The user name "${'n'.repeat(60)}…" is not valid: it has 900000 characters; a user name has 3 to 40.`,
+    );
+  });
+
+  it('refuses what a cross-site form can send with 415, and takes what Python sends', () => {
+    for (const name of [
+      'form_text_plain',
+      'form_urlencoded',
+      'form_multipart',
+      'form_text_plain_upper',
+    ]) {
+      expect(out[name].status, name).toBe(415);
+      expect(out[name].body, name).toContain('XML-RPC calls are sent as text/xml');
+    }
+    expect(out.python_content_type).toBe('text/xml');
+    expect(out.python_client).toBe('2.0');
+  });
+
   it('refuses path traversal and malformed ids with 400 or 404', () => {
     for (const name of [
       'traversal_encoded',
@@ -324,6 +366,29 @@ describe('hostile and malformed requests', () => {
       expect(reply).toContain('did not arrive within 200 ms');
     } finally {
       await quick.stop();
+    }
+  });
+});
+
+describe('the key-generation queue', () => {
+  it('faults "busy" beyond its bound and drops calls whose client has gone away', async () => {
+    const small = await startTestServer({
+      KEYGEN_CONCURRENCY: '1',
+      KEYGEN_QUEUE: '1',
+    });
+    try {
+      const out = await runPython('busy.py', [small.origin]);
+      // A (32 generated keys) held the one slot while B queued and left, C queued and D came.
+      expect(out.steps).toEqual(['A generating', 'B queued', 'B dropped', 'C queued', 'idle']);
+      expect(out.a.keys).toBe(32);
+      expect(out.c.keys).toBe(2);
+      expect(out.d.faultCode).toBe(-32400);
+      expect(out.d.faultString).toContain('busy');
+      expect(out.d.faultString).toContain('try again');
+      // B's work never happened: no record of it, and A's and C's are stored.
+      expect(allRecordText(small.dataDir)).not.toContain('bravo');
+    } finally {
+      await small.stop();
     }
   });
 });
