@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import sirv from 'sirv';
 import type { Platform } from '../core/archive/index.ts';
+import type { ResolvedConfig } from '../core/config.ts';
 import { CibError } from '../core/problems.ts';
 import { encodeShare } from '../core/share.ts';
 import { InstallerBuilder, platformInfo } from './installers.ts';
@@ -20,6 +21,16 @@ import { XmlRpcShim } from './xmlrpc.ts';
 /** A client gets this long to send its headers, and its whole request. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Redirects longer than this go to the page's short route `#/b/<build id>` instead, which reads
+ * the share code from `<build id>/record.json`: common reverse proxies refuse headers over 4 KB.
+ */
+export const MAX_LOCATION_BYTES = 3072;
+/** Framing of anything we serve is refused: a `<meta>` policy cannot say frame-ancestors. */
+const FRAMING_HEADERS = {
+  'Content-Security-Policy': "frame-ancestors 'none'",
+  'X-Frame-Options': 'DENY',
+};
 /** After a 413 we discard at most this much more of the body before closing the connection. */
 const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
 
@@ -288,8 +299,19 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
     res.writeHead(200, {
       'Content-Type': 'text/xml; charset=utf-8',
       'Content-Length': String(xml.length),
+      // build_installers answers may carry generated private keys: no cache may keep them.
+      'Cache-Control': 'no-store',
     });
     res.end(xml);
+  }
+
+  /** The page's route for a build: its share link, or the short `#/b/` route when that is long. */
+  function pageLocation(id: string, resolved: ResolvedConfig, platform?: string): string {
+    const suffix = platform ? `/${platform}` : '';
+    const share = `${publicUrl()}/#/s/${encodeShare(resolved)}${suffix}`;
+    return Buffer.byteLength(share) <= MAX_LOCATION_BYTES
+      ? share
+      : `${publicUrl()}/#/b/${id}${suffix}`;
   }
 
   async function record(id: string) {
@@ -314,7 +336,7 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
     }
     const { resolved } = await record(id);
     if (acceptsHtml(req.headers.accept)) {
-      redirect(res, `${publicUrl()}/#/s/${encodeShare(resolved)}/${platform}`);
+      redirect(res, pageLocation(id, resolved, platform));
       return;
     }
     let built;
@@ -388,7 +410,13 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
     }
     if (isBuildId(first) && (segments.length === 1 || (segments.length === 2 && second === ''))) {
       const { resolved } = await record(first);
-      redirect(res, `${publicUrl()}/#/s/${encodeShare(resolved)}`);
+      redirect(res, pageLocation(first, resolved));
+      return;
+    }
+    if (isBuildId(first) && segments.length === 2 && second === 'record.json') {
+      // The public part only (the share code the page's short route needs), never a private key.
+      const { resolved } = await record(first);
+      sendJson(res, 200, { build_id: first, share: encodeShare(resolved) });
       return;
     }
     req.url = `/${rest}${queryAt === -1 ? '' : url.slice(queryAt)}`;
@@ -409,6 +437,7 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
       });
     }
     req.on('error', () => undefined);
+    for (const [name, value] of Object.entries(FRAMING_HEADERS)) res.setHeader(name, value);
     try {
       await route(req, res);
     } catch (error) {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -367,6 +368,70 @@ describe('hostile and malformed requests', () => {
     } finally {
       await quick.stop();
     }
+  });
+});
+
+/** An odd number of exactly `bits` bits with random digits (so the share codec cannot shrink it). */
+function randomModulus(bits: number): bigint {
+  const n = BigInt(`0x${randomBytes(bits / 8).toString('hex')}`);
+  return n | (1n << BigInt(bits - 1)) | 1n;
+}
+
+describe('HTTP hardening', () => {
+  /** A build_installers call as Python's xmlrpc.client would send it. */
+  async function rpc(body: string): Promise<Response> {
+    return fetch(xmlrpcUrl(), { method: 'POST', headers: { 'Content-Type': 'text/xml' }, body });
+  }
+
+  it('forbids framing of the page and of every other answer', async () => {
+    for (const path of ['/', '/xmlrpc/', '/healthz', '/nowhere']) {
+      const response = await fetch(`${server.origin}${path}`);
+      expect(response.headers.get('x-frame-options'), path).toBe('DENY');
+      expect(response.headers.get('content-security-policy'), path).toBe("frame-ancestors 'none'");
+    }
+  });
+
+  it('sends XML-RPC answers, which may carry private keys, with Cache-Control: no-store', async () => {
+    const response = await rpc(
+      `<?xml version="1.0"?><methodCall><methodName>build_installers</methodName><params><param><value><array><data><value><struct><member><name>percentage</name><value><int>80</int></value></member><member><name>owner</name><value>fresh</value></member></struct></value></data></array></value></param></params></methodCall>`,
+    );
+    expect(await response.text()).toContain('<name>private_key</name>');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('redirects a build with many large keys to the short route, under 4 KB', async () => {
+    // Twenty users with 4096-bit moduli: their share link alone is over 15 KB.
+    const users = Array.from({ length: 20 }, (_, i) => `user${i}`);
+    const userData = Object.fromEntries(
+      users.map((name) => [name, { public_key: `65537 ${randomModulus(4096)}` }]),
+    );
+    const config = { vessels: [{ percentage: 80, owner: 'user0', users }], user_data: userData };
+    const id = buildId(await resolvedOf(config));
+    const xml = await runPython('xmlrpc_call.py', [
+      xmlrpcUrl(),
+      'build_installers',
+      JSON.stringify([config.vessels, config.user_data]),
+    ]);
+    expect(xml.result.build_id).toBe(id);
+    const longLink = `${server.publicUrl}/#/s/${encodeShare(await resolvedOf(config))}/mac`;
+    expect(longLink.length).toBeGreaterThan(15_000);
+
+    const browser = await fetch(`${server.origin}/${id}/installers/mac/`, {
+      headers: { Accept: 'text/html' },
+      redirect: 'manual',
+    });
+    expect(browser.status).toBe(303);
+    const location = browser.headers.get('location') ?? '';
+    expect(location).toBe(`${server.publicUrl}/#/b/${id}/mac`);
+    expect(location.length).toBeLessThan(4096);
+    const share = await fetch(`${server.origin}/${id}/`, { redirect: 'manual' });
+    expect(share.headers.get('location')).toBe(`${server.publicUrl}/#/b/${id}`);
+
+    const record = await (await fetch(`${server.origin}/${id}/record.json`)).json();
+    expect(record.build_id).toBe(id);
+    const decoded = decodeShare(record.share, server.settings.deployment);
+    expect(decoded.resolved && buildId(decoded.resolved)).toBe(id);
+    expect((await fetch(`${server.origin}/${'0'.repeat(40)}/record.json`)).status).toBe(404);
   });
 });
 
