@@ -193,20 +193,13 @@ function readBody(
   });
 }
 
-/** The default store, its writer threads started so the first calls need not wait for them. */
-function fileStore(dataDir: string): BuildStore {
-  const store = new FileBuildStore(dataDir);
-  store.prestart();
-  return store;
-}
-
 /** Builds the request handler; `publicUrl` is read per request since port 0 binds late. */
 export function createApp(
   settings: ServerSettings,
   publicUrl: () => string,
   options: AppOptions = {},
 ) {
-  const store = options.store ?? fileStore(settings.dataDir);
+  const store = options.store ?? new FileBuildStore(settings.dataDir);
   const log =
     options.log ??
     (settings.logRequests ? (line: string) => process.stdout.write(`${line}\n`) : undefined);
@@ -315,7 +308,16 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
   }
 
   async function record(id: string) {
-    const found = await store.get(id);
+    let found;
+    try {
+      found = await store.get(id);
+    } catch (error) {
+      if (error instanceof CibError && error.code === 'store.record.corrupt') {
+        logError(`store: ${error.message}`);
+        throw new HttpError(503, error.message);
+      }
+      throw error;
+    }
     if (!found) throw new HttpError(404, `There is no build ${id}.`);
     return found;
   }
@@ -460,6 +462,16 @@ export async function startServer(
 ): Promise<RunningServer> {
   let bound = '';
   const publicUrl = () => bound;
+  if (!options.store) {
+    // Writer threads started so the first calls need not wait; a crash's temp files removed.
+    const store = new FileBuildStore(settings.dataDir);
+    const removed = await store.prestart().catch((error: unknown) => {
+      process.stderr.write(`store: temp files not cleaned: ${(error as Error).message}\n`);
+      return 0;
+    });
+    if (removed > 0) process.stderr.write(`store: removed ${removed} stale temp files\n`);
+    options = { ...options, store };
+  }
   const handler = createApp(settings, publicUrl, options);
   const server = createServer((req, res) => void handler(req, res));
   server.headersTimeout = HEADERS_TIMEOUT_MS;

@@ -17,7 +17,7 @@ import {
   type ResolvedConfig,
 } from '../core/config.ts';
 import { buildIdInput } from '../core/buildid.ts';
-import { describeProblems, errorsOf, type Problem } from '../core/problems.ts';
+import { CibError, describeProblems, errorsOf, type Problem } from '../core/problems.ts';
 import type { DeploymentSettings } from '../core/settings.ts';
 import { DEFAULT_KEYGEN_CONCURRENCY, DEFAULT_KEYGEN_QUEUE } from './settings.ts';
 import { isBuildId, RECORD_FORMAT, type BuildStore } from './store.ts';
@@ -412,7 +412,13 @@ export class XmlRpcShim {
     if (signal?.aborted) throw new ClientGone();
     // The core's buildId (SHA-1 of buildIdInput), with Node's native SHA-1.
     const id = createHash('sha1').update(buildIdInput(resolved)).digest('hex');
-    await store.put(id, { format: RECORD_FORMAT, build_id: id, resolved });
+    try {
+      await store.put(id, { format: RECORD_FORMAT, build_id: id, resolved });
+    } catch (error) {
+      if (error instanceof CibError && error.code === 'store.record.too-large')
+        throw new ShimFault(FaultCode.INVALID_PARAMS, `build_installers: ${error.message}`);
+      throw error;
+    }
 
     const users: BuildResult['users'] = {};
     for (const [name, publicKey] of Object.entries(resolved.publicKeys)) {
@@ -444,6 +450,12 @@ export class XmlRpcShim {
   }
 
   private async lookup(id: string): Promise<ResolvedConfig | undefined> {
-    return (await this.options.store.get(id))?.resolved;
+    try {
+      return (await this.options.store.get(id))?.resolved;
+    } catch (error) {
+      if (error instanceof CibError && error.code === 'store.record.corrupt')
+        throw new ShimFault(FaultCode.APPLICATION_ERROR, `get_urls: ${error.message}`);
+      throw error;
+    }
   }
 }

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
-import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { serializeMethodCall } from '@foxglove/xmlrpc';
+import { readdirSync, readFileSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,11 +23,14 @@ import { MAX_FAULT_PROBLEMS } from '../../src/server/xmlrpc.ts';
 import { nodeVessels, parseVesselinfo, renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import {
   BASES_DIR,
+  ROOT,
   runPython,
   startTestServer,
   type PythonOutput,
   type TestServer,
 } from './helpers.ts';
+
+const execFileAsync = promisify(execFile);
 
 let server: TestServer;
 let ownerKey: string;
@@ -376,6 +382,111 @@ function randomModulus(bits: number): bigint {
   const n = BigInt(`0x${randomBytes(bits / 8).toString('hex')}`);
   return n | (1n << BigInt(bits - 1)) | 1n;
 }
+
+describe('the store heals and can be cleaned', () => {
+  it('detects a damaged record, and the next build_installers rewrites it so its URLs work', async () => {
+    const out = await runPython('heal.py', [xmlrpcUrl(), server.dataDir, ownerKey]);
+    expect(Object.keys(out)).toEqual(['truncated', 'garbled', 'empty']);
+    for (const [damage, got] of Object.entries<PythonOutput>(out)) {
+      expect(got.damaged_differs, damage).toBe(true);
+      expect(got.damaged_status, damage).toBe(503);
+      expect(got.damaged_body, damage).toContain('is damaged; calling build_installers again');
+      expect(got.damaged_get_urls, damage).toContain('is damaged');
+      expect(got.same_id, damage).toBe(true);
+      expect(got.same_urls, damage).toBe(true);
+      expect(got.record_restored, damage).toBe(true);
+      expect(got.get_urls, damage).toBe(true);
+      for (const platform of ['android', 'linux', 'mac', 'windows']) {
+        expect(got.downloads[platform], `${damage} ${platform}`).toEqual({
+          status: 200,
+          owner_line: true,
+        });
+      }
+    }
+  });
+});
+
+describe('cib prune-builds with the server running', () => {
+  async function build(owner: string): Promise<string> {
+    const body = serializeMethodCall('build_installers', [
+      [{ percentage: 80, owner }],
+      { [owner]: { public_key: ownerKey } },
+    ] as never);
+    const xml = await (
+      await fetch(xmlrpcUrl(), { method: 'POST', headers: { 'Content-Type': 'text/xml' }, body })
+    ).text();
+    const id = /<name>build_id<\/name><value><string>([a-z0-9]{40})</.exec(xml)?.[1];
+    if (!id) throw new Error(`no build id in ${xml.slice(0, 300)}`);
+    return id;
+  }
+  async function known(id: string): Promise<boolean> {
+    const body = serializeMethodCall('get_urls', [id]);
+    const response = await fetch(xmlrpcUrl(), {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/xml' },
+      body,
+    });
+    const xml = await response.text();
+    if (response.status !== 200) throw new Error(`get_urls: HTTP ${response.status}`);
+    return !xml.includes('<fault>');
+  }
+  const fileOf = (id: string) => join(server.dataDir, 'builds', id.slice(0, 2), `${id}.json`);
+
+  it('deletes builds not asked for within the age, while builds asked for meanwhile survive', async () => {
+    const names = (prefix: string, n: number) =>
+      Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+    const revived = await Promise.all(names('revived', 10).map(build));
+    const stale = await Promise.all(names('stale', 10).map(build));
+    const fresh = await Promise.all(names('fresh', 5).map(build));
+    const longAgo = new Date(Date.now() - 40 * 86_400_000);
+    for (const id of [...revived, ...stale]) utimesSync(fileOf(id), longAgo, longAgo);
+    // A crash's leftovers: a temp file of a process that no longer runs.
+    const shard = join(server.dataDir, 'builds', fresh[0]!.slice(0, 2));
+    writeFileSync(join(shard, '.tmp-999999999-abcdef-leftover'), '{"partial');
+
+    // The prune runs in its own process while the revived builds are asked for again.
+    const prune = execFileAsync(process.execPath, [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/main.ts'),
+      'prune-builds',
+      '--data-dir',
+      server.dataDir,
+      '--older-than',
+      '30d',
+    ]);
+    const again = await Promise.all(names('revived', 10).map(build));
+    const { stdout } = await prune;
+    expect(again).toEqual(revived);
+
+    const removed = Number(
+      /^removed (\d+) build records older than 30d, kept (\d+)/.exec(stdout)?.[1],
+    );
+    expect(removed).toBeGreaterThanOrEqual(10);
+    expect(removed).toBeLessThanOrEqual(20);
+    for (const id of stale) expect(await known(id), `stale ${id}`).toBe(false);
+    for (const id of [...revived, ...fresh]) expect(await known(id), `kept ${id}`).toBe(true);
+    expect(readdirSync(shard).filter((name) => name.startsWith('.'))).toEqual([]);
+    // A pruned build comes back when asked for again.
+    expect(await build('stale0')).toBe(stale[0]);
+    expect(await known(stale[0]!)).toBe(true);
+  });
+
+  it('refuses an age it cannot read, naming the option', async () => {
+    const failed = await execFileAsync(process.execPath, [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/main.ts'),
+      'prune-builds',
+      '--data-dir',
+      server.dataDir,
+      '--older-than',
+      '30 days',
+    ]).catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({ code: 2 });
+    expect((failed as { stderr: string }).stderr).toContain('--older-than must be');
+  });
+});
 
 describe('HTTP hardening', () => {
   /** A build_installers call as Python's xmlrpc.client would send it. */

@@ -5,6 +5,7 @@ import { inspectCommand } from './inspect.ts';
 import { keygenCommand } from './keygen.ts';
 import { makeBaseCommand } from './make-base.ts';
 import { prepareBaseCommand } from './prepare-base.ts';
+import { pruneBuildsCommand } from './prune-builds.ts';
 import { vesselinfoCommand } from './vesselinfo.ts';
 
 /** Every `cib` command, in the order `cib --help` lists them. */
@@ -16,4 +17,5 @@ export const commands: Command[] = [
   prepareBaseCommand,
   customizeCommand,
   inspectCommand,
+  pruneBuildsCommand,
 ];
