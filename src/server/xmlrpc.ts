@@ -8,8 +8,15 @@
  * of a call's CPU time under load, and its sax-based reader a third again.
  */
 import { createHash } from 'node:crypto';
-import { NestingTooDeep, readMethodCall, Struct, Unsupported } from './methodcall.ts';
 import {
+  NestingTooDeep,
+  readMethodCall,
+  Struct,
+  TooManyValues,
+  Unsupported,
+} from './methodcall.ts';
+import {
+  MAX_USERS_PER_BUILD,
   resolveValidConfig,
   usersWithoutKeys,
   validateConfig,
@@ -27,6 +34,12 @@ export const API_VERSION = '2.0';
 export const URL_PLATFORMS = ['linux', 'mac', 'windows', 'android'] as const;
 /** methodCall > params > param > value > array > data > value > struct > member > value … : 32 is ample. */
 export const MAX_XML_DEPTH = 32;
+/**
+ * Values one call may hold. The largest valid build_installers call (8 vessels naming at most
+ * MAX_USERS_PER_BUILD users, and their user_data) holds about a thousand; past this the parse
+ * stops, so a megabyte of tiny values costs no more than a few kilobytes.
+ */
+export const MAX_CALL_VALUES = 4096;
 /** Key generation is costly: a single call may ask for at most this many generated keys. */
 export const MAX_GENERATED_KEYS = 32;
 /** Calls generating keys at the same time; more wait their turn. */
@@ -184,8 +197,14 @@ export async function parseMethodCall(
   checkXmlSafety(text);
   let call;
   try {
-    call = readMethodCall(text, MAX_XML_DEPTH);
+    call = readMethodCall(text, MAX_XML_DEPTH, MAX_CALL_VALUES);
   } catch (error) {
+    if (error instanceof TooManyValues) {
+      throw new ShimFault(
+        FaultCode.INVALID_PARAMS,
+        `The call holds more than ${error.limit} values; a build has at most ${MAX_USERS_PER_BUILD} users, so no call of this API needs that many.`,
+      );
+    }
     if (error instanceof NestingTooDeep) {
       throw new ShimFault(
         FaultCode.INVALID_XMLRPC,
