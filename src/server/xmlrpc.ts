@@ -311,14 +311,18 @@ export class Gate {
         this.waiting.add(turn);
         signal?.addEventListener('abort', gone, { once: true });
       });
+      // The finishing call handed its slot over: `active` already counts this one.
+    } else {
+      this.active += 1;
     }
-    this.active += 1;
     try {
       return await task();
     } finally {
-      this.active -= 1;
       const next = this.waiting.values().next();
-      if (!next.done) {
+      if (next.done) {
+        this.active -= 1;
+      } else {
+        // Handed over directly, so a call arriving meanwhile cannot take the slot first.
         this.waiting.delete(next.value);
         next.value();
       }
