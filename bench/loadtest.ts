@@ -5,7 +5,8 @@
  * calls (the measured ones) with keys supplied from CONCURRENCY keep-alive clients; then it is
  * restarted and every returned id, warm-up included, is checked with get_urls (`lost_builds`). Phase 2: the same load against a fresh server that gets SIGKILL in
  * the middle; after a restart every acknowledged build must be intact (get_urls answers and the
- * record file parses). Writes bench/shim.json.
+ * record file parses). Phase 3 (between them in the run): small calls alone, then with hostile
+ * large calls (40,000 names, 1 MB bodies) arriving in parallel. Writes bench/shim.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,12 @@ const WARMUP = Number(process.env.LOADTEST_WARMUP ?? 1_000);
 const KEY_PAIRS = 6;
 /** Server processes sharing the port; 2 measured no faster on this 2-core machine (the generator needs one). */
 const WORKERS = Number(process.env.LOADTEST_WORKERS ?? 1);
+/** Phase 3: small calls measured alone, then with hostile large calls arriving in parallel. */
+const HOSTILE_SMALL_CALLS = Number(process.env.LOADTEST_HOSTILE_CALLS ?? 2_000);
+const HOSTILE_CLIENTS = Number(process.env.LOADTEST_HOSTILE_CLIENTS ?? 2);
+const SMALL_CONCURRENCY = 8;
+/** The goal: small calls' p99 with hostile calls in parallel at most this many times their p99 alone. */
+const HOSTILE_P99_GOAL_RATIO = 5;
 /** Phase 2 kills the server once this many calls have been acknowledged. */
 const KILL_AFTER = Math.floor(CALLS / 3);
 /** Vessel splits of the 80% user share the configurations rotate through. */
@@ -154,14 +161,15 @@ interface LoadResult {
   seconds: number;
 }
 
-/** CONCURRENCY clients take the calls in order; `stopAfter` lets the caller act mid-run. */
+/** `concurrency` clients take the calls in order; `onAck` lets the caller act mid-run. */
 async function runLoad(
   port: number,
   calls: Call[],
   onAck?: (count: number) => void,
   tolerateFailures = false,
+  concurrency = CONCURRENCY,
 ): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const acknowledged: string[] = [];
   const latencies: number[] = [];
   let errors = 0;
@@ -189,7 +197,7 @@ async function runLoad(
       }
     }
   }
-  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  await Promise.all(Array.from({ length: concurrency }, client));
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
   return { acknowledged, errors, latencies, seconds };
@@ -222,6 +230,54 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
+
+/** A compact build_installers call (untyped strings, no whitespace): one vessel, these users. */
+function vesselWithUsers(users: string[]): Buffer {
+  return Buffer.from(
+    "<?xml version='1.0'?><methodCall><methodName>build_installers</methodName><params><param>" +
+      '<value><array><data><value><struct><member><name>percentage</name><value><int>80</int></value>' +
+      '</member><member><name>owner</name><value>owner</value></member><member><name>users</name>' +
+      `<value><array><data>${users.map((u) => `<value>${u}</value>`).join('')}</data></array></value>` +
+      '</member></struct></value></data></array></value></param></params></methodCall>',
+  );
+}
+
+/** The hostile calls: 40,000 distinct short names (~650 KB) and ~1 MB of 45,000 invalid ones. */
+function hostileBodies(): Buffer[] {
+  const digits = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const names = Array.from(
+    { length: 40_000 },
+    (_, i) =>
+      `${digits[Math.floor(i / 1296) % 26]}${digits[Math.floor(i / 36) % 36]}${digits[i % 36]}${i >= 33_696 ? i : ''}`,
+  );
+  const invalid = Array.from({ length: 45_000 }, (_, i) => `_${String(i).padStart(5, '0')}`);
+  return [vesselWithUsers(names), vesselWithUsers(invalid)];
+}
+
+/** HOSTILE_CLIENTS clients sending hostile calls back to back until `stop` resolves. */
+async function hostileLoad(
+  port: number,
+  stop: Promise<unknown>,
+): Promise<{ calls: number; faults: number; bytes: number; maxFaultBytes: number }> {
+  const bodies = hostileBodies();
+  const agent = new Agent({ keepAlive: true, maxSockets: HOSTILE_CLIENTS });
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  const out = { calls: 0, faults: 0, bytes: 0, maxFaultBytes: 0 };
+  async function client(offset: number): Promise<void> {
+    for (let i = offset; !stopped; i++) {
+      const body = bodies[i % bodies.length] as Buffer;
+      const xml = await post(agent, port, body);
+      out.calls += 1;
+      out.bytes += body.length;
+      if (xml.includes('<fault>')) out.faults += 1;
+      out.maxFaultBytes = Math.max(out.maxFaultBytes, Buffer.byteLength(xml));
+    }
+  }
+  await Promise.all(Array.from({ length: HOSTILE_CLIENTS }, (_, i) => client(i)));
+  agent.destroy();
+  return out;
+}
 
 async function main(): Promise<void> {
   const deployment = loadDeploymentSettings();
@@ -274,6 +330,58 @@ async function main(): Promise<void> {
       max_ms: round(sorted[sorted.length - 1] ?? 0),
       lost_builds: lost.length,
     };
+    log(JSON.stringify(results));
+
+    // Phase 3: small calls alone, then the same number with hostile large calls in parallel.
+    const hostileDir = join(work, 'hostile-data');
+    server = await startServer(hostileDir);
+    const small = calls.slice(0, Math.min(HOSTILE_SMALL_CALLS, calls.length));
+    const half = Math.floor(small.length / 2);
+    log(
+      `phase 3: ${half} small calls alone, then ${small.length - half} with ${HOSTILE_CLIENTS} hostile clients`,
+    );
+    await runLoad(server.port, warmup.slice(0, 200), undefined, false, SMALL_CONCURRENCY);
+    const alone = await runLoad(
+      server.port,
+      small.slice(0, half),
+      undefined,
+      false,
+      SMALL_CONCURRENCY,
+    );
+    let finish!: () => void;
+    const finished = new Promise<void>((done) => (finish = done));
+    const hostile = hostileLoad(server.port, finished);
+    const underAttack = await runLoad(
+      server.port,
+      small.slice(half),
+      undefined,
+      false,
+      SMALL_CONCURRENCY,
+    );
+    finish();
+    const attack = await hostile;
+    await stopServer(server, 'SIGTERM');
+    const aloneSorted = [...alone.latencies].sort((a, b) => a - b);
+    const attackSorted = [...underAttack.latencies].sort((a, b) => a - b);
+    const aloneP99 = percentile(aloneSorted, 99);
+    const attackP99 = percentile(attackSorted, 99);
+    Object.assign(results, {
+      hostile_small_calls: underAttack.latencies.length,
+      hostile_small_concurrency: SMALL_CONCURRENCY,
+      hostile_alone_p50_ms: round(percentile(aloneSorted, 50)),
+      hostile_alone_p99_ms: round(aloneP99),
+      hostile_p50_ms: round(percentile(attackSorted, 50)),
+      hostile_p99_ms: round(attackP99),
+      hostile_errors: alone.errors + underAttack.errors,
+      hostile_large_calls: attack.calls,
+      hostile_large_faults: attack.faults,
+      hostile_large_mb: round(attack.bytes / 1e6, 1),
+      hostile_max_fault_bytes: attack.maxFaultBytes,
+      hostile_goal: `small-call p99 with hostile calls in parallel at most ${HOSTILE_P99_GOAL_RATIO}x its p99 alone, every hostile call a fault`,
+      hostile_p99_ratio: round(attackP99 / Math.max(aloneP99, 0.001)),
+      hostile_goal_met:
+        attackP99 <= HOSTILE_P99_GOAL_RATIO * aloneP99 && attack.faults === attack.calls,
+    });
     log(JSON.stringify(results));
 
     // Phase 2: SIGKILL mid-load; every acknowledged build must survive intact.

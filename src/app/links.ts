@@ -293,3 +293,35 @@ function ordinal(n: number): string {
           : 'th';
   return `${n}${suffix}`;
 }
+
+/**
+ * `#/b/<build id>[/<platform>]`: a build stored on the server behind the page, which redirects
+ * here when the build's share link would make too long a header. Only works with that server.
+ */
+export function buildRecordLink(hash: string): { id: string; platform: string } | undefined {
+  const match = /^#?\/?b\/([a-z0-9]{40})(?:\/([a-z_]{1,20}))?$/.exec(hash);
+  return match ? { id: match[1] as string, platform: match[2] ?? '' } : undefined;
+}
+
+/**
+ * The share link for a build record the server answered (`<build id>/record.json`, beside the
+ * page), or a route showing why there is none.
+ */
+export function shareHashOfRecord(
+  record: unknown,
+  link: { id: string; platform: string },
+): string | Route {
+  const share = (record as { share?: unknown } | null)?.share;
+  if (typeof share === 'string' && share !== '')
+    return `#/${SHARE_PREFIX}${encodeURIComponent(share)}${link.platform ? `/${link.platform}` : ''}`;
+  return {
+    view: 'shared',
+    problems: [
+      problem(
+        'link.build.unavailable',
+        'link',
+        `The build ${link.id} could not be read from this server; ask for a new link.`,
+      ),
+    ],
+  };
+}

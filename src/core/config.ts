@@ -59,6 +59,14 @@ export const USER_NAME_MAX = 40;
 /** Spec §3: every vessel, the reserved one included, gets between 10 and 100 percent. */
 export const MIN_PERCENT = 10;
 export const MAX_PERCENT = 100;
+/**
+ * Distinct users one build may name (owners and users of every vessel, and `user_data` entries).
+ * The old web builder never needed more than a few dozen; the cap keeps a call's work, its
+ * vesselinfo and its stored record small.
+ */
+export const MAX_USERS_PER_BUILD = 100;
+/** Input quoted back in a message is cut to this many characters, so an answer stays small. */
+const QUOTE_MAX = 60;
 
 const TOP_LEVEL_FIELDS = ['vessels', 'user_data'];
 const VESSEL_FIELDS = ['percentage', 'owner', 'users'];
@@ -66,6 +74,16 @@ const USER_DATA_FIELDS = ['public_key'];
 
 export function isValidUserName(name: string): boolean {
   return USER_NAME_PATTERN.test(name);
+}
+
+/** JSON.stringify of text, cut to QUOTE_MAX characters (with "…") so a message stays short. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > QUOTE_MAX ? `${text.slice(0, QUOTE_MAX)}…` : text);
+}
+
+/** Appends in a loop: spreading tens of thousands of items into push() can overflow the stack. */
+function append(problems: Problem[], more: readonly Problem[]): void {
+  for (const p of more) problems.push(p);
 }
 
 /** Why a user name breaks the rule, or undefined when it is fine. */
@@ -79,11 +97,7 @@ export function userNameProblem(name: string, path: string): Problem | undefined
   } else {
     why = 'only letters, digits and "_" are allowed';
   }
-  return problem(
-    'user.name.invalid',
-    path,
-    `The user name ${JSON.stringify(name)} is not valid: ${why}.`,
-  );
+  return problem('user.name.invalid', path, `The user name ${quoted(name)} is not valid: ${why}.`);
 }
 
 /** JSON type names as a person reads them. */
@@ -116,7 +130,7 @@ function unknownFields(object: Record<string, unknown>, known: string[], path: s
       problem(
         'config.field.unknown',
         path ? `${path}.${key}` : key,
-        `The field ${JSON.stringify(key)} is not part of a build configuration and is ignored.`,
+        `The field ${quoted(key)} is not part of a build configuration and is ignored.`,
         'warning',
       ),
     );
@@ -145,8 +159,8 @@ export function checkUserNames(
           'user.name.duplicate',
           pathOf(index),
           same
-            ? `The user name ${JSON.stringify(name)} is used twice; user names must be unique.`
-            : `The user name ${JSON.stringify(name)} differs from ${JSON.stringify(earlier)} only in upper and lower case; user names must be unique ignoring case.`,
+            ? `The user name ${quoted(name)} is used twice; user names must be unique.`
+            : `The user name ${quoted(name)} differs from ${quoted(earlier)} only in upper and lower case; user names must be unique ignoring case.`,
         ),
       );
     } else {
@@ -283,7 +297,7 @@ export function validateConfig(
     );
     return { problems };
   }
-  problems.push(...unknownFields(input, TOP_LEVEL_FIELDS, ''));
+  append(problems, unknownFields(input, TOP_LEVEL_FIELDS, ''));
 
   const vessels: VesselSpec[] = [];
   // Every place a name is used, for the duplicate check and for "unused user_data".
@@ -331,9 +345,9 @@ export function validateConfig(
         );
         return;
       }
-      problems.push(...unknownFields(raw, VESSEL_FIELDS, path));
+      append(problems, unknownFields(raw, VESSEL_FIELDS, path));
       const pct = checkPercentage(raw.percentage, `${path}.percentage`);
-      problems.push(...pct.problems);
+      append(problems, pct.problems);
       if (pct.percentage === undefined || !Number.isInteger(pct.percentage))
         percentagesComplete = false;
       else total += pct.percentage;
@@ -345,7 +359,7 @@ export function validateConfig(
         );
       } else {
         const checked = checkNameValue(raw.owner, `${path}.owner`, 'owner');
-        problems.push(...checked.problems);
+        append(problems, checked.problems);
         owner = checked.name;
         if (owner !== undefined) namesUsed.push({ name: owner, path: `${path}.owner` });
       }
@@ -364,7 +378,7 @@ export function validateConfig(
           raw.users.forEach((user: unknown, userIndex) => {
             const userPath = `${path}.users[${userIndex}]`;
             const checked = checkNameValue(user, userPath, 'user');
-            problems.push(...checked.problems);
+            append(problems, checked.problems);
             if (checked.name !== undefined) {
               users.push(checked.name);
               namesUsed.push({ name: checked.name, path: userPath });
@@ -407,7 +421,10 @@ export function validateConfig(
     } else {
       userData = {};
       const names = Object.keys(rawUserData);
-      problems.push(...checkUserNames(names, (i) => `user_data.${names[i]}`));
+      append(
+        problems,
+        checkUserNames(names, (i) => `user_data.${names[i]}`),
+      );
       const used = new Set(namesUsed.map((u) => u.name));
       for (const name of names) {
         const path = `user_data.${name}`;
@@ -422,7 +439,7 @@ export function validateConfig(
           );
           continue;
         }
-        problems.push(...unknownFields(entry, USER_DATA_FIELDS, path));
+        append(problems, unknownFields(entry, USER_DATA_FIELDS, path));
         const key = entry.public_key;
         if (key === undefined) {
           userData[name] = {};
@@ -435,7 +452,7 @@ export function validateConfig(
             ),
           );
         } else {
-          problems.push(...parsePublicKey(key, `${path}.public_key`).problems);
+          append(problems, parsePublicKey(key, `${path}.public_key`).problems);
           userData[name] = { public_key: key };
         }
         if (!used.has(name) && isValidUserName(name)) {
@@ -457,7 +474,21 @@ export function validateConfig(
   const firstPlace = new Map<string, string>();
   for (const { name, path } of namesUsed) if (!firstPlace.has(name)) firstPlace.set(name, path);
   const userDataNames = userData ? Object.keys(userData) : [];
-  const vesselOnly = [...firstPlace.keys()].filter((name) => !userDataNames.includes(name));
+  const inUserData = new Set(userDataNames);
+  const vesselOnly = [...firstPlace.keys()].filter((name) => !inUserData.has(name));
+  // Counted once, ignoring case (so "Bob" and "bob" are one user here and a duplicate above).
+  const distinct = new Set([...userDataNames, ...vesselOnly].map((name) => name.toLowerCase()));
+  if (distinct.size > MAX_USERS_PER_BUILD) {
+    problems.push(
+      problem(
+        'config.users.too-many',
+        rawUserData !== undefined && userDataNames.length > MAX_USERS_PER_BUILD
+          ? 'user_data'
+          : 'vessels',
+        `The build names ${distinct.size} different users; a build has at most ${MAX_USERS_PER_BUILD}.`,
+      ),
+    );
+  }
   // user_data collisions among themselves were reported above; here: vessel names against all.
   const spellings = [...userDataNames, ...vesselOnly];
   const nameProblems = checkUserNames(spellings, (i) => {
@@ -467,7 +498,10 @@ export function validateConfig(
   const alreadyReported = new Set(
     problems.filter((p) => p.code === 'user.name.duplicate').map((p) => p.path),
   );
-  problems.push(...nameProblems.filter((p) => !alreadyReported.has(p.path)));
+  append(
+    problems,
+    nameProblems.filter((p) => !alreadyReported.has(p.path)),
+  );
 
   if (errorsOf(problems).length > 0) return { problems };
   const config: BuildConfig =
@@ -481,12 +515,12 @@ const validated = new WeakSet<BuildConfig>();
 
 /** Names in first-seen order: owners and users of every vessel. */
 export function userNamesOf(vessels: readonly VesselSpec[]): string[] {
-  const names: string[] = [];
+  const names = new Set<string>();
   for (const vessel of vessels) {
-    for (const name of [vessel.owner, ...(vessel.users ?? [])])
-      if (!names.includes(name)) names.push(name);
+    names.add(vessel.owner);
+    for (const name of vessel.users ?? []) names.add(name);
   }
-  return names;
+  return [...names];
 }
 
 /** Users named in a vessel who have no public key in `user_data` and will get a generated key. */

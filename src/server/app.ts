@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import serveStatic from 'serve-static';
+import type { ResolvedConfig } from '../core/config.ts';
 import { platformInfoOf, type Platform } from '../core/platforms.ts';
 import { CibError, describeProblems } from '../core/problems.ts';
 import { encodeShare } from '../core/share.ts';
@@ -21,6 +22,16 @@ import { XmlRpcShim } from './xmlrpc.ts';
 /** A client gets this long to send its headers, and its whole request. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Redirects longer than this go to the page's short route `#/b/<build id>` instead, which reads
+ * the share code from `<build id>/record.json`: common reverse proxies refuse headers over 4 KB.
+ */
+export const MAX_LOCATION_BYTES = 3072;
+/** Framing of anything we serve is refused: a `<meta>` policy cannot say frame-ancestors. */
+const FRAMING_HEADERS = {
+  'Content-Security-Policy': "frame-ancestors 'none'",
+  'X-Frame-Options': 'DENY',
+};
 /** After a 413 we discard at most this much more of the body before closing the connection. */
 const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
 
@@ -91,6 +102,21 @@ function escapeHtml(text: string): string {
 /** Hashed assets never change; everything else (the page, config.json, the bases) revalidates. */
 export function cacheControlFor(path: string): string {
   return /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache';
+}
+
+/**
+ * Content types a cross-site HTML form (or a no-cors fetch) can send without a preflight: a page
+ * elsewhere could otherwise make a visitor's browser call the shim.
+ */
+const FORM_TYPES = new Set([
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data',
+]);
+
+/** The media type of a Content-Type header, lower case, without parameters. */
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 /** True when the client says it takes HTML (a browser), false for curl's star-slash-star or none. */
@@ -173,25 +199,25 @@ function readBody(
   });
 }
 
-/** The default store, its writer threads started so the first calls need not wait for them. */
-function fileStore(dataDir: string): BuildStore {
-  const store = new FileBuildStore(dataDir);
-  store.prestart();
-  return store;
-}
-
 /** Builds the request handler; `publicUrl` is read per request since port 0 binds late. */
 export function createApp(
   settings: ServerSettings,
   publicUrl: () => string,
   options: AppOptions = {},
 ) {
-  const store = options.store ?? fileStore(settings.dataDir);
+  const store = options.store ?? new FileBuildStore(settings.dataDir);
   const log =
     options.log ??
     (settings.logRequests ? (line: string) => process.stdout.write(`${line}\n`) : undefined);
   const logError = (line: string) => process.stderr.write(`${line}\n`);
-  const shim = new XmlRpcShim({ deployment: settings.deployment, store, publicUrl, logError });
+  const shim = new XmlRpcShim({
+    deployment: settings.deployment,
+    store,
+    publicUrl,
+    logError,
+    keygenConcurrency: settings.keygenConcurrency,
+    keygenQueue: settings.keygenQueue,
+  });
   const installers = new InstallerBuilder(settings.basesDir);
   // Files are looked up per request, so rebuilding dist/ while the server runs is safe: a new
   // file is served, a vanished one is a 404.
@@ -235,6 +261,7 @@ export function createApp(
             ? 'ok'
             : `BASES_DIR ${settings.basesDir}: ${describeProblems(baseProblems)}`,
       },
+      keygen: shim.keygen.load,
     });
   }
 
@@ -258,18 +285,55 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
   }
 
   async function xmlrpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const type = mediaType(req.headers['content-type']);
+    if (FORM_TYPES.has(type)) {
+      // Never read: a cross-site form sent it. The connection closes after the answer.
+      res.setHeader('Connection', 'close');
+      sendText(
+        res,
+        415,
+        `XML-RPC calls are sent as text/xml, not ${type}; this server does not take form posts.`,
+      );
+      req.resume();
+      return;
+    }
     const body = await readBody(req, res, settings.maxBodyBytes, settings.bodyTimeoutMs);
     if (!body) return;
-    const xml = Buffer.from(await shim.handle(body), 'utf8');
+    // Aborted when the client closes its connection first, so work queued for it is dropped.
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const xml = Buffer.from(await shim.handle(body, gone.signal), 'utf8');
     res.writeHead(200, {
       'Content-Type': 'text/xml; charset=utf-8',
       'Content-Length': String(xml.length),
+      // build_installers answers may carry generated private keys: no cache may keep them.
+      'Cache-Control': 'no-store',
     });
     res.end(xml);
   }
 
+  /** The page's route for a build: its share link, or the short `#/b/` route when that is long. */
+  function pageLocation(id: string, resolved: ResolvedConfig, platform?: string): string {
+    const suffix = platform ? `/${platform}` : '';
+    const share = `${publicUrl()}/#/s/${encodeShare(resolved)}${suffix}`;
+    return Buffer.byteLength(share) <= MAX_LOCATION_BYTES
+      ? share
+      : `${publicUrl()}/#/b/${id}${suffix}`;
+  }
+
   async function record(id: string) {
-    const found = await store.get(id);
+    let found;
+    try {
+      found = await store.get(id);
+    } catch (error) {
+      if (error instanceof CibError && error.code === 'store.record.corrupt') {
+        logError(`store: ${error.message}`);
+        throw new HttpError(503, error.message);
+      }
+      throw error;
+    }
     if (!found) throw new HttpError(404, `There is no build ${id}.`);
     return found;
   }
@@ -290,7 +354,7 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
     }
     const { resolved } = await record(id);
     if (acceptsHtml(req.headers.accept)) {
-      redirect(res, `${publicUrl()}/#/s/${encodeShare(resolved)}/${platform}`);
+      redirect(res, pageLocation(id, resolved, platform));
       return;
     }
     let built;
@@ -364,7 +428,13 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
     }
     if (isBuildId(first) && (segments.length === 1 || (segments.length === 2 && second === ''))) {
       const { resolved } = await record(first);
-      redirect(res, `${publicUrl()}/#/s/${encodeShare(resolved)}`);
+      redirect(res, pageLocation(first, resolved));
+      return;
+    }
+    if (isBuildId(first) && segments.length === 2 && second === 'record.json') {
+      // The public part only (the share code the page's short route needs), never a private key.
+      const { resolved } = await record(first);
+      sendJson(res, 200, { build_id: first, share: encodeShare(resolved) });
       return;
     }
     if (rest === 'config.json') return sendJson(res, 200, pageConfigOf(settings.deployment));
@@ -392,6 +462,7 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
       });
     }
     req.on('error', () => undefined);
+    for (const [name, value] of Object.entries(FRAMING_HEADERS)) res.setHeader(name, value);
     try {
       await route(req, res);
     } catch (error) {
@@ -414,6 +485,16 @@ export async function startServer(
 ): Promise<RunningServer> {
   let bound = '';
   const publicUrl = () => bound;
+  if (!options.store) {
+    // Writer threads started so the first calls need not wait; a crash's temp files removed.
+    const store = new FileBuildStore(settings.dataDir);
+    const removed = await store.prestart().catch((error: unknown) => {
+      process.stderr.write(`store: temp files not cleaned: ${(error as Error).message}\n`);
+      return 0;
+    });
+    if (removed > 0) process.stderr.write(`store: removed ${removed} stale temp files\n`);
+    options = { ...options, store };
+  }
   const handler = createApp(settings, publicUrl, options);
   const server = createServer((req, res) => void handler(req, res));
   server.headersTimeout = HEADERS_TIMEOUT_MS;

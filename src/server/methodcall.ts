@@ -10,7 +10,8 @@
  * Values come back as strings, numbers, booleans, arrays, `Struct`s (members in document order;
  * a later duplicate wins) and `Unsupported` markers for nil, dateTime.iso8601 and base64, which
  * the shim refuses with a fault naming the argument. Elements nested deeper than `maxDepth` stop
- * the parse at once with NestingTooDeep, so no deep structure is ever built.
+ * the parse at once with NestingTooDeep, and more than `maxValues` values with TooManyValues, so
+ * no deep or huge structure is ever built.
  */
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 
@@ -22,6 +23,14 @@ export class NestingTooDeep extends Error {
   constructor(readonly limit: number) {
     super(`elements are nested more than ${limit} deep.`);
     this.name = 'NestingTooDeep';
+  }
+}
+
+/** Thrown when a call holds more `<value>` elements than the reader's limit. */
+export class TooManyValues extends Error {
+  constructor(readonly limit: number) {
+    super(`the call holds more than ${limit} values.`);
+    this.name = 'TooManyValues';
   }
 }
 
@@ -121,8 +130,13 @@ function clip(text: string): string {
 }
 
 /** Parses `text` (already decoded, DTD-free) as a methodCall; throws Error with a reason. */
-export function readMethodCall(text: string, maxDepth: number): MethodCall {
+export function readMethodCall(
+  text: string,
+  maxDepth: number,
+  maxValues = Number.POSITIVE_INFINITY,
+): MethodCall {
   const parser = new SaxesParser({ xmlns: false });
+  let values = 0;
   const stack: Frame[] = [];
   let method: string | undefined;
   let params: unknown[] | undefined;
@@ -155,6 +169,8 @@ export function readMethodCall(text: string, maxDepth: number): MethodCall {
       if (parent.tag === 'value' && parent.hasValue) parser.fail('a <value> holds one value.');
     }
     if (stack.length >= maxDepth) throw new NestingTooDeep(maxDepth);
+    // Stops the parse early: the rest of an oversized call is never read or built.
+    if (name === 'value' && ++values > maxValues) throw new TooManyValues(maxValues);
     const frame: Frame = { tag: name, text: '', hasValue: false };
     if (name === 'params' || name === 'data') frame.items = [];
     else if (name === 'struct') frame.struct = new Struct();

@@ -28,6 +28,9 @@ export interface ServerSettings {
   bodyTimeoutMs: number;
   /** One log line per request on stdout. */
   logRequests: boolean;
+  /** build_installers calls generating keys at once, and calls waiting beyond those. */
+  keygenConcurrency: number;
+  keygenQueue: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -35,6 +38,8 @@ export const DEFAULT_PORT = 8080;
 /** A clearinghouse call is about 2 KB; 50 users with 4096-bit keys stay well under 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+export const DEFAULT_KEYGEN_CONCURRENCY = 4;
+export const DEFAULT_KEYGEN_QUEUE = 16;
 
 function fail(message: string): never {
   throw new Error(message);
@@ -49,6 +54,14 @@ export function normalizeBasePath(text: string): string {
       fail(`BASE_PATH must be a plain path such as /cib/, not "${text}".`);
   }
   return `/${inner}/`;
+}
+
+function parseCount(name: string, text: string | undefined, fallback: number, min: number): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > 10_000)
+    fail(`${name} must be a whole number from ${min} to 10000, not "${text}".`);
+  return value;
 }
 
 function parsePort(text: string | undefined): number {
@@ -76,7 +89,7 @@ function parsePublicUrl(text: string | undefined): string | undefined {
 }
 
 /** Reads HOST, PORT, PUBLIC_URL, DATA_DIR, BASE_PATH, DIST_DIR, BASES_DIR, MAX_BODY_BYTES,
- * BODY_TIMEOUT_MS, LOG_REQUESTS and the deployment settings (RESERVED_SHARE, RESERVED_KEY/RESERVED_KEY_FILE). */
+ * BODY_TIMEOUT_MS, LOG_REQUESTS, KEYGEN_CONCURRENCY, KEYGEN_QUEUE and the deployment settings (RESERVED_SHARE, RESERVED_KEY/RESERVED_KEY_FILE). */
 export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): ServerSettings {
   const distDir = resolve(env.DIST_DIR || resolve(PROJECT_ROOT, 'dist'));
   const distBases = resolve(distDir, 'base-installers');
@@ -104,6 +117,13 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
     maxBodyBytes,
     bodyTimeoutMs,
     logRequests: !['0', 'false', 'no', 'off'].includes((env.LOG_REQUESTS ?? '').toLowerCase()),
+    keygenConcurrency: parseCount(
+      'KEYGEN_CONCURRENCY',
+      env.KEYGEN_CONCURRENCY,
+      DEFAULT_KEYGEN_CONCURRENCY,
+      1,
+    ),
+    keygenQueue: parseCount('KEYGEN_QUEUE', env.KEYGEN_QUEUE, DEFAULT_KEYGEN_QUEUE, 0),
   };
 }
 

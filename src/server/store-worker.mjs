@@ -14,8 +14,11 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readFileSync,
   renameSync,
   rmSync,
+  statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -52,6 +55,21 @@ function writeTemp(file, text) {
   return temp;
 }
 
+/** True when `file` holds exactly `text` (and is now touched); false when absent or damaged. */
+function intact(file, text) {
+  try {
+    if (statSync(file).size !== Buffer.byteLength(text)) return false;
+    if (readFileSync(file, 'utf8') !== text) return false;
+    const now = new Date();
+    utimesSync(file, now, now);
+    return true;
+  } catch (error) {
+    // Gone (pruned at this moment, say): write it afresh.
+    if (error?.code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
 function commit(writes) {
   const dirs = new Set();
   const created = new Set();
@@ -60,14 +78,15 @@ function commit(writes) {
     for (const { file, text } of writes) {
       const dir = dirname(file);
       dirs.add(dir);
-      if (!knownDirs.has(dir)) {
+      if (!knownDirs.has(dir) || !existsSync(dir)) {
         if (mkdirSync(dir, { recursive: true }) !== undefined)
           created.add(dirname(dir)).add(dirname(dirname(dir)));
         knownDirs.add(dir);
       }
-      // Immutable: an existing record (written by this or another process) is left alone; its
-      // folder is still fsynced below, so it is durable when the put resolves.
-      if (existsSync(file)) continue;
+      // Immutable: an intact existing record (written by this or another process) is only
+      // touched, so `cib prune-builds` sees it was asked for; its folder is still fsynced below.
+      // A damaged one (truncated, garbled) is replaced, since records are content-addressed.
+      if (intact(file, text)) continue;
       temps.push([writeTemp(file, text), file]);
     }
     // All data first, then the renames, then each folder once: the first folder fsync commits

@@ -1,11 +1,18 @@
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { BUILD_ID_PATTERN, canonicalJson } from '../core/buildid.ts';
+import { BUILD_ID_PATTERN, buildIdInput, canonicalJson } from '../core/buildid.ts';
 import type { ResolvedConfig } from '../core/config.ts';
 import { CibError, problem } from '../core/problems.ts';
+import { BUILDS_FOLDER, removeStaleTemps } from '../node/build-records.ts';
 
 export const RECORD_FORMAT = 'cib-build-record/1';
+/**
+ * A record is the public configuration of at most MAX_USERS_PER_BUILD users, a few KB each: a
+ * larger one is refused when written and treated as damaged when read (never read whole).
+ */
+export const MAX_RECORD_BYTES = 1024 * 1024;
 
 /** What is kept per build: the resolved public configuration only, never a private key. */
 export interface BuildRecord {
@@ -50,11 +57,51 @@ export function parseRecord(text: string, id: string): BuildRecord {
     record.resolved === null ||
     !Array.isArray(record.resolved.vessels)
   ) {
-    throw new CibError(
-      problem('store.record.corrupt', id, `The stored record of build ${id} cannot be read.`),
-    );
+    throw corrupt(id);
   }
+  // Content-addressed: a record whose content no longer gives its id was changed on disk.
+  let actual: string | undefined;
+  try {
+    actual = createHash('sha1').update(buildIdInput(record.resolved)).digest('hex');
+  } catch {
+    actual = undefined;
+  }
+  if (actual !== id) throw corrupt(id);
   return record as BuildRecord;
+}
+
+function corrupt(id: string): CibError {
+  return new CibError(
+    problem(
+      'store.record.corrupt',
+      id,
+      `The stored record of build ${id} is damaged; calling build_installers again with the same configuration repairs it.`,
+    ),
+  );
+}
+
+/** The file's text, or undefined when it does not exist; over MAX_RECORD_BYTES it is damaged. */
+async function readRecordText(file: string, id: string): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const buffer = Buffer.alloc(MAX_RECORD_BYTES + 1);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, size, buffer.length - size, size);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > MAX_RECORD_BYTES) throw corrupt(id);
+    }
+    return buffer.subarray(0, size).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 interface PendingWrite {
@@ -90,11 +137,13 @@ const WORKER_URL = new URL('./store-worker.mjs', import.meta.url);
  */
 export class FileBuildStore implements BuildStore {
   readonly root: string;
+  readonly dataDir: string;
   private inFlight = new Map<string, PendingWrite>();
   private lanes: Lane[];
 
   constructor(dataDir: string, options: { threads?: number } = {}) {
-    this.root = join(dataDir, 'builds');
+    this.dataDir = dataDir;
+    this.root = join(dataDir, BUILDS_FOLDER);
     const threads = Math.max(1, Math.floor(options.threads ?? DEFAULT_STORE_THREADS));
     this.lanes = Array.from({ length: threads }, () => ({ queue: [] }));
   }
@@ -105,15 +154,8 @@ export class FileBuildStore implements BuildStore {
   }
 
   async get(id: string): Promise<BuildRecord | undefined> {
-    const file = this.fileOf(id);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-    return parseRecord(text, id);
+    const text = await readRecordText(this.fileOf(id), id);
+    return text === undefined ? undefined : parseRecord(text, id);
   }
 
   async put(id: string, record: BuildRecord): Promise<void> {
@@ -121,6 +163,16 @@ export class FileBuildStore implements BuildStore {
     if (record.build_id !== id) throw new Error(`Record of ${record.build_id} stored as ${id}.`);
     const pending = this.inFlight.get(id);
     if (pending) return pending.done;
+    const text = canonicalJson(record) + '\n';
+    if (Buffer.byteLength(text) > MAX_RECORD_BYTES) {
+      throw new CibError(
+        problem(
+          'store.record.too-large',
+          id,
+          `The build's record would be ${Buffer.byteLength(text)} bytes; at most ${MAX_RECORD_BYTES} are stored.`,
+        ),
+      );
+    }
     let resolve!: () => void;
     let reject!: (error: unknown) => void;
     const done = new Promise<void>((res, rej) => {
@@ -131,7 +183,7 @@ export class FileBuildStore implements BuildStore {
     const write: PendingWrite = {
       id,
       file,
-      text: canonicalJson(record) + '\n',
+      text,
       done,
       resolve,
       reject,
@@ -144,9 +196,13 @@ export class FileBuildStore implements BuildStore {
     return done;
   }
 
-  /** Starts the worker threads now rather than at the first put (a server does at start-up). */
-  prestart(): void {
+  /**
+   * Starts the worker threads now rather than at the first put, and removes temp files a crash
+   * left behind (a server does both at start-up). Resolves with the number of temps removed.
+   */
+  prestart(): Promise<number> {
     for (const lane of this.lanes) if (!lane.worker) this.startWorker(lane);
+    return removeStaleTemps(this.dataDir);
   }
 
   /** Ends the worker threads (they never keep the process alive while idle anyway). */

@@ -8,8 +8,15 @@
  * of a call's CPU time under load, and its sax-based reader a third again.
  */
 import { createHash } from 'node:crypto';
-import { NestingTooDeep, readMethodCall, Struct, Unsupported } from './methodcall.ts';
 import {
+  NestingTooDeep,
+  readMethodCall,
+  Struct,
+  TooManyValues,
+  Unsupported,
+} from './methodcall.ts';
+import {
+  MAX_USERS_PER_BUILD,
   resolveValidConfig,
   usersWithoutKeys,
   validateConfig,
@@ -17,8 +24,9 @@ import {
   type ResolvedConfig,
 } from '../core/config.ts';
 import { buildIdInput } from '../core/buildid.ts';
-import { describeProblems, errorsOf } from '../core/problems.ts';
+import { CibError, describeProblems, errorsOf, type Problem } from '../core/problems.ts';
 import type { DeploymentSettings } from '../core/settings.ts';
+import { DEFAULT_KEYGEN_CONCURRENCY, DEFAULT_KEYGEN_QUEUE } from './settings.ts';
 import { isBuildId, RECORD_FORMAT, type BuildStore } from './store.ts';
 
 export const API_VERSION = '2.0';
@@ -26,10 +34,22 @@ export const API_VERSION = '2.0';
 export const URL_PLATFORMS = ['linux', 'mac', 'windows', 'android'] as const;
 /** methodCall > params > param > value > array > data > value > struct > member > value … : 32 is ample. */
 export const MAX_XML_DEPTH = 32;
+/**
+ * Values one call may hold. The largest valid build_installers call (8 vessels naming at most
+ * MAX_USERS_PER_BUILD users, and their user_data) holds about a thousand; past this the parse
+ * stops, so a megabyte of tiny values costs no more than a few kilobytes.
+ */
+export const MAX_CALL_VALUES = 4096;
 /** Key generation is costly: a single call may ask for at most this many generated keys. */
 export const MAX_GENERATED_KEYS = 32;
 /** Calls generating keys at the same time; more wait their turn. */
-export const MAX_CONCURRENT_KEYGEN = 4;
+export const MAX_CONCURRENT_KEYGEN = DEFAULT_KEYGEN_CONCURRENCY;
+/** Calls waiting for key generation; beyond this a call is answered "busy, try again" at once. */
+export const MAX_QUEUED_KEYGEN = DEFAULT_KEYGEN_QUEUE;
+/** A fault lists at most this many problems, then says how many more there are. */
+export const MAX_FAULT_PROBLEMS = 20;
+/** Each listed problem is cut to this many characters (a path may quote a long struct member). */
+export const MAX_FAULT_LINE = 400;
 
 /** Fault codes of the XML-RPC fault-code interoperability convention (xmlrpc-epi). */
 export const FaultCode = {
@@ -41,6 +61,8 @@ export const FaultCode = {
   INVALID_PARAMS: -32602,
   INTERNAL_ERROR: -32603,
   APPLICATION_ERROR: -32500,
+  /** xmlrpc-epi's "system error": here, too many calls waiting for key generation. */
+  SERVER_BUSY: -32400,
 } as const;
 
 /** A fault with the sentence the caller sees. */
@@ -52,6 +74,25 @@ export class ShimFault extends Error {
     super(message);
     this.name = 'ShimFault';
   }
+}
+
+/** Why queued work was dropped: the client closed its connection before the answer. */
+export class ClientGone extends Error {
+  constructor() {
+    super('The client closed the connection before its call was answered.');
+    this.name = 'ClientGone';
+  }
+}
+
+/** The problems as fault text: the first MAX_FAULT_PROBLEMS lines, then "… and N more". */
+export function faultText(problems: readonly Problem[]): string {
+  const shown = problems.slice(0, MAX_FAULT_PROBLEMS).map((p) => {
+    const line = describeProblems([p]);
+    return line.length > MAX_FAULT_LINE ? `${line.slice(0, MAX_FAULT_LINE)}…` : line;
+  });
+  const more = problems.length - shown.length;
+  if (more > 0) shown.push(`… and ${more} more problem${more === 1 ? '' : 's'}.`);
+  return shown.join('\n');
 }
 
 export type Urls = Record<(typeof URL_PLATFORMS)[number], string>;
@@ -156,8 +197,14 @@ export async function parseMethodCall(
   checkXmlSafety(text);
   let call;
   try {
-    call = readMethodCall(text, MAX_XML_DEPTH);
+    call = readMethodCall(text, MAX_XML_DEPTH, MAX_CALL_VALUES);
   } catch (error) {
+    if (error instanceof TooManyValues) {
+      throw new ShimFault(
+        FaultCode.INVALID_PARAMS,
+        `The call holds more than ${error.limit} values; a build has at most ${MAX_USERS_PER_BUILD} users, so no call of this API needs that many.`,
+      );
+    }
     if (error instanceof NestingTooDeep) {
       throw new ShimFault(
         FaultCode.INVALID_XMLRPC,
@@ -226,19 +273,59 @@ function expectArgs(method: string, args: unknown[], names: string[], optional =
   throw new ShimFault(FaultCode.INVALID_PARAMS, `${method} ${takes}, not ${args.length}.`);
 }
 
-/** A tiny counting semaphore around key generation. */
-class Gate {
-  private waiting: (() => void)[] = [];
+/**
+ * A counting semaphore around key generation with a bounded queue: beyond `maxWaiting` a call
+ * faults "busy" at once, and a waiting call whose client has gone away leaves the queue.
+ */
+export class Gate {
+  private waiting = new Set<() => void>();
   private active = 0;
-  constructor(private readonly limit: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((go) => this.waiting.push(go));
-    this.active += 1;
+  constructor(
+    private readonly limit: number,
+    private readonly maxWaiting: number,
+  ) {}
+
+  /** Calls generating keys now, and calls waiting for their turn. */
+  get load(): { running: number; queued: number } {
+    return { running: this.active, queued: this.waiting.size };
+  }
+
+  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw new ClientGone();
+    if (this.active >= this.limit) {
+      if (this.waiting.size >= this.maxWaiting) {
+        throw new ShimFault(
+          FaultCode.SERVER_BUSY,
+          `build_installers: the builder is busy generating keys for ${this.active + this.waiting.size} other calls; try again in a minute, or supply public keys in user_data.`,
+        );
+      }
+      await new Promise<void>((go, drop) => {
+        const turn = () => {
+          signal?.removeEventListener('abort', gone);
+          go();
+        };
+        const gone = () => {
+          this.waiting.delete(turn);
+          drop(new ClientGone());
+        };
+        this.waiting.add(turn);
+        signal?.addEventListener('abort', gone, { once: true });
+      });
+      // The finishing call handed its slot over: `active` already counts this one.
+    } else {
+      this.active += 1;
+    }
     try {
       return await task();
     } finally {
-      this.active -= 1;
-      this.waiting.shift()?.();
+      const next = this.waiting.values().next();
+      if (next.done) {
+        this.active -= 1;
+      } else {
+        // Handed over directly, so a call arriving meanwhile cannot take the slot first.
+        this.waiting.delete(next.value);
+        next.value();
+      }
     }
   }
 }
@@ -250,6 +337,9 @@ export interface ShimOptions {
   publicUrl: () => string;
   /** Internal failures are logged here (never request or response bodies). */
   logError?: (message: string) => void;
+  /** Calls generating keys at once (MAX_CONCURRENT_KEYGEN) and waiting (MAX_QUEUED_KEYGEN). */
+  keygenConcurrency?: number;
+  keygenQueue?: number;
 }
 
 export interface BuildResult {
@@ -259,16 +349,25 @@ export interface BuildResult {
 }
 
 export class XmlRpcShim {
-  private keygen = new Gate(MAX_CONCURRENT_KEYGEN);
-  constructor(private readonly options: ShimOptions) {}
+  readonly keygen: Gate;
+  constructor(private readonly options: ShimOptions) {
+    this.keygen = new Gate(
+      options.keygenConcurrency ?? MAX_CONCURRENT_KEYGEN,
+      options.keygenQueue ?? MAX_QUEUED_KEYGEN,
+    );
+  }
 
-  /** Always answers with a methodResponse: the result, or a fault. */
-  async handle(body: Uint8Array): Promise<string> {
+  /**
+   * Always answers with a methodResponse: the result, or a fault. `signal` aborts when the
+   * client has gone away; work still queued for it is then dropped.
+   */
+  async handle(body: Uint8Array, signal?: AbortSignal): Promise<string> {
     try {
       const { method, args } = await parseMethodCall(body);
-      return responseXml(await this.call(method, args));
+      return responseXml(await this.call(method, args, signal));
     } catch (error) {
       if (error instanceof ShimFault) return faultXml(error.faultCode, error.message);
+      if (error instanceof ClientGone) return faultXml(FaultCode.APPLICATION_ERROR, error.message);
       this.options.logError?.(`xmlrpc: internal error: ${(error as Error)?.stack ?? error}`);
       return faultXml(
         FaultCode.INTERNAL_ERROR,
@@ -277,14 +376,14 @@ export class XmlRpcShim {
     }
   }
 
-  async call(method: string, args: unknown[]): Promise<unknown> {
+  async call(method: string, args: unknown[], signal?: AbortSignal): Promise<unknown> {
     switch (method) {
       case 'api_version':
         expectArgs(method, args, []);
         return API_VERSION;
       case 'build_installers':
         expectArgs(method, args, ['vessels', 'user_data'], 1);
-        return this.buildInstallers(args[0], args[1]);
+        return this.buildInstallers(args[0], args[1], signal);
       case 'get_urls':
         expectArgs(method, args, ['build_id']);
         return this.getUrls(args[0]);
@@ -296,7 +395,11 @@ export class XmlRpcShim {
     }
   }
 
-  async buildInstallers(vessels: unknown, userData?: unknown): Promise<BuildResult> {
+  async buildInstallers(
+    vessels: unknown,
+    userData?: unknown,
+    signal?: AbortSignal,
+  ): Promise<BuildResult> {
     if (!Array.isArray(vessels)) {
       throw new ShimFault(
         FaultCode.INVALID_PARAMS,
@@ -313,7 +416,7 @@ export class XmlRpcShim {
     const input = userData === undefined ? { vessels } : { vessels, user_data: userData };
     const checked = validateConfig(input, deployment);
     if (!checked.config) {
-      throw new ShimFault(FaultCode.INVALID_PARAMS, describeProblems(errorsOf(checked.problems)));
+      throw new ShimFault(FaultCode.INVALID_PARAMS, faultText(errorsOf(checked.problems)));
     }
     const config: BuildConfig = checked.config;
     const missing = usersWithoutKeys(config).length;
@@ -326,10 +429,19 @@ export class XmlRpcShim {
     // Validated just above: resolving need not check everything again.
     const resolve = () =>
       resolveValidConfig(config, deployment, { keyBits: deployment.defaultKeyBits });
-    const { resolved, generated } = missing > 0 ? await this.keygen.run(resolve) : await resolve();
+    const { resolved, generated } =
+      missing > 0 ? await this.keygen.run(resolve, signal) : await resolve();
+    // Nobody is left to receive the generated private keys: store nothing.
+    if (signal?.aborted) throw new ClientGone();
     // The core's buildId (SHA-1 of buildIdInput), with Node's native SHA-1.
     const id = createHash('sha1').update(buildIdInput(resolved)).digest('hex');
-    await store.put(id, { format: RECORD_FORMAT, build_id: id, resolved });
+    try {
+      await store.put(id, { format: RECORD_FORMAT, build_id: id, resolved });
+    } catch (error) {
+      if (error instanceof CibError && error.code === 'store.record.too-large')
+        throw new ShimFault(FaultCode.INVALID_PARAMS, `build_installers: ${error.message}`);
+      throw error;
+    }
 
     const users: BuildResult['users'] = {};
     for (const [name, publicKey] of Object.entries(resolved.publicKeys)) {
@@ -361,6 +473,12 @@ export class XmlRpcShim {
   }
 
   private async lookup(id: string): Promise<ResolvedConfig | undefined> {
-    return (await this.options.store.get(id))?.resolved;
+    try {
+      return (await this.options.store.get(id))?.resolved;
+    } catch (error) {
+      if (error instanceof CibError && error.code === 'store.record.corrupt')
+        throw new ShimFault(FaultCode.APPLICATION_ERROR, `get_urls: ${error.message}`);
+      throw error;
+    }
   }
 }

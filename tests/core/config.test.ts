@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkUserNames,
+  MAX_USERS_PER_BUILD,
   resolveConfig,
+  userNamesOf,
   usersWithoutKeys,
   validateConfig,
   validateSettings,
@@ -285,6 +287,87 @@ describe('checkUserNames', () => {
     ]);
     expect(problems[0]?.message).toContain('"alex"');
     expect(checkUserNames(['a1c', 'b_2'], (i) => `row ${i + 1}`)).toEqual([]);
+  });
+});
+
+describe('hostile sizes', () => {
+  /** n distinct three-character names (a00, a01, …), as a 600 KB call can carry 40,000 of. */
+  function names(n: number, prefix = ''): string[] {
+    const digits = 'abcdefghijklmnopqrstuvwxyz0123456789';
+    return Array.from(
+      { length: n },
+      (_, i) =>
+        `${prefix}${digits[Math.floor(i / 1296) % 26]}${digits[Math.floor(i / 36) % 36]}${digits[i % 36]}${i >= 33696 ? i : ''}`,
+    );
+  }
+
+  it(`refuses more than ${MAX_USERS_PER_BUILD} distinct users, naming the field`, () => {
+    const ok = names(MAX_USERS_PER_BUILD - 1);
+    const atCap = validateConfig(
+      { vessels: [{ percentage: 80, owner: 'owner', users: ok }] },
+      SETTINGS,
+    );
+    expect(errorsOf(atCap.problems)).toEqual([]);
+    const over = validateConfig(
+      { vessels: [{ percentage: 80, owner: 'owner', users: names(MAX_USERS_PER_BUILD) }] },
+      SETTINGS,
+    );
+    expect(errorsOf(over.problems)).toEqual([
+      {
+        code: 'config.users.too-many',
+        path: 'vessels',
+        message: `The build names ${MAX_USERS_PER_BUILD + 1} different users; a build has at most ${MAX_USERS_PER_BUILD}.`,
+        severity: 'error',
+      },
+    ]);
+    const userData = Object.fromEntries(names(150).map((n) => [n, {}]));
+    const viaUserData = validateConfig(
+      { vessels: [{ percentage: 80, owner: 'aaa' }], user_data: userData },
+      SETTINGS,
+    );
+    expect(find(viaUserData.problems, 'config.users.too-many')?.path).toBe('user_data');
+  });
+
+  it('counts names that differ only in case once, and still reports them as duplicates', () => {
+    const users = names(60);
+    const result = validateConfig(
+      {
+        vessels: [
+          { percentage: 40, owner: 'owner', users },
+          { percentage: 40, owner: 'Owner', users: users.map((u) => u.toUpperCase()) },
+        ],
+      },
+      SETTINGS,
+    );
+    expect(find(result.problems, 'config.users.too-many')).toBeUndefined();
+    expect(result.problems.filter((p) => p.code === 'user.name.duplicate')).toHaveLength(61);
+  });
+
+  it('checks 40,000 names, valid or not, and every problem is found', () => {
+    const many = names(40_000);
+    const result = validateConfig(
+      {
+        vessels: [{ percentage: 80, owner: 'owner', users: many }],
+        user_data: Object.fromEntries(many.map((n) => [n.toUpperCase(), {}])),
+      },
+      SETTINGS,
+    );
+    const byCode = new Map<string, number>();
+    for (const p of result.problems) byCode.set(p.code, (byCode.get(p.code) ?? 0) + 1);
+    expect(byCode.get('config.users.too-many')).toBe(1);
+    // Every vessel name collides, ignoring case, with its user_data spelling.
+    expect(byCode.get('user.name.duplicate')).toBe(40_000);
+    expect(
+      userNamesOf([{ percentage: 80, owner: 'owner', users: [...many, ...many] }]),
+    ).toHaveLength(40_001);
+  });
+
+  it('quotes at most 60 characters of a long name back', () => {
+    const long = 'x'.repeat(100_000);
+    const [bad] = checkUserNames([long]);
+    expect(bad?.message).toBe(
+      `The user name "${'x'.repeat(60)}…" is not valid: it has 100000 characters; a user name has 3 to 40.`,
+    );
   });
 });
 

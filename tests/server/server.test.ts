@@ -1,23 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
-import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { serializeMethodCall } from '@foxglove/xmlrpc';
+import { readdirSync, readFileSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customizeInstaller } from '../../src/core/archive/index.ts';
 import { buildId } from '../../src/core/buildid.ts';
-import { resolveConfig, validateConfig, type BuildConfig } from '../../src/core/config.ts';
+import {
+  MAX_USERS_PER_BUILD,
+  resolveConfig,
+  validateConfig,
+  type BuildConfig,
+} from '../../src/core/config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { fingerprint } from '../../src/core/keys.ts';
 import { describeProblems, errorsOf } from '../../src/core/problems.ts';
 import { decodeShare, encodeShare } from '../../src/core/share.ts';
+import { MAX_CALL_VALUES, MAX_FAULT_PROBLEMS } from '../../src/server/xmlrpc.ts';
 import { nodeVessels, parseVesselinfo, renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import {
   BASES_DIR,
+  ROOT,
   runPython,
   startTestServer,
   type PythonOutput,
   type TestServer,
 } from './helpers.ts';
+
+const execFileAsync = promisify(execFile);
 
 let server: TestServer;
 let ownerKey: string;
@@ -41,8 +54,8 @@ async function resolvedOf(config: BuildConfig) {
   return (await resolveConfig(config, server.settings.deployment)).resolved;
 }
 
-function allRecordText(): string {
-  const root = join(server.dataDir, 'builds');
+function allRecordText(dataDir = server.dataDir): string {
+  const root = join(dataDir, 'builds');
   return readdirSync(root)
     .flatMap((shard) =>
       readdirSync(join(root, shard)).map((f) => readFileSync(join(root, shard, f), 'utf8')),
@@ -282,6 +295,50 @@ describe('hostile and malformed requests', () => {
     expect(out.huge_chunked.body).toContain('larger than 1048576 bytes');
   });
 
+  it('answers 40,000 user names, or a megabyte of them, with one clear fault', () => {
+    for (const name of ['forty_thousand_names', 'megabyte_of_names']) {
+      const got = out[name];
+      expect(got.body_bytes, name).toBeGreaterThan(600_000);
+      expect(got.faultCode, name).toBe(-32602);
+      expect(got.faultString, name).toBe(
+        `The call holds more than ${MAX_CALL_VALUES} values; a build has at most ${MAX_USERS_PER_BUILD} users, so no call of this API needs that many.`,
+      );
+    }
+  });
+
+  it(`refuses more than ${MAX_USERS_PER_BUILD} users per build, naming the field`, () => {
+    expect(out.too_many_users.faultCode).toBe(-32602);
+    expect(out.too_many_users.faultString).toBe(
+      `vessels: The build names ${MAX_USERS_PER_BUILD + 1} different users; a build has at most ${MAX_USERS_PER_BUILD}.`,
+    );
+  });
+
+  it('lists the first 20 problems of a fault, then how many more', () => {
+    const lines = (out.many_problems.faultString as string).split('\n');
+    expect(lines).toHaveLength(MAX_FAULT_PROBLEMS + 1);
+    expect(lines[0]).toBe(
+      'vessels[0].users[0]: The user name "_00000" is not valid: it starts with "_"; the first character must be a letter or a digit.',
+    );
+    expect(lines[MAX_FAULT_PROBLEMS]).toBe(`… and ${4000 - MAX_FAULT_PROBLEMS} more problems.`);
+    expect(out.long_name.faultString).toBe(
+      `vessels[0].users[0]: The user name "${'n'.repeat(60)}…" is not valid: it has 900000 characters; a user name has 3 to 40.`,
+    );
+  });
+
+  it('refuses what a cross-site form can send with 415, and takes what Python sends', () => {
+    for (const name of [
+      'form_text_plain',
+      'form_urlencoded',
+      'form_multipart',
+      'form_text_plain_upper',
+    ]) {
+      expect(out[name].status, name).toBe(415);
+      expect(out[name].body, name).toContain('XML-RPC calls are sent as text/xml');
+    }
+    expect(out.python_content_type).toBe('text/xml');
+    expect(out.python_client).toBe('2.0');
+  });
+
   it('refuses path traversal and malformed ids with 400 or 404', () => {
     for (const name of [
       'traversal_encoded',
@@ -324,6 +381,198 @@ describe('hostile and malformed requests', () => {
       expect(reply).toContain('did not arrive within 200 ms');
     } finally {
       await quick.stop();
+    }
+  });
+});
+
+/** An odd number of exactly `bits` bits with random digits (so the share codec cannot shrink it). */
+function randomModulus(bits: number): bigint {
+  const n = BigInt(`0x${randomBytes(bits / 8).toString('hex')}`);
+  return n | (1n << BigInt(bits - 1)) | 1n;
+}
+
+describe('the store heals and can be cleaned', () => {
+  it('detects a damaged record, and the next build_installers rewrites it so its URLs work', async () => {
+    const out = await runPython('heal.py', [xmlrpcUrl(), server.dataDir, ownerKey]);
+    expect(Object.keys(out)).toEqual(['truncated', 'garbled', 'empty']);
+    for (const [damage, got] of Object.entries<PythonOutput>(out)) {
+      expect(got.damaged_differs, damage).toBe(true);
+      expect(got.damaged_status, damage).toBe(503);
+      expect(got.damaged_body, damage).toContain('is damaged; calling build_installers again');
+      expect(got.damaged_get_urls, damage).toContain('is damaged');
+      expect(got.same_id, damage).toBe(true);
+      expect(got.same_urls, damage).toBe(true);
+      expect(got.record_restored, damage).toBe(true);
+      expect(got.get_urls, damage).toBe(true);
+      for (const platform of ['android', 'linux', 'mac', 'windows']) {
+        expect(got.downloads[platform], `${damage} ${platform}`).toEqual({
+          status: 200,
+          owner_line: true,
+        });
+      }
+    }
+  });
+});
+
+describe('cib prune-builds with the server running', () => {
+  async function build(owner: string): Promise<string> {
+    const body = serializeMethodCall('build_installers', [
+      [{ percentage: 80, owner }],
+      { [owner]: { public_key: ownerKey } },
+    ] as never);
+    const xml = await (
+      await fetch(xmlrpcUrl(), { method: 'POST', headers: { 'Content-Type': 'text/xml' }, body })
+    ).text();
+    const id = /<name>build_id<\/name><value><string>([a-z0-9]{40})</.exec(xml)?.[1];
+    if (!id) throw new Error(`no build id in ${xml.slice(0, 300)}`);
+    return id;
+  }
+  async function known(id: string): Promise<boolean> {
+    const body = serializeMethodCall('get_urls', [id]);
+    const response = await fetch(xmlrpcUrl(), {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/xml' },
+      body,
+    });
+    const xml = await response.text();
+    if (response.status !== 200) throw new Error(`get_urls: HTTP ${response.status}`);
+    return !xml.includes('<fault>');
+  }
+  const fileOf = (id: string) => join(server.dataDir, 'builds', id.slice(0, 2), `${id}.json`);
+
+  it('deletes builds not asked for within the age, while builds asked for meanwhile survive', async () => {
+    const names = (prefix: string, n: number) =>
+      Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+    const revived = await Promise.all(names('revived', 10).map(build));
+    const stale = await Promise.all(names('stale', 10).map(build));
+    const fresh = await Promise.all(names('fresh', 5).map(build));
+    const longAgo = new Date(Date.now() - 40 * 86_400_000);
+    for (const id of [...revived, ...stale]) utimesSync(fileOf(id), longAgo, longAgo);
+    // A crash's leftovers: a temp file of a process that no longer runs.
+    const shard = join(server.dataDir, 'builds', fresh[0]!.slice(0, 2));
+    writeFileSync(join(shard, '.tmp-999999999-abcdef-leftover'), '{"partial');
+
+    // The prune runs in its own process while the revived builds are asked for again.
+    const prune = execFileAsync(process.execPath, [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/main.ts'),
+      'prune-builds',
+      '--data-dir',
+      server.dataDir,
+      '--older-than',
+      '30d',
+    ]);
+    const again = await Promise.all(names('revived', 10).map(build));
+    const { stdout } = await prune;
+    expect(again).toEqual(revived);
+
+    const removed = Number(
+      /^removed (\d+) build records older than 30d, kept (\d+)/.exec(stdout)?.[1],
+    );
+    expect(removed).toBeGreaterThanOrEqual(10);
+    expect(removed).toBeLessThanOrEqual(20);
+    for (const id of stale) expect(await known(id), `stale ${id}`).toBe(false);
+    for (const id of [...revived, ...fresh]) expect(await known(id), `kept ${id}`).toBe(true);
+    expect(readdirSync(shard).filter((name) => name.startsWith('.'))).toEqual([]);
+    // A pruned build comes back when asked for again.
+    expect(await build('stale0')).toBe(stale[0]);
+    expect(await known(stale[0]!)).toBe(true);
+  });
+
+  it('refuses an age it cannot read, naming the option', async () => {
+    const failed = await execFileAsync(process.execPath, [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/main.ts'),
+      'prune-builds',
+      '--data-dir',
+      server.dataDir,
+      '--older-than',
+      '30 days',
+    ]).catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({ code: 2 });
+    expect((failed as { stderr: string }).stderr).toContain('--older-than must be');
+  });
+});
+
+describe('HTTP hardening', () => {
+  /** A build_installers call as Python's xmlrpc.client would send it. */
+  async function rpc(body: string): Promise<Response> {
+    return fetch(xmlrpcUrl(), { method: 'POST', headers: { 'Content-Type': 'text/xml' }, body });
+  }
+
+  it('forbids framing of the page and of every other answer', async () => {
+    for (const path of ['/', '/xmlrpc/', '/healthz', '/nowhere']) {
+      const response = await fetch(`${server.origin}${path}`);
+      expect(response.headers.get('x-frame-options'), path).toBe('DENY');
+      expect(response.headers.get('content-security-policy'), path).toBe("frame-ancestors 'none'");
+    }
+  });
+
+  it('sends XML-RPC answers, which may carry private keys, with Cache-Control: no-store', async () => {
+    const response = await rpc(
+      `<?xml version="1.0"?><methodCall><methodName>build_installers</methodName><params><param><value><array><data><value><struct><member><name>percentage</name><value><int>80</int></value></member><member><name>owner</name><value>fresh</value></member></struct></value></data></array></value></param></params></methodCall>`,
+    );
+    expect(await response.text()).toContain('<name>private_key</name>');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('redirects a build with many large keys to the short route, under 4 KB', async () => {
+    // Twenty users with 4096-bit moduli: their share link alone is over 15 KB.
+    const users = Array.from({ length: 20 }, (_, i) => `user${i}`);
+    const userData = Object.fromEntries(
+      users.map((name) => [name, { public_key: `65537 ${randomModulus(4096)}` }]),
+    );
+    const config = { vessels: [{ percentage: 80, owner: 'user0', users }], user_data: userData };
+    const id = buildId(await resolvedOf(config));
+    const xml = await runPython('xmlrpc_call.py', [
+      xmlrpcUrl(),
+      'build_installers',
+      JSON.stringify([config.vessels, config.user_data]),
+    ]);
+    expect(xml.result.build_id).toBe(id);
+    const longLink = `${server.publicUrl}/#/s/${encodeShare(await resolvedOf(config))}/mac`;
+    expect(longLink.length).toBeGreaterThan(15_000);
+
+    const browser = await fetch(`${server.origin}/${id}/installers/mac/`, {
+      headers: { Accept: 'text/html' },
+      redirect: 'manual',
+    });
+    expect(browser.status).toBe(303);
+    const location = browser.headers.get('location') ?? '';
+    expect(location).toBe(`${server.publicUrl}/#/b/${id}/mac`);
+    expect(location.length).toBeLessThan(4096);
+    const share = await fetch(`${server.origin}/${id}/`, { redirect: 'manual' });
+    expect(share.headers.get('location')).toBe(`${server.publicUrl}/#/b/${id}`);
+
+    const record = await (await fetch(`${server.origin}/${id}/record.json`)).json();
+    expect(record.build_id).toBe(id);
+    const decoded = decodeShare(record.share, server.settings.deployment);
+    expect(decoded.resolved && buildId(decoded.resolved)).toBe(id);
+    expect((await fetch(`${server.origin}/${'0'.repeat(40)}/record.json`)).status).toBe(404);
+  });
+});
+
+describe('the key-generation queue', () => {
+  it('faults "busy" beyond its bound and drops calls whose client has gone away', async () => {
+    const small = await startTestServer({
+      KEYGEN_CONCURRENCY: '1',
+      KEYGEN_QUEUE: '1',
+    });
+    try {
+      const out = await runPython('busy.py', [small.origin]);
+      // A (32 generated keys) held the one slot while B queued and left, C queued and D came.
+      expect(out.steps).toEqual(['A generating', 'B queued', 'B dropped', 'C queued', 'idle']);
+      expect(out.a.keys).toBe(32);
+      expect(out.c.keys).toBe(2);
+      expect(out.d.faultCode).toBe(-32400);
+      expect(out.d.faultString).toContain('busy');
+      expect(out.d.faultString).toContain('try again');
+      // B's work never happened: no record of it, and A's and C's are stored.
+      expect(allRecordText(small.dataDir)).not.toContain('bravo');
+    } finally {
+      await small.stop();
     }
   });
 });

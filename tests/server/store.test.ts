@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +17,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildId } from '../../src/core/buildid.ts';
 import type { ResolvedConfig } from '../../src/core/config.ts';
 import { CibError } from '../../src/core/problems.ts';
-import { FileBuildStore, RECORD_FORMAT, type BuildRecord } from '../../src/server/store.ts';
+import {
+  FileBuildStore,
+  MAX_RECORD_BYTES,
+  RECORD_FORMAT,
+  type BuildRecord,
+} from '../../src/server/store.ts';
 import { ROOT } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -59,7 +66,7 @@ describe('FileBuildStore', () => {
     expect(await new FileBuildStore(dir).get(record.build_id)).toEqual(record);
   });
 
-  it('leaves an existing record alone when the same build is stored again', async () => {
+  it('leaves an intact record in place when the same build is stored again, only touching it', async () => {
     const dir = tempDir();
     const store = new FileBuildStore(dir);
     const record = recordOf('alice');
@@ -72,7 +79,62 @@ describe('FileBuildStore', () => {
     ]);
     const after = statSync(file);
     expect(after.ino).toBe(before.ino);
-    expect(after.mtimeMs).toBe(before.mtimeMs);
+    expect(after.mtimeMs).toBeGreaterThanOrEqual(before.mtimeMs);
+  });
+
+  it('rewrites a damaged record when the same build is stored again', async () => {
+    const dir = tempDir();
+    const store = new FileBuildStore(dir);
+    const record = recordOf('alice');
+    const file = join(dir, 'builds', record.build_id.slice(0, 2), `${record.build_id}.json`);
+    await store.put(record.build_id, record);
+    const whole = readFileSync(file, 'utf8');
+    // Truncated, then the same length with one key digit changed: both are caught when read.
+    for (const damaged of [whole.slice(0, 40), whole.replace('1000003', '1000005')]) {
+      writeFileSync(file, damaged);
+      await expect(store.get(record.build_id)).rejects.toMatchObject({
+        code: 'store.record.corrupt',
+      });
+      await store.put(record.build_id, record);
+      expect(readFileSync(file, 'utf8')).toBe(whole);
+      expect(await store.get(record.build_id)).toEqual(record);
+    }
+  });
+
+  it(`refuses to store a record over ${MAX_RECORD_BYTES} bytes and never reads one whole`, async () => {
+    const dir = tempDir();
+    const store = new FileBuildStore(dir);
+    const huge = recordOf('alice', `3 1${'0'.repeat(MAX_RECORD_BYTES)}3`);
+    await expect(store.put(huge.build_id, huge)).rejects.toMatchObject({
+      code: 'store.record.too-large',
+    });
+    expect(filesUnder(dir)).toEqual([]);
+    const record = recordOf('bob');
+    await store.put(record.build_id, record);
+    const file = join(dir, 'builds', record.build_id.slice(0, 2), `${record.build_id}.json`);
+    writeFileSync(file, ' '.repeat(MAX_RECORD_BYTES + 1));
+    await expect(store.get(record.build_id)).rejects.toMatchObject({
+      code: 'store.record.corrupt',
+    });
+  });
+
+  it('removes temp files a crash left at start, never those of a write in progress', async () => {
+    const dir = tempDir();
+    const shard = join(dir, 'builds', 'ab');
+    mkdirSync(shard, { recursive: true });
+    const dead = join(shard, '.tmp-999999999-aaaaaa-x');
+    const oldOwn = join(shard, `.tmp-${process.pid}-bbbbbb-x`);
+    const liveOwn = join(shard, `.tmp-${process.pid}-cccccc-x`);
+    for (const file of [dead, oldOwn, liveOwn]) writeFileSync(file, '{"partial');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(oldOwn, hourAgo, hourAgo);
+    const store = new FileBuildStore(dir);
+    try {
+      expect(await store.prestart()).toBe(2);
+    } finally {
+      await store.close();
+    }
+    expect(filesUnder(dir)).toEqual([liveOwn]);
   });
 
   it('stores a batch of concurrent puts completely, leaving no temp files', async () => {

@@ -44,4 +44,9 @@ export const commands: CommandEntry[] = [
     summary: 'show the vessels an installer will create, and whether the node accepts it',
     load: async () => (await import('./inspect.ts')).inspectCommand,
   },
+  {
+    name: 'prune-builds',
+    summary: "delete the server's build records older than an age",
+    load: async () => (await import('./prune-builds.ts')).pruneBuildsCommand,
+  },
 ];

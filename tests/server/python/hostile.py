@@ -75,6 +75,54 @@ rpc("proto_member", b"<?xml version='1.0'?><methodCall><methodName>build_install
     b"<member><name>percentage</name><value><int>80</int></value></member></struct></value></member>"
     b"</struct></value></data></array></value></param></params></methodCall>")
 
+
+
+def vessel_with_users(values):
+    """A compact build_installers call (no whitespace, untyped strings): one vessel, these users."""
+    return ("<?xml version='1.0'?><methodCall><methodName>build_installers</methodName><params><param>"
+            "<value><array><data><value><struct><member><name>percentage</name><value><int>80</int></value>"
+            "</member><member><name>owner</name><value>owner</value></member><member><name>users</name>"
+            "<value><array><data>" + "".join("<value>%s</value>" % v for v in values)
+            + "</data></array></value></member></struct></value></data></array></value></param></params>"
+            "</methodCall>").encode("utf-8")
+
+
+# 40,000 distinct short names in a ~650 KB call: the parse stops at the cap on values per call.
+alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+forty_thousand = ["%s%s%s%s" % (alphabet[i // 1296 % 26], alphabet[i // 36 % 36], alphabet[i % 36],
+                                "" if i < 26 * 1296 else i) for i in range(40000)]
+body = vessel_with_users(forty_thousand)
+rpc("forty_thousand_names", body)
+results["forty_thousand_names"]["body_bytes"] = len(body)
+# 45,000 invalid names in a ~950 KB call: refused the same way.
+body = vessel_with_users("_%05d" % i for i in range(45000))
+rpc("megabyte_of_names", body)
+results["megabyte_of_names"]["body_bytes"] = len(body)
+# 101 distinct users: refused by the cap on users per build, naming the field.
+rpc("too_many_users", vessel_with_users(forty_thousand[:100]))
+# 4,000 invalid names: one problem each, but the fault lists 20.
+rpc("many_problems", vessel_with_users("_%05d" % i for i in range(4000)))
+# One 900 KB name: quoted back short.
+rpc("long_name", vessel_with_users(["n" * 900000]))
+
+# Content types a cross-site form can send are refused before the body is read; the content
+# type Python's own xmlrpc.client sends is recorded to show it is still taken.
+for name, content_type in [("form_text_plain", "text/plain"),
+                           ("form_urlencoded", "application/x-www-form-urlencoded"),
+                           ("form_multipart", "multipart/form-data; boundary=x"),
+                           ("form_text_plain_upper", "Text/Plain; charset=utf-8")]:
+    rpc(name, call("api_version"), content_type)
+
+
+class RecordingTransport(xmlrpc.client.Transport):
+    def send_headers(self, connection, headers):
+        results["python_content_type"] = dict(headers).get("Content-Type")
+        super().send_headers(connection, headers)
+
+
+results["python_client"] = xmlrpc.client.ServerProxy(
+    sys.argv[1] + base + "xmlrpc/", transport=RecordingTransport()).api_version()
+
 # Over the size limit, declared up front: answered 413 without the server holding the body.
 huge = b"<?xml version='1.0'?><methodCall><methodName>api_version</methodName><params><param><value><string>" \
     + b"A" * (3 * 1024 * 1024) + b"</string></value></param></params></methodCall>"
