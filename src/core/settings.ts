@@ -1,3 +1,5 @@
+import type { KnownUpdateKey } from './software.ts';
+
 /** Deployment settings: configuration an operator changes, never constants buried in code. */
 export interface DeploymentSettings {
   /** Share of the node kept for the operator's reserved vessel, in percent (multiple of 10). */
@@ -6,6 +8,8 @@ export interface DeploymentSettings {
   reservedKey: string;
   /** Key size the page and the command line generate by default. */
   defaultKeyBits: KeyBits;
+  /** Software-update keys trusted besides the Seattle update key (UPDATE_KEYS, config.json). */
+  updateKeys?: KnownUpdateKey[];
 }
 
 export const KEY_BITS = [1024, 2048, 3072, 4096] as const;

@@ -11,10 +11,20 @@ import {
   type Platform,
 } from '../../core/archive/index.ts';
 import { customizeTgzStream } from '../../core/archive/tgz.ts';
-import { CibError, problem } from '../../core/problems.ts';
+import { checkInstallerSoftware } from '../../core/archive/software-walk.ts';
+import { CibError, errorsOf, problem } from '../../core/problems.ts';
+import { softwareBuildProblems, type KnownUpdateKey } from '../../core/software.ts';
 import { renderVesselinfo } from '../../core/vesselinfo.ts';
 import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../../node/build-config.ts';
-import { cliSettings, settingsOptions, SETTINGS_HELP } from '../../node/cli-settings.ts';
+import {
+  cliSettings,
+  cliUpdateKeys,
+  printProblems,
+  settingsOptions,
+  SETTINGS_HELP,
+  UPDATE_KEY_HELP,
+  updateKeyOptions,
+} from '../../node/cli-settings.ts';
 import { writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
@@ -33,6 +43,11 @@ configuration (the JSON of \`cib vesselinfo\`). Nothing but the vesselinfo chang
   --platform P          ${PLATFORMS.map((p) => p.platform).join(', ')}; checked against the base's format
   --expect-sha256 HEX   refuse the base unless its SHA-256 is HEX (from manifest.json)
 ${KEY_OPTIONS_HELP}
+${UPDATE_KEY_HELP}
+
+The base's Seattle software is checked first: a base whose signed metainfo fails, or whose files
+differ from it, is refused (even when --expect-sha256 matches); one signed by an unknown update
+key is customised with a warning.
 ${SETTINGS_HELP}`;
 
 export const customizeCommand: Command = {
@@ -49,6 +64,7 @@ export const customizeCommand: Command = {
       'keys-out': { type: 'string' },
       bits: { type: 'string' },
       ...settingsOptions,
+      ...updateKeyOptions,
     });
     const baseFile = requireOption(values.base, 'base');
     const configFile = requireOption(values.config, 'config');
@@ -68,6 +84,7 @@ export const customizeCommand: Command = {
     const expectSha256 = values['expect-sha256'];
     if (expectSha256 !== undefined) normalizeSha256(expectSha256);
     const head = readHead(baseFile);
+    const knownKeys = cliUpdateKeys(values);
     const resolved = await resolveConfigFile(configFile, settings, {
       keysOut: values['keys-out'],
       keyBits,
@@ -77,6 +94,7 @@ export const customizeCommand: Command = {
 
     let size: number;
     try {
+      await checkBaseSoftware(baseFile, knownKeys, platform);
       // A tgz streams through in bounded memory; a zip is read whole (its directory is at the end).
       if (resolveFormat(head, platform) === 'tgz') {
         size = await customizeTgzFile(baseFile, out, vesselinfo, expectSha256);
@@ -105,6 +123,23 @@ export const customizeCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * Refuses a base whose software is not what its update key signed; warns for an unknown key.
+ * The base is read whole for this (bounded once the streaming entry walker feeds the check).
+ */
+async function checkBaseSoftware(
+  baseFile: string,
+  knownKeys: KnownUpdateKey[],
+  platform: Platform | undefined,
+): Promise<void> {
+  const bytes = readFileSync(baseFile);
+  const report = await checkInstallerSoftware(bytes, { knownKeys }, resolveFormat(bytes, platform));
+  if (!report) return;
+  const problems = softwareBuildProblems(report, 'base');
+  if (errorsOf(problems).length > 0) throw new CibError(problems);
+  printProblems(problems, baseFile);
+}
 
 /** The first bytes of the base, enough to tell its format; a CibError naming the file otherwise. */
 function readHead(file: string): Uint8Array {
