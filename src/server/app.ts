@@ -12,6 +12,7 @@ import sirv from 'sirv';
 import type { Platform } from '../core/archive/index.ts';
 import { CibError } from '../core/problems.ts';
 import { encodeShare } from '../core/share.ts';
+import { knownUpdateKeys } from '../core/software.ts';
 import { InstallerBuilder, platformInfo } from './installers.ts';
 import { defaultPublicUrl, type ServerSettings } from './settings.ts';
 import { FileBuildStore, isBuildId, type BuildStore } from './store.ts';
@@ -186,7 +187,12 @@ export function createApp(
     (settings.logRequests ? (line: string) => process.stdout.write(`${line}\n`) : undefined);
   const logError = (line: string) => process.stderr.write(`${line}\n`);
   const shim = new XmlRpcShim({ deployment: settings.deployment, store, publicUrl, logError });
-  const installers = new InstallerBuilder(settings.basesDir);
+  const installers = new InstallerBuilder(
+    settings.basesDir,
+    undefined,
+    knownUpdateKeys(settings.deployment.updateKeys ?? []),
+  );
+  const warned = new Set<string>();
   // sirv lists dist/ once at start-up; without a built page every static path says so.
   const serveDist = existsSync(settings.distDir)
     ? sirv(settings.distDir, { etag: true, dotfiles: false })
@@ -211,6 +217,7 @@ export function createApp(
       writeError = (error as NodeJS.ErrnoException).code ?? 'error';
     }
     const bases = existsSync(join(settings.basesDir, 'manifest.json'));
+    const software = bases ? await installers.softwareSummary().catch(() => ({})) : {};
     const ok = page && writable;
     sendJson(res, ok ? 200 : 503, {
       status: ok ? 'ok' : 'unavailable',
@@ -219,6 +226,9 @@ export function createApp(
         data_dir: writable ? 'ok' : `DATA_DIR is not writable (${writeError})`,
         base_installers: bases ? 'ok' : 'base-installers/manifest.json is missing',
       },
+      // Each base's software check; a refused base does not make the server unhealthy, it is
+      // refused at build time, so it is reported here for the operator.
+      software,
     });
   }
 
@@ -281,7 +291,10 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
     try {
       built = await installers.build(id, resolved, platform as Platform);
     } catch (error) {
-      if (error instanceof CibError && error.code.startsWith('base.')) {
+      if (
+        error instanceof CibError &&
+        (error.code.startsWith('base.') || error.code.startsWith('software.'))
+      ) {
         logError(`installers: ${error.code}: ${error.message}`);
         throw new HttpError(
           503,
@@ -291,7 +304,12 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
       throw error;
     }
     if (!built) throw new HttpError(404, `This server has no ${platform} base installer.`);
+    if (built.warning && !warned.has(built.warning)) {
+      warned.add(built.warning);
+      logError(`installers: ${platform}: warning: ${built.warning}`);
+    }
     res.writeHead(200, {
+      ...(built.warning ? { 'X-CIB-Software-Warning': built.warning } : {}),
       'Content-Type': built.contentType,
       'Content-Length': String(built.bytes.length),
       'Content-Disposition': `attachment; filename="${built.filename}"`,

@@ -1,8 +1,15 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ArchiveFormat, Platform, PLATFORMS } from '../core/archive/index.ts';
 import type { ResolvedConfig } from '../core/config.ts';
-import { CibError, problem } from '../core/problems.ts';
+import { CibError, errorsOf, problem } from '../core/problems.ts';
+import {
+  knownUpdateKeys,
+  softwareBuildProblems,
+  softwareVerdictLine,
+  type KnownUpdateKey,
+  type SoftwareReport,
+} from '../core/software.ts';
 import { renderVesselinfo } from '../core/vesselinfo.ts';
 
 /** base-installers/manifest.json (written by the base-installer tool). */
@@ -24,6 +31,8 @@ export interface BuiltInstaller {
   bytes: Uint8Array;
   contentType: string;
   filename: string;
+  /** Set when the base's software is signed by an unknown update key. */
+  warning?: string;
 }
 
 export type PlatformInfo = (typeof PLATFORMS)[number];
@@ -45,11 +54,53 @@ export class InstallerBuilder {
   private cacheBytes = 0;
   private building = new Map<string, Promise<BuiltInstaller>>();
   private bases = new Map<string, Uint8Array>();
+  /** Software reports by base file, size and mtime, so /healthz does not re-read unchanged bases. */
+  private reports = new Map<string, Promise<SoftwareReport | undefined>>();
 
   constructor(
     readonly basesDir: string,
     private readonly maxCacheBytes = DEFAULT_CACHE_BYTES,
+    private readonly knownKeys: readonly KnownUpdateKey[] = knownUpdateKeys(),
   ) {}
+
+  /** The software check of one base's bytes, remembered under `key`. */
+  private software(key: string, base: Uint8Array): Promise<SoftwareReport | undefined> {
+    let report = this.reports.get(key);
+    if (!report) {
+      report = import('../core/archive/software-walk.ts').then((walk) =>
+        walk.checkInstallerSoftware(base, { knownKeys: this.knownKeys }),
+      );
+      report.catch(() => this.reports.delete(key));
+      this.reports.set(key, report);
+    }
+    return report;
+  }
+
+  /**
+   * The software verdict of every base the manifest lists (for /healthz): platform -> the
+   * verdict and its sentence, or why the base could not be checked.
+   */
+  async softwareSummary(): Promise<Record<string, { verdict: string; summary: string }>> {
+    const summary: Record<string, { verdict: string; summary: string }> = {};
+    for (const entry of (await this.manifest()).bases) {
+      const file = join(this.basesDir, basename(entry.file));
+      try {
+        const info = await stat(file);
+        const key = `${file}:${info.size}:${info.mtimeMs}`;
+        const cached = this.reports.get(key);
+        const report = await (cached ?? this.software(key, new Uint8Array(await readFile(file))));
+        summary[entry.platform] = report
+          ? { verdict: report.verdict, summary: softwareVerdictLine(report) }
+          : { verdict: 'not-checked', summary: 'The GUI executable is not checked.' };
+      } catch (error) {
+        summary[entry.platform] = {
+          verdict: 'unreadable',
+          summary: error instanceof CibError ? error.message : 'The base cannot be read.',
+        };
+      }
+    }
+    return summary;
+  }
 
   async manifest(): Promise<BaseManifest> {
     let text: string;
@@ -109,7 +160,13 @@ export class InstallerBuilder {
       this.bases.set(baseKey, base);
     }
     let bytes: Uint8Array;
+    let warning: string | undefined;
     try {
+      // The manifest's SHA-256 says the file is the one listed; this says its software is signed.
+      const report = await this.software(baseKey, base);
+      const problems = report ? softwareBuildProblems(report, entry.file) : [];
+      if (errorsOf(problems).length > 0) throw new CibError(problems);
+      warning = problems[0]?.message;
       bytes = await (
         await archive()
       ).customizeInstaller({
@@ -121,12 +178,14 @@ export class InstallerBuilder {
       });
     } catch (error) {
       this.bases.delete(baseKey); // the file may have been replaced: read it afresh next time
+      this.reports.delete(baseKey);
       throw error;
     }
     return {
       bytes,
       contentType: CONTENT_TYPES[info.format],
       filename: info.outputFile,
+      ...(warning ? { warning } : {}),
     };
   }
 

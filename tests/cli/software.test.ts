@@ -147,3 +147,21 @@ describe('cib customize: the software check before the build', () => {
     expect(strict.run.stderr).toContain('warning: Seattle software signed by an unknown key');
   });
 });
+
+describe('cib prepare-base: the software check of the prepared base', () => {
+  it('reports a modified base by name, and an intact one as signed', () => {
+    const out = join(tempDir(), 'prepared.tgz');
+    const bad = runCib(
+      ['prepare-base', cases.file('modified', 'seattle_linux.tgz'), '--out', out],
+      {
+        env: env(),
+      },
+    );
+    expect(bad.stdout).toContain('Software: Modified: 1 file differs from the signed list');
+    expect(bad.stdout).toContain('modified  seattle/seattle_repy/nmmain.py');
+    const good = runCib(['prepare-base', cases.file('made', 'seattle_linux.tgz'), '--out', out], {
+      env: env(),
+    });
+    expect(good.stdout).toMatch(/Software: Seattle software signed by the demo update key/);
+  });
+});

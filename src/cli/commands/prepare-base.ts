@@ -5,11 +5,18 @@ import {
   readTgzEntries,
   type TgzEntry,
 } from '../../core/archive/tgz.ts';
+import { checkInstallerSoftware } from '../../core/archive/software-walk.ts';
 import { CibError, problem } from '../../core/problems.ts';
+import {
+  cliUpdateKeys,
+  printSoftware,
+  UPDATE_KEY_HELP,
+  updateKeyOptions,
+} from '../../node/cli-settings.ts';
 import { writeFileAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
-const help = `Usage: cib prepare-base FILE --out FILE
+const help = `Usage: cib prepare-base FILE --out FILE [--update-key FILE]...
 
 Rewrites a gzip-compressed tar base installer (for example one built with the old packaging
 scripts, Python's tarfile or GNU tar) into the append-ready layout, which lets customisation copy
@@ -19,7 +26,11 @@ gzip framing and the end-of-archive padding change.
 The result is re-read and every entry (name, type, mode, owner, mtime, size and bytes) is compared
 with the input before the output is written; the output appears only when they are identical.
 
-  --out FILE   where to write the append-ready base (replaced atomically)`;
+It then reports the base's software check (the signed metainfo against the program files), as
+\`cib inspect\` does; builds refuse a base whose files differ or whose signature fails.
+
+  --out FILE            where to write the append-ready base (replaced atomically)
+${UPDATE_KEY_HELP}`;
 
 /** The fields of an entry that must survive the rewrite unchanged. */
 function differences(before: TgzEntry[], after: TgzEntry[]): string | undefined {
@@ -54,10 +65,15 @@ export const prepareBaseCommand: Command = {
   summary: 'rewrite a tgz base installer into the append-ready layout',
   help,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { out: { type: 'string' } }, true);
+    const { values, positionals } = parseCommandArgs(
+      argv,
+      { out: { type: 'string' }, ...updateKeyOptions },
+      true,
+    );
     if (positionals.length !== 1) throw new UsageError('Give exactly one base installer FILE.');
     const input = positionals[0]!;
     const out = requireOption(values.out, 'out');
+    const knownKeys = cliUpdateKeys(values);
     let base: Uint8Array;
     try {
       base = readFileSync(input);
@@ -84,6 +100,7 @@ export const prepareBaseCommand: Command = {
     console.log(
       `${out}: append-ready${wasReady ? ' (the input already was)' : ''}; ${after.length} entries verified identical to ${input} (${base.length} -> ${prepared.length} bytes).`,
     );
+    printSoftware(await checkInstallerSoftware(prepared, { knownKeys }, 'tgz'));
     return 0;
   },
 };
