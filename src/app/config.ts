@@ -1,9 +1,12 @@
 import { KEY_BITS, type DeploymentSettings, type KeyBits } from '../core/settings.ts';
+import { knownUpdateKeys, type KnownUpdateKey } from '../core/software.ts';
 
 /** What the page reads at start-up from `config.json` (written by scripts/deployment-config.ts). */
 export interface PageConfig extends DeploymentSettings {
   /** Absolute URL of the folder holding the base installers and their `manifest.json`. */
   baseInstallersUrl: string;
+  /** The Seattle update key, then config.json's `updateKeys`: the keys the software check trusts. */
+  knownKeys?: KnownUpdateKey[];
 }
 
 const CONFIG_FILE = 'config.json';
@@ -50,6 +53,20 @@ function checkPageConfig(raw: unknown, configUrl: string): PageConfig {
     fail(`defaultKeyBits must be one of ${KEY_BITS.join(', ')}`);
   const bases = value.baseInstallersUrl ?? 'base-installers/';
   if (typeof bases !== 'string') fail('baseInstallersUrl must be a URL');
+  const updateKeys = value.updateKeys ?? [];
+  if (
+    !Array.isArray(updateKeys) ||
+    !updateKeys.every(
+      (k: unknown) =>
+        typeof k === 'object' &&
+        k !== null &&
+        typeof (k as KnownUpdateKey).key === 'string' &&
+        /^\d+ \d+$/.test((k as KnownUpdateKey).key.trim()) &&
+        typeof (k as KnownUpdateKey).label === 'string',
+    )
+  ) {
+    fail('updateKeys must be a list of {"key": "e n", "label": "…"}');
+  }
   let baseInstallersUrl = new URL(bases as string, configUrl).href;
   if (!baseInstallersUrl.endsWith('/')) baseInstallersUrl += '/';
   return {
@@ -57,5 +74,7 @@ function checkPageConfig(raw: unknown, configUrl: string): PageConfig {
     reservedKey: (value.reservedKey as string).trim(),
     defaultKeyBits: bits as KeyBits,
     baseInstallersUrl,
+    updateKeys: updateKeys as KnownUpdateKey[],
+    knownKeys: knownUpdateKeys(updateKeys as KnownUpdateKey[]),
   };
 }
