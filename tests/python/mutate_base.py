@@ -6,6 +6,7 @@ Usage: mutate_base.py IN OUT ACTION [PATH]
   signature-digit   change the last digit of seattle/seattle_repy/metainfo's signature
   remove PATH       leave the entry PATH out
   add PATH          add a small file PATH
+  copy              change nothing (a plain tarfile/zipfile repack)
 
 Everything else is copied entry by entry (names, modes, times), and the archive is repacked:
 .tgz with tarfile "w:gz", .zip with zipfile (deflated).
