@@ -1,4 +1,5 @@
 import { keygenSuite } from './keygen.ts';
+import { softwareSuite } from './software.ts';
 import { tgzSuite } from './tgz.ts';
 import { zipSuite } from './zip.ts';
 
@@ -8,4 +9,4 @@ export interface BenchSuite {
   run(): Promise<Record<string, number | string>>;
 }
 
-export const suites: BenchSuite[] = [keygenSuite, tgzSuite, zipSuite];
+export const suites: BenchSuite[] = [keygenSuite, tgzSuite, zipSuite, softwareSuite];
