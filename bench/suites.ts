@@ -1,5 +1,6 @@
 import { cliSuite } from './cli.ts';
 import { keygenSuite } from './keygen.ts';
+import { softwareSuite } from './software.ts';
 import { tgzSuite } from './tgz.ts';
 import { zipSuite } from './zip.ts';
 
@@ -9,4 +10,4 @@ export interface BenchSuite {
   run(): Promise<Record<string, number | string>>;
 }
 
-export const suites: BenchSuite[] = [keygenSuite, tgzSuite, zipSuite, cliSuite];
+export const suites: BenchSuite[] = [keygenSuite, tgzSuite, zipSuite, softwareSuite, cliSuite];

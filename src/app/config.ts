@@ -3,12 +3,16 @@ import {
   checkDeploymentSettings,
   DEFAULT_KEY_BITS,
   type DeploymentSettings,
+  type KnownUpdateKey,
 } from '../core/settings.ts';
+import { knownUpdateKeys } from '../core/software.ts';
 
 /** What the page reads at start-up from `config.json` (written by scripts/deployment-config.ts). */
 export interface PageConfig extends DeploymentSettings {
   /** Absolute URL of the folder holding the base installers and their `manifest.json`. */
   baseInstallersUrl: string;
+  /** The Seattle update key, then config.json's `updateKeys`: the keys the software check trusts. */
+  knownKeys: KnownUpdateKey[];
 }
 
 const CONFIG_FILE = 'config.json';
@@ -43,11 +47,13 @@ function checkPageConfig(raw: unknown, configUrl: string): PageConfig {
       reservedShare: value.reservedShare,
       reservedKey: value.reservedKey,
       defaultKeyBits: value.defaultKeyBits ?? DEFAULT_KEY_BITS,
+      updateKeys: value.updateKeys ?? [],
     },
     {
       reservedShare: 'reservedShare',
       reservedKey: 'reservedKey',
       defaultKeyBits: 'defaultKeyBits',
+      updateKeys: 'updateKeys',
     },
   );
   if (!settings) return fail(describeProblems(problems));
@@ -55,5 +61,5 @@ function checkPageConfig(raw: unknown, configUrl: string): PageConfig {
   if (typeof bases !== 'string') return fail('baseInstallersUrl: must be a URL.');
   let baseInstallersUrl = new URL(bases, configUrl).href;
   if (!baseInstallersUrl.endsWith('/')) baseInstallersUrl += '/';
-  return { ...settings, baseInstallersUrl };
+  return { ...settings, baseInstallersUrl, knownKeys: knownUpdateKeys(settings.updateKeys) };
 }

@@ -2,6 +2,7 @@ import type { ArchiveFormat, Inspection, Platform } from '../core/archive/index.
 import type { KeyPair } from '../core/keygen.ts';
 import { CibError } from '../core/problems.ts';
 import type { KeyBits } from '../core/settings.ts';
+import type { KnownUpdateKey, SoftwareReport } from '../core/software.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from '../worker/protocol.ts';
 
 // Requests without their id: the client numbers them.
@@ -83,7 +84,8 @@ export async function customizeInWorker(options: {
   platform?: Platform;
   format?: ArchiveFormat;
   expectSha256?: string;
-}): Promise<{ installer: Uint8Array; base?: Uint8Array }> {
+  knownKeys?: KnownUpdateKey[];
+}): Promise<{ installer: Uint8Array; base?: Uint8Array; softwareWarning?: string }> {
   const buffer = transferable(options.base);
   const result = await call(
     {
@@ -93,6 +95,7 @@ export async function customizeInWorker(options: {
       ...(options.platform ? { platform: options.platform } : {}),
       ...(options.format ? { format: options.format } : {}),
       ...(options.expectSha256 ? { expectSha256: options.expectSha256 } : {}),
+      ...(options.knownKeys ? { knownKeys: options.knownKeys } : {}),
     },
     [buffer],
   );
@@ -100,6 +103,7 @@ export async function customizeInWorker(options: {
   return {
     installer: new Uint8Array(result.installer),
     ...(result.base ? { base: new Uint8Array(result.base) } : {}),
+    ...(result.softwareWarning ? { softwareWarning: result.softwareWarning } : {}),
   };
 }
 
@@ -114,9 +118,18 @@ export async function sha256InWorker(
 }
 
 /** What an installer will do on a node (core `inspectInstaller`), read in the worker; `bytes` is transferred. */
-export async function inspectInWorker(bytes: Uint8Array): Promise<Inspection> {
+export async function inspectInWorker(
+  bytes: Uint8Array,
+  knownKeys?: KnownUpdateKey[],
+): Promise<{ inspection: Inspection; software?: SoftwareReport }> {
   const buffer = transferable(bytes);
-  const result = await call({ op: 'inspectInstaller', bytes: buffer }, [buffer]);
+  const result = await call(
+    { op: 'inspectInstaller', bytes: buffer, ...(knownKeys ? { knownKeys } : {}) },
+    [buffer],
+  );
   if (result.op !== 'inspectInstaller') throw new Error('The worker answered the wrong request.');
-  return result.inspection;
+  return {
+    inspection: result.inspection,
+    ...(result.software ? { software: result.software } : {}),
+  };
 }

@@ -9,7 +9,14 @@ import { UsageError } from './command.ts';
 import { validateSettings } from '../core/config.ts';
 import { CibError, problem, type Problem } from '../core/problems.ts';
 import type { DeploymentSettings } from '../core/settings.ts';
-import { loadDeploymentSettings } from '../node/deployment.ts';
+import {
+  knownUpdateKeys,
+  parseUpdateKeys,
+  softwareVerdictLine,
+  type KnownUpdateKey,
+  type SoftwareReport,
+} from '../core/software.ts';
+import { loadDeploymentSettings, loadUpdateKeys } from '../node/deployment.ts';
 
 /** Spread into a command's parseCommandArgs options. */
 export const settingsOptions = {
@@ -140,4 +147,51 @@ export function findJsonError(text: string): { offset: number; expected: string 
     expected:
       JSON_ERROR_WORDS[printParseErrorCode(first.error)] ?? printParseErrorCode(first.error),
   };
+}
+
+/** Spread into the options of commands that check a base's software. */
+export const updateKeyOptions = {
+  'update-key': { type: 'string', multiple: true },
+} as const;
+
+export const UPDATE_KEY_HELP = `  --update-key FILE     trust this software-update public key "e n" too (repeatable), besides
+                        the Seattle update key and UPDATE_KEYS / UPDATE_KEYS_FILE`;
+
+/** The Seattle update key, the environment's UPDATE_KEYS and every --update-key FILE. */
+export function cliUpdateKeys(
+  values: { 'update-key'?: string[] },
+  env: NodeJS.ProcessEnv = process.env,
+): KnownUpdateKey[] {
+  let fromEnv: KnownUpdateKey[];
+  try {
+    fromEnv = loadUpdateKeys(env);
+  } catch (error) {
+    throw new CibError(problem('settings.environment', 'environment', (error as Error).message));
+  }
+  const fromFiles = (values['update-key'] ?? []).flatMap((file) => {
+    const { keys, problems } = parseUpdateKeys(readTextFile(file), file);
+    if (problems.length > 0) throw new CibError(problems);
+    if (keys.length === 0)
+      throw new CibError(problem('cli.update-key.empty', file, 'The file holds no public key.'));
+    return keys.map((k) => ({
+      ...k,
+      label: k.label.startsWith('the update key') ? `the key in ${file}` : k.label,
+    }));
+  });
+  return knownUpdateKeys([...fromEnv, ...fromFiles]);
+}
+
+/** The software section of inspect and prepare-base: the verdict line, then what differs. */
+export function printSoftware(report: SoftwareReport | undefined, log = console.log): void {
+  if (!report) {
+    log(
+      'Software: not checked (the GUI executable packs the program in a form cib does not read).',
+    );
+    return;
+  }
+  log(`Software: ${softwareVerdictLine(report)}`);
+  for (const path of report.modified) log(`  modified  seattle/seattle_repy/${path}`);
+  for (const path of report.missing) log(`  missing   seattle/seattle_repy/${path}`);
+  for (const path of report.unlisted) log(`  unlisted  seattle/seattle_repy/${path}`);
+  for (const f of report.otherFiles) log(`  other     ${f.path}  sha256 ${f.sha256}`);
 }

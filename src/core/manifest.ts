@@ -23,10 +23,13 @@ export interface BaseManifestEntry {
 
 export interface BaseManifest {
   version?: string;
+  /** Fingerprint of the software-update key that signed every base's metainfo (make-base). */
+  updateKeyFingerprint?: string;
   bases: BaseManifestEntry[];
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const FINGERPRINT = /^[0-9a-f]{4}(:[0-9a-f]{4}){3}$/;
 /** A name in the manifest's folder: no separators, not `.` or `..`, nothing hidden. */
 const PLAIN_FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const LAYOUTS: readonly BaseLayout[] = ['append-ready', 'plain'];
@@ -67,6 +70,11 @@ export function parseManifest(input: string | unknown): {
   const problems: Problem[] = [];
   if (raw.version !== undefined && typeof raw.version !== 'string')
     problems.push(fail('version', 'The manifest version must be text.'));
+  const keyPrint = raw.updateKeyFingerprint;
+  if (keyPrint !== undefined && (typeof keyPrint !== 'string' || !FINGERPRINT.test(keyPrint)))
+    problems.push(
+      fail('updateKeyFingerprint', 'The update key fingerprint looks like 3f2a:9c1b:07de:44aa.'),
+    );
   const seen = new Set<string>();
   const bases: BaseManifestEntry[] = [];
   raw.bases.forEach((entry: unknown, i) => {
@@ -108,7 +116,11 @@ export function parseManifest(input: string | unknown): {
   });
   if (problems.length > 0) return { problems };
   return {
-    manifest: { ...(raw.version === undefined ? {} : { version: raw.version as string }), bases },
+    manifest: {
+      ...(raw.version === undefined ? {} : { version: raw.version as string }),
+      ...(keyPrint === undefined ? {} : { updateKeyFingerprint: keyPrint as string }),
+      bases,
+    },
     problems,
   };
 }

@@ -1,6 +1,12 @@
 /** Deployment settings: configuration an operator changes, never constants buried in code. */
-import { parsePublicKey } from './keys.ts';
+import { formatPublicKey, parsePublicKey } from './keys.ts';
 import { errorsOf, problem, type Problem } from './problems.ts';
+
+/** A software-update key the software check trusts, with the name people are shown for it. */
+export interface KnownUpdateKey {
+  key: string;
+  label: string;
+}
 
 export interface DeploymentSettings {
   /** Share of the node kept for the operator's reserved vessel, in percent (multiple of 10). */
@@ -9,6 +15,8 @@ export interface DeploymentSettings {
   reservedKey: string;
   /** Key size the page and the command line generate by default. */
   defaultKeyBits: KeyBits;
+  /** Software-update keys trusted besides the Seattle update key (UPDATE_KEYS, config.json). */
+  updateKeys: KnownUpdateKey[];
 }
 
 export const KEY_BITS = [1024, 2048, 3072, 4096] as const;
@@ -30,6 +38,7 @@ export const SETTING_FIELDS: SettingNames = {
   reservedShare: 'settings.reservedShare',
   reservedKey: 'settings.reservedKey',
   defaultKeyBits: 'settings.defaultKeyBits',
+  updateKeys: 'settings.updateKeys',
 };
 
 export function checkReservedShare(share: unknown, path: string): Problem[] {
@@ -88,13 +97,20 @@ export function checkKeyBits(bits: unknown, path: string): Problem[] {
  * it came from, so an operator sees `RESERVED_SHARE: …` or `config.json reservedShare: …`.
  */
 export function checkDeploymentSettings(
-  input: { reservedShare: unknown; reservedKey: unknown; defaultKeyBits: unknown },
+  input: {
+    reservedShare: unknown;
+    reservedKey: unknown;
+    defaultKeyBits: unknown;
+    updateKeys?: unknown;
+  },
   names: SettingNames = SETTING_FIELDS,
 ): { settings?: DeploymentSettings; problems: Problem[] } {
+  const updateKeys = checkUpdateKeys(input.updateKeys ?? [], names.updateKeys);
   const problems = [
     ...checkReservedShare(input.reservedShare, names.reservedShare),
     ...checkReservedKey(input.reservedKey, names.reservedKey),
     ...checkKeyBits(input.defaultKeyBits, names.defaultKeyBits),
+    ...updateKeys.problems,
   ];
   if (problems.length > 0) return { problems };
   return {
@@ -102,7 +118,50 @@ export function checkDeploymentSettings(
       reservedShare: input.reservedShare as number,
       reservedKey: (input.reservedKey as string).trim(),
       defaultKeyBits: input.defaultKeyBits as KeyBits,
+      updateKeys: updateKeys.keys,
     },
     problems,
   };
+}
+
+/** A list of `{key: "e n", label}`; each key in its canonical form. */
+function checkUpdateKeys(
+  value: unknown,
+  path: string,
+): { keys: KnownUpdateKey[]; problems: Problem[] } {
+  if (!Array.isArray(value)) {
+    return {
+      keys: [],
+      problems: [
+        problem(
+          'settings.update-keys.invalid',
+          path,
+          'The update keys must be a list of {"key": "e n", "label": "…"}.',
+        ),
+      ],
+    };
+  }
+  const keys: KnownUpdateKey[] = [];
+  const problems: Problem[] = [];
+  value.forEach((entry: unknown, i) => {
+    const at = `${path}[${i}]`;
+    const { key, label } = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<
+      string,
+      unknown
+    >;
+    const parsed = typeof key === 'string' ? parsePublicKey(key, at) : undefined;
+    const errors = parsed ? errorsOf(parsed.problems) : [];
+    if (!parsed?.key || errors.length > 0 || typeof label !== 'string') {
+      problems.push(
+        problem(
+          'settings.update-keys.invalid',
+          at,
+          errors[0]?.message ?? 'Each update key is {"key": "e n", "label": "…"}.',
+        ),
+      );
+      return;
+    }
+    keys.push({ key: formatPublicKey(parsed.key), label });
+  });
+  return { keys, problems };
 }

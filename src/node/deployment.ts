@@ -1,13 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { SEATTLE_RESERVED_KEY } from '../core/seattle-keys.ts';
 import { describeProblems } from '../core/problems.ts';
+import { SEATTLE_RESERVED_KEY } from '../core/seattle-keys.ts';
+import { parseUpdateKeys } from '../core/software.ts';
 import {
   checkDeploymentSettings,
   DEFAULT_KEY_BITS,
   DEFAULT_RESERVED_SHARE,
   type DeploymentSettings,
+  type KnownUpdateKey,
 } from '../core/settings.ts';
 
 /** The folder holding package.json, found upwards from this module: src/node/ or dist-node/. */
@@ -43,8 +45,15 @@ export function loadDeploymentSettings(env: NodeJS.ProcessEnv = process.env): De
       reservedShare: wholeNumber(env.RESERVED_SHARE, DEFAULT_RESERVED_SHARE),
       reservedKey: reservedKey ?? SEATTLE_RESERVED_KEY,
       defaultKeyBits: wholeNumber(env.DEFAULT_KEY_BITS, DEFAULT_KEY_BITS),
+      updateKeys: loadUpdateKeys(env),
     },
-    { reservedShare: 'RESERVED_SHARE', reservedKey: keySource, defaultKeyBits: 'DEFAULT_KEY_BITS' },
+    {
+      reservedShare: 'RESERVED_SHARE',
+      reservedKey: keySource,
+      defaultKeyBits: 'DEFAULT_KEY_BITS',
+      updateKeys:
+        env.UPDATE_KEYS === undefined && env.UPDATE_KEYS_FILE ? 'UPDATE_KEYS_FILE' : 'UPDATE_KEYS',
+    },
   );
   if (!settings) throw new Error(describeProblems(problems));
   return settings;
@@ -66,4 +75,41 @@ export function pageConfigOf(settings: DeploymentSettings): Record<string, unkno
     // Relative to the page, so dist/ works under any sub-path.
     baseInstallersUrl: 'base-installers/',
   };
+}
+
+/** The demo bases' update key: its private key is in the repository, so it proves nothing. */
+export const DEMO_UPDATE_KEY_FILE = join(PROJECT_ROOT, 'demo/update-keys/demo.publickey');
+export const DEMO_UPDATE_KEY_LABEL =
+  'the demo update key (its private key is public: for demonstrations only)';
+
+/**
+ * Update keys trusted besides the Seattle update key: UPDATE_KEYS (keys "e n" separated by ";" or
+ * new lines, each optionally followed by "# label") or UPDATE_KEYS_FILE (one per line). With
+ * neither set, the demo update key, so the committed demo bases build without a warning; an
+ * operator who serves real bases sets UPDATE_KEYS (empty for the Seattle key alone), and the
+ * server says so at start while it is unset.
+ */
+export function loadUpdateKeys(env: NodeJS.ProcessEnv = process.env): KnownUpdateKey[] {
+  let text = env.UPDATE_KEYS;
+  let source = 'UPDATE_KEYS';
+  if (text === undefined && env.UPDATE_KEYS_FILE) {
+    source = 'UPDATE_KEYS_FILE';
+    try {
+      text = readFileSync(env.UPDATE_KEYS_FILE, 'utf8');
+    } catch (error) {
+      throw new Error(
+        `UPDATE_KEYS_FILE: cannot read ${env.UPDATE_KEYS_FILE} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      );
+    }
+  }
+  if (text === undefined) {
+    const demo = readFileSync(DEMO_UPDATE_KEY_FILE, 'utf8').trim();
+    return [{ key: demo, label: DEMO_UPDATE_KEY_LABEL }];
+  }
+  const { keys, problems } = parseUpdateKeys(
+    source === 'UPDATE_KEYS' ? text.replace(/;/g, '\n') : text,
+    source,
+  );
+  if (problems.length > 0) throw new Error(describeProblems(problems));
+  return keys;
 }

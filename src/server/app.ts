@@ -13,8 +13,9 @@ import type { ResolvedConfig } from '../core/config.ts';
 import { platformInfoOf, type Platform } from '../core/platforms.ts';
 import { CibError, describeProblems } from '../core/problems.ts';
 import { encodeShare } from '../core/share.ts';
-import { checkBases, InstallerBuilder } from './installers.ts';
+import { knownUpdateKeys } from '../core/software.ts';
 import { pageConfigOf } from '../node/deployment.ts';
+import { InstallerBuilder } from './installers.ts';
 import { defaultPublicUrl, type ServerSettings } from './settings.ts';
 import { FileBuildStore, isBuildId, type BuildStore } from './store.ts';
 import { XmlRpcShim } from './xmlrpc.ts';
@@ -218,7 +219,12 @@ export function createApp(
     keygenConcurrency: settings.keygenConcurrency,
     keygenQueue: settings.keygenQueue,
   });
-  const installers = new InstallerBuilder(settings.basesDir);
+  const installers = new InstallerBuilder(
+    settings.basesDir,
+    undefined,
+    knownUpdateKeys(settings.deployment.updateKeys),
+  );
+  const warned = new Set<string>();
   // Files are looked up per request, so rebuilding dist/ while the server runs is safe: a new
   // file is served, a vanished one is a 404.
   const serveDist = serveStatic(settings.distDir, {
@@ -249,7 +255,8 @@ export function createApp(
       writable = false;
       writeError = (error as NodeJS.ErrnoException).code ?? 'error';
     }
-    const baseProblems = await checkBases(settings.basesDir);
+    const bases = await installers.check();
+    const baseProblems = bases.problems;
     const ok = page && writable && baseProblems.length === 0;
     sendJson(res, ok ? 200 : 503, {
       status: ok ? 'ok' : 'unavailable',
@@ -262,6 +269,9 @@ export function createApp(
             : `BASES_DIR ${settings.basesDir}: ${describeProblems(baseProblems)}`,
       },
       keygen: shim.keygen.load,
+      // Each base's software check; a refused base does not make the server unhealthy, it is
+      // refused at build time, so it is reported here for the operator.
+      software: Object.fromEntries(bases.bases.map((b) => [b.platform, b.software])),
     });
   }
 
@@ -361,7 +371,10 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
     try {
       built = await installers.build(id, resolved, platform as Platform);
     } catch (error) {
-      if (error instanceof CibError && error.code.startsWith('base.')) {
+      if (
+        error instanceof CibError &&
+        (error.code.startsWith('base.') || error.code.startsWith('software.'))
+      ) {
         logError(`installers: ${error.code}: ${error.message}`);
         throw new HttpError(
           503,
@@ -371,7 +384,12 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
       throw error;
     }
     if (!built) throw new HttpError(404, `This server has no ${platform} base installer.`);
+    if (built.warning && !warned.has(built.warning)) {
+      warned.add(built.warning);
+      logError(`installers: ${platform}: warning: ${built.warning}`);
+    }
     res.writeHead(200, {
+      ...(built.warning ? { 'X-CIB-Software-Warning': built.warning } : {}),
       'Content-Type': built.contentType,
       'Content-Length': String(built.bytes.length),
       'Content-Disposition': `attachment; filename="${built.filename}"`,

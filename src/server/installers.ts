@@ -9,7 +9,14 @@ import {
   type BaseManifestEntry,
 } from '../core/manifest.ts';
 import { platformInfoOf, type Platform, type PlatformInfo } from '../core/platforms.ts';
-import { CibError, problem, type Problem } from '../core/problems.ts';
+import { CibError, errorsOf, problem, type Problem } from '../core/problems.ts';
+import type { KnownUpdateKey } from '../core/settings.ts';
+import {
+  knownUpdateKeys,
+  softwareBuildProblems,
+  softwareVerdictLine,
+  type SoftwareReport,
+} from '../core/software.ts';
 import { renderVesselinfo } from '../core/vesselinfo.ts';
 
 /** The manifest in `basesDir`, read and validated; a CibError says what is wrong. */
@@ -28,43 +35,6 @@ export async function readManifest(basesDir: string): Promise<BaseManifest> {
   return manifest;
 }
 
-/**
- * Checks every base the manifest lists: present, with the size and SHA-256 given. Run once at
- * start-up, so a deployment with a wrong base never starts serving; returns the problems found.
- */
-export async function checkBases(basesDir: string): Promise<Problem[]> {
-  let manifest: BaseManifest;
-  try {
-    manifest = await readManifest(basesDir);
-  } catch (error) {
-    if (error instanceof CibError) return error.problems;
-    throw error;
-  }
-  const problems: Problem[] = [];
-  for (const entry of manifest.bases) {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(join(basesDir, entry.file));
-    } catch {
-      problems.push(
-        problem('base.missing', entry.file, 'The manifest lists it, but the file is missing.'),
-      );
-      continue;
-    }
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (bytes.length !== entry.size || sha256 !== entry.sha256) {
-      problems.push(
-        problem(
-          'base.sha256.mismatch',
-          entry.file,
-          `The file (${bytes.length} bytes, SHA-256 ${sha256}) is not the one the manifest lists (${entry.size} bytes, SHA-256 ${entry.sha256}).`,
-        ),
-      );
-    }
-  }
-  return problems;
-}
-
 /** Built installers kept in memory, least recently used dropped first. */
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -72,6 +42,18 @@ export interface BuiltInstaller {
   bytes: Uint8Array;
   contentType: string;
   filename: string;
+  /** Set when the base's software is signed by an unknown update key. */
+  warning?: string;
+}
+
+/** One base's state, as /healthz and the start-up check report it. */
+export interface BaseState {
+  platform: Platform;
+  file: string;
+  /** Present, with the size and SHA-256 the manifest lists. */
+  problems: Problem[];
+  /** The software check's verdict and sentence; undefined for a base that is not there. */
+  software?: { verdict: string; summary: string };
 }
 
 /** The engine is loaded on first use, so the server starts (and the shim works) without it. */
@@ -87,14 +69,80 @@ export class InstallerBuilder {
   private cacheBytes = 0;
   private building = new Map<string, Promise<BuiltInstaller>>();
   private bases = new Map<string, Uint8Array>();
+  /** Software reports by the base's SHA-256: the verdict belongs to the bytes. */
+  private reports = new Map<string, Promise<SoftwareReport | undefined>>();
 
   constructor(
     readonly basesDir: string,
     private readonly maxCacheBytes = DEFAULT_CACHE_BYTES,
+    private readonly knownKeys: readonly KnownUpdateKey[] = knownUpdateKeys(),
   ) {}
 
   manifest(): Promise<BaseManifest> {
     return readManifest(this.basesDir);
+  }
+
+  /** The software check of the base whose SHA-256 is `sha256`, computed once per content. */
+  private software(sha256: string, base: Uint8Array): Promise<SoftwareReport | undefined> {
+    let report = this.reports.get(sha256);
+    if (!report) {
+      report = import('../core/archive/software-walk.ts').then((walk) =>
+        walk.checkInstallerSoftware(base, { knownKeys: this.knownKeys }),
+      );
+      report.catch(() => this.reports.delete(sha256));
+      this.reports.set(sha256, report);
+    }
+    return report;
+  }
+
+  /**
+   * Every base the manifest lists: present with the size and SHA-256 given, and its software
+   * verdict. The start-up check and /healthz both read it; a malformed manifest is one problem.
+   */
+  async check(): Promise<{ problems: Problem[]; bases: BaseState[] }> {
+    let manifest: BaseManifest;
+    try {
+      manifest = await this.manifest();
+    } catch (error) {
+      if (error instanceof CibError) return { problems: error.problems, bases: [] };
+      throw error;
+    }
+    const bases: BaseState[] = [];
+    for (const entry of manifest.bases) {
+      const state: BaseState = { platform: entry.platform, file: entry.file, problems: [] };
+      bases.push(state);
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await readFile(join(this.basesDir, entry.file)));
+      } catch {
+        state.problems.push(
+          problem('base.missing', entry.file, 'The manifest lists it, but the file is missing.'),
+        );
+        continue;
+      }
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      if (bytes.length !== entry.size || sha256 !== entry.sha256) {
+        state.problems.push(
+          problem(
+            'base.sha256.mismatch',
+            entry.file,
+            `The file (${bytes.length} bytes, SHA-256 ${sha256}) is not the one the manifest lists (${entry.size} bytes, SHA-256 ${entry.sha256}).`,
+          ),
+        );
+      }
+      try {
+        const report = await this.software(sha256, bytes);
+        state.software = report
+          ? { verdict: report.verdict, summary: softwareVerdictLine(report) }
+          : { verdict: 'not-checked', summary: 'The GUI executable is not checked.' };
+      } catch (error) {
+        state.software = {
+          verdict: 'unreadable',
+          summary: error instanceof CibError ? error.message : 'The base cannot be read.',
+        };
+      }
+    }
+    return { problems: bases.flatMap((b) => b.problems), bases };
   }
 
   /** The installer for `platform`, or undefined when no base exists for it. */
@@ -137,7 +185,13 @@ export class InstallerBuilder {
       this.bases.set(baseKey, base);
     }
     let bytes: Uint8Array;
+    let warning: string | undefined;
     try {
+      // The manifest's SHA-256 says the file is the one listed; this says its software is signed.
+      const report = await this.software(entry.sha256, base);
+      const problems = report ? softwareBuildProblems(report, entry.file) : [];
+      if (errorsOf(problems).length > 0) throw new CibError(problems);
+      warning = problems[0]?.message;
       bytes = await (
         await archive()
       ).customizeInstaller({
@@ -149,12 +203,14 @@ export class InstallerBuilder {
       });
     } catch (error) {
       this.bases.delete(baseKey); // the file may have been replaced: read it afresh next time
+      this.reports.delete(entry.sha256);
       throw error;
     }
     return {
       bytes,
       contentType: info.mediaType,
       filename: info.outputFile,
+      ...(warning ? { warning } : {}),
     };
   }
 

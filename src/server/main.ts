@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeProblems } from '../core/problems.ts';
 import { startServer } from './app.ts';
-import { checkBases } from './installers.ts';
+import { knownUpdateKeys } from '../core/software.ts';
+import { InstallerBuilder } from './installers.ts';
 import { loadServerSettings, type ServerSettings } from './settings.ts';
 
 // `npm start`: the page, the base installers and the XML-RPC shim in one process (issue 5), or
@@ -24,12 +25,25 @@ try {
 // The bases are part of the settings: a deployment whose bases do not match their manifest stops
 // here rather than failing donors one download at a time.
 if (cluster.isPrimary) {
-  const baseProblems = await checkBases(settings.basesDir);
-  if (baseProblems.length > 0) {
+  const bases = await new InstallerBuilder(
+    settings.basesDir,
+    undefined,
+    knownUpdateKeys(settings.deployment.updateKeys),
+  ).check();
+  if (bases.problems.length > 0) {
     console.error(
-      `cib server: BASES_DIR ${settings.basesDir}: the base installers are not usable:\n${describeProblems(baseProblems)}`,
+      `cib server: BASES_DIR ${settings.basesDir}: the base installers are not usable:\n${describeProblems(bases.problems)}`,
     );
     process.exit(1);
+  }
+  for (const base of bases.bases) {
+    if (base.software && base.software.verdict !== 'intact')
+      console.error(`cib server: ${base.file}: ${base.software.summary}`);
+  }
+  if (process.env.UPDATE_KEYS === undefined && process.env.UPDATE_KEYS_FILE === undefined) {
+    console.error(
+      'cib server: UPDATE_KEYS is not set, so the demo update key (whose private key is public) is trusted; set it when serving real bases.',
+    );
   }
 }
 

@@ -1,8 +1,15 @@
 /// <reference lib="webworker" />
 // The worker only wraps core functions for transfer across the thread boundary (STYLE.md).
-import { customizeInstaller, inspectInstaller, sha256Hex } from '../core/archive/index.ts';
+import {
+  customizeInstaller,
+  inspectInstaller,
+  resolveFormat,
+  sha256Hex,
+} from '../core/archive/index.ts';
+import { checkInstallerSoftware } from '../core/archive/software-walk.ts';
 import { generateKeyPair } from '../core/keygen.ts';
-import { CibError } from '../core/problems.ts';
+import { CibError, errorsOf } from '../core/problems.ts';
+import { softwareBuildProblems } from '../core/software.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -32,6 +39,19 @@ async function run(
         ...(request.format ? { format: request.format } : {}),
         ...(request.expectSha256 ? { expectSha256: request.expectSha256 } : {}),
       });
+      // The SHA-256 (checked above) proves the base is the one listed; this, that its software
+      // is what the update key signed. A refused base gives no installer.
+      let softwareWarning: string | undefined;
+      if (request.knownKeys) {
+        const report = await checkInstallerSoftware(
+          base,
+          { knownKeys: request.knownKeys },
+          resolveFormat(base, request.platform, request.format),
+        );
+        const problems = report ? softwareBuildProblems(report) : [];
+        if (errorsOf(problems).length > 0) throw new CibError(problems);
+        softwareWarning = problems[0]?.message;
+      }
       const installer = ownBuffer(output);
       // The base goes back only if the installer does not share its memory.
       const giveBack = installer !== request.base;
@@ -40,6 +60,7 @@ async function run(
           op: 'customizeInstaller',
           installer,
           ...(giveBack ? { base: request.base } : {}),
+          ...(softwareWarning ? { softwareWarning } : {}),
         },
         transfer: giveBack ? [installer, request.base] : [installer],
       };
@@ -49,8 +70,22 @@ async function run(
       return { result: { op: 'sha256', hex, bytes: request.bytes }, transfer: [request.bytes] };
     }
     case 'inspectInstaller': {
-      const inspection = await inspectInstaller(new Uint8Array(request.bytes));
-      return { result: { op: 'inspectInstaller', inspection }, transfer: [] };
+      const bytes = new Uint8Array(request.bytes);
+      const inspection = await inspectInstaller(bytes);
+      let software;
+      try {
+        software = await checkInstallerSoftware(bytes, {
+          knownKeys: request.knownKeys,
+          now: Math.floor(Date.now() / 1000),
+        });
+      } catch (error) {
+        // A damaged archive: the inspection already says why it cannot be read.
+        if (!(error instanceof CibError)) throw error;
+      }
+      return {
+        result: { op: 'inspectInstaller', inspection, ...(software ? { software } : {}) },
+        transfer: [],
+      };
     }
   }
 }

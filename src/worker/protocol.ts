@@ -2,6 +2,7 @@ import type { ArchiveFormat, Inspection, Platform } from '../core/archive/index.
 import type { KeyPair } from '../core/keygen.ts';
 import type { Problem } from '../core/problems.ts';
 import type { KeyBits } from '../core/settings.ts';
+import type { KnownUpdateKey, SoftwareReport } from '../core/software.ts';
 
 /** Requests the page sends to the worker; each names one core function. */
 export type WorkerRequest =
@@ -15,15 +16,23 @@ export type WorkerRequest =
       platform?: Platform;
       format?: ArchiveFormat;
       expectSha256?: string;
+      /** When given, the base's software is checked against these keys before it is used. */
+      knownKeys?: KnownUpdateKey[];
     }
   | { id: number; op: 'sha256'; bytes: ArrayBuffer }
-  | { id: number; op: 'inspectInstaller'; bytes: ArrayBuffer };
+  | { id: number; op: 'inspectInstaller'; bytes: ArrayBuffer; knownKeys?: KnownUpdateKey[] };
 
 export type WorkerResult =
   | { op: 'generateKeyPair'; keyPair: KeyPair }
-  | { op: 'customizeInstaller'; installer: ArrayBuffer; base?: ArrayBuffer }
+  | {
+      op: 'customizeInstaller';
+      installer: ArrayBuffer;
+      base?: ArrayBuffer;
+      /** The base's software is signed by an unknown update key. */
+      softwareWarning?: string;
+    }
   | { op: 'sha256'; hex: string; bytes: ArrayBuffer }
-  | { op: 'inspectInstaller'; inspection: Inspection };
+  | { op: 'inspectInstaller'; inspection: Inspection; software?: SoftwareReport };
 
 export type WorkerReply =
   | { id: number; ok: true; result: WorkerResult }

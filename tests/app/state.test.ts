@@ -9,6 +9,8 @@ const settings: PageConfig = {
   reservedKey: RESERVED_KEY_FIXTURE,
   defaultKeyBits: 2048,
   baseInstallersUrl: 'http://localhost/base-installers/',
+  updateKeys: [],
+  knownKeys: [],
 };
 
 /** A real Storage-shaped store in memory (localStorage does not exist in Node). */

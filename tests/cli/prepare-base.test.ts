@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parseManifest } from '../../src/core/manifest.ts';
-import { runCib } from '../support/tools.ts';
+import { BASES, runCib } from '../support/tools.ts';
 import { isAppendReady, readTgzEntries } from '../../src/core/archive/tgz.ts';
 import { prepareBaseCommand } from '../../src/cli/commands/prepare-base.ts';
 import { CibError } from '../../src/core/problems.ts';
@@ -74,11 +74,20 @@ describe('cib prepare-base', () => {
   });
 
   describe('a folder of bases', () => {
-    /** Bases as real packaging writes them: Python's tarfile, GNU tar and Info-ZIP. */
+    /**
+     * Bases as real packaging writes them (Python's tarfile, GNU tar and Info-ZIP), holding the
+     * signed demo software so that they also pass the software check.
+     */
     function legacyFolder(dir: string): string {
       const bases = join(dir, 'legacy');
-      mkdirSync(bases, { recursive: true });
-      pythonBase(bases);
+      mkdirSync(join(bases, 'src'), { recursive: true });
+      execFileSync('tar', ['-xzf', join(BASES, 'seattle_linux.tgz'), '-C', join(bases, 'src')]);
+      execFileSync('python3', [
+        '-c',
+        'import sys, tarfile\nwith tarfile.open(sys.argv[2], "w:gz") as t: t.add(sys.argv[1], arcname="seattle")',
+        join(bases, 'src/seattle'),
+        join(bases, 'seattle_linux.tgz'),
+      ]);
       execFileSync('tar', [
         '-czf',
         join(bases, 'seattle_mac.tgz'),

@@ -16,17 +16,12 @@ const reservedKey = (
   JSON.parse(readFileSync('dist/config.json', 'utf8')) as { reservedKey: string }
 ).reservedKey.trim();
 
-/** A linux base as real operators make them: Python's tarfile, `w:gz`, no vesselinfo. */
-const PYTHON_BASE = `
-import io, sys, tarfile
-with tarfile.open(sys.argv[1], 'w:gz') as tar:
-    for name in ['seattle', 'seattle/seattle_repy']:
-        info = tarfile.TarInfo(name); info.type = tarfile.DIRTYPE; info.mode = 0o755; tar.addfile(info)
-    for name, text, mode in [('seattle/install.sh', b'#!/bin/sh\\necho install\\n', 0o755),
-                             ('seattle/seattle_repy/nmmain.py', b'print("node manager")\\n' * 400, 0o644)]:
-        info = tarfile.TarInfo(name); info.size = len(text); info.mode = mode
-        tar.addfile(info, io.BytesIO(text))
-`;
+/**
+ * A linux base as real operators make them: the signed demo base repacked entry by entry with
+ * Python's tarfile, `w:gz` (tests/python/mutate_base.py), so its software check still holds.
+ */
+const MUTATE_BASE = 'tests/python/mutate_base.py';
+const DEMO_LINUX = 'base-installers/seattle_linux.tgz';
 /** A tgz whose vesselinfo the node refuses: the percentages add up to 90. */
 const PYTHON_BAD_INSTALLER = `
 import io, sys, tarfile
@@ -37,14 +32,19 @@ with tarfile.open(sys.argv[1], 'w:gz') as tar:
 `;
 
 let base: Buffer;
+let baseListing: string[];
 let ownerKey: string;
 let userKey: string;
 let otherKey: string;
 
 test.beforeAll(async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'cib-e2e-')), 'seattle_linux.tgz');
-  execFileSync('python3', ['-c', PYTHON_BASE, path]);
+  execFileSync('python3', [MUTATE_BASE, DEMO_LINUX, path, 'copy']);
   base = readFileSync(path);
+  baseListing = execFileSync('tar', ['-tzf', path], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((entry) => entry.replace(/\/$/, ''));
   [ownerKey, userKey, otherKey] = (
     await Promise.all([generateKeyPair(1024), generateKeyPair(1024), generateKeyPair(1024)])
   ).map((pair) => pair.publicKey) as [string, string, string];
@@ -156,15 +156,7 @@ test('a clearinghouse link gives an installer with exactly the owner, user and r
     .trim()
     .split('\n')
     .map((entry) => entry.replace(/\/$/, ''));
-  expect(listing.sort()).toEqual(
-    [
-      'seattle',
-      'seattle/install.sh',
-      'seattle/seattle_repy',
-      'seattle/seattle_repy/nmmain.py',
-      VESSELINFO,
-    ].sort(),
-  );
+  expect(listing.sort()).toEqual([...baseListing, VESSELINFO].sort());
 });
 
 test('a share link opens the installers for its configuration in a fresh browser context', async ({
@@ -237,6 +229,59 @@ test('inspect shows the vessels, ports and key fingerprints of a downloaded inst
   await expect(reserved.locator('[data-field="ports"]')).toHaveText('63180–63199');
   await expect(reserved.locator('[data-field="owner"]')).toContainText(fingerprint(reservedKey));
   await expect(page.locator('tr[data-vessel]')).toHaveCount(2);
+});
+
+test('inspect shows the software verdict: green for a signed base, red naming a changed file', async ({
+  page,
+}) => {
+  await page.goto('./#/inspect');
+  await page.getByLabel('Installer file', { exact: true }).setInputFiles(DEMO_LINUX);
+  const verdict = page.locator('[data-software]');
+  await expect(verdict).toHaveAttribute('data-software', 'intact');
+  await expect(verdict).toContainText('Seattle software signed by the demo update key');
+  await expect(verdict).toHaveClass(/ok/);
+
+  const changed = test.info().outputPath('modified.tgz');
+  execFileSync('python3', [
+    MUTATE_BASE,
+    DEMO_LINUX,
+    changed,
+    'flip-byte',
+    'seattle/seattle_repy/nmmain.py',
+  ]);
+  await page.getByLabel('Installer file', { exact: true }).setInputFiles(changed);
+  await expect(verdict).toHaveAttribute('data-software', 'modified');
+  await expect(verdict).toHaveClass(/bad/);
+  await expect(verdict).toContainText('Modified: 1 file differs from the signed list');
+  await expect(page.locator('[data-differs="modified"]')).toHaveText(
+    'modified: seattle/seattle_repy/nmmain.py',
+  );
+});
+
+test('the page refuses to build from a base whose software was changed, even when its SHA-256 matches', async ({
+  context,
+  page,
+}) => {
+  const changed = test.info().outputPath('seattle_linux.tgz');
+  execFileSync('python3', [
+    MUTATE_BASE,
+    DEMO_LINUX,
+    changed,
+    'flip-byte',
+    'seattle/seattle_repy/nmmain.py',
+  ]);
+  const original = base;
+  base = readFileSync(changed);
+  try {
+    await serveBase(context);
+    await page.goto(`./${clearinghouseHash({ owner: ownerKey, users: [userKey] })}`);
+    await page.getByRole('button', { name: 'Download seattle_linux.tgz' }).click();
+    await expect(
+      page.getByText(/seattle_linux\.tgz was not saved\. The base installer is refused: Modified/),
+    ).toBeVisible();
+  } finally {
+    base = original;
+  }
 });
 
 test('inspect says when the node would refuse an installer, and why', async ({ page }) => {

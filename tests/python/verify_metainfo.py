@@ -2,6 +2,7 @@
 """Independent check of a Seattle `metainfo` file (spec section 9), Python 3 standard library only.
 
 Usage: verify_metainfo.py METAINFO PUBLICKEY_FILE [--tree SEATTLE_REPY_DIR]
+       verify_metainfo.py --archive INSTALLER [--known PUBLICKEY_FILE]...
 
 Checks that
   * the signature block is `\\n!<e n>!<timestamp>!<expiration>!None!None!<signature>`, its key is
@@ -11,6 +12,13 @@ Checks that
   * with --tree: each listed file exists with that SHA-1 and size, and every file of the tree that
     spec section 9 says must be listed (all but *.pyc, *.swp, *_repy.py, metainfo) is listed.
     `vesselinfo` may be present unlisted: customisation adds it after signing.
+
+With --archive, reads a .tgz (tarfile) or .zip (zipfile) installer and prints one JSON object
+{verdict, fingerprint, modified, missing, unlisted} with the same verdicts as the core's software
+check: "not-signed" (no seattle/seattle_repy/metainfo), "signature-fails" (bad signature, or a
+key other than softwareupdater.publickey), "modified" (listed files differ or are missing, or
+files Seattle would list are not listed), "unknown-key", "intact" (the key is one of --known or
+Seattle's update key, read from src/core/seattle-keys.ts). Exit 0 for intact/unknown-key.
 
 Prints one line per finding and exits 0 when everything holds, 1 otherwise. Written separately
 from src/core/metainfo.ts on purpose, so the two implementations check each other.
@@ -36,7 +44,141 @@ def must_be_listed(relative_path):
     )
 
 
+PROGRAM = "seattle/seattle_repy/"
+
+
+def extracted(name, is_zip):
+    # Where an extractor writes the entry, case-folded (docs/formats.md, "Entry paths").
+    if is_zip:
+        name = name.replace("\\", "/")
+    return "/".join(p for p in name.split("/") if p not in ("", ".")).lower()
+
+
+def archive_files(path):
+    """path -> bytes (None for entries that are not regular files); later entries win."""
+    import tarfile
+    import zipfile
+
+    files = {}
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                kind = (info.external_attr >> 16) & 0o170000
+                regular = info.create_system != 3 or kind in (0, 0o100000)
+                files[extracted(info.filename, True)] = archive.read(info) if regular else None
+    else:
+        with tarfile.open(path, "r:*") as archive:
+            for member in archive.getmembers():
+                if member.isdir():
+                    continue
+                data = archive.extractfile(member).read() if member.isreg() else None
+                files[extracted(member.name, False)] = data
+    return files
+
+
+def seattle_update_key():
+    here = os.path.dirname(os.path.abspath(__file__))
+    source = open(os.path.join(here, "..", "..", "src", "core", "seattle-keys.ts")).read()
+    start = source.index("SEATTLE_UPDATE_KEY =")
+    return source[start:].split("'")[1]
+
+
+def fingerprint(key_text):
+    e, n = (int(x) for x in key_text.split())
+    hex_digits = hashlib.sha256(("%d %d" % (e, n)).encode()).hexdigest()[:16]
+    return ":".join(hex_digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def check_archive(path, known_files):
+    files = archive_files(path)
+    program = {p[len(PROGRAM):]: d for p, d in files.items() if p.startswith(PROGRAM)}
+    report = {"verdict": None, "fingerprint": None, "modified": [], "missing": [], "unlisted": []}
+    skip = ("metainfo", "vesselinfo")
+    if program.get("metainfo") is None:
+        report["verdict"] = "not-signed"
+        report["unlisted"] = sorted(p for p in program if p not in skip)
+        return report
+    raw = program["metainfo"]
+    signed, _bang, signature = raw.rpartition(b"!")
+    parts = signed.rsplit(b"!", 5)
+    ok = len(parts) == 6
+    listed = {}
+    if ok:
+        body, key_field, _ts, _exp, _seq, _dest = parts
+        try:
+            e, n = (int(x) for x in key_field.decode("ascii").split(" "))
+            report["fingerprint"] = fingerprint(key_field.decode("ascii"))
+            digest = hashlib.sha1(signed).digest()
+            ok = (
+                key_field.decode("ascii") == "%d %d" % (e, n)
+                and signature.startswith(b" ")
+                and signature[1:].isdigit()
+                and pow(int(signature[1:]), e, n) == int.from_bytes(b"\x01" + digest, "big")
+                and body.endswith(b"\n")
+            )
+        except ValueError:
+            ok = False
+        if ok:
+            for line in body[:-1].decode("latin-1").split("\n"):
+                if line.strip() == "":
+                    continue
+                fields = line.split(" ")
+                if len(fields) != 3:
+                    ok = False
+                    break
+                listed[fields[0]] = (fields[1], int(fields[2]))
+        pub = program.get("softwareupdater.publickey")
+        if ok and pub is not None:
+            words = pub.decode("latin-1").split()
+            ok = len(words) == 2 and words[0].isdigit() and words[1].isdigit() and (
+                "%d %d" % (int(words[0]), int(words[1])) == "%d %d" % (e, n)
+            )
+    if not ok:
+        report["verdict"] = "signature-fails"
+        return report
+    for name, (sha1_hex, size) in sorted(listed.items()):
+        if name.lower() not in program:
+            report["missing"].append(name)
+            continue
+        data = program[name.lower()]
+        if data is None or hashlib.sha1(data).hexdigest() != sha1_hex or len(data) != size:
+            report["modified"].append(name)
+    names = {n.lower() for n in listed}
+    report["unlisted"] = sorted(p for p in program if p not in names and p not in skip)
+    unexpected = [p for p in report["unlisted"] if must_be_listed(p)]
+    if report["modified"] or report["missing"] or unexpected:
+        report["verdict"] = "modified"
+        return report
+    known = {fingerprint(seattle_update_key())}
+    for known_file in known_files:
+        with open(known_file) as handle:
+            known.add(fingerprint(handle.read()))
+    report["verdict"] = "intact" if report["fingerprint"] in known else "unknown-key"
+    return report
+
+
+def archive_main(argv):
+    import json
+
+    path = argv[1]
+    known = []
+    rest = argv[2:]
+    while rest:
+        if rest[0] != "--known" or len(rest) < 2:
+            print(__doc__)
+            return 2
+        known.append(rest[1])
+        rest = rest[2:]
+    report = check_archive(path, known)
+    print(json.dumps(report))
+    return 0 if report["verdict"] in ("intact", "unknown-key") else 1
+
+
 def main(argv):
+    if argv and argv[0] == "--archive" and len(argv) >= 2:
+        return archive_main(argv)
     if len(argv) not in (2, 4) or (len(argv) == 4 and argv[2] != "--tree"):
         print(__doc__)
         return 2

@@ -98,7 +98,7 @@ describe('one source of deployment settings', () => {
         string,
         unknown
       >;
-      expect(config).toEqual({
+      expect(config).toMatchObject({
         reservedShare: 30,
         reservedKey: key,
         defaultKeyBits: 2048,

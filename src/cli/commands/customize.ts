@@ -12,11 +12,22 @@ import {
   type Platform,
 } from '../../core/archive/index.ts';
 import { customizeTgzStream } from '../../core/archive/tgz.ts';
+import { checkInstallerSoftware } from '../../core/archive/software-walk.ts';
 import { MANIFEST_FILE, parseManifest } from '../../core/manifest.ts';
-import { CibError, problem } from '../../core/problems.ts';
+import { CibError, errorsOf, problem } from '../../core/problems.ts';
+import { softwareBuildProblems, type KnownUpdateKey } from '../../core/software.ts';
 import { renderVesselinfo } from '../../core/vesselinfo.ts';
 import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../build-config.ts';
-import { cliSettings, readTextFile, settingsOptions, SETTINGS_HELP } from '../settings.ts';
+import {
+  cliSettings,
+  cliUpdateKeys,
+  printProblems,
+  readTextFile,
+  settingsOptions,
+  SETTINGS_HELP,
+  UPDATE_KEY_HELP,
+  updateKeyOptions,
+} from '../settings.ts';
 import { writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
@@ -36,6 +47,11 @@ configuration (the JSON of \`cib vesselinfo\`). Nothing but the vesselinfo chang
   --expect-sha256 HEX   refuse the base unless its SHA-256 is HEX; without it, the SHA-256 that
                         manifest.json beside the base lists for it is used, when there is one
 ${KEY_OPTIONS_HELP}
+${UPDATE_KEY_HELP}
+
+The base's Seattle software is checked first: a base whose signed metainfo fails, or whose files
+differ from it, is refused (even when --expect-sha256 matches); one signed by an unknown update
+key is customised with a warning.
 ${SETTINGS_HELP}`;
 
 export const customizeCommand: Command = {
@@ -50,6 +66,7 @@ export const customizeCommand: Command = {
       'keys-out': { type: 'string' },
       bits: { type: 'string' },
       ...settingsOptions,
+      ...updateKeyOptions,
     });
     const baseFile = requireOption(values.base, 'base');
     const configFile = requireOption(values.config, 'config');
@@ -70,6 +87,7 @@ export const customizeCommand: Command = {
     const check = baseCheck(baseFile, values['expect-sha256']);
     const expectSha256 = check.sha256;
     platform ??= check.platform;
+    const knownKeys = cliUpdateKeys(values);
     const resolved = await resolveConfigFile(configFile, settings, {
       keysOut: values['keys-out'],
       keyBits,
@@ -79,6 +97,7 @@ export const customizeCommand: Command = {
 
     let size: number;
     try {
+      await checkBaseSoftware(baseFile, knownKeys, platform);
       // A tgz streams through in bounded memory; a zip is read whole (its directory is at the end).
       if (resolveFormat(head, platform) === 'tgz') {
         size = await customizeTgzFile(baseFile, out, vesselinfo, expectSha256);
@@ -144,6 +163,23 @@ function baseCheck(
     platform: entry.platform,
     description: `base check: its SHA-256 against ${manifestFile} (${entry.platform})`,
   };
+}
+
+/**
+ * Refuses a base whose software is not what its update key signed; warns for an unknown key.
+ * The base is read whole for this (bounded once the streaming entry walker feeds the check).
+ */
+async function checkBaseSoftware(
+  baseFile: string,
+  knownKeys: KnownUpdateKey[],
+  platform: Platform | undefined,
+): Promise<void> {
+  const bytes = readFileSync(baseFile);
+  const report = await checkInstallerSoftware(bytes, { knownKeys }, resolveFormat(bytes, platform));
+  if (!report) return;
+  const problems = softwareBuildProblems(report, 'base');
+  if (errorsOf(problems).length > 0) throw new CibError(problems);
+  printProblems(problems, baseFile);
 }
 
 /** The first bytes of the base, enough to tell its format; a CibError naming the file otherwise. */

@@ -41,7 +41,8 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'inspect',
-    summary: 'show the vessels an installer will create, and whether the node accepts it',
+    summary:
+      'show the vessels an installer will create, and whether its Seattle software is signed',
     load: async () => (await import('./inspect.ts')).inspectCommand,
   },
   {

@@ -1,26 +1,47 @@
 import { readFileSync } from 'node:fs';
 import { inspectInstaller } from '../../core/archive/index.ts';
+import { checkInstallerSoftware } from '../../core/archive/software-walk.ts';
 import { CibError, problem } from '../../core/problems.ts';
-import { printProblems } from '../settings.ts';
+import { softwareBuildable, softwareVerdictLine } from '../../core/software.ts';
+import {
+  cliUpdateKeys,
+  printProblems,
+  printSoftware,
+  UPDATE_KEY_HELP,
+  updateKeyOptions,
+} from '../settings.ts';
 import { parseCommandArgs, UsageError, type Command } from '../command.ts';
 
-const help = `Usage: cib inspect FILE [--json]
+const help = `Usage: cib inspect FILE [--json] [--update-key FILE]...
 
 Shows what an installer (.tgz, .zip or the GUI .exe) will do on the donor's machine: its vessels
-with node names, shares and ports (spec §3), the owner's and users' key fingerprints, and whether
-the node-side installer would accept it.
+with node names, shares and ports, the owner's and users' key fingerprints, and whether the
+node-side installer would accept it. Then the software: whether seattle/seattle_repy/metainfo is
+validly signed, by which update key (known or not), and whether every program file matches the
+signed list; the installer's own files outside seattle_repy/ are listed with their SHA-256.
 
   --json   print {format, vesselinfo, vessels: [{name, percent, owner, users, ports: [first, last],
-           ownerFingerprint, userFingerprints}], valid, problems: [{code, path, message, severity}]}
+           ownerFingerprint, userFingerprints}], valid, problems: [{code, path, message, severity}],
+           software: {verdict, summary, key: {fingerprint, known, label}, timestamp, expiration,
+           expired, listed, intact, modified, missing, unlisted, otherFiles: [{path, size, sha256}],
+           problems}}
+${UPDATE_KEY_HELP}
 
-Exit 0 when the node would accept the installer, 1 when it would not or the file is unreadable.`;
+Exit 0 when the node would accept the installer and its software is intact (or signed by an
+unknown key), 1 when the node would refuse it, files differ from the signed list, the signature
+fails, it is not signed, or the file is unreadable.`;
 
 export const inspectCommand: Command = {
   help,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } }, true);
+    const { values, positionals } = parseCommandArgs(
+      argv,
+      { json: { type: 'boolean' }, ...updateKeyOptions },
+      true,
+    );
     if (positionals.length !== 1) throw new UsageError('Name exactly one installer file.');
     const file = positionals[0]!;
+    const knownKeys = cliUpdateKeys(values);
     let bytes: Uint8Array;
     try {
       bytes = readFileSync(file);
@@ -30,8 +51,30 @@ export const inspectCommand: Command = {
       );
     }
     const inspection = await inspectInstaller(bytes);
+    let software;
+    try {
+      software = await checkInstallerSoftware(bytes, {
+        knownKeys,
+        now: Math.floor(Date.now() / 1000),
+      });
+    } catch (error) {
+      // A damaged archive: inspect already reported why it cannot be read.
+      if (!(error instanceof CibError)) throw error;
+    }
+    const softwareOk = software === undefined || softwareBuildable(software);
     if (values.json) {
-      console.log(JSON.stringify(inspection, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            ...inspection,
+            ...(software
+              ? { software: { summary: softwareVerdictLine(software), ...software } }
+              : {}),
+          },
+          null,
+          2,
+        ),
+      );
     } else {
       console.log(`${file}: ${inspection.format} installer`);
       for (const v of inspection.vessels) {
@@ -47,7 +90,15 @@ export const inspectCommand: Command = {
           : 'The node would REFUSE this installer.',
       );
       printProblems(inspection.problems, file);
+      if (software || inspection.format === 'exe') printSoftware(software);
+      if (software) {
+        // Files are listed above; the rest (signature, key) are printed as problems.
+        printProblems(
+          software.problems.filter((p) => !p.code.startsWith('software.file.')),
+          file,
+        );
+      }
     }
-    return inspection.valid ? 0 : 1;
+    return inspection.valid && softwareOk ? 0 : 1;
   },
 };

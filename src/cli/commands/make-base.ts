@@ -161,7 +161,9 @@ export const makeBaseCommand: Command = {
     for (const { entry } of made.bases) {
       console.log(`${entry.file}  ${entry.size} bytes  sha256 ${entry.sha256}  (${entry.layout})`);
     }
-    console.log(`${MANIFEST_FILE}  version ${version}, timestamp ${timestamp}`);
+    console.log(
+      `${MANIFEST_FILE}  version ${version}, timestamp ${timestamp}, update key ${made.manifest.updateKeyFingerprint}`,
+    );
     return 0;
   },
 };

@@ -15,13 +15,16 @@ import {
   type BaseLayout,
   type BaseManifestEntry,
 } from '../../core/manifest.ts';
+import { checkInstallerSoftware } from '../../core/archive/software-walk.ts';
 import { PLATFORMS, type PlatformInfo } from '../../core/platforms.ts';
+import type { KnownUpdateKey } from '../../core/settings.ts';
 import { CibError, problem } from '../../core/problems.ts';
 import { writeFileAtomic } from '../../node/files.ts';
+import { cliUpdateKeys, printSoftware, UPDATE_KEY_HELP, updateKeyOptions } from '../settings.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
-const help = `Usage: cib prepare-base FILE --out FILE
-       cib prepare-base DIR --out DIR [--version V]
+const help = `Usage: cib prepare-base FILE --out FILE [--update-key FILE]...
+       cib prepare-base DIR --out DIR [--version V] [--update-key FILE]...
 
 Rewrites a gzip-compressed tar base installer (for example one built with the old packaging
 scripts, Python's tarfile or GNU tar) into the append-ready layout, which lets customisation copy
@@ -36,9 +39,13 @@ prepared into the --out folder: tgz bases are made append-ready, zip and exe bas
 after their format is checked, and manifest.json (platform, file, size, SHA-256, layout, version)
 is written last, so a folder of existing Seattle bases becomes a deployable one in one command.
 
+Each base's software check is reported too (the signed metainfo against the program files), as
+\`cib inspect\` does; builds refuse a base whose files differ or whose signature fails.
+
   --out FILE|DIR   where to write (each file replaced atomically; a folder is created if missing)
   --version V      the version recorded in manifest.json (folder mode; default: the input folder's
-                   manifest.json version, else none)`;
+                   manifest.json version, else none)
+${UPDATE_KEY_HELP}`;
 
 /** The fields of an entry that must survive the rewrite unchanged. */
 function differences(before: TgzEntry[], after: TgzEntry[]): string | undefined {
@@ -98,7 +105,12 @@ function readBase(input: string): Uint8Array {
 }
 
 /** Every base of folder `dir` into folder `out`, then its manifest.json. */
-async function prepareFolder(dir: string, out: string, version: string | undefined) {
+async function prepareFolder(
+  dir: string,
+  out: string,
+  version: string | undefined,
+  knownKeys: KnownUpdateKey[],
+) {
   const found = PLATFORMS.filter((p) => existsSync(join(dir, p.baseFile)));
   if (found.length === 0) {
     throw new CibError(
@@ -153,6 +165,7 @@ async function prepareFolder(dir: string, out: string, version: string | undefin
       ...(version === undefined ? {} : { version }),
     });
     console.log(`${join(out, info.baseFile)}: ${note}.`);
+    printSoftware(await checkInstallerSoftware(bytes, { knownKeys }, info.format));
   }
   writeFileAtomic(
     join(out, MANIFEST_FILE),
@@ -166,15 +179,16 @@ export const prepareBaseCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs(
       argv,
-      { out: { type: 'string' }, version: { type: 'string' } },
+      { out: { type: 'string' }, version: { type: 'string' }, ...updateKeyOptions },
       true,
     );
     if (positionals.length !== 1)
       throw new UsageError('Give exactly one base installer FILE or one folder DIR.');
     const input = positionals[0]!;
     const out = requireOption(values.out, 'out');
+    const knownKeys = cliUpdateKeys(values);
     if (existsSync(input) && statSync(input).isDirectory()) {
-      await prepareFolder(input, out, values.version);
+      await prepareFolder(input, out, values.version, knownKeys);
       return 0;
     }
     if (values.version !== undefined)
@@ -185,6 +199,7 @@ export const prepareBaseCommand: Command = {
     console.log(
       `${out}: append-ready${wasReady ? ' (the input already was)' : ''}; ${entries} entries verified identical to ${input} (${base.length} -> ${prepared.length} bytes).`,
     );
+    printSoftware(await checkInstallerSoftware(prepared, { knownKeys }, 'tgz'));
     return 0;
   },
 };

@@ -20,7 +20,13 @@ import { zipSync, type ZipOptions, type Zippable } from 'fflate';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { buildMetainfo, METAINFO_FILE } from '../metainfo.ts';
-import { formatPublicKey, privateKeyMatches, type PrivateKey, type PublicKey } from '../keys.ts';
+import {
+  fingerprint,
+  formatPublicKey,
+  privateKeyMatches,
+  type PrivateKey,
+  type PublicKey,
+} from '../keys.ts';
 import { CibError, problem, type Problem } from '../problems.ts';
 import { writeAppendReadyTgz } from './tgz.ts';
 import {
@@ -334,7 +340,11 @@ export function makeBases(options: MakeBasesOptions): MadeBases {
   });
   return {
     bases,
-    manifest: { version: options.version, bases: bases.map((b) => b.entry) },
+    manifest: {
+      version: options.version,
+      updateKeyFingerprint: fingerprint(options.publicKey),
+      bases: bases.map((b) => b.entry),
+    },
     metainfo,
   };
 }

@@ -426,6 +426,14 @@ export function readZipFile(base: Uint8Array, name: string): Uint8Array | undefi
   return entry ? readEntryContent(base, entry) : undefined;
 }
 
+/** Every entry with a reader for its content (CRC-checked), for walks that want some of them. */
+export function zipEntryReaders(base: Uint8Array): { entry: ZipEntry; read: () => Uint8Array }[] {
+  return readLayout(base).entries.map((parsed) => ({
+    entry: publicEntry(parsed),
+    read: () => readEntryContent(base, parsed),
+  }));
+}
+
 function readEntryContent(base: Uint8Array, entry: ParsedEntry): Uint8Array {
   const name = nameOf(entry);
   if (entry.flags & FLAG_ENCRYPTED) {
