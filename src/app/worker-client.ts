@@ -113,10 +113,12 @@ export async function sha256InWorker(
   return { hex: result.hex, bytes: new Uint8Array(result.bytes) };
 }
 
-/** What an installer will do on a node (core `inspectInstaller`), read in the worker; `bytes` is transferred. */
-export async function inspectInWorker(bytes: Uint8Array): Promise<Inspection> {
-  const buffer = transferable(bytes);
-  const result = await call({ op: 'inspectInstaller', bytes: buffer }, [buffer]);
+/**
+ * What an installer will do on a node (core `inspectInstaller`), read in the worker. The file goes
+ * over as a Blob, which the worker streams, so the page never holds the whole file.
+ */
+export async function inspectInWorker(file: Blob): Promise<Inspection> {
+  const result = await call({ op: 'inspectInstaller', file }, []);
   if (result.op !== 'inspectInstaller') throw new Error('The worker answered the wrong request.');
   return result.inspection;
 }

@@ -49,7 +49,14 @@ async function run(
       return { result: { op: 'sha256', hex, bytes: request.bytes }, transfer: [request.bytes] };
     }
     case 'inspectInstaller': {
-      const inspection = await inspectInstaller(new Uint8Array(request.bytes));
+      const { file } = request;
+      // Streamed from the Blob: a small tgz that inflates to gigabytes costs only the walk's caps.
+      const inspection = await inspectInstaller({
+        size: file.size,
+        head: async (length) => new Uint8Array(await file.slice(0, length).arrayBuffer()),
+        stream: () => file.stream(),
+        bytes: async () => new Uint8Array(await file.arrayBuffer()),
+      });
       return { result: { op: 'inspectInstaller', inspection }, transfer: [] };
     }
   }

@@ -17,7 +17,7 @@ export type WorkerRequest =
       expectSha256?: string;
     }
   | { id: number; op: 'sha256'; bytes: ArrayBuffer }
-  | { id: number; op: 'inspectInstaller'; bytes: ArrayBuffer };
+  | { id: number; op: 'inspectInstaller'; file: Blob };
 
 export type WorkerResult =
   | { op: 'generateKeyPair'; keyPair: KeyPair }

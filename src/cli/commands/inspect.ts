@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { inspectInstaller } from '../../core/archive/index.ts';
+import { inspectInstaller, type InstallerSource } from '../../core/archive/index.ts';
 import { CibError, problem } from '../../core/problems.ts';
 import { printProblems } from '../../node/cli-settings.ts';
+import { fileSource } from '../../node/files.ts';
 import { parseCommandArgs, UsageError, type Command } from '../command.ts';
 
 const help = `Usage: cib inspect FILE [--json]
@@ -11,7 +11,12 @@ with node names, shares and ports (spec §3), the owner's and users' key fingerp
 the node-side installer would accept it.
 
   --json   print {format, vesselinfo, vessels: [{name, percent, owner, users, ports: [first, last],
-           ownerFingerprint, userFingerprints}], valid, problems: [{code, path, message, severity}]}
+           ownerFingerprint, userFingerprints}], valid, ambiguous,
+           problems: [{code, path, message, severity}]}
+
+A tgz is streamed from disk with its inflated size capped; more than one entry extracting to
+seattle/seattle_repy/vesselinfo, or one that is not a regular file, makes the installer
+ambiguous: every such entry is named and the exit code is 1.
 
 Exit 0 when the node would accept the installer, 1 when it would not or the file is unreadable.`;
 
@@ -23,15 +28,15 @@ export const inspectCommand: Command = {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } }, true);
     if (positionals.length !== 1) throw new UsageError('Name exactly one installer file.');
     const file = positionals[0]!;
-    let bytes: Uint8Array;
+    let source: InstallerSource;
     try {
-      bytes = readFileSync(file);
+      source = fileSource(file);
     } catch (error) {
       throw new CibError(
         problem('cli.file.read', file, `Cannot read the installer: ${(error as Error).message}.`),
       );
     }
-    const inspection = await inspectInstaller(bytes);
+    const inspection = await inspectInstaller(source);
     if (values.json) {
       console.log(JSON.stringify(inspection, null, 2));
     } else {
@@ -46,7 +51,9 @@ export const inspectCommand: Command = {
       console.log(
         inspection.valid
           ? 'The node will accept this installer.'
-          : 'The node would REFUSE this installer.',
+          : inspection.ambiguous
+            ? 'AMBIGUOUS installer: several entries (or a link) extract to the vesselinfo; do not install it.'
+            : 'The node would REFUSE this installer.',
       );
       printProblems(inspection.problems, file);
     }
