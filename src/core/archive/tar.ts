@@ -249,6 +249,7 @@ const MAX_META_BYTES = 1 << 20;
 
 /** One entry as the scanner meets it, its pax and GNU long names applied. */
 export interface TarEntryInfo {
+  /** The name exactly as stored (pax or GNU long name applied). */
   name: string;
   linkname: string;
   typeflag: string;
@@ -401,14 +402,15 @@ export class TarScanner {
       this.startBody(header.size, 'meta');
       return;
     }
-    const name = normalizeEntryName(this.pendingName ?? header.name);
+    const storedName = this.pendingName ?? header.name;
+    const name = normalizeEntryName(storedName);
     const start = this.metaStart >= 0 ? this.metaStart : this.lastHeaderAt;
     const size = bodySize(header, this.pendingSize);
     // Every name that extracts onto dropName goes, so no variant spelling survives beside it.
     const drop = this.dropName !== undefined && extractedPath(name, 'tar') === this.dropName;
     if (this.hook) {
       const wants = this.hook.entry({
-        name,
+        name: storedName,
         linkname: this.pendingLink ?? header.linkname,
         typeflag: type,
         mode: header.mode,
