@@ -214,7 +214,8 @@ export function parseVesselinfo(text: string): {
     }
     let key: string | undefined;
     if (wellFormed) {
-      const parsed = parsePublicKey(`${words[1]} ${words[2]}`, path);
+      // The node takes any e < n; a key no RSA key can be is worth a warning, not a refusal.
+      const parsed = parsePublicKey(`${words[1]} ${words[2]}`, path, { unusable: 'warning' });
       problems.push(...parsed.problems);
       if (parsed.key) key = formatPublicKey(parsed.key);
     }
