@@ -36,7 +36,8 @@ export interface NodeVessel extends VesselinfoVessel {
  */
 export function renderVesselinfo(resolved: ResolvedConfig): string {
   const keyOf = (name: string, path: string): string => {
-    const key = resolved.publicKeys[name];
+    // Own keys only: a user named "constructor" must not find Object.prototype's.
+    const key = Object.hasOwn(resolved.publicKeys, name) ? resolved.publicKeys[name] : undefined;
     if (key === undefined) {
       throw new CibError(
         problem(
