@@ -1,3 +1,4 @@
+import { hostileSuite } from './hostile.ts';
 import { keygenSuite } from './keygen.ts';
 import { tgzSuite } from './tgz.ts';
 import { zipSuite } from './zip.ts';
@@ -8,4 +9,4 @@ export interface BenchSuite {
   run(): Promise<Record<string, number | string>>;
 }
 
-export const suites: BenchSuite[] = [keygenSuite, tgzSuite, zipSuite];
+export const suites: BenchSuite[] = [keygenSuite, tgzSuite, zipSuite, hostileSuite];

@@ -46,7 +46,7 @@ describe('cib inspect on hostile installers', () => {
   it('refuses a 1 MB tgz of 1 GiB of zeros at the cap, streaming it from disk', () => {
     const run = runCib(['inspect', join(dir, 'bomb.tgz')]);
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain('The archive inflates to more than 256 MiB');
+    expect(run.stderr).toContain('The archive inflates to more than 128 MiB');
   });
 
   it('refuses a zip entry declaring gigabytes, naming it', () => {

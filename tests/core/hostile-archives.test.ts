@@ -112,7 +112,7 @@ describe('hostile sizes', () => {
     const inspection = await inspectInstaller(bytesSource(readFileSync(file)));
     expect(inspection.valid).toBe(false);
     expect(inspection.problems).toMatchObject([
-      { code: 'base.limit.total', message: expect.stringContaining('256 MiB') },
+      { code: 'base.limit.total', message: expect.stringContaining('128 MiB') },
     ]);
   });
 

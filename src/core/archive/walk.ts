@@ -20,8 +20,8 @@ export interface WalkLimits {
 
 /** The vesselinfo is a few KiB; thousands of 4096-bit users still fit in 4 MiB. */
 export const MAX_VESSELINFO_BYTES = 4 << 20;
-/** A real Seattle base inflates to tens of MiB; this leaves room while keeping a bomb cheap. */
-export const MAX_INFLATED_BYTES = 256 << 20;
+/** A real Seattle base inflates to a few tens of MiB; 128 MiB leaves room and keeps a bomb cheap. */
+export const MAX_INFLATED_BYTES = 128 << 20;
 
 export const DEFAULT_WALK_LIMITS: WalkLimits = {
   maxEntryBytes: MAX_VESSELINFO_BYTES,
