@@ -19,10 +19,10 @@
  * data). Detection reads only the last few KiB: it finds the end marker, re-parses it, and
  * decompresses the end member to check it is exactly the zero blocks. Nothing else is inflated.
  *
- * Integrity of the entries member: checking its CRC-32 means inflating it, which costs far more
- * than copying it. So customizeTgz inflates and checks it unless the caller says the base is
- * already verified (`baseVerified`), which customizeInstaller does after checking the manifest's
- * SHA-256 (`expectSha256`): that hash covers every byte, so the CRC pass would add nothing.
+ * Entry names: customizing refuses an ambiguous base (several entries extracting to the
+ * vesselinfo, or a link there), which only the entries' names can tell. So the entries member is
+ * always inflated once (checking its CRC-32 on the way), even when the manifest's SHA-256 has
+ * vouched for the bytes; the splice itself still copies them untouched.
  */
 import { Deflate } from 'fflate';
 import { unpackTar } from 'modern-tar';
@@ -53,10 +53,14 @@ import { MAX_VESSELINFO_BYTES, TgzWalker, tarArchiveEntry, type WalkLimits } fro
 
 export { VESSELINFO_PATH } from './vesselinfo-entries.ts';
 
-/** Customising reads only names, from an operator's base it streams: no cap on its total size. */
+/**
+ * Customising reads only names, from an operator's base it streams: no cap on its total size, and
+ * the generic path's larger inflate pieces (its memory was never bounded against a bomb base).
+ */
 const CUSTOMIZE_LIMITS: WalkLimits = {
   maxEntryBytes: MAX_VESSELINFO_BYTES,
   maxTotalBytes: Number.POSITIVE_INFINITY,
+  inflatePiece: 1 << 18,
 };
 /** The new entry's fixed metadata: rw-r--r--, owner 0/0, empty user and group names. */
 export const VESSELINFO_MODE = 0o644;
@@ -311,8 +315,8 @@ export function makeAppendReady(tgz: Uint8Array): Uint8Array {
 
 export interface CustomizeTgzOptions {
   /**
-   * The caller has verified the base's bytes (the manifest SHA-256): skip inflating the entries
-   * member of an append-ready base to check its CRC-32. Generic bases are always checked.
+   * The caller has verified the base's bytes (the manifest SHA-256). Kept for callers: the
+   * entries are inflated anyway, to check their names.
    */
   baseVerified?: boolean;
   /** Deflate level for the generic path's recompression. */
@@ -491,8 +495,9 @@ const HOLD_BACK_BYTES = 1 << 20;
 /**
  * customizeTgz over Web Streams, for bases too large to hold twice. A base whose first member
  * carries our `role=entries` marker is passed through (the last MiB held back until the end shows
- * where to cut) while its members are inflated alongside to check their CRC-32 unless
- * `baseVerified`; any other base takes the generic path chunk by chunk. Errors abort the stream.
+ * where to cut) while its members are inflated alongside to check their CRC-32 and entry names;
+ * any other base takes the generic path chunk by chunk. Errors abort the stream, so an ambiguous
+ * base leaves no output.
  */
 export function customizeTgzStream(
   input: ReadableStream<Uint8Array>,

@@ -1,8 +1,8 @@
 /**
  * Which entries of an archive land on `seattle/seattle_repy/vesselinfo` once extracted, and
  * whether that makes the installer ambiguous: more than one such entry, or one that is not a
- * regular file, means what inspect reads need not be what the node gets (docs/formats.md,
- * "Entry paths").
+ * regular file, means what inspect reads need not be what the node gets (README, "Security and
+ * limits").
  */
 import { CibError, problem, type Problem } from '../problems.ts';
 import type { ArchiveEntry, EntryVisitor } from './entries.ts';

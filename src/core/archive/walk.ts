@@ -16,6 +16,11 @@ export interface WalkLimits {
   maxEntryBytes: number;
   /** Most bytes a walk inflates: the whole tar stream of a tgz, the wanted entries of a zip. */
   maxTotalBytes: number;
+  /**
+   * Compressed bytes inflated at once (default 8 KiB, which bounds each output piece for untrusted
+   * input); a caller walking an operator's base may take larger pieces, which inflate faster.
+   */
+  inflatePiece?: number;
 }
 
 /** The vesselinfo is a few KiB; thousands of 4096-bit users still fit in 4 MiB. */
@@ -136,7 +141,9 @@ export class TgzWalker {
       entry: (info) => this.onHeader(info),
       data: (chunk) => this.onData(chunk),
     });
-    this.gzip = new GzipReader((chunk) => this.onInflated(chunk), { piece: WALK_INFLATE_PIECE });
+    this.gzip = new GzipReader((chunk) => this.onInflated(chunk), {
+      piece: limits.inflatePiece ?? WALK_INFLATE_PIECE,
+    });
   }
 
   /** Compressed offsets at which each gzip member starts, as far as read. */
