@@ -24,8 +24,12 @@ describe('cib inspect on hostile installers', () => {
     expect(run.status).toBe(1);
     expect(run.stdout).toContain('AMBIGUOUS');
     expect(run.stdout).not.toContain('will accept');
-    expect(run.stderr).toContain('seattle/seattle_repy/vesselinfo: Entry 1 of 2');
-    expect(run.stderr).toContain('seattle/./seattle_repy/vesselinfo: Entry 2 of 2');
+    expect(run.stderr).toContain(
+      'seattle/seattle_repy/vesselinfo: The entry "seattle/seattle_repy/vesselinfo" (a regular file) is 1 of 2',
+    );
+    expect(run.stderr).toContain(
+      'seattle/./seattle_repy/vesselinfo: The entry "seattle/./seattle_repy/vesselinfo" (a regular file) is 2 of 2',
+    );
   });
 
   it('says so in --json', () => {

@@ -56,10 +56,13 @@ export class VesselinfoFinder implements EntryVisitor {
       problem(
         'base.vesselinfo.ambiguous',
         entry.name,
+        // The message names the entry too: the page lists messages without their paths.
         count > 1
-          ? `Entry ${i + 1} of ${count} that extract to ${VESSELINFO_PATH} (${describe(entry)}): ` +
-              'tar and unzip would leave only one of them, so what the node reads cannot be told.'
-          : `This entry extracts to ${VESSELINFO_PATH} but is ${describe(entry)}, not a regular file.`,
+          ? `The entry "${entry.name}" (${describe(entry)}) is ${i + 1} of ${count} ` +
+              `that extract to ${VESSELINFO_PATH}: tar and unzip would leave only one of them, ` +
+              'so what the node reads cannot be told.'
+          : `The entry "${entry.name}" extracts to ${VESSELINFO_PATH} but is ` +
+              `${describe(entry)}, not a regular file.`,
       ),
     );
   }
