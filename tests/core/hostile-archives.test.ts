@@ -43,6 +43,7 @@ const CASES = [
   ['leading-dot.tgz', './seattle/seattle_repy/vesselinfo', { kind: 'file', text: 'second\n' }],
   ['symlink.tgz', VESSELINFO, { kind: 'symlink' }],
   ['hardlink.tgz', VESSELINFO, { kind: 'file', text: 'second\n' }],
+  ['pax-size.tgz', VESSELINFO, { kind: 'file', text: 'second\n' }],
   ['backslash.zip', 'seattle\\seattle_repy\\vesselinfo', { kind: 'file', text: 'second\n' }],
   ['symlink.zip', VESSELINFO, { kind: 'symlink' }],
 ] as const;

@@ -43,6 +43,21 @@ def write_tgz(path, add_second):
         add_second(tar)
 
 
+def pax_size_hides(tar):
+    """A pax header gives the next entry size=0 while its ustar field says 1024: GNU tar follows
+    pax, so the 1024 bytes a reader ignoring pax would skip as data hold the second entry."""
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        tar_file(t, VESSELINFO, SECOND)
+    hidden = inner.getvalue()[:1024]
+    cover = tarfile.TarInfo("seattle/blob")
+    cover.size = 1024
+    cover.pax_headers = {"size": "0"}
+    header = cover.tobuf(format=tarfile.PAX_FORMAT)
+    tar.fileobj.write(header + hidden)
+    tar.offset += len(header) + len(hidden)
+
+
 def write_zip(path, add_second):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("seattle/seattle_repy/nmmain.py", "print('hello')\n")
@@ -97,6 +112,7 @@ def main(out):
     with tarfile.open(j("symlink-only.tgz"), "w:gz") as tar:
         tar_file(tar, "seattle/evil", SECOND)
         tar_link(tar, VESSELINFO, tarfile.SYMTYPE, "../evil")
+    write_tgz(j("pax-size.tgz"), pax_size_hides)
     write_tgz(j("case.tgz"), lambda t: tar_file(t, "Seattle/Seattle_repy/VesselInfo", SECOND))
 
     # unzip turns \ into / for entries made on MS-DOS/Windows (create_system 0), as Windows does.
