@@ -81,3 +81,25 @@ describe('cib customize on an ambiguous base', () => {
     },
   );
 });
+
+describe('cib customize streaming an append-ready base whose marker hides a vesselinfo', () => {
+  it.each([
+    ['forged-ready.tgz', 'lies where the append-ready marker says there is none'],
+    ['forged-ready-two.tgz', 'is 2 of 2 that extract to seattle/seattle_repy/vesselinfo'],
+  ])('refuses %s and writes nothing', (file, sentence) => {
+    const out = join(dir, `streamed-${file}`);
+    const run = runCib([
+      'customize',
+      '--base',
+      join(dir, file),
+      '--config',
+      join(dir, 'config.json'),
+      '--out',
+      out,
+    ]);
+    expect(run.stderr).toContain(sentence);
+    expect(run.stderr).toContain('seattle/./seattle_repy/vesselinfo');
+    expect(run.status).toBe(1);
+    expect(existsSync(out)).toBe(false);
+  });
+});

@@ -1,11 +1,12 @@
 // Installers built with Python's tarfile/zipfile to make inspect lie or cost: checked first against
 // what GNU tar and unzip really extract, then against inspect and customize.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { customizeInstaller, inspectInstaller } from '../../src/core/archive/index.ts';
 import type { ArchiveEntry } from '../../src/core/archive/entries.ts';
+import { isAppendReady } from '../../src/core/archive/tgz.ts';
 import { bytesSource, walkEntries } from '../../src/core/archive/walk.ts';
 import { CibError } from '../../src/core/problems.ts';
 import { ROOT, tempDir } from '../support/tools.ts';
@@ -100,6 +101,26 @@ describe('ambiguous vesselinfo entries', () => {
       await expect(attempt).rejects.toMatchObject({ code: 'base.vesselinfo.ambiguous' });
     },
   );
+});
+
+describe('append-ready bases whose marker hides a vesselinfo', () => {
+  it('whole-buffer customize takes the generic path: tar extracts only the new vesselinfo', async () => {
+    const base = readFileSync(join(dir, 'forged-ready.tgz'));
+    expect(isAppendReady(base)).toBe(true);
+    const out = await customizeInstaller({ base, vesselinfo: 'Percent 80\n' });
+    const file = join(tempDir('cib-forged-'), 'out.tgz');
+    writeFileSync(file, out);
+    const listing = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).trim().split('\n');
+    expect(listing.filter((name) => name.endsWith('vesselinfo'))).toEqual([VESSELINFO]);
+    expect((await inspectInstaller(out)).vesselinfo).toBe('Percent 80\n');
+  });
+
+  it('two hidden spellings are refused as ambiguous', async () => {
+    const base = readFileSync(join(dir, 'forged-ready-two.tgz'));
+    await expect(customizeInstaller({ base, vesselinfo: 'Percent 80\n' })).rejects.toMatchObject({
+      code: 'base.vesselinfo.ambiguous',
+    });
+  });
 });
 
 describe('hostile sizes', () => {

@@ -15,6 +15,7 @@ import struct
 import sys
 import tarfile
 import zipfile
+import zlib
 
 VESSELINFO = "seattle/seattle_repy/vesselinfo"
 FIRST = b"first\n"
@@ -56,6 +57,38 @@ def pax_size_hides(tar):
     header = cover.tobuf(format=tarfile.PAX_FORMAT)
     tar.fileobj.write(header + hidden)
     tar.offset += len(header) + len(hidden)
+
+
+def gzip_member(raw, marker):
+    """One RFC 1952 member with the marker as FEXTRA subfield "cb", as the append-ready layout
+    (documented in src/core/archive/tgz.ts) writes it."""
+    text = ("cib-append-ready/1 " + marker).encode()
+    extra = b"cb" + struct.pack("<H", len(text)) + text
+    header = b"\x1f\x8b\x08\x04\0\0\0\0\x02\x03" + struct.pack("<H", len(extra)) + extra
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = deflate.compress(raw) + deflate.flush()
+    return header + body + struct.pack("<II", zlib.crc32(raw), len(raw) & 0xFFFFFFFF)
+
+
+def write_forged_ready(path, names):
+    """An append-ready base whose end marker says "no vesselinfo" while its entries hold `names`:
+    what an older tool, blind to spellings like seattle/./, would have written."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        tar_file(tar, "seattle/seattle_repy/nmmain.py", b"print('hello')\n")
+        for name in names:
+            tar_file(tar, name, SECOND)
+    entries_end = 512 * (2 + 2 * len(names))
+    entries = gzip_member(raw.getvalue()[:entries_end], "role=entries")
+    padded = -(-(entries_end + 1024) // 10240) * 10240
+    crc, isize = struct.unpack("<II", entries[-8:])
+    end = gzip_member(
+        bytes(padded - entries_end),
+        "role=end tar=%d gz=%d vesselinfo=none mtime=0 prev=%08x:%d"
+        % (entries_end, len(entries), crc, isize),
+    )
+    with open(path, "wb") as f:
+        f.write(entries + end)
 
 
 def write_zip(path, add_second):
@@ -113,6 +146,9 @@ def main(out):
         tar_file(tar, "seattle/evil", SECOND)
         tar_link(tar, VESSELINFO, tarfile.SYMTYPE, "../evil")
     write_tgz(j("pax-size.tgz"), pax_size_hides)
+    write_forged_ready(j("forged-ready.tgz"), ["seattle/./seattle_repy/vesselinfo"])
+    write_forged_ready(j("forged-ready-two.tgz"), ["seattle/./seattle_repy/vesselinfo",
+                                                   "./seattle/seattle_repy/vesselinfo"])
     write_tgz(j("case.tgz"), lambda t: tar_file(t, "Seattle/Seattle_repy/VesselInfo", SECOND))
 
     # unzip turns \ into / for entries made on MS-DOS/Windows (create_system 0), as Windows does.
