@@ -1,4 +1,5 @@
 import { cliSuite } from './cli.ts';
+import { hostileSuite } from './hostile.ts';
 import { keygenSuite } from './keygen.ts';
 import { softwareSuite } from './software.ts';
 import { tgzSuite } from './tgz.ts';
@@ -10,4 +11,11 @@ export interface BenchSuite {
   run(): Promise<Record<string, number | string>>;
 }
 
-export const suites: BenchSuite[] = [keygenSuite, tgzSuite, zipSuite, softwareSuite, cliSuite];
+export const suites: BenchSuite[] = [
+  keygenSuite,
+  tgzSuite,
+  zipSuite,
+  softwareSuite,
+  hostileSuite,
+  cliSuite,
+];

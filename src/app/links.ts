@@ -167,7 +167,20 @@ function parseShareLink(rest: string, settings: ReservedSettings): Route {
   const platform = readPlatform(decodeComponent(rawPlatform) ?? rawPlatform, 'platform', problems);
   // The decoder checks the link against this builder's settings and takes the reserved vessel
   // from them: a link cannot give the reserved share of a node to another key.
-  const decoded = decodeShare(code, settings);
+  let decoded: ReturnType<typeof decodeShare>;
+  try {
+    decoded = decodeShare(code, settings);
+  } catch (error) {
+    // decodeShare is built never to throw; should it, the link is still only a message.
+    problems.push(
+      problem(
+        'link.share.unreadable',
+        'link',
+        `This share link cannot be read (${error instanceof Error ? error.message : String(error)}); copy the whole link again.`,
+      ),
+    );
+    return { view: 'shared', problems };
+  }
   problems.push(...decoded.problems);
   if (!decoded.resolved || errorsOf(problems).length) return { view: 'shared', problems };
   return platform

@@ -278,8 +278,10 @@ export class Builder {
   /** The configuration in the XML-RPC shape (spec §5), the input of the core's validation. */
   readonly config: BuildConfig = $derived.by(() => {
     const nameOf = (id: string) => this.userById(id)?.name ?? '';
-    const userData: Record<string, { public_key: string }> = {};
-    for (const user of this.users) userData[user.name] = { public_key: user.publicKey };
+    // fromEntries defines own properties, so even a name like "__proto__" stays an ordinary key.
+    const userData: Record<string, { public_key: string }> = Object.fromEntries(
+      this.users.map((user) => [user.name, { public_key: user.publicKey }]),
+    );
     return {
       // An unassigned owner is left out, so the core reports "Every vessel needs an owner."
       vessels: this.vessels.map((v) => ({

@@ -117,15 +117,17 @@ export async function sha256InWorker(
   return { hex: result.hex, bytes: new Uint8Array(result.bytes) };
 }
 
-/** What an installer will do on a node (core `inspectInstaller`), read in the worker; `bytes` is transferred. */
+/**
+ * What an installer will do on a node (core `inspectInstaller`) and its software check, read in
+ * the worker. The file goes over as a Blob, which the worker streams, so the page never holds it.
+ */
 export async function inspectInWorker(
-  bytes: Uint8Array,
+  file: Blob,
   knownKeys?: KnownUpdateKey[],
 ): Promise<{ inspection: Inspection; software?: SoftwareReport }> {
-  const buffer = transferable(bytes);
   const result = await call(
-    { op: 'inspectInstaller', bytes: buffer, ...(knownKeys ? { knownKeys } : {}) },
-    [buffer],
+    { op: 'inspectInstaller', file, ...(knownKeys ? { knownKeys } : {}) },
+    [],
   );
   if (result.op !== 'inspectInstaller') throw new Error('The worker answered the wrong request.');
   return {

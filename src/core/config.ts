@@ -118,6 +118,27 @@ function jsonType(value: unknown): string {
   }
 }
 
+/**
+ * `record[key]` only when the record itself has it: user names such as `constructor` or
+ * `toString` must never find Object.prototype's members.
+ */
+export function ownValue<T>(
+  record: Readonly<Record<string, T>> | undefined,
+  key: string,
+): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** Sets an own property, even `__proto__`, which plain assignment would take as the prototype. */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -442,7 +463,7 @@ export function validateConfig(
         append(problems, unknownFields(entry, USER_DATA_FIELDS, path));
         const key = entry.public_key;
         if (key === undefined) {
-          userData[name] = {};
+          setOwn(userData, name, {});
         } else if (typeof key !== 'string') {
           problems.push(
             problem(
@@ -453,7 +474,7 @@ export function validateConfig(
           );
         } else {
           append(problems, parsePublicKey(key, `${path}.public_key`).problems);
-          userData[name] = { public_key: key };
+          setOwn(userData, name, { public_key: key });
         }
         if (!used.has(name) && isValidUserName(name)) {
           problems.push(
@@ -526,7 +547,7 @@ export function userNamesOf(vessels: readonly VesselSpec[]): string[] {
 /** Users named in a vessel who have no public key in `user_data` and will get a generated key. */
 export function usersWithoutKeys(config: BuildConfig): string[] {
   return userNamesOf(config.vessels).filter(
-    (name) => config.user_data?.[name]?.public_key === undefined,
+    (name) => ownValue(config.user_data, name)?.public_key === undefined,
   );
 }
 
@@ -577,7 +598,7 @@ async function resolveChecked(
   const generated: Record<string, GeneratedKey> = {};
   missing.forEach((name, i) => {
     const pair = pairs[i] as KeyPair;
-    generated[name] = { publicKey: pair.publicKey, privateKey: pair.privateKey };
+    setOwn(generated, name, { publicKey: pair.publicKey, privateKey: pair.privateKey });
   });
 
   return { resolved: resolvedOf(valid, settings, generated), generated };
@@ -594,12 +615,18 @@ export function resolvedOf(
 ): ResolvedConfig {
   const publicKeys: Record<string, string> = {};
   for (const name of userNamesOf(valid.vessels)) {
-    const supplied = valid.user_data?.[name]?.public_key;
+    const supplied = ownValue(valid.user_data, name)?.public_key;
     // Supplied keys (and the reserved key) passed validation: only their text is normalised.
-    publicKeys[name] =
+    setOwn(
+      publicKeys,
+      name,
       supplied !== undefined
         ? canonicalKeyText(supplied)
-        : canonicalPublicKey(generated[name]?.publicKey ?? '', `user_data.${name}.public_key`);
+        : canonicalPublicKey(
+            ownValue(generated, name)?.publicKey ?? '',
+            `user_data.${name}.public_key`,
+          ),
+    );
   }
   return {
     vessels: valid.vessels.map((v) => ({

@@ -9,7 +9,7 @@
  */
 import { base64ToBytes, bytesToBigInt } from './bigint.ts';
 import { errorsOf, problem, type Problem } from './problems.ts';
-import { formatPublicKey, parsePublicKey } from './keys.ts';
+import { formatPublicKey, MAX_KEY_DIGITS, parsePublicKey } from './keys.ts';
 
 export type KeyFormat = 'seattle' | 'spki-pem' | 'pkcs1-pem' | 'openssh';
 
@@ -130,6 +130,26 @@ function expectWhole(der: Uint8Array, tag: number, what: string): DerElement {
   return element;
 }
 
+/**
+ * Longer numbers (in big-endian bytes) certainly have more than MAX_KEY_DIGITS decimal digits;
+ * checked before the number is built, since converting a huge one to decimal costs far more than
+ * reading it. Shorter ones get the exact digit count check of parsePublicKey.
+ */
+const MAX_KEY_BYTES = Math.ceil(MAX_KEY_DIGITS / Math.log10(256));
+
+/** `bytes` as a number, refused with the usual per-field problem when it has too many digits. */
+function boundedInteger(bytes: Uint8Array, name: string): bigint {
+  let start = 0;
+  while (start < bytes.length && bytes[start] === 0) start++;
+  if (bytes.length - start > MAX_KEY_BYTES) {
+    throw new ImportError(
+      'key.public.too-long',
+      `The public key's ${name} has more than ${MAX_KEY_DIGITS} decimal digits; at most ${MAX_KEY_DIGITS} are accepted.`,
+    );
+  }
+  return bytesToBigInt(bytes.subarray(start));
+}
+
 /** An INTEGER (X.690 §8.3) that RSA requires to be positive: two's complement, big-endian. */
 function positiveInteger(element: DerElement, name: string): bigint {
   if (element.tag !== TAG_INTEGER || element.content.length === 0) {
@@ -138,7 +158,7 @@ function positiveInteger(element: DerElement, name: string): bigint {
   if (element.content[0]! & 0x80) {
     throw new ImportError('key.import.der', `The key's ${name} is negative.`);
   }
-  return bytesToBigInt(element.content);
+  return boundedInteger(element.content, name);
 }
 
 /** An OBJECT IDENTIFIER (X.690 §8.19) in dotted form. */
@@ -250,7 +270,7 @@ function sshPositiveMpint(bytes: Uint8Array, name: string): bigint {
   if (bytes.length > 0 && bytes[0]! & 0x80) {
     throw new ImportError('key.import.openssh', `The OpenSSH key's ${name} is negative.`);
   }
-  return bytesToBigInt(bytes);
+  return boundedInteger(bytes, name);
 }
 
 function readOpenSshRsaBlob(blob: Uint8Array): { e: bigint; n: bigint } {

@@ -5,7 +5,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { bitLength, lcm } from './bigint.ts';
-import { problem, type Problem } from './problems.ts';
+import { errorsOf, problem, type Problem } from './problems.ts';
 
 export interface PublicKey {
   e: bigint;
@@ -122,11 +122,25 @@ function parseFields(
   return values;
 }
 
+export interface ParseKeyOptions {
+  /**
+   * How to report a key no RSA key can be (e = 1, e even, n even). Where keys enter a build it is
+   * an error; reading a vesselinfo as the node does, a warning, since the node accepts them.
+   */
+  unusable?: 'error' | 'warning';
+}
+
 /**
  * Parses a Seattle public key: after trimming, two positive decimal integers separated by one
- * space, with e < n. A modulus under 1024 bits is returned with a `key.public.weak` warning.
+ * space, with e < n, e odd and above 1, n odd. A modulus under 1024 bits is returned with a
+ * `key.public.weak` warning.
  */
-export function parsePublicKey(text: string, path = ''): { key?: PublicKey; problems: Problem[] } {
+export function parsePublicKey(
+  text: string,
+  path = '',
+  options: ParseKeyOptions = {},
+): { key?: PublicKey; problems: Problem[] } {
+  const severity = options.unusable ?? 'error';
   const problems: Problem[] = [];
   const values = parseFields(text, path, PUBLIC_KIND, problems);
   if (!values) return { problems };
@@ -141,6 +155,37 @@ export function parsePublicKey(text: string, path = ''): { key?: PublicKey; prob
     );
     return { problems };
   }
+  // Seattle's rule stops at e < n; these keys pass it yet can verify nothing, so they are refused.
+  if (e === 1n) {
+    problems.push(
+      problem(
+        'key.public.exponent-one',
+        path,
+        "The public key's exponent e is 1: such a key signs nothing, it copies the message. Real keys use 65537.",
+        severity,
+      ),
+    );
+  } else if (e % 2n === 0n) {
+    problems.push(
+      problem(
+        'key.public.exponent-even',
+        path,
+        "The public key's exponent e is even, which no RSA key can have (real keys use 65537).",
+        severity,
+      ),
+    );
+  }
+  if (n % 2n === 0n) {
+    problems.push(
+      problem(
+        'key.public.modulus-even',
+        path,
+        "The public key's modulus n is even, which no RSA key can have: it is a product of two odd primes.",
+        severity,
+      ),
+    );
+  }
+  if (errorsOf(problems).length) return { problems };
   const bits = modulusBits(n);
   if (bits < WEAK_MODULUS_BITS) {
     problems.push(

@@ -161,7 +161,7 @@ export function decodeShare(
   const checked = validateConfig(config, settings);
   const problems = checked.problems.map((p) => ({ ...p, code: `share.${p.code}` }));
   for (const name of userNamesOf(config.vessels)) {
-    if (value.k[name] === undefined) {
+    if (!Object.hasOwn(value.k, name)) {
       problems.push(
         problem(
           'share.key.missing',
@@ -172,6 +172,13 @@ export function decodeShare(
     }
   }
   if (!checked.config || errorsOf(problems).length > 0) return { problems };
-
-  return { resolved: resolvedOf(checked.config, settings), problems };
+  try {
+    return { resolved: resolvedOf(checked.config, settings), problems };
+  } catch (error) {
+    // Never expected once validation passed; a link must still end in a message, not a throw.
+    return fail(
+      'share.unreadable',
+      `The shared configuration cannot be used (${error instanceof Error ? error.message : String(error)}).`,
+    );
+  }
 }

@@ -36,7 +36,8 @@ export interface NodeVessel extends VesselinfoVessel {
  */
 export function renderVesselinfo(resolved: ResolvedConfig): string {
   const keyOf = (name: string, path: string): string => {
-    const key = resolved.publicKeys[name];
+    // Own keys only: a user named "constructor" must not find Object.prototype's.
+    const key = Object.hasOwn(resolved.publicKeys, name) ? resolved.publicKeys[name] : undefined;
     if (key === undefined) {
       throw new CibError(
         problem(
@@ -214,7 +215,8 @@ export function parseVesselinfo(text: string): {
     }
     let key: string | undefined;
     if (wellFormed) {
-      const parsed = parsePublicKey(`${words[1]} ${words[2]}`, path);
+      // The node takes any e < n; a key no RSA key can be is worth a warning, not a refusal.
+      const parsed = parsePublicKey(`${words[1]} ${words[2]}`, path, { unusable: 'warning' });
       problems.push(...parsed.problems);
       if (parsed.key) key = formatPublicKey(parsed.key);
     }

@@ -1,7 +1,49 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { InstallerSource } from '../core/archive/walk.ts';
+
+/**
+ * A file as the core's InstallerSource: its head and stream read from disk on demand, so a tgz is
+ * inspected without ever being held whole. Throws (the caller names the file) when it cannot be
+ * opened.
+ */
+export function fileSource(path: string): InstallerSource {
+  const fd = openSync(path, 'r');
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
+  return {
+    size,
+    head: async (length) => {
+      const handle = openSync(path, 'r');
+      try {
+        const head = new Uint8Array(length);
+        return head.subarray(0, readSync(handle, head, 0, length, 0));
+      } finally {
+        closeSync(handle);
+      }
+    },
+    stream: () => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
+    bytes: async () => readFileSync(path),
+  };
+}
 
 /**
  * Writes `data` to `path` so that no reader ever sees half a file: a uniquely named temp file in

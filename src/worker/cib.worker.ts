@@ -7,6 +7,7 @@ import {
   sha256Hex,
 } from '../core/archive/index.ts';
 import { checkInstallerSoftware } from '../core/archive/software-walk.ts';
+import { blobSource } from '../core/archive/walk.ts';
 import { generateKeyPair } from '../core/keygen.ts';
 import { CibError, errorsOf } from '../core/problems.ts';
 import { softwareBuildProblems } from '../core/software.ts';
@@ -70,16 +71,17 @@ async function run(
       return { result: { op: 'sha256', hex, bytes: request.bytes }, transfer: [request.bytes] };
     }
     case 'inspectInstaller': {
-      const bytes = new Uint8Array(request.bytes);
-      const inspection = await inspectInstaller(bytes);
+      // Streamed from the Blob: a small tgz that inflates to gigabytes costs only the walk's caps.
+      const source = blobSource(request.file);
+      const inspection = await inspectInstaller(source);
       let software;
       try {
-        software = await checkInstallerSoftware(bytes, {
+        software = await checkInstallerSoftware(source, {
           knownKeys: request.knownKeys,
           now: Math.floor(Date.now() / 1000),
         });
       } catch (error) {
-        // A damaged archive: the inspection already says why it cannot be read.
+        // A damaged archive or one past the caps: the inspection already says why.
         if (!(error instanceof CibError)) throw error;
       }
       return {

@@ -20,7 +20,7 @@ export type WorkerRequest =
       knownKeys?: KnownUpdateKey[];
     }
   | { id: number; op: 'sha256'; bytes: ArrayBuffer }
-  | { id: number; op: 'inspectInstaller'; bytes: ArrayBuffer; knownKeys?: KnownUpdateKey[] };
+  | { id: number; op: 'inspectInstaller'; file: Blob; knownKeys?: KnownUpdateKey[] };
 
 export type WorkerResult =
   | { op: 'generateKeyPair'; keyPair: KeyPair }

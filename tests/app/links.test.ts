@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   clearinghouseHash,
@@ -184,5 +185,40 @@ describe('share links', () => {
       expect(route.resolved, hash).toBeUndefined();
       expect(errorCodes(route).length, hash).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('decoding a link never throws', () => {
+  it('turns any fragment into a route, a bad link into problems', () => {
+    const fragment = fc.oneof(
+      fc.string(),
+      fc.string().map((s) => `#/s/${s}`),
+      fc.string().map((s) => `#/s/1.${s}`),
+      fc.string().map((s) => `#/get?${s}`),
+      fc
+        .tuple(fc.constantFrom('owner', 'user', 'share', 'platform', 'constructor'), fc.string())
+        .map(([k, v]) => `#/get?${k}=${encodeURIComponent(v)}`),
+    );
+    fc.assert(
+      fc.property(fragment, (hash) => {
+        const route = parseRoute(hash, settings);
+        if (route.view === 'shared' && !route.resolved) {
+          expect(route.problems.length).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('opens a share link whose users are named constructor, toString and valueOf', () => {
+    const resolved: ResolvedConfig = {
+      vessels: [{ percentage: 80, owner: 'constructor', users: ['toString', 'valueOf'] }],
+      publicKeys: { constructor: ownerKey, toString: userKey, valueOf: user2Key },
+      reservedShare: 20,
+      reservedKey: settings.reservedKey,
+    };
+    const route = shared(parseRoute(shareHash(resolved), settings));
+    expect(errorCodes(route)).toEqual([]);
+    expect(route.resolved?.publicKeys).toEqual(resolved.publicKeys);
   });
 });

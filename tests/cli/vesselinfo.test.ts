@@ -147,6 +147,26 @@ describe('cib vesselinfo', () => {
     expect(readFileSync(join(keys, 'bob.privatekey'), 'utf8')).toBe(privateKey);
   });
 
+  it('exits 1 on keys no RSA key can be (e = 1, even e, even n), naming each field', () => {
+    const config = file(
+      'unusable-keys.json',
+      JSON.stringify({
+        vessels: [{ percentage: 80, owner: 'alex', users: ['bob', 'carl'] }],
+        user_data: {
+          alex: { public_key: `1 ${2n ** 2047n + 1n}` },
+          bob: { public_key: `65536 ${2n ** 2047n + 1n}` },
+          carl: { public_key: `65537 ${2n ** 2047n}` },
+        },
+      }),
+    );
+    const { code, stdout, stderr } = cib('vesselinfo', '--config', config);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain("user_data.alex.public_key: The public key's exponent e is 1");
+    expect(stderr).toContain("user_data.bob.public_key: The public key's exponent e is even");
+    expect(stderr).toContain("user_data.carl.public_key: The public key's modulus n is even");
+  });
+
   it('exits 1 on invalid JSON, naming the file and the line and column', () => {
     const config = file('broken.json', '{"vessels": [\n  {"percentage": 60 "owner": "x"}]}');
     const { code, stderr } = cib('vesselinfo', '--config', config);

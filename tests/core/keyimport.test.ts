@@ -335,3 +335,52 @@ describe('importPublicKey on arbitrary input', () => {
     );
   });
 });
+
+describe('imported keys no RSA key can be, and oversized numbers', () => {
+  /** A PKCS#1 RSAPublicKey PEM written by `openssl asn1parse -genconf` from the given integers. */
+  function pkcs1Pem(n: string, e: string): string {
+    const name = `gen-${n.length}-${e}`;
+    writeFileSync(
+      file(`${name}.conf`),
+      `asn1=SEQUENCE:key\n[key]\nn=INTEGER:${n}\ne=INTEGER:${e}\n`,
+    );
+    run('openssl', ['asn1parse', '-genconf', `${name}.conf`, '-out', `${name}.der`, '-noout']);
+    const body = readFileSync(file(`${name}.der`)).toString('base64');
+    return `-----BEGIN RSA PUBLIC KEY-----\n${body.replace(/.{64}/g, '$&\n')}\n-----END RSA PUBLIC KEY-----\n`;
+  }
+
+  it('refuses e = 1 and an even modulus from PEM with the per-field problems', () => {
+    expect(importPublicKey(pkcs1Pem('3233', '1'), 'k').problems).toMatchObject([
+      { code: 'key.public.exponent-one', path: 'k' },
+    ]);
+    expect(importPublicKey(pkcs1Pem('3234', '17'), 'k').problems).toMatchObject([
+      { code: 'key.public.modulus-even', path: 'k' },
+    ]);
+  });
+
+  it('refuses a PEM modulus of 5000 bytes (over 10,000 digits) before converting it', () => {
+    const n = `0x${'ab'.repeat(5000)}`;
+    const result = importPublicKey(pkcs1Pem(n, '65537'), 'k');
+    expect(result.publicKey).toBeUndefined();
+    expect(result.problems).toMatchObject([{ code: 'key.public.too-long', path: 'k' }]);
+    expect(result.problems[0]!.message).toContain('modulus');
+  });
+
+  it('refuses an OpenSSH modulus of 5000 bytes the same way', () => {
+    const sshString = (bytes: Uint8Array) => {
+      const out = new Uint8Array(4 + bytes.length);
+      new DataView(out.buffer).setUint32(0, bytes.length);
+      out.set(bytes, 4);
+      return out;
+    };
+    const n = new Uint8Array(5001).fill(0xab);
+    n[0] = 0; // mpint: a leading zero keeps it positive
+    const blob = Buffer.concat([
+      sshString(new TextEncoder().encode('ssh-rsa')),
+      sshString(new Uint8Array([1, 0, 1])),
+      sshString(n),
+    ]);
+    const result = importPublicKey(`ssh-rsa ${blob.toString('base64')} big`, 'k');
+    expect(result.problems).toMatchObject([{ code: 'key.public.too-long', path: 'k' }]);
+  });
+});

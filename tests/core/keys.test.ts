@@ -120,7 +120,7 @@ describe('parsePublicKey', () => {
           const key = a < b ? { e: a, n: b } : { e: b, n: a };
           const text = formatPublicKey(key);
           expect(text).toMatch(/^[1-9][0-9]* [1-9][0-9]*$/);
-          expect(parsePublicKey(text).key).toEqual(key);
+          expect(parsePublicKey(text, '', { unusable: 'warning' }).key).toEqual(key);
         },
       ),
     );
@@ -236,7 +236,8 @@ describe('canonical key strings and bit lengths without decimal round trips', ()
         fc.nat({ max: 3 }),
         fc.nat({ max: 3 }),
         (a, b, zerosE, zerosN) => {
-          const [e, n] = a < b ? [a, b] : [b, a + 1n];
+          // Odd, e above 1: keys no RSA key can be are refused (tested on their own).
+          const [e, n] = a < b ? [2n * a + 1n, 2n * b + 1n] : [2n * b + 1n, 2n * a + 3n];
           const text = ` ${'0'.repeat(zerosE)}${e} ${'0'.repeat(zerosN)}${n}\n`;
           const parsed = parsePublicKey(text);
           expect(canonicalPublicKey(text, 'k')).toBe(formatPublicKey(parsed.key!));
@@ -254,5 +255,38 @@ describe('canonical key strings and bit lengths without decimal round trips', ()
       { numRuns: 500 },
     );
     for (let k = 0; k < 70; k++) expect(bitLength(2n ** BigInt(k))).toBe(k + 1);
+  });
+});
+
+describe('keys no RSA key can be', () => {
+  it.each([
+    ['1 3233', 'key.public.exponent-one'],
+    ['4 3233', 'key.public.exponent-even'],
+    ['65536 3233001', 'key.public.exponent-even'],
+    ['17 3234', 'key.public.modulus-even'],
+  ])('refuses "%s" with %s, naming the field', (text, code) => {
+    const parsed = parsePublicKey(text, 'user_data.alex.public_key');
+    expect(parsed.key).toBeUndefined();
+    expect(parsed.problems).toMatchObject([
+      { code, path: 'user_data.alex.public_key', severity: 'error' },
+    ]);
+  });
+
+  it('reports an even e and an even n together', () => {
+    expect(codes('4 3234')).toEqual(['key.public.exponent-even', 'key.public.modulus-even']);
+  });
+
+  it('keeps the weak-size warning alone for small odd keys', () => {
+    expect(codes('17 3233')).toEqual(['key.public.weak']);
+    expect(codes('3 3233')).toEqual(['key.public.weak']);
+  });
+
+  it('only warns when reading as the node does, which accepts them', () => {
+    const parsed = parsePublicKey('1 3233', 'line 2', { unusable: 'warning' });
+    expect(parsed.key).toEqual({ e: 1n, n: 3233n });
+    expect(parsed.problems.map((p) => [p.code, p.severity])).toEqual([
+      ['key.public.exponent-one', 'warning'],
+      ['key.public.weak', 'warning'],
+    ]);
   });
 });

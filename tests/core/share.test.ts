@@ -151,4 +151,57 @@ describe('share codec', () => {
       { numRuns: 500 },
     );
   });
+
+  const PROTOTYPE_NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__'];
+
+  it('treats constructor, toString and valueOf as ordinary user names', () => {
+    for (const name of ['constructor', 'toString', 'valueOf']) {
+      const config: ResolvedConfig = {
+        ...BASE,
+        vessels: [{ percentage: 80, owner: name, users: ['alex'] }],
+        publicKeys: { [name]: KEY_B, alex: KEY_A },
+      };
+      const { resolved, problems } = decodeShare(encodeShare(config), SETTINGS);
+      expect(problems).toEqual([]);
+      expect(resolved).toEqual(config);
+    }
+  });
+
+  it('reports a missing key for a user named like an Object.prototype member', () => {
+    for (const name of ['constructor', 'toString', 'valueOf']) {
+      const payload = { v: [[80, name, []]], k: {} };
+      const { resolved, problems } = decodeShare(shareOf(payload), SETTINGS);
+      expect(resolved).toBeUndefined();
+      expect(problems.map((p) => [p.code, p.path])).toContainEqual([
+        'share.key.missing',
+        `user_data.${name}`,
+      ]);
+    }
+  });
+
+  it('never throws on arbitrary payloads, whatever the names and keys', () => {
+    const name = fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES, 'alex'), fc.string());
+    const key = fc.oneof(fc.constantFrom(KEY_A, KEY_B, '1 3233', '', '17 3234'), fc.string());
+    const payload = fc.oneof(
+      fc.record({
+        v: fc.array(fc.tuple(fc.integer({ min: -10, max: 110 }), name, fc.array(name)), {
+          maxLength: 9,
+        }),
+        k: fc.dictionary(name, key),
+      }),
+      fc.jsonValue(),
+    );
+    fc.assert(
+      fc.property(payload, (value) => {
+        const { resolved, problems } = decodeShare(shareOf(value), SETTINGS);
+        expect(resolved === undefined).toBe(errorsOfCount(problems) > 0);
+        for (const p of problems) expect(p.code).toMatch(/^share\./);
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
+
+function errorsOfCount(problems: { severity: string }[]): number {
+  return problems.filter((p) => p.severity === 'error').length;
+}

@@ -203,7 +203,7 @@ describe('nodeVessels', () => {
 const NAME = fc.stringMatching(/^[0-9a-zA-Z][0-9a-zA-Z_]{2,10}$/);
 const KEY = fc
   .tuple(fc.bigInt({ min: 1n, max: 2n ** 64n }), fc.bigInt({ min: 2n ** 1100n, max: 2n ** 2100n }))
-  .map(([e, n]) => `${e} ${n}`);
+  .map(([e, n]) => `${2n * e + 1n} ${2n * n + 1n}`); // odd, e > 1: an RSA-shaped key
 
 /** Splits `steps` tens into between 1 and 8 vessels. */
 function splitTens(steps: number, cuts: number[]): number[] {

@@ -293,6 +293,31 @@ test('inspect says when the node would refuse an installer, and why', async ({ p
   await expect(page.locator('.problems li.error').first()).toContainText('100');
 });
 
+test('inspect shows a red verdict naming every entry of an ambiguous installer, and refuses a bomb', async ({
+  page,
+}) => {
+  const dir = test.info().outputPath('hostile');
+  execFileSync('python3', ['tests/python/hostile_archives.py', dir]);
+  await page.goto('./#/inspect');
+  await page.getByLabel('Installer file', { exact: true }).setInputFiles(join(dir, 'dot.tgz'));
+  const verdict = page.locator('.verdict');
+  await expect(verdict).toHaveAttribute('data-ambiguous', 'true');
+  await expect(verdict).toHaveClass(/bad/);
+  await expect(verdict).toContainText('Do not install this');
+  const problems = page.locator('.problems li.error');
+  await expect(problems).toHaveCount(2);
+  await expect(problems.nth(0)).toContainText(VESSELINFO);
+  await expect(problems.nth(1)).toContainText('seattle/./seattle_repy/vesselinfo');
+  await expect(page.locator('tr[data-vessel]')).toHaveCount(0);
+
+  // 1 MB that inflates to 1 GiB: the worker streams it and stops at the cap.
+  await page.getByLabel('Installer file', { exact: true }).setInputFiles(join(dir, 'bomb.tgz'));
+  await expect(page.locator('.problems li.error').first()).toContainText(
+    'inflates to more than 128 MiB',
+    { timeout: 60_000 },
+  );
+});
+
 test('malformed links say what is wrong instead of offering installers', async ({ page }) => {
   await page.goto(`./#/get?user=${userKey.replace(' ', '+')}`);
   await expect(page.locator('[data-code="link.owner.missing"]')).toContainText('no owner key');

@@ -132,6 +132,16 @@ describe('the XML-RPC shim, called with Python xmlrpc.client', () => {
       }),
     );
     expect(out.key_invalid.faultString).toContain('user_data.owner.public_key');
+    for (const [label, sentence] of [
+      ['key_exponent_one', 'exponent e is 1'],
+      ['key_exponent_even', 'exponent e is even'],
+      ['key_modulus_even', 'modulus n is even'],
+    ]) {
+      expect(out[label!].faultCode).toBe(-32602);
+      expect(out[label!].faultString).toContain(
+        `user_data.owner.public_key: The public key's ${sentence}`,
+      );
+    }
     expect(out.get_urls_invalid.faultString).toContain('"INVALID" is not a build id');
     expect(out.get_urls_unknown.faultString).toBe(`get_urls: there is no build ${'0'.repeat(40)}.`);
     expect(out.percentage_15.faultString).toBe(

@@ -28,7 +28,7 @@ import {
   UPDATE_KEY_HELP,
   updateKeyOptions,
 } from '../settings.ts';
-import { writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
+import { fileSource, writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
@@ -97,10 +97,12 @@ export const customizeCommand: Command = {
 
     let size: number;
     try {
-      await checkBaseSoftware(baseFile, knownKeys, platform);
+      // The software check runs last, before the output is put in place, so a base that is
+      // damaged or ambiguous says so first; a refused base leaves no output either way.
+      const softwareChecked = () => checkBaseSoftware(baseFile, knownKeys);
       // A tgz streams through in bounded memory; a zip is read whole (its directory is at the end).
       if (resolveFormat(head, platform) === 'tgz') {
-        size = await customizeTgzFile(baseFile, out, vesselinfo, expectSha256);
+        size = await customizeTgzFile(baseFile, out, vesselinfo, expectSha256, softwareChecked);
       } else {
         const installer = await customizeInstaller({
           base: readFileSync(baseFile),
@@ -108,6 +110,7 @@ export const customizeCommand: Command = {
           platform,
           expectSha256,
         });
+        await softwareChecked();
         writeFileAtomic(out, installer);
         size = installer.length;
       }
@@ -165,17 +168,9 @@ function baseCheck(
   };
 }
 
-/**
- * Refuses a base whose software is not what its update key signed; warns for an unknown key.
- * The base is read whole for this (bounded once the streaming entry walker feeds the check).
- */
-async function checkBaseSoftware(
-  baseFile: string,
-  knownKeys: KnownUpdateKey[],
-  platform: Platform | undefined,
-): Promise<void> {
-  const bytes = readFileSync(baseFile);
-  const report = await checkInstallerSoftware(bytes, { knownKeys }, resolveFormat(bytes, platform));
+/** Refuses a base whose software is not what its update key signed; warns for an unknown key. */
+async function checkBaseSoftware(baseFile: string, knownKeys: KnownUpdateKey[]): Promise<void> {
+  const report = await checkInstallerSoftware(fileSource(baseFile), { knownKeys });
   if (!report) return;
   const problems = softwareBuildProblems(report, 'base');
   if (errorsOf(problems).length > 0) throw new CibError(problems);
@@ -213,6 +208,7 @@ async function customizeTgzFile(
   out: string,
   vesselinfo: string,
   expectSha256: string | undefined,
+  beforeRename: () => Promise<void>,
 ): Promise<number> {
   const hash = createHash('sha256');
   const input = Readable.toWeb(createReadStream(baseFile)) as ReadableStream<Uint8Array>;
@@ -227,7 +223,8 @@ async function customizeTgzFile(
   const output = customizeTgzStream(hashed, vesselinfo, {
     baseVerified: expectSha256 !== undefined,
   });
-  return writeStreamAtomic(out, output, () => {
+  return writeStreamAtomic(out, output, async () => {
     if (expectSha256 !== undefined) checkSha256(hash.digest('hex'), expectSha256);
+    await beforeRename();
   });
 }

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { inspectInstaller } from '../../core/archive/index.ts';
+import { inspectInstaller, type InstallerSource } from '../../core/archive/index.ts';
 import { checkInstallerSoftware } from '../../core/archive/software-walk.ts';
 import { CibError, problem } from '../../core/problems.ts';
 import { softwareBuildable, softwareVerdictLine } from '../../core/software.ts';
+import { fileSource } from '../../node/files.ts';
 import {
   cliUpdateKeys,
   printProblems,
@@ -21,11 +21,16 @@ validly signed, by which update key (known or not), and whether every program fi
 signed list; the installer's own files outside seattle_repy/ are listed with their SHA-256.
 
   --json   print {format, vesselinfo, vessels: [{name, percent, owner, users, ports: [first, last],
-           ownerFingerprint, userFingerprints}], valid, problems: [{code, path, message, severity}],
+           ownerFingerprint, userFingerprints}], valid, ambiguous,
+           problems: [{code, path, message, severity}],
            software: {verdict, summary, key: {fingerprint, known, label}, timestamp, expiration,
            expired, listed, intact, modified, missing, unlisted, otherFiles: [{path, size, sha256}],
            problems}}
 ${UPDATE_KEY_HELP}
+
+A tgz is streamed from disk with its inflated size capped; more than one entry extracting to
+seattle/seattle_repy/vesselinfo, or one that is not a regular file, makes the installer
+ambiguous: every such entry is named and the exit code is 1.
 
 Exit 0 when the node would accept the installer and its software is intact (or signed by an
 unknown key), 1 when the node would refuse it, files differ from the signed list, the signature
@@ -42,23 +47,23 @@ export const inspectCommand: Command = {
     if (positionals.length !== 1) throw new UsageError('Name exactly one installer file.');
     const file = positionals[0]!;
     const knownKeys = cliUpdateKeys(values);
-    let bytes: Uint8Array;
+    let source: InstallerSource;
     try {
-      bytes = readFileSync(file);
+      source = fileSource(file);
     } catch (error) {
       throw new CibError(
         problem('cli.file.read', file, `Cannot read the installer: ${(error as Error).message}.`),
       );
     }
-    const inspection = await inspectInstaller(bytes);
+    const inspection = await inspectInstaller(source);
     let software;
     try {
-      software = await checkInstallerSoftware(bytes, {
+      software = await checkInstallerSoftware(source, {
         knownKeys,
         now: Math.floor(Date.now() / 1000),
       });
     } catch (error) {
-      // A damaged archive: inspect already reported why it cannot be read.
+      // A damaged archive or one past the caps: inspect already reported why it cannot be read.
       if (!(error instanceof CibError)) throw error;
     }
     const softwareOk = software === undefined || softwareBuildable(software);
@@ -87,7 +92,9 @@ export const inspectCommand: Command = {
       console.log(
         inspection.valid
           ? 'The node will accept this installer.'
-          : 'The node would REFUSE this installer.',
+          : inspection.ambiguous
+            ? 'AMBIGUOUS installer: several entries (or a link) extract to the vesselinfo; do not install it.'
+            : 'The node would REFUSE this installer.',
       );
       printProblems(inspection.problems, file);
       if (software || inspection.format === 'exe') printSoftware(software);

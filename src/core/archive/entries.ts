@@ -19,13 +19,17 @@ export interface ArchiveEntry {
   mode?: number;
   /** Link target for symlinks and hard links. */
   linkName?: string;
+  /** tgz only: offset in the tar stream of the entry's first header (pax or long-name included). */
+  offset?: number;
 }
 
 /**
  * A consumer of entries. `wantsData` is asked per regular file; only entries it wants have their
- * data inflated and passed to `onEntry`, so a walk that needs little reads little.
+ * data inflated and passed to `onEntry`, so a walk that needs little reads little. `done`, asked
+ * after each entry, ends the walk early once the visitor knows its answer.
  */
 export interface EntryVisitor {
   wantsData(entry: ArchiveEntry): boolean;
   onEntry(entry: ArchiveEntry, data?: Uint8Array): void;
+  done?(): boolean;
 }

@@ -195,13 +195,29 @@ export class GzipReader {
   private finished = false;
   /** Compressed offsets at which each member starts. */
   readonly memberOffsets: number[] = [0];
+  /** An error thrown by `ondata`, passed on as it is rather than reported as corrupt gzip. */
+  private downstream: unknown;
+  private readonly piece: number;
 
-  constructor(private readonly ondata: (chunk: Uint8Array) => void) {
+  /**
+   * `piece` is how much compressed input fflate inflates at once; each piece's output is one
+   * buffer, so deflate's ~1000:1 ratio makes it the bound on memory for untrusted input.
+   */
+  constructor(
+    private readonly ondata: (chunk: Uint8Array) => void,
+    options: { piece?: number } = {},
+  ) {
+    this.piece = options.piece ?? INFLATE_PIECE;
     this.inflater = new Gunzip((chunk) => {
       if (!chunk.length) return;
       this.crc = crc32(chunk, this.crc);
       this.size += chunk.length;
-      this.ondata(chunk);
+      try {
+        this.ondata(chunk);
+      } catch (error) {
+        this.downstream = error;
+        throw error;
+      }
     });
     this.inflater.onmember = (offset: number) => {
       this.checkTrailer(this.trailerBefore(offset), `byte ${this.memberStart}`);
@@ -218,13 +234,15 @@ export class GzipReader {
     this.trimKept();
     try {
       // fflate inflates large inputs faster in pieces (its output buffer stays small).
-      for (let at = 0; at < chunk.length || at === 0; at += INFLATE_PIECE) {
-        const end = at + INFLATE_PIECE >= chunk.length;
-        this.inflater.push(chunk.subarray(at, at + INFLATE_PIECE), final && end);
+      for (let at = 0; at < chunk.length || at === 0; at += this.piece) {
+        const end = at + this.piece >= chunk.length;
+        this.inflater.push(chunk.subarray(at, at + this.piece), final && end);
         if (end) break;
       }
     } catch (error) {
-      if (error instanceof CibError) throw error;
+      if (error instanceof CibError || (error === this.downstream && error !== undefined)) {
+        throw error;
+      }
       const message = (error as Error).message;
       throw /unexpected EOF/i.test(message)
         ? badGzip(

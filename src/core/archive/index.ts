@@ -8,8 +8,12 @@ import { fingerprint } from '../keys.ts';
 import { CibError, errorsOf, problem, type Problem } from '../problems.ts';
 import { nodeVessels, parseVesselinfo } from '../vesselinfo.ts';
 import { customizeExe, readExeVesselinfo } from './exe.ts';
-import { customizeTgz, readTgzFile, VESSELINFO_PATH } from './tgz.ts';
-import { customizeZip, readZipFile } from './zip.ts';
+import { customizeTgz } from './tgz.ts';
+import { VESSELINFO_PATH, VesselinfoFinder } from './vesselinfo-entries.ts';
+import { bytesSource, walkEntries, walkZip, type InstallerSource } from './walk.ts';
+import { customizeZip } from './zip.ts';
+
+export type { InstallerSource } from './walk.ts';
 import { platformInfoOf, type ArchiveFormat, type Platform } from '../platforms.ts';
 
 export {
@@ -140,8 +144,13 @@ export async function customizeInstaller(options: CustomizeOptions): Promise<Uin
   switch (format) {
     case 'tgz':
       return customizeTgz(base, vesselinfo, { baseVerified });
-    case 'zip':
+    case 'zip': {
+      // Names come from the central directory: checking them costs no inflating.
+      const finder = new VesselinfoFinder(false);
+      walkZip(base, finder);
+      finder.assertUnambiguous();
       return customizeZip(base, vesselinfo, { verifyData: !baseVerified });
+    }
     case 'exe':
       return customizeExe(base, vesselinfo);
   }
@@ -163,34 +172,42 @@ export interface Inspection {
   vessels: InspectedVessel[];
   /** Whether the node-side installer would accept this installer's vesselinfo. */
   valid: boolean;
+  /**
+   * More than one entry extracts to the vesselinfo, or one is not a regular file: what the node
+   * reads cannot be told, so nothing is shown but the entries (each named in `problems`).
+   */
+  ambiguous: boolean;
   problems: Problem[];
-}
-
-async function readVesselinfo(
-  bytes: Uint8Array,
-  format: ArchiveFormat,
-): Promise<Uint8Array | string | undefined> {
-  switch (format) {
-    case 'tgz':
-      return readTgzFile(bytes, VESSELINFO_PATH);
-    case 'zip':
-      return readZipFile(bytes, VESSELINFO_PATH);
-    case 'exe':
-      return readExeVesselinfo(bytes);
-  }
 }
 
 const ASCII_TEXT = /^[\x20-\x7e\n\r\t]*$/;
 
-/** What an installer will do on the donor's machine, and every problem the node would find. */
-export async function inspectInstaller(bytes: Uint8Array): Promise<Inspection> {
-  const format = resolveFormat(bytes);
+/** Enough of the file to recognise gzip, zip and exe. */
+const HEAD_BYTES = 8;
+
+/**
+ * What an installer will do on the donor's machine, and every problem the node would find. A tgz
+ * is streamed from `input` and its walk capped (walk.ts); an installer with more than one entry
+ * extracting to the vesselinfo, or one that is not a regular file, is refused by name.
+ */
+export async function inspectInstaller(input: Uint8Array | InstallerSource): Promise<Inspection> {
+  const source = input instanceof Uint8Array ? bytesSource(input) : input;
+  const format = resolveFormat(await source.head(HEAD_BYTES));
   let raw: Uint8Array | string | undefined;
   try {
-    raw = await readVesselinfo(bytes, format);
+    if (format === 'exe') {
+      raw = readExeVesselinfo(await source.bytes());
+    } else {
+      const finder = new VesselinfoFinder(true);
+      await walkEntries(source, finder);
+      if (finder.ambiguous) {
+        return { format, vessels: [], valid: false, ambiguous: true, problems: finder.problems() };
+      }
+      raw = finder.data ?? (finder.matches.length ? new Uint8Array(0) : undefined);
+    }
   } catch (error) {
     if (error instanceof CibError)
-      return { format, vessels: [], valid: false, problems: error.problems };
+      return { format, vessels: [], valid: false, ambiguous: false, problems: error.problems };
     throw error;
   }
   if (raw === undefined) {
@@ -198,6 +215,7 @@ export async function inspectInstaller(bytes: Uint8Array): Promise<Inspection> {
       format,
       vessels: [],
       valid: false,
+      ambiguous: false,
       problems: [
         problem(
           'inspect.vesselinfo.missing',
@@ -231,5 +249,12 @@ export async function inspectInstaller(bytes: Uint8Array): Promise<Inspection> {
     ownerFingerprint: fingerprint(v.owner),
     userFingerprints: v.users.map((u) => fingerprint(u)),
   }));
-  return { format, vesselinfo: text, vessels, valid: errorsOf(problems).length === 0, problems };
+  return {
+    format,
+    vesselinfo: text,
+    vessels,
+    valid: errorsOf(problems).length === 0,
+    ambiguous: false,
+    problems,
+  };
 }

@@ -6,6 +6,7 @@
  * for inspection goes through modern-tar (see tgz.ts).
  */
 import { CibError, problem } from '../problems.ts';
+import { extractedPath } from './paths.ts';
 
 /** ustar §: an archive is a series of 512-byte blocks. */
 export const TAR_BLOCK = 512;
@@ -23,6 +24,7 @@ const SIZE = [124, 12] as const;
 const MTIME = [136, 12] as const;
 const CHKSUM = [148, 8] as const;
 const TYPEFLAG = 156;
+const LINKNAME = [157, 100] as const;
 const MAGIC = [257, 6] as const;
 const VERSION = [263, 2] as const;
 const UNAME = [265, 32] as const;
@@ -38,6 +40,8 @@ const TYPE_OLD_FILE = '\0';
 const TYPE_PAX = 'x';
 const TYPE_GNU_LONG_NAME = 'L';
 const TYPE_GNU_LONG_LINK = 'K';
+/** pax global header: settings for what follows, never extracted as a file. */
+export const TYPE_PAX_GLOBAL = 'g';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -153,6 +157,7 @@ export function endOfArchiveLength(entriesLength: number): number {
 
 export interface UstarHeader {
   name: string;
+  linkname: string;
   typeflag: string;
   mode: number;
   size: number;
@@ -204,6 +209,7 @@ export function readUstarHeader(block: Uint8Array, where: string): UstarHeader {
   const prefix = magic === 'ustar' && block[MAGIC[0] + 5] === 0 ? readText(block, PREFIX) : '';
   return {
     name: prefix ? `${prefix}/${name}` : name,
+    linkname: readText(block, LINKNAME),
     typeflag: String.fromCharCode(block[TYPEFLAG]!),
     mode: readNumber(block, MODE, where),
     size: readNumber(block, SIZE, where),
@@ -211,20 +217,28 @@ export function readUstarHeader(block: Uint8Array, where: string): UstarHeader {
   };
 }
 
-/** `path=` from a pax extended header body (POSIX pax "pax Extended Header" records). */
-function paxPath(body: Uint8Array): string | undefined {
+/**
+ * `path=`, `linkpath=` and `size=` from a pax extended header body (POSIX pax "pax Extended
+ * Header" records): GNU tar honours all three, so a walk that ignored `size=` would read the
+ * entries out of step with what tar extracts.
+ */
+function paxRecords(body: Uint8Array): { path?: string; linkpath?: string; size?: number } {
   const text = decoder.decode(body);
   let at = 0;
-  let path: string | undefined;
+  const found: { path?: string; linkpath?: string; size?: number } = {};
   while (at < text.length) {
     const space = text.indexOf(' ', at);
     const length = parseInt(text.slice(at, space), 10);
     if (space < 0 || !(length > 0)) break;
     const record = text.slice(space + 1, at + length - 1);
-    if (record.startsWith('path=')) path = record.slice(5);
+    if (record.startsWith('path=')) found.path = record.slice(5);
+    else if (record.startsWith('linkpath=')) found.linkpath = record.slice(9);
+    else if (record.startsWith('size=') && /^\d+$/.test(record.slice(5))) {
+      found.size = Number(record.slice(5));
+    }
     at += length;
   }
-  return path;
+  return found;
 }
 
 export function normalizeEntryName(name: string): string {
@@ -232,6 +246,28 @@ export function normalizeEntryName(name: string): string {
 }
 
 const MAX_META_BYTES = 1 << 20;
+
+/** One entry as the scanner meets it, its pax and GNU long names applied. */
+export interface TarEntryInfo {
+  /** The name exactly as stored (pax or GNU long name applied). */
+  name: string;
+  linkname: string;
+  typeflag: string;
+  mode: number;
+  /** Bytes of data that follow the header (0 for links, directories and devices). */
+  size: number;
+  /** Tar offset of the entry's first header (its pax or long-name header, if any). */
+  offset: number;
+}
+
+/**
+ * Optional hook into a scan: `entry` sees every entry (pax global headers included) and says
+ * whether it wants the data, which then arrives through `data` in pieces.
+ */
+export interface TarEntryHook {
+  entry(info: TarEntryInfo): boolean;
+  data(chunk: Uint8Array): void;
+}
 
 export interface TarScanResult {
   /** Tar offset where the entries end (the first end-of-archive zero block, or the end of data). */
@@ -264,6 +300,10 @@ export class TarScanner {
   private metaType = '';
   private metaSize = 0;
   private pendingName: string | undefined;
+  private pendingLink: string | undefined;
+  private pendingSize: number | undefined;
+  /** Unpadded data bytes still to hand to the hook for the current entry. */
+  private hookLeft = 0;
   private ended = false;
   private lastHeaderAt = 0;
   readonly result: TarScanResult = {
@@ -277,6 +317,7 @@ export class TarScanner {
   constructor(
     private readonly keep: (bytes: Uint8Array) => void,
     private readonly dropName?: string,
+    private readonly hook?: TarEntryHook,
   ) {}
 
   push(chunk: Uint8Array): void {
@@ -287,6 +328,11 @@ export class TarScanner {
         const part = chunk.subarray(at, at + n);
         if (this.bodyMode === 'keep') this.keep(part);
         else if (this.bodyMode === 'meta') this.addMeta(part, true);
+        if (this.hookLeft > 0) {
+          const wanted = part.subarray(0, Math.min(this.hookLeft, part.length));
+          this.hookLeft -= wanted.length;
+          this.hook!.data(wanted);
+        }
         this.bodyLeft -= n;
         this.offset += n;
         at += n;
@@ -356,11 +402,25 @@ export class TarScanner {
       this.startBody(header.size, 'meta');
       return;
     }
-    const name = normalizeEntryName(this.pendingName ?? header.name);
+    const storedName = this.pendingName ?? header.name;
+    const name = normalizeEntryName(storedName);
     const start = this.metaStart >= 0 ? this.metaStart : this.lastHeaderAt;
-    const drop = this.dropName !== undefined && name === this.dropName;
+    const size = bodySize(header, this.pendingSize);
+    // Every name that extracts onto dropName goes, so no variant spelling survives beside it.
+    const drop = this.dropName !== undefined && extractedPath(name, 'tar') === this.dropName;
+    if (this.hook) {
+      const wants = this.hook.entry({
+        name: storedName,
+        linkname: this.pendingLink ?? header.linkname,
+        typeflag: type,
+        mode: header.mode,
+        size,
+        offset: start,
+      });
+      this.hookLeft = wants ? size : 0;
+    }
     if (drop) {
-      this.result.dropped.push([start, this.offset + paddedSize(bodySize(header))]);
+      this.result.dropped.push([start, this.offset + paddedSize(size)]);
     } else {
       for (const part of this.meta) this.keep(part);
       this.keep(block);
@@ -371,7 +431,9 @@ export class TarScanner {
     this.metaBytes = 0;
     this.metaStart = -1;
     this.pendingName = undefined;
-    this.startBody(bodySize(header), drop ? 'drop' : 'keep');
+    this.pendingLink = undefined;
+    this.pendingSize = undefined;
+    this.startBody(size, drop ? 'drop' : 'keep');
   }
 
   private startBody(size: number, mode: 'keep' | 'drop' | 'meta'): void {
@@ -389,10 +451,16 @@ export class TarScanner {
       at += part.length;
     }
     const content = body.subarray(0, this.metaSize);
-    if (this.metaType === TYPE_PAX) this.pendingName = paxPath(content) ?? this.pendingName;
-    else if (this.metaType === TYPE_GNU_LONG_NAME) {
+    if (this.metaType === TYPE_PAX) {
+      const records = paxRecords(content);
+      this.pendingName = records.path ?? this.pendingName;
+      this.pendingLink = records.linkpath ?? this.pendingLink;
+      this.pendingSize = records.size ?? this.pendingSize;
+    } else {
       const zero = content.indexOf(0);
-      this.pendingName = decoder.decode(zero < 0 ? content : content.subarray(0, zero));
+      const text = decoder.decode(zero < 0 ? content : content.subarray(0, zero));
+      if (this.metaType === TYPE_GNU_LONG_NAME) this.pendingName = text;
+      else this.pendingLink = text;
     }
     this.metaBody = [];
   }
@@ -413,8 +481,8 @@ export class TarScanner {
 }
 
 /** Only regular files (and their old and contiguous forms) carry data; GNU tar agrees. */
-function bodySize(header: UstarHeader): number {
+function bodySize(header: UstarHeader, paxSize: number | undefined): number {
   const t = header.typeflag;
   const hasData = t === TYPE_FILE || t === TYPE_OLD_FILE || t === '7' || !'123456'.includes(t);
-  return hasData ? header.size : 0;
+  return hasData ? (paxSize ?? header.size) : 0;
 }

@@ -19,10 +19,10 @@
  * data). Detection reads only the last few KiB: it finds the end marker, re-parses it, and
  * decompresses the end member to check it is exactly the zero blocks. Nothing else is inflated.
  *
- * Integrity of the entries member: checking its CRC-32 means inflating it, which costs far more
- * than copying it. So customizeTgz inflates and checks it unless the caller says the base is
- * already verified (`baseVerified`), which customizeInstaller does after checking the manifest's
- * SHA-256 (`expectSha256`): that hash covers every byte, so the CRC pass would add nothing.
+ * Entry names: customizing refuses an ambiguous base (several entries extracting to the
+ * vesselinfo, or a link there), which only the entries' names can tell. So the entries member is
+ * always inflated once (checking its CRC-32 on the way), even when the manifest's SHA-256 has
+ * vouched for the bytes; the splice itself still copies them untouched.
  */
 import { Deflate } from 'fflate';
 import { unpackTar } from 'modern-tar';
@@ -42,13 +42,26 @@ import {
 } from './gzip.ts';
 import {
   TAR_BLOCK,
+  TYPE_PAX_GLOBAL,
   TarScanner,
   endOfArchiveLength,
   writeTarEntry,
   type TarScanResult,
 } from './tar.ts';
+import { VESSELINFO_PATH, VesselinfoFinder } from './vesselinfo-entries.ts';
+import { MAX_VESSELINFO_BYTES, TgzWalker, tarArchiveEntry, type WalkLimits } from './walk.ts';
 
-export const VESSELINFO_PATH = 'seattle/seattle_repy/vesselinfo';
+export { VESSELINFO_PATH } from './vesselinfo-entries.ts';
+
+/**
+ * Customising reads only names, from an operator's base it streams: no cap on its total size, and
+ * the generic path's larger inflate pieces (its memory was never bounded against a bomb base).
+ */
+const CUSTOMIZE_LIMITS: WalkLimits = {
+  maxEntryBytes: MAX_VESSELINFO_BYTES,
+  maxTotalBytes: Number.POSITIVE_INFINITY,
+  inflatePiece: 1 << 18,
+};
 /** The new entry's fixed metadata: rw-r--r--, owner 0/0, empty user and group names. */
 export const VESSELINFO_MODE = 0o644;
 /** Bases are built once and downloaded many times: compress them hard. */
@@ -302,15 +315,19 @@ export function makeAppendReady(tgz: Uint8Array): Uint8Array {
 
 export interface CustomizeTgzOptions {
   /**
-   * The caller has verified the base's bytes (the manifest SHA-256): skip inflating the entries
-   * member of an append-ready base to check its CRC-32. Generic bases are always checked.
+   * The caller has verified the base's bytes (the manifest SHA-256). Kept for callers: the
+   * entries are inflated anyway, to check their names.
    */
   baseVerified?: boolean;
   /** Deflate level for the generic path's recompression. */
   level?: DeflateLevel;
 }
 
-/** Adds (or replaces) `seattle/seattle_repy/vesselinfo`; the output is itself append-ready. */
+/**
+ * Adds (or replaces) `seattle/seattle_repy/vesselinfo`; the output is itself append-ready. A base
+ * with more than one entry extracting to that path, or one that is not a regular file, is refused
+ * (VesselinfoFinder), so the entries are always read, even of a base whose SHA-256 was checked.
+ */
 export function customizeTgz(
   base: Uint8Array,
   vesselinfo: string,
@@ -318,8 +335,21 @@ export function customizeTgz(
 ): Uint8Array {
   const ready = findAppendReady(base);
   if (ready && ready.marker.vesselinfo !== 'inside') {
-    if (!options.baseVerified) verifyMembers(base.subarray(0, ready.cut), ready.cutTar);
-    return spliceAppendReady(base, ready, vesselinfo);
+    // Walk the entries before the cut: they must hold no vesselinfo the splice would keep.
+    const finder = new VesselinfoFinder(false);
+    const walker = new TgzWalker(finder, CUSTOMIZE_LIMITS);
+    walker.push(base.subarray(0, ready.cut), true);
+    if (finder.matches.length === 0) {
+      if (walker.summary.inflated !== ready.cutTar) {
+        throw badBase(
+          'gzip.size',
+          'byte 0',
+          'The base does not match its own append-ready marker.',
+        );
+      }
+      return spliceAppendReady(base, ready, vesselinfo);
+    }
+    // A vesselinfo the marker does not account for: the generic path drops or refuses it.
   }
   const out: Uint8Array[] = [];
   const customizer = new GenericCustomizer(vesselinfo, options.level ?? GENERIC_LEVEL, (c) =>
@@ -327,14 +357,6 @@ export function customizeTgz(
   );
   customizer.push(base, true);
   return concatBytes(out);
-}
-
-function verifyMembers(members: Uint8Array, expectedLength: number): void {
-  let length = 0;
-  new GzipReader((chunk) => (length += chunk.length)).push(members, true);
-  if (length !== expectedLength) {
-    throw badBase('gzip.size', 'byte 0', 'The base does not match its own append-ready marker.');
-  }
 }
 
 /** Copies everything before the cut, then a new vesselinfo member and end member. */
@@ -428,7 +450,16 @@ export class GenericCustomizer {
     private readonly emit: (chunk: Uint8Array) => void,
   ) {
     this.entries = new GzipMemberWriter(level, markerSubfield('role=entries'), emit);
-    this.scanner = new TarScanner((bytes) => this.entries.push(bytes), VESSELINFO_PATH);
+    const finder = new VesselinfoFinder(false);
+    this.scanner = new TarScanner((bytes) => this.entries.push(bytes), VESSELINFO_PATH, {
+      entry(info) {
+        if (info.typeflag === TYPE_PAX_GLOBAL) return false;
+        finder.onEntry(tarArchiveEntry(info));
+        finder.assertUnambiguous(); // refused at once, before the rest is recompressed
+        return false;
+      },
+      data() {},
+    });
     this.reader = new GzipReader((chunk) => this.scanner.push(chunk));
   }
 
@@ -464,8 +495,9 @@ const HOLD_BACK_BYTES = 1 << 20;
 /**
  * customizeTgz over Web Streams, for bases too large to hold twice. A base whose first member
  * carries our `role=entries` marker is passed through (the last MiB held back until the end shows
- * where to cut) while its members are inflated alongside to check their CRC-32 unless
- * `baseVerified`; any other base takes the generic path chunk by chunk. Errors abort the stream.
+ * where to cut) while its members are inflated alongside to check their CRC-32 and entry names;
+ * any other base takes the generic path chunk by chunk. Errors abort the stream, so an ambiguous
+ * base leaves no output.
  */
 export function customizeTgzStream(
   input: ReadableStream<Uint8Array>,
@@ -475,7 +507,8 @@ export function customizeTgzStream(
   let head: Uint8Array = new Uint8Array(0);
   let mode: 'undecided' | 'pass' | 'generic' = 'undecided';
   let generic: GenericCustomizer | undefined;
-  let checker: GzipReader | undefined;
+  let checker: TgzWalker | undefined;
+  const finder = new VesselinfoFinder(false);
   let held: Uint8Array[] = [];
   let heldLength = 0;
   let emitted = 0;
@@ -499,7 +532,8 @@ export function customizeTgzStream(
           chunk = head;
           if (role === 'entries') {
             mode = 'pass';
-            if (!options.baseVerified) checker = new GzipReader(() => {});
+            // Inflated alongside, always: the names decide whether the base is ambiguous.
+            checker = new TgzWalker(finder, CUSTOMIZE_LIMITS);
           } else {
             mode = 'generic';
             generic = new GenericCustomizer(vesselinfo, options.level ?? GENERIC_LEVEL, (c) =>
@@ -531,7 +565,8 @@ export function customizeTgzStream(
           generic!.push(new Uint8Array(0), true);
           return;
         }
-        checker?.push(new Uint8Array(0), true);
+        checker!.push(new Uint8Array(0), true);
+        finder.assertUnambiguous();
         const tail = concatBytes(held);
         held = [];
         const found = findAppendReady(tail, emitted);
@@ -542,11 +577,19 @@ export function customizeTgzStream(
             'The base starts like an append-ready base but its end marker is missing or damaged.',
           );
         }
-        if (checker && !checker.memberOffsets.includes(found.cut)) {
+        if (!checker!.memberOffsets.includes(found.cut)) {
           throw badBase(
             'tgz.layout',
             'end of file',
             'The append-ready marker does not point at a gzip member.',
+          );
+        }
+        const stray = finder.matches.find((m) => (m.offset ?? 0) < found.cutTar);
+        if (stray) {
+          throw badBase(
+            'tgz.layout',
+            stray.name,
+            'This vesselinfo entry lies where the append-ready marker says there is none; run cib prepare-base on the base.',
           );
         }
         controller.enqueue(spliceAppendReady(tail, found, vesselinfo, emitted));

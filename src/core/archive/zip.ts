@@ -11,9 +11,10 @@
  *   [Zip64 end record + locator, when the base had them or a count/offset needs them]
  *   [end-of-central-directory record with the base's comment]
  */
-import { inflateSync } from 'fflate';
+import { Inflate } from 'fflate';
 import { CibError, problem, type Problem } from '../problems.ts';
 import { crc32 } from './crc32.ts';
+import { extractedPath } from './paths.ts';
 import {
   CENTRAL_FIXED_LENGTH,
   CENTRAL_LOCAL_OFFSET,
@@ -423,30 +424,55 @@ export function listZipEntries(base: Uint8Array): ZipEntry[] {
 /** The content of one entry (the last one of that name), or undefined when there is none. */
 export function readZipFile(base: Uint8Array, name: string): Uint8Array | undefined {
   const entry = readLayout(base).entries.findLast((e) => nameOf(e) === name);
-  return entry ? readEntryContent(base, entry) : undefined;
+  return entry ? readZipEntry(base, publicEntry(entry)) : undefined;
 }
 
-/** Every entry with a reader for its content (CRC-checked), for walks that want some of them. */
-export function zipEntryReaders(base: Uint8Array): { entry: ZipEntry; read: () => Uint8Array }[] {
-  return readLayout(base).entries.map((parsed) => ({
-    entry: publicEntry(parsed),
-    read: () => readEntryContent(base, parsed),
-  }));
-}
+/** Compressed bytes fflate inflates at once: bounds each output piece to ~16 MiB even for a bomb. */
+const INFLATE_PIECE = 1 << 14;
 
-function readEntryContent(base: Uint8Array, entry: ParsedEntry): Uint8Array {
-  const name = nameOf(entry);
+type EntryData = Pick<
+  ZipEntry,
+  'name' | 'method' | 'flags' | 'crc32' | 'dataAt' | 'compressedSize' | 'uncompressedSize'
+>;
+
+/**
+ * Streams one entry's content to `sink` in pieces, refusing it as soon as it inflates past the
+ * size it declares, then checks its length and CRC-32. Nothing is allocated from the declared size.
+ */
+function inflateEntry(base: Uint8Array, entry: EntryData, sink: (chunk: Uint8Array) => void): void {
+  const { name } = entry;
   if (entry.flags & FLAG_ENCRYPTED) {
     fail('base.zip.entry-encrypted', 'This entry is encrypted and cannot be read.', name);
   }
   const stored = base.subarray(entry.dataAt, entry.dataAt + entry.compressedSize);
-  let content: Uint8Array;
+  let length = 0;
+  let crc = 0;
+  const take = (chunk: Uint8Array) => {
+    length += chunk.length;
+    if (length > entry.uncompressedSize) {
+      fail(
+        'base.zip.entry-corrupt',
+        `This entry inflates to more than the ${entry.uncompressedSize} bytes it declares.`,
+        name,
+      );
+    }
+    crc = crc32(chunk, crc);
+    sink(chunk);
+  };
   if (entry.method === METHOD_STORED) {
-    content = stored.slice();
+    take(stored);
   } else if (entry.method === METHOD_DEFLATED) {
+    const inflater = new Inflate((chunk) => {
+      if (chunk.length) take(chunk);
+    });
     try {
-      content = inflateSync(stored, { out: new Uint8Array(entry.uncompressedSize) });
-    } catch {
+      for (let at = 0; at < stored.length || at === 0; at += INFLATE_PIECE) {
+        const last = at + INFLATE_PIECE >= stored.length;
+        inflater.push(stored.subarray(at, at + INFLATE_PIECE), last);
+        if (last) break;
+      }
+    } catch (error) {
+      if (error instanceof CibError) throw error;
       fail('base.zip.entry-corrupt', "This entry's compressed data is damaged.", name);
     }
   } else {
@@ -456,9 +482,33 @@ function readEntryContent(base: Uint8Array, entry: ParsedEntry): Uint8Array {
       name,
     );
   }
-  if (content.length !== entry.uncompressedSize || crc32(content) !== entry.crc32) {
+  if (length !== entry.uncompressedSize || crc >>> 0 !== entry.crc32 >>> 0) {
     fail('base.zip.entry-corrupt', "This entry's content does not match its CRC-32.", name);
   }
+}
+
+/**
+ * One entry's content, refused before anything is allocated when it declares more than
+ * `maxBytes` (a zip bomb declares its true size, or lies and is caught while inflating).
+ */
+export function readZipEntry(
+  base: Uint8Array,
+  entry: EntryData,
+  maxBytes = Number.MAX_SAFE_INTEGER,
+): Uint8Array {
+  if (entry.uncompressedSize > maxBytes) {
+    fail(
+      'base.limit.entry',
+      `This entry declares ${entry.uncompressedSize} bytes, more than the ${maxBytes} this reader accepts.`,
+      entry.name,
+    );
+  }
+  const content = new Uint8Array(entry.uncompressedSize);
+  let at = 0;
+  inflateEntry(base, entry, (chunk) => {
+    content.set(chunk, at);
+    at += chunk.length;
+  });
   return content;
 }
 
@@ -533,10 +583,12 @@ export function customizeZipParts(
   const nameBytes = utf8Encoder.encode(options.entryName ?? VESSELINFO_ENTRY);
   const data = utf8Encoder.encode(vesselinfoText);
   if (options.verifyData) {
-    for (const entry of layout.entries) readEntryContent(base, entry);
+    for (const entry of layout.entries) inflateEntry(base, publicEntry(entry), () => {});
   }
 
-  const replaced = layout.entries.filter((e) => bytesEqual(e.nameBytes, nameBytes));
+  // Every entry that unzip would write onto the new one's path goes, whatever its spelling.
+  const target = extractedPath(utf8Decoder.decode(nameBytes), 'zip');
+  const replaced = layout.entries.filter((e) => extractedPath(nameOf(e), 'zip') === target);
   const kept = replaced.length
     ? layout.entries.filter((e) => !replaced.includes(e))
     : layout.entries;

@@ -40,6 +40,11 @@ fault("no_owner", "build_installers", [{"percentage": 80, "users": ["user"]}],
       {"user": {"public_key": user_key}})
 fault("key_invalid", "build_installers", [{"percentage": 80, "owner": "owner"}],
       {"owner": {"public_key": "INVALID"}})
+# Keys that pass Seattle's e < n yet no RSA key can be: e = 1, an even e, an even n.
+for label, key in [("key_exponent_one", "1 3233"), ("key_exponent_even", "4 3233"),
+                   ("key_modulus_even", "17 3234")]:
+    fault(label, "build_installers", [{"percentage": 80, "owner": "owner"}],
+          {"owner": {"public_key": key}})
 fault("get_urls_invalid", "get_urls", "INVALID")
 fault("get_urls_unknown", "get_urls", "0" * 40)
 fault("percentage_15", "build_installers", [{"percentage": 15, "owner": "owner"},

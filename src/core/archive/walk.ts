@@ -1,0 +1,333 @@
+/**
+ * A bounded, streaming walk over an installer's entries, the one reader behind inspect, the
+ * customisers' ambiguity check and the software check. Every entry (files, directories, links)
+ * reaches the visitor; only the files it asks for are collected, and every cap refuses the input
+ * with a message naming the entry before memory grows with it (README, "Security and limits").
+ */
+import { CibError, problem } from '../problems.ts';
+import type { ArchiveEntry, ArchiveEntryType, EntryVisitor } from './entries.ts';
+import { GzipReader, concatBytes } from './gzip.ts';
+import { extractedPath } from './paths.ts';
+import { TYPE_PAX_GLOBAL, TarScanner, type TarEntryInfo } from './tar.ts';
+import { listZipEntries, readZipEntry, type ZipEntry } from './zip.ts';
+
+export interface WalkLimits {
+  /** Largest single entry whose data a visitor may ask for. */
+  maxEntryBytes: number;
+  /** Most bytes a walk inflates: the whole tar stream of a tgz, the wanted entries of a zip. */
+  maxTotalBytes: number;
+  /**
+   * Compressed bytes inflated at once (default 8 KiB, which bounds each output piece for untrusted
+   * input); a caller walking an operator's base may take larger pieces, which inflate faster.
+   */
+  inflatePiece?: number;
+}
+
+/** The vesselinfo is a few KiB; thousands of 4096-bit users still fit in 4 MiB. */
+export const MAX_VESSELINFO_BYTES = 4 << 20;
+/** A real Seattle base inflates to a few tens of MiB; 128 MiB leaves room and keeps a bomb cheap. */
+export const MAX_INFLATED_BYTES = 128 << 20;
+
+export const DEFAULT_WALK_LIMITS: WalkLimits = {
+  maxEntryBytes: MAX_VESSELINFO_BYTES,
+  maxTotalBytes: MAX_INFLATED_BYTES,
+};
+
+/** Compressed bytes inflated at once: deflate's ~1032:1 ceiling keeps each output under ~9 MiB. */
+const WALK_INFLATE_PIECE = 1 << 13;
+
+/** Where the installer's bytes come from: whole in memory, or a file or Blob read as a stream. */
+export interface InstallerSource {
+  readonly size: number;
+  /** The first bytes (up to `length`), enough to tell the format. */
+  head(length: number): Promise<Uint8Array>;
+  /** The bytes from the start, in chunks; cancelled when a walk stops early. */
+  stream(): ReadableStream<Uint8Array>;
+  /** Every byte at once, for formats read from their end (zip, exe). */
+  bytes(): Promise<Uint8Array>;
+}
+
+export function bytesSource(bytes: Uint8Array): InstallerSource {
+  return {
+    size: bytes.length,
+    head: async (length) => bytes.subarray(0, length),
+    stream: () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes);
+          controller.close();
+        },
+      }),
+    bytes: async () => bytes,
+  };
+}
+
+/** A Blob (a dropped file in the page, a file in Node) read as a stream, never whole for a tgz. */
+export function blobSource(blob: Blob): InstallerSource {
+  return {
+    size: blob.size,
+    head: async (length) => new Uint8Array(await blob.slice(0, length).arrayBuffer()),
+    stream: () => blob.stream(),
+    bytes: async () => new Uint8Array(await blob.arrayBuffer()),
+  };
+}
+
+export interface WalkSummary {
+  /** Entries handed to the visitor. */
+  entries: number;
+  /** Bytes inflated: the tar stream of a tgz, the wanted data of a zip. */
+  inflated: number;
+  /** Whether the visitor ended the walk before the archive's end. */
+  stopped: boolean;
+}
+
+/** Thrown through the readers to end a walk the visitor has finished with. */
+class StopWalk {}
+
+function limitError(code: string, where: string, message: string): CibError {
+  return new CibError(problem(`base.limit.${code}`, where, message));
+}
+
+function mib(bytes: number): string {
+  return `${Math.round((bytes / 2 ** 20) * 10) / 10} MiB`;
+}
+
+function entrySizeError(entry: ArchiveEntry, limits: WalkLimits): CibError {
+  return limitError(
+    'entry',
+    entry.name,
+    `This entry holds ${entry.size} bytes, more than the ${mib(limits.maxEntryBytes)} allowed for it.`,
+  );
+}
+
+function tarType(typeflag: string): ArchiveEntryType {
+  switch (typeflag) {
+    case '0':
+    case '\0':
+    case '7':
+      return 'file';
+    case '1':
+      return 'hardlink';
+    case '2':
+      return 'symlink';
+    case '5':
+      return 'directory';
+    default:
+      return 'other';
+  }
+}
+
+/** The ArchiveEntry for a tar entry as the scanner met it. */
+export function tarArchiveEntry(info: TarEntryInfo): ArchiveEntry {
+  const type = tarType(info.typeflag);
+  return {
+    name: info.name,
+    path: extractedPath(info.name, 'tar'),
+    style: 'tar',
+    type,
+    size: info.size,
+    mode: info.mode & 0o7777,
+    ...(type === 'symlink' || type === 'hardlink' ? { linkName: info.linkname } : {}),
+    offset: info.offset,
+  };
+}
+
+/**
+ * The tgz walk in push form, for callers that already hold a stream (the streaming customiser):
+ * gunzip in small pieces (every member's CRC-32 checked) -> tar scan -> visitor. Once the visitor
+ * is done, `push` ignores further input.
+ */
+export class TgzWalker {
+  readonly summary: WalkSummary = { entries: 0, inflated: 0, stopped: false };
+  private readonly gzip: GzipReader;
+  private readonly scanner: TarScanner;
+  private current: { entry: ArchiveEntry; chunks: Uint8Array[]; got: number } | undefined;
+
+  constructor(
+    private readonly visitor: EntryVisitor,
+    private readonly limits: WalkLimits = DEFAULT_WALK_LIMITS,
+  ) {
+    this.scanner = new TarScanner(() => {}, undefined, {
+      entry: (info) => this.onHeader(info),
+      data: (chunk) => this.onData(chunk),
+    });
+    this.gzip = new GzipReader((chunk) => this.onInflated(chunk), {
+      piece: limits.inflatePiece ?? WALK_INFLATE_PIECE,
+    });
+  }
+
+  /** Compressed offsets at which each gzip member starts, as far as read. */
+  get memberOffsets(): readonly number[] {
+    return this.gzip.memberOffsets;
+  }
+
+  push(chunk: Uint8Array, final = false): void {
+    if (this.summary.stopped) return;
+    try {
+      this.gzip.push(chunk, final);
+      if (final) this.scanner.finish();
+    } catch (error) {
+      if (!(error instanceof StopWalk)) throw error;
+      this.summary.stopped = true;
+    }
+  }
+
+  private deliver(entry: ArchiveEntry, data?: Uint8Array): void {
+    this.summary.entries++;
+    this.visitor.onEntry(entry, data);
+    if (this.visitor.done?.()) throw new StopWalk();
+  }
+
+  private onHeader(info: TarEntryInfo): boolean {
+    if (info.typeflag === TYPE_PAX_GLOBAL) return false; // settings, never extracted
+    const entry = tarArchiveEntry(info);
+    if (entry.type !== 'file' || !this.visitor.wantsData(entry)) {
+      this.deliver(entry);
+      return false;
+    }
+    if (entry.size > this.limits.maxEntryBytes) throw entrySizeError(entry, this.limits);
+    if (entry.size === 0) {
+      this.deliver(entry, new Uint8Array(0));
+      return false;
+    }
+    this.current = { entry, chunks: [], got: 0 };
+    return true;
+  }
+
+  private onData(chunk: Uint8Array): void {
+    const wanted = this.current!;
+    wanted.chunks.push(chunk.slice()); // a copy, so the inflater's larger buffer can go
+    wanted.got += chunk.length;
+    if (wanted.got === wanted.entry.size) {
+      this.current = undefined;
+      this.deliver(wanted.entry, concatBytes(wanted.chunks));
+    }
+  }
+
+  private onInflated(chunk: Uint8Array): void {
+    this.summary.inflated += chunk.length;
+    if (this.summary.inflated > this.limits.maxTotalBytes) {
+      throw limitError(
+        'total',
+        this.current?.entry.name ?? 'tar',
+        `The archive inflates to more than ${mib(this.limits.maxTotalBytes)}; no installer is that large.`,
+      );
+    }
+    this.scanner.push(chunk);
+  }
+}
+
+/** Walks a gzip-compressed tar as it streams in, inflating each piece once. */
+export async function walkTgz(
+  input: Uint8Array | ReadableStream<Uint8Array>,
+  visitor: EntryVisitor,
+  limits: WalkLimits = DEFAULT_WALK_LIMITS,
+): Promise<WalkSummary> {
+  const walker = new TgzWalker(visitor, limits);
+  if (input instanceof Uint8Array) {
+    walker.push(input, true);
+    return walker.summary;
+  }
+  const reader = input.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (value.length) walker.push(value);
+      if (walker.summary.stopped) break;
+    }
+    if (!walker.summary.stopped) walker.push(new Uint8Array(0), true);
+    if (walker.summary.stopped) await reader.cancel().catch(() => {});
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    throw error;
+  } finally {
+    reader.releaseLock();
+  }
+  return walker.summary;
+}
+
+/** 4.4.15 with a Unix "made by": st_mode's file type bits. */
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+/** 4.4.15 with an MS-DOS "made by": the directory attribute. */
+const DOS_DIRECTORY = 0x10;
+
+function zipType(entry: ZipEntry): ArchiveEntryType {
+  const kind = (entry.unixMode ?? 0) & S_IFMT;
+  if (kind === S_IFLNK) return 'symlink';
+  if (kind === S_IFDIR || /[\\/]$/.test(entry.name)) return 'directory';
+  if (kind === 0 && entry.madeBy >> 8 === 0 && entry.externalAttributes & DOS_DIRECTORY) {
+    return 'directory';
+  }
+  return kind === 0 || kind === S_IFREG ? 'file' : 'other';
+}
+
+/**
+ * Walks a zip in central-directory order (what unzip extracts). Entries nobody wants are never
+ * inflated; a wanted entry declaring more than the caps allow is refused before allocation.
+ */
+export function walkZip(
+  bytes: Uint8Array,
+  visitor: EntryVisitor,
+  limits: WalkLimits = DEFAULT_WALK_LIMITS,
+): WalkSummary {
+  const summary: WalkSummary = { entries: 0, inflated: 0, stopped: false };
+  for (const zipEntry of listZipEntries(bytes)) {
+    const type = zipType(zipEntry);
+    const entry: ArchiveEntry = {
+      name: zipEntry.name,
+      path: extractedPath(zipEntry.name, 'zip'),
+      style: 'zip',
+      type,
+      size: zipEntry.uncompressedSize,
+      ...(zipEntry.unixMode ? { mode: zipEntry.unixMode & 0o7777 } : {}),
+    };
+    let data: Uint8Array | undefined;
+    if (type === 'file' && visitor.wantsData(entry)) {
+      if (entry.size > limits.maxEntryBytes) throw entrySizeError(entry, limits);
+      if (summary.inflated + entry.size > limits.maxTotalBytes) {
+        throw limitError(
+          'total',
+          entry.name,
+          `The entries asked for inflate to more than ${mib(limits.maxTotalBytes)}; no installer is that large.`,
+        );
+      }
+      data = readZipEntry(bytes, zipEntry, limits.maxEntryBytes);
+      summary.inflated += data.length;
+    }
+    summary.entries++;
+    visitor.onEntry(entry, data);
+    if (visitor.done?.()) {
+      summary.stopped = true;
+      break;
+    }
+  }
+  return summary;
+}
+
+// Magic numbers as in index.ts: gzip, a zip's local header or empty end record.
+function isGzip(head: Uint8Array): boolean {
+  return head[0] === 0x1f && head[1] === 0x8b;
+}
+function isZip(head: Uint8Array): boolean {
+  return head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5);
+}
+
+/**
+ * Walks any tgz or zip installer; a tgz streams from the source, a zip is read whole (its
+ * directory is at its end, and only wanted entries are inflated). Other formats have no entries.
+ */
+export async function walkEntries(
+  source: InstallerSource | Uint8Array,
+  visitor: EntryVisitor,
+  limits: WalkLimits = DEFAULT_WALK_LIMITS,
+): Promise<WalkSummary | undefined> {
+  const from = source instanceof Uint8Array ? bytesSource(source) : source;
+  const head = await from.head(4);
+  if (isGzip(head)) return walkTgz(from.stream(), visitor, limits);
+  if (isZip(head)) return walkZip(await from.bytes(), visitor, limits);
+  return undefined;
+}

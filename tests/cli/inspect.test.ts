@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, runCib, tempDir } from '../support/tools.ts';
+
+let dir: string;
+
+beforeAll(() => {
+  dir = tempDir('cib-inspect-');
+  execFileSync('python3', [join(ROOT, 'tests/python/hostile_archives.py'), dir]);
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      vessels: [{ percentage: 80, owner: 'alex' }],
+      user_data: { alex: { public_key: '17 3233' } },
+    }),
+  );
+});
+
+describe('cib inspect on hostile installers', () => {
+  it('names every entry of an ambiguous tgz and exits 1', () => {
+    const run = runCib(['inspect', join(dir, 'dot.tgz')]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain('AMBIGUOUS');
+    expect(run.stdout).not.toContain('will accept');
+    expect(run.stderr).toContain(
+      'seattle/seattle_repy/vesselinfo: The entry "seattle/seattle_repy/vesselinfo" (a regular file) is 1 of 2',
+    );
+    expect(run.stderr).toContain(
+      'seattle/./seattle_repy/vesselinfo: The entry "seattle/./seattle_repy/vesselinfo" (a regular file) is 2 of 2',
+    );
+  });
+
+  it('says so in --json', () => {
+    const run = runCib(['inspect', '--json', join(dir, 'backslash.zip')]);
+    expect(run.status).toBe(1);
+    const inspection = JSON.parse(run.stdout) as {
+      ambiguous: boolean;
+      valid: boolean;
+      problems: { path: string }[];
+    };
+    expect(inspection).toMatchObject({ ambiguous: true, valid: false });
+    expect(inspection.problems.map((p) => p.path)).toEqual([
+      'seattle/seattle_repy/vesselinfo',
+      'seattle\\seattle_repy\\vesselinfo',
+    ]);
+  });
+
+  it('refuses a 1 MB tgz of 1 GiB of zeros at the cap, streaming it from disk', () => {
+    const run = runCib(['inspect', join(dir, 'bomb.tgz')]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('The archive inflates to more than 128 MiB');
+  });
+
+  it('refuses a zip entry declaring gigabytes, naming it', () => {
+    const run = runCib(['inspect', join(dir, 'huge-declared.zip')]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('seattle/seattle_repy/vesselinfo: This entry holds 4294967280');
+  });
+});
+
+describe('cib customize on an ambiguous base', () => {
+  it.each(['dot.tgz', 'symlink.tgz', 'case.zip', 'symlink.zip'])(
+    'refuses %s and writes nothing',
+    (file) => {
+      const out = join(dir, `out-${file}`);
+      const run = runCib([
+        'customize',
+        '--base',
+        join(dir, file),
+        '--config',
+        join(dir, 'config.json'),
+        '--out',
+        out,
+      ]);
+      expect(run.stderr).toContain('extract to seattle/seattle_repy/vesselinfo');
+      expect(run.status).toBe(1);
+      expect(existsSync(out)).toBe(false);
+      expect(readdirSync(dir).filter((name) => name.includes('out-'))).toEqual([]);
+    },
+  );
+});
+
+describe('cib customize streaming an append-ready base whose marker hides a vesselinfo', () => {
+  it.each([
+    ['forged-ready.tgz', 'lies where the append-ready marker says there is none'],
+    ['forged-ready-two.tgz', 'is 2 of 2 that extract to seattle/seattle_repy/vesselinfo'],
+  ])('refuses %s and writes nothing', (file, sentence) => {
+    const out = join(dir, `streamed-${file}`);
+    const run = runCib([
+      'customize',
+      '--base',
+      join(dir, file),
+      '--config',
+      join(dir, 'config.json'),
+      '--out',
+      out,
+    ]);
+    expect(run.stderr).toContain(sentence);
+    expect(run.stderr).toContain('seattle/./seattle_repy/vesselinfo');
+    expect(run.status).toBe(1);
+    expect(existsSync(out)).toBe(false);
+  });
+});
