@@ -1,8 +1,16 @@
-import type { ArchiveFormat, Inspection, Platform } from '../core/archive/index.ts';
+import type { Inspection, Platform } from '../core/archive/index.ts';
 import type { KeyPair } from '../core/keygen.ts';
 import { CibError } from '../core/problems.ts';
 import type { KeyBits } from '../core/settings.ts';
-import type { WorkerReply, WorkerRequest, WorkerResult } from '../worker/protocol.ts';
+import type {
+  BaseProgress,
+  BaseRequest,
+  WorkerReply,
+  WorkerRequest,
+  WorkerResult,
+} from '../worker/protocol.ts';
+
+export type { BaseProgress, BaseRequest } from '../worker/protocol.ts';
 
 // Requests without their id: the client numbers them.
 type Request = WorkerRequest extends infer R
@@ -15,7 +23,11 @@ let worker: Worker | undefined;
 let nextId = 1;
 const pending = new Map<
   number,
-  { resolve: (r: WorkerResult) => void; reject: (e: Error) => void }
+  {
+    resolve: (r: WorkerResult) => void;
+    reject: (e: Error) => void;
+    progress?: ((p: BaseProgress) => void) | undefined;
+  }
 >();
 
 /** Started on first use, so a visit that never builds never loads the worker or node-forge. */
@@ -29,6 +41,10 @@ function getWorker(): Worker {
     const reply = event.data;
     const waiting = pending.get(reply.id);
     if (!waiting) return;
+    if ('progress' in reply) {
+      waiting.progress?.(reply.progress);
+      return;
+    }
     pending.delete(reply.id);
     if (reply.ok) waiting.resolve(reply.result);
     else
@@ -50,10 +66,14 @@ function getWorker(): Worker {
   return started;
 }
 
-function call(request: Request, transfer: Transferable[] = []): Promise<WorkerResult> {
+function call(
+  request: Request,
+  transfer: Transferable[] = [],
+  progress?: (p: BaseProgress) => void,
+): Promise<WorkerResult> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    pending.set(id, { resolve, reject, progress });
     getWorker().postMessage({ ...request, id } as WorkerRequest, transfer);
   });
 }
@@ -74,33 +94,32 @@ function transferable(bytes: Uint8Array): ArrayBuffer {
 }
 
 /**
- * Customises a base in the worker (core `customizeInstaller`). `base` is transferred, so the
- * caller's view is detached afterwards; the worker hands the bytes back as `base` when it can.
+ * Starts fetching and checking a base in the worker, so a later build only has to write; resolves
+ * once the base is verified. The bytes stay in the worker.
  */
-export async function customizeInWorker(options: {
-  base: Uint8Array;
+export async function prepareBaseInWorker(
+  base: BaseRequest,
+  onProgress?: (progress: BaseProgress) => void,
+): Promise<void> {
+  const result = await call({ op: 'prepareBase', base }, [], onProgress);
+  if (result.op !== 'prepareBase') throw new Error('The worker answered the wrong request.');
+}
+
+/**
+ * The donor's installer, built in the worker from the verified base (fetched first if need be):
+ * a Blob the page can save as it is, never copied through the main thread.
+ */
+export async function buildInWorker(options: {
+  base: BaseRequest;
   vesselinfo: string;
-  platform?: Platform;
-  format?: ArchiveFormat;
-  expectSha256?: string;
-}): Promise<{ installer: Uint8Array; base?: Uint8Array }> {
-  const buffer = transferable(options.base);
-  const result = await call(
-    {
-      op: 'customizeInstaller',
-      base: buffer,
-      vesselinfo: options.vesselinfo,
-      ...(options.platform ? { platform: options.platform } : {}),
-      ...(options.format ? { format: options.format } : {}),
-      ...(options.expectSha256 ? { expectSha256: options.expectSha256 } : {}),
-    },
-    [buffer],
-  );
-  if (result.op !== 'customizeInstaller') throw new Error('The worker answered the wrong request.');
-  return {
-    installer: new Uint8Array(result.installer),
-    ...(result.base ? { base: new Uint8Array(result.base) } : {}),
-  };
+  platform: Platform;
+  mediaType: string;
+  onProgress?: (progress: BaseProgress) => void;
+}): Promise<Blob> {
+  const { onProgress, ...request } = options;
+  const result = await call({ op: 'buildInstaller', ...request }, [], onProgress);
+  if (result.op !== 'buildInstaller') throw new Error('The worker answered the wrong request.');
+  return result.installer;
 }
 
 /** SHA-256 of `bytes` as lowercase hex, computed in the worker; the bytes come back with it. */

@@ -1,48 +1,30 @@
 /// <reference lib="webworker" />
-// The worker only wraps core functions for transfer across the thread boundary (STYLE.md).
-import { customizeInstaller, inspectInstaller, sha256Hex } from '../core/archive/index.ts';
+// The worker wraps core functions for transfer across the thread boundary (STYLE.md), and holds
+// the base installers (bases.ts) so their bytes never cross to the page's main thread.
+import { inspectInstaller, sha256Hex } from '../core/archive/index.ts';
 import { generateKeyPair } from '../core/keygen.ts';
 import { CibError } from '../core/problems.ts';
-import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
+import { buildInstaller, fetchAndVerifyBase } from './bases.ts';
+import type { BaseProgress, WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
-/** Hands back an ArrayBuffer that is exactly `view`, copying only when the view is a slice. */
-function ownBuffer(view: Uint8Array): ArrayBuffer {
-  const buffer = view.buffer as ArrayBuffer;
-  return view.byteOffset === 0 && view.byteLength === buffer.byteLength
-    ? buffer
-    : (view.slice().buffer as ArrayBuffer);
-}
-
 async function run(
   request: WorkerRequest,
+  progress: (progress: BaseProgress) => void,
 ): Promise<{ result: WorkerResult; transfer: Transferable[] }> {
   switch (request.op) {
     case 'generateKeyPair': {
       const keyPair = await generateKeyPair(request.bits);
       return { result: { op: 'generateKeyPair', keyPair }, transfer: [] };
     }
-    case 'customizeInstaller': {
-      const base = new Uint8Array(request.base);
-      const output = await customizeInstaller({
-        base,
-        vesselinfo: request.vesselinfo,
-        ...(request.platform ? { platform: request.platform } : {}),
-        ...(request.format ? { format: request.format } : {}),
-        ...(request.expectSha256 ? { expectSha256: request.expectSha256 } : {}),
-      });
-      const installer = ownBuffer(output);
-      // The base goes back only if the installer does not share its memory.
-      const giveBack = installer !== request.base;
-      return {
-        result: {
-          op: 'customizeInstaller',
-          installer,
-          ...(giveBack ? { base: request.base } : {}),
-        },
-        transfer: giveBack ? [installer, request.base] : [installer],
-      };
+    case 'prepareBase': {
+      const base = await fetchAndVerifyBase(request.base, progress);
+      return { result: { op: 'prepareBase', size: base.bytes.byteLength }, transfer: [] };
+    }
+    case 'buildInstaller': {
+      const installer = await buildInstaller({ ...request, onProgress: progress });
+      return { result: { op: 'buildInstaller', installer }, transfer: [] };
     }
     case 'sha256': {
       const hex = await sha256Hex(new Uint8Array(request.bytes));
@@ -60,7 +42,9 @@ scope.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   let reply: WorkerReply;
   let transfer: Transferable[] = [];
   try {
-    const done = await run(request);
+    const done = await run(request, (progress) => {
+      scope.postMessage({ id: request.id, progress } satisfies WorkerReply);
+    });
     reply = { id: request.id, ok: true, result: done.result };
     transfer = done.transfer;
   } catch (error) {

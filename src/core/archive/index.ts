@@ -8,8 +8,9 @@ import { fingerprint } from '../keys.ts';
 import { CibError, errorsOf, problem, type Problem } from '../problems.ts';
 import { nodeVessels, parseVesselinfo } from '../vesselinfo.ts';
 import { customizeExe, readExeVesselinfo } from './exe.ts';
-import { customizeTgz, readTgzFile, VESSELINFO_PATH } from './tgz.ts';
-import { customizeZip, readZipFile } from './zip.ts';
+import { customizeTgzParts, readTgzFile, VESSELINFO_PATH } from './tgz.ts';
+import { concatBytes } from './gzip.ts';
+import { customizeZipParts, readZipFile } from './zip.ts';
 
 export type Platform = 'linux' | 'mac' | 'windows' | 'android' | 'windows_gui';
 export type ArchiveFormat = 'tgz' | 'zip' | 'exe';
@@ -103,6 +104,11 @@ export interface CustomizeOptions {
   format?: ArchiveFormat;
   /** From the manifest: the base is refused, with no output, unless its SHA-256 matches. */
   expectSha256?: string;
+  /**
+   * The base's SHA-256 in hex when the caller already computed it (e.g. while the bytes arrived);
+   * compared with `expectSha256` instead of hashing the base again.
+   */
+  sha256?: string;
 }
 
 /** The format the base must be, from the platform and the bytes; a clear error when they disagree. */
@@ -177,17 +183,28 @@ export async function verifySha256(base: Uint8Array, expected: string): Promise<
  * when the base is damaged, of the wrong kind or not the expected one.
  */
 export async function customizeInstaller(options: CustomizeOptions): Promise<Uint8Array> {
+  return concatBytes(await customizeInstallerParts(options));
+}
+
+/**
+ * customizeInstaller as the consecutive pieces of the output, some of them views into `base`, so
+ * a caller can hand them to `new Blob(parts)` without one more pass over the bytes.
+ */
+export async function customizeInstallerParts(options: CustomizeOptions): Promise<Uint8Array[]> {
   const { base, vesselinfo } = options;
   const format = resolveFormat(base, options.platform, options.format);
-  if (options.expectSha256 !== undefined) await verifySha256(base, options.expectSha256);
+  if (options.expectSha256 !== undefined) {
+    if (options.sha256 === undefined) await verifySha256(base, options.expectSha256);
+    else checkSha256(options.sha256.toLowerCase(), options.expectSha256);
+  }
   const baseVerified = options.expectSha256 !== undefined;
   switch (format) {
     case 'tgz':
-      return customizeTgz(base, vesselinfo, { baseVerified });
+      return customizeTgzParts(base, vesselinfo, { baseVerified });
     case 'zip':
-      return customizeZip(base, vesselinfo, { verifyData: !baseVerified });
+      return customizeZipParts(base, vesselinfo, { verifyData: !baseVerified });
     case 'exe':
-      return customizeExe(base, vesselinfo);
+      return [customizeExe(base, vesselinfo)];
   }
 }
 

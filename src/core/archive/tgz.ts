@@ -316,17 +316,30 @@ export function customizeTgz(
   vesselinfo: string,
   options: CustomizeTgzOptions = {},
 ): Uint8Array {
+  return concatBytes(customizeTgzParts(base, vesselinfo, options));
+}
+
+/**
+ * customizeTgz as the pieces that make up the output, in order. For an append-ready base the first
+ * piece is a view into `base` (no copy), so a caller holding the base elsewhere (a Blob) can
+ * assemble the file without touching its bytes.
+ */
+export function customizeTgzParts(
+  base: Uint8Array,
+  vesselinfo: string,
+  options: CustomizeTgzOptions = {},
+): Uint8Array[] {
   const ready = findAppendReady(base);
   if (ready && ready.marker.vesselinfo !== 'inside') {
     if (!options.baseVerified) verifyMembers(base.subarray(0, ready.cut), ready.cutTar);
-    return spliceAppendReady(base, ready, vesselinfo);
+    return spliceAppendReadyParts(base, ready, vesselinfo);
   }
   const out: Uint8Array[] = [];
   const customizer = new GenericCustomizer(vesselinfo, options.level ?? GENERIC_LEVEL, (c) =>
     out.push(c),
   );
   customizer.push(base, true);
-  return concatBytes(out);
+  return out;
 }
 
 function verifyMembers(members: Uint8Array, expectedLength: number): void {
@@ -337,13 +350,13 @@ function verifyMembers(members: Uint8Array, expectedLength: number): void {
   }
 }
 
-/** Copies everything before the cut, then a new vesselinfo member and end member. */
-function spliceAppendReady(
+/** Everything before the cut (a view, not a copy), then a new vesselinfo member and end member. */
+function spliceAppendReadyParts(
   base: Uint8Array,
   ready: AppendReady,
   vesselinfo: string,
   offset = 0,
-): Uint8Array {
+): [Uint8Array, Uint8Array, Uint8Array] {
   const entry = vesselinfoEntry(vesselinfo, ready.marker.mtime);
   const member = writeGzipMember(entry, BASE_LEVEL, markerSubfield('role=vesselinfo'));
   const end = writeEndMember(
@@ -353,12 +366,7 @@ function spliceAppendReady(
     ready.cut,
     ready.marker.mtime,
   );
-  const cut = ready.cut - offset;
-  const out = new Uint8Array(cut + member.length + end.length);
-  out.set(base.subarray(0, cut));
-  out.set(member, cut);
-  out.set(end, cut + member.length);
-  return out;
+  return [base.subarray(0, ready.cut - offset), member, end];
 }
 
 const DEFLATE_PIECE = 1 << 16;
@@ -549,7 +557,7 @@ export function customizeTgzStream(
             'The append-ready marker does not point at a gzip member.',
           );
         }
-        controller.enqueue(spliceAppendReady(tail, found, vesselinfo, emitted));
+        controller.enqueue(concatBytes(spliceAppendReadyParts(tail, found, vesselinfo, emitted)));
       },
     }),
   );
