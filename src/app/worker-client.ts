@@ -66,6 +66,11 @@ function getWorker(): Worker {
   return started;
 }
 
+/** Starts the worker ahead of its first job, e.g. while the list of bases is still loading. */
+export function startWorker(): void {
+  getWorker();
+}
+
 function call(
   request: Request,
   transfer: Transferable[] = [],

@@ -1,8 +1,9 @@
 /// <reference lib="webworker" />
 /**
  * Base installers, fetched and checked in the worker so the page's main thread never touches
- * their bytes: read from the Cache API or the network, hashed and copied chunk by chunk as they
- * arrive, checked against the manifest's SHA-256, then held for every build of this visit.
+ * their bytes: read from the Cache API or the network into one buffer (and a Blob, piece by
+ * piece) as they arrive, checked against the manifest's SHA-256, then held for every build of
+ * this visit.
  */
 import { checkSha256, customizeInstallerParts, type Platform } from '../core/archive/index.ts';
 import { BaseReceiver } from '../core/archive/receive.ts';
@@ -30,6 +31,8 @@ interface Job {
 const CACHE_NAME = 'cib-base-installers-v1';
 /** Enough progress messages for a smooth bar, few enough to cost the page nothing. */
 const PROGRESS_STEP = 256 * 1024;
+/** The base's Blob is built piece by piece while bytes arrive, not in one copy at the end. */
+const BLOB_PIECE = 1 << 20;
 
 const jobs = new Map<string, Job>();
 
@@ -130,22 +133,31 @@ async function receive(
   const receiver = new BaseReceiver(total);
   const reader = response.body!.getReader();
   let reported = 0;
+  const pieces: Blob[] = [];
+  let blobbed = 0;
+  const addPiece = () => {
+    // Blob copies the view at once, so later pushes may move the buffer.
+    pieces.push(new Blob([receiver.received().subarray(blobbed) as Uint8Array<ArrayBuffer>]));
+    blobbed = receiver.loaded;
+  };
   report({ phase: 'downloading', loaded: 0, total });
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     receiver.push(value);
+    if (receiver.loaded - blobbed >= BLOB_PIECE) addPiece();
     if (receiver.loaded - reported >= PROGRESS_STEP) {
       reported = receiver.loaded;
       report({ phase: 'downloading', loaded: reported, total });
     }
   }
   report({ phase: 'downloading', loaded: receiver.loaded, total });
+  if (receiver.loaded > blobbed) addPiece();
   report({ phase: 'checking' });
-  const { bytes, sha256 } = receiver.finish();
+  const { bytes, sha256 } = await receiver.finish();
   checkSha256(sha256, request.sha256);
   // Further checks every base must pass before a build may use it belong here.
-  return { request, bytes, sha256, blob: new Blob([bytes as Uint8Array<ArrayBuffer>]) };
+  return { request, bytes, sha256, blob: new Blob(pieces) };
 }
 
 /**

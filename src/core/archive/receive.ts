@@ -1,11 +1,12 @@
 /**
- * Receiving a base installer chunk by chunk: each chunk is hashed (incremental SHA-256) and copied
- * into one buffer as it arrives, so when the last byte lands the base is already whole and its
- * digest needs only finishing. Used by the page's worker while a download is in flight.
+ * Receiving a base installer chunk by chunk into one buffer sized from the manifest, so when the
+ * last byte lands the base is already whole. The SHA-256 is taken then, in one native digest:
+ * measured in Chromium's worker, hashing each chunk with @noble/hashes as it arrived made reading
+ * a 15 MiB base from a fast server about three times slower than the download itself, while
+ * WebCrypto digests the whole base in a few tens of milliseconds.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
 import { CibError, problem } from '../problems.ts';
+import { sha256Hex } from './index.ts';
 
 export interface ReceivedBase {
   bytes: Uint8Array;
@@ -14,7 +15,6 @@ export interface ReceivedBase {
 }
 
 export class BaseReceiver {
-  private readonly hash = sha256.create();
   private buffer: Uint8Array;
   private length = 0;
   private finished = false;
@@ -32,9 +32,13 @@ export class BaseReceiver {
     return this.length;
   }
 
+  /** The bytes received so far (a view, valid until the next push). */
+  received(): Uint8Array {
+    return this.buffer.subarray(0, this.length);
+  }
+
   push(chunk: Uint8Array): void {
     if (this.finished) throw new Error('BaseReceiver: push after finish.');
-    this.hash.update(chunk);
     const needed = this.length + chunk.length;
     if (needed > this.buffer.length) {
       // More bytes than announced: grow geometrically so a wrong size costs few copies.
@@ -47,15 +51,13 @@ export class BaseReceiver {
   }
 
   /** The whole base and its SHA-256; the bytes are a view of exactly the received length. */
-  finish(): ReceivedBase {
+  async finish(): Promise<ReceivedBase> {
     if (this.finished) throw new Error('BaseReceiver: finish called twice.');
     this.finished = true;
     if (this.length === 0) {
       throw new CibError(problem('base.format.unknown', 'base', 'The base installer is empty.'));
     }
-    return {
-      bytes: this.buffer.subarray(0, this.length),
-      sha256: bytesToHex(this.hash.digest()),
-    };
+    const bytes = this.buffer.subarray(0, this.length);
+    return { bytes, sha256: await sha256Hex(bytes) };
   }
 }
