@@ -293,3 +293,8 @@ function ordinal(n: number): string {
           : 'th';
   return `${n}${suffix}`;
 }
+
+/** Whether `hash` opens a step that builds installers, before the settings exist to parse it. */
+export function opensInstallers(hash: string): boolean {
+  return /^#\/(?:(?:installers|fast|get)(?:[/?]|$)|s\/)/.test(hash);
+}

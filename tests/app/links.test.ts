@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  opensInstallers,
   clearinghouseHash,
   parseRoute,
   shareHash,
@@ -184,5 +185,14 @@ describe('share links', () => {
       expect(route.resolved, hash).toBeUndefined();
       expect(errorCodes(route).length, hash).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('opensInstallers', () => {
+  it('is true for the steps that build installers and only for them', () => {
+    for (const hash of ['#/installers', '#/fast', '#/get?owner=3+55', '#/s/abc', '#/s/abc/linux'])
+      expect(opensInstallers(hash), hash).toBe(true);
+    for (const hash of ['', '#/', '#/keys', '#/inspect', '#/how', '#/getting', '#/fastlane'])
+      expect(opensInstallers(hash), hash).toBe(false);
   });
 });
