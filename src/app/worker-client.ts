@@ -127,6 +127,13 @@ export async function buildInWorker(options: {
   return result.installer;
 }
 
+/** The QR code of `text` as an SVG document, drawn in the worker. */
+export async function qrSvgInWorker(text: string): Promise<string> {
+  const result = await call({ op: 'qrCode', text });
+  if (result.op !== 'qrCode') throw new Error('The worker answered the wrong request.');
+  return result.svg;
+}
+
 /** SHA-256 of `bytes` as lowercase hex, computed in the worker; the bytes come back with it. */
 export async function sha256InWorker(
   bytes: Uint8Array,

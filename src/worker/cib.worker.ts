@@ -26,6 +26,17 @@ async function run(
       const installer = await buildInstaller({ ...request, onProgress: progress });
       return { result: { op: 'buildInstaller', installer }, transfer: [] };
     }
+    case 'qrCode': {
+      // Encoding a long link takes tens of milliseconds: never on the page's main thread.
+      const qrcode = await import('qrcode');
+      const svg = await qrcode.toString(request.text, {
+        type: 'svg',
+        errorCorrectionLevel: 'L',
+        margin: 2,
+        width: 256,
+      });
+      return { result: { op: 'qrCode', svg }, transfer: [] };
+    }
     case 'sha256': {
       const hex = await sha256Hex(new Uint8Array(request.bytes));
       return { result: { op: 'sha256', hex, bytes: request.bytes }, transfer: [request.bytes] };

@@ -16,6 +16,7 @@ export type WorkerRequest =
       /** The saved file's media type. */
       mediaType: string;
     }
+  | { id: number; op: 'qrCode'; text: string }
   | { id: number; op: 'sha256'; bytes: ArrayBuffer }
   | { id: number; op: 'inspectInstaller'; bytes: ArrayBuffer };
 
@@ -23,6 +24,7 @@ export type WorkerResult =
   | { op: 'generateKeyPair'; keyPair: KeyPair }
   | { op: 'prepareBase'; size: number }
   | { op: 'buildInstaller'; installer: Blob }
+  | { op: 'qrCode'; svg: string }
   | { op: 'sha256'; hex: string; bytes: ArrayBuffer }
   | { op: 'inspectInstaller'; inspection: Inspection };
 
