@@ -87,14 +87,25 @@ export function fetchAndVerifyBase(
   return job.promise;
 }
 
+/** Resolves once no base is being fetched, so lesser work can wait its turn behind downloads. */
+export async function basesSettled(): Promise<void> {
+  await Promise.allSettled([...jobs.values()].map((job) => job.promise));
+}
+
 async function loadBase(
   request: BaseRequest,
   key: string,
   report: Listener,
 ): Promise<VerifiedBase> {
+  // The network request starts at once, beside the (sometimes slow) cache lookup, and is
+  // cancelled when a stored copy is found.
+  const aborter = new AbortController();
+  const network = download(request, aborter.signal);
+  network.catch(() => undefined); // awaited below, or cancelled
   const cache = await openCache();
   const cached = await cache?.match(key).catch(() => undefined);
   if (cached?.body) {
+    aborter.abort();
     try {
       return await receive(request, cached, report);
     } catch {
@@ -102,9 +113,17 @@ async function loadBase(
       await cache?.delete(key).catch(() => false);
     }
   }
+  const response = await (aborter.signal.aborted ? download(request) : network);
+  const verified = await receive(request, response, report);
+  // Stored only once verified; the Blob is handed over, not copied again.
+  void cache?.put(key, new Response(verified.blob)).catch(() => undefined);
+  return verified;
+}
+
+async function download(request: BaseRequest, signal?: AbortSignal): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(request.url);
+    response = await fetch(request.url, signal ? { signal } : {});
   } catch {
     throw new Error(
       `The ${request.platform} base installer (${request.file}) could not be downloaded: the network request failed.`,
@@ -115,10 +134,7 @@ async function loadBase(
       `The ${request.platform} base installer (${request.file}) could not be downloaded: the server answered ${response.status}.`,
     );
   }
-  const verified = await receive(request, response, report);
-  // Stored only once verified; the Blob is handed over, not copied again.
-  void cache?.put(key, new Response(verified.blob)).catch(() => undefined);
-  return verified;
+  return response;
 }
 
 /** Reads, hashes and checks one response; nothing here runs on the page's main thread. */

@@ -4,7 +4,7 @@
 import { inspectInstaller, sha256Hex } from '../core/archive/index.ts';
 import { generateKeyPair } from '../core/keygen.ts';
 import { CibError } from '../core/problems.ts';
-import { buildInstaller, fetchAndVerifyBase } from './bases.ts';
+import { basesSettled, buildInstaller, fetchAndVerifyBase } from './bases.ts';
 import type { BaseProgress, WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -27,7 +27,9 @@ async function run(
       return { result: { op: 'buildInstaller', installer }, transfer: [] };
     }
     case 'qrCode': {
-      // Encoding a long link takes tens of milliseconds: never on the page's main thread.
+      // Encoding a long link takes tens of milliseconds: never on the page's main thread, and
+      // not while a base is arriving, which this thread reads chunk by chunk.
+      await basesSettled();
       const qrcode = await import('qrcode');
       const svg = await qrcode.toString(request.text, {
         type: 'svg',
