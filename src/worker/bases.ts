@@ -19,11 +19,16 @@ export interface VerifiedBase {
 }
 
 type Listener = (progress: BaseProgress) => void;
+/** Called with a base's bytes once they are all here, before their SHA-256 is known. */
+type ArrivalListener = (bytes: Uint8Array) => void;
 
 interface Job {
   promise: Promise<VerifiedBase>;
   listeners: Set<Listener>;
   last?: BaseProgress;
+  arrivals: Set<ArrivalListener>;
+  /** The latest bytes to arrive, not yet checked. */
+  arrived?: Uint8Array;
   settled: boolean;
 }
 
@@ -56,6 +61,7 @@ async function openCache(): Promise<Cache | undefined> {
 export function fetchAndVerifyBase(
   request: BaseRequest,
   onProgress?: Listener,
+  onArrival?: ArrivalListener,
 ): Promise<VerifiedBase> {
   const key = cacheKey(request);
   let job = jobs.get(key);
@@ -63,15 +69,26 @@ export function fetchAndVerifyBase(
     const created: Job = {
       promise: Promise.resolve() as never,
       listeners: new Set(),
+      arrivals: new Set(),
       settled: false,
     };
-    created.promise = loadBase(request, key, (progress) => {
-      created.last = progress;
-      for (const listener of created.listeners) listener(progress);
-    });
+    created.promise = loadBase(
+      request,
+      key,
+      (progress) => {
+        created.last = progress;
+        for (const listener of created.listeners) listener(progress);
+      },
+      (bytes) => {
+        created.arrived = bytes;
+        for (const listener of created.arrivals) listener(bytes);
+      },
+    );
     const settle = () => {
       created.settled = true;
       created.listeners.clear();
+      created.arrivals.clear();
+      delete created.arrived;
     };
     created.promise.then(settle, () => {
       settle();
@@ -83,6 +100,10 @@ export function fetchAndVerifyBase(
   if (onProgress && !job.settled) {
     job.listeners.add(onProgress);
     if (job.last) onProgress(job.last);
+  }
+  if (onArrival && !job.settled) {
+    job.arrivals.add(onArrival);
+    if (job.arrived) onArrival(job.arrived);
   }
   return job.promise;
 }
@@ -96,6 +117,7 @@ async function loadBase(
   request: BaseRequest,
   key: string,
   report: Listener,
+  arrived: ArrivalListener,
 ): Promise<VerifiedBase> {
   // The network request starts at once, beside the (sometimes slow) cache lookup, and is
   // cancelled when a stored copy is found.
@@ -107,14 +129,14 @@ async function loadBase(
   if (cached?.body) {
     aborter.abort();
     try {
-      return await receive(request, cached, report);
+      return await receive(request, cached, report, arrived);
     } catch {
       // A damaged or stale stored copy: drop it and download afresh.
       await cache?.delete(key).catch(() => false);
     }
   }
   const response = await (aborter.signal.aborted ? download(request) : network);
-  const verified = await receive(request, response, report);
+  const verified = await receive(request, response, report, arrived);
   // Stored only once verified; the Blob is handed over, not copied again.
   void cache?.put(key, new Response(verified.blob)).catch(() => undefined);
   return verified;
@@ -142,6 +164,7 @@ async function receive(
   request: BaseRequest,
   response: Response,
   report: Listener,
+  arrived: ArrivalListener,
 ): Promise<VerifiedBase> {
   const header = Number(response.headers.get('Content-Length'));
   const total =
@@ -170,7 +193,10 @@ async function receive(
   report({ phase: 'downloading', loaded: receiver.loaded, total });
   if (receiver.loaded > blobbed) addPiece();
   report({ phase: 'checking' });
-  const { bytes, sha256 } = await receiver.finish();
+  // The digest runs off this thread; a waiting build does its writing meanwhile.
+  const finishing = receiver.finish();
+  arrived(receiver.received());
+  const { bytes, sha256 } = await finishing;
   checkSha256(sha256, request.sha256);
   // Further checks every base must pass before a build may use it belong here.
   return { request, bytes, sha256, blob: new Blob(pieces) };
@@ -187,19 +213,31 @@ export async function buildInstaller(options: {
   mediaType: string;
   onProgress?: Listener;
 }): Promise<Blob> {
-  const base = await fetchAndVerifyBase(options.base, options.onProgress);
-  options.onProgress?.({ phase: 'writing' });
-  const parts = await customizeInstallerParts({
-    base: base.bytes,
-    vesselinfo: options.vesselinfo,
-    platform: options.platform,
-    expectSha256: options.base.sha256,
-    sha256: base.sha256,
+  // Given the expected digest as the bytes' own: used only for bytes that then pass the check.
+  const customize = (bytes: Uint8Array) =>
+    customizeInstallerParts({
+      base: bytes,
+      vesselinfo: options.vesselinfo,
+      platform: options.platform,
+      expectSha256: options.base.sha256,
+      sha256: options.base.sha256,
+    });
+  let early: { bytes: Uint8Array; parts: Promise<Uint8Array[]> } | undefined;
+  const base = await fetchAndVerifyBase(options.base, options.onProgress, (bytes) => {
+    early = { bytes, parts: customize(bytes) };
+    early.parts.catch(() => undefined); // awaited below only if these bytes pass
   });
+  options.onProgress?.({ phase: 'writing' });
+  const parts =
+    early && sameBytes(early.bytes, base.bytes) ? await early.parts : await customize(base.bytes);
   return new Blob(
     parts.map((part) => sliceOfBase(base, part) ?? (part as Uint8Array<ArrayBuffer>)),
     { type: options.mediaType },
   );
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
 }
 
 function sliceOfBase(base: VerifiedBase, part: Uint8Array): Blob | undefined {
