@@ -1,18 +1,28 @@
 /**
- * `npm run bench:browser`: the page's speed in headless Chromium (issue 4 §4), written to
- * bench/browser.json. The built dist/ is copied to a temporary folder whose only base installer
- * is the 32 MiB synthetic tree of the engine benchmark as an append-ready linux tgz, and served
- * from this process. Medians of RUNS runs after one warm-up run.
+ * `npm run bench:browser`: the page's speed in headless Chromium, written to bench/browser.json.
+ * The built dist/ is copied to a temporary folder whose only base installer is the 32 MiB
+ * synthetic tree of the engine benchmark as an append-ready linux tgz (14.9 MiB, made by
+ * make-base and signed with the demo update key, which the page knows by default), served from
+ * this process. Medians of RUNS runs (FIRST_RUNS fresh contexts for the first build, whose
+ * spread on a shared machine is widest); every figure's goal is written beside it.
  *
- *   build_linux_ms      click on "Download seattle_linux.tgz" to the browser's download event,
- *                       base already fetched and cached
- *   keygen_2048_ms      click on "Add user" with a generated 2048-bit key to "Added …"
- *   longest_task_ms     longest main-thread task during a build (Long Tasks API; it reports only
- *                       tasks of 50 ms or more, so 0 means none reached 50 ms)
- *   longest_gap_ms      longest gap between main-thread timer ticks during a build, a finer view
- *                       of the same thing that also sees tasks under 50 ms
- *   initial_js_gzip_kb  gzip (level 6) sizes of the JavaScript the page loads before the first
- *                       interaction, from the network log
+ *   first_build_linux_ms  a fresh browser context (empty cache) opens a clearinghouse link; the
+ *                         button is clicked as soon as it shows; click to the saved file (the
+ *                         download finished on disk). The page may start fetching the base on its
+ *                         own before the click: that is what a donor gets too.
+ *   base_transfer_ms      the same base fetched alone in that same page afterwards (fetch with
+ *                         no-store, read whole): the floor the first build cannot beat
+ *   warm_build_linux_ms   further clicks in the first context, click to the browser's download
+ *                         event, as this benchmark has always counted warm builds (click to the
+ *                         saved file: warm_build_saved_ms, which adds the browser writing 15 MiB)
+ *   max_task_ms           the longest main-thread task from click to saved file over every run
+ *                         above, first builds included (Long Tasks API: it reports only tasks of
+ *                         50 ms or more, so 0 means none reached 50 ms)
+ *   max_gap_ms            the longest gap between main-thread timer ticks over the same runs, a
+ *                         finer view of the same thing that also sees tasks under 50 ms
+ *   keygen_2048_ms        click on "Add user" with a generated 2048-bit key to "Added …"
+ *   initial_js_gzip_kb    gzip (level 6) sizes of the JavaScript the page loads before the first
+ *                         interaction, from the network log
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,39 +36,25 @@ import { chromium, type Browser, type Page } from '@playwright/test';
 import sirv from 'sirv';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import { clearinghouseHash } from '../src/app/links.ts';
-import { writeAppendReadyTgz, type TgzEntryInput } from '../src/core/archive/tgz.ts';
 import { generateKeyPair } from '../src/core/keygen.ts';
 import { PROJECT_ROOT } from '../src/node/deployment.ts';
 import { median } from './stats.ts';
-import { syntheticTree } from './synthetic.ts';
+import { syntheticBases } from './synthetic.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const FIRST_RUNS = Number(process.env.BENCH_FIRST_RUNS ?? 2 * RUNS - 1);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const DIST = resolve(PROJECT_ROOT, 'dist');
 const OUT = resolve(PROJECT_ROOT, 'bench/browser.json');
-/** A fixed time stamp, so the synthetic base is the same bytes on every run. */
-const MTIME = 1_700_000_000;
 const LINUX_BUTTON = 'Download seattle_linux.tgz';
 
 function round(value: number): number {
   return Math.round(value * 10) / 10;
 }
 
-/** The synthetic tree (bench/synthetic.ts) as an append-ready base with its directories. */
+/** The synthetic tree (bench/synthetic.ts) as a signed append-ready linux base. */
 function syntheticBase(): Uint8Array {
-  const files = syntheticTree();
-  const dirs = new Set<string>();
-  for (const file of files) {
-    const parts = file.path.split('/');
-    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
-  }
-  const entries: TgzEntryInput[] = [
-    ...[...dirs]
-      .sort()
-      .map((path) => ({ path, mode: 0o755, mtime: MTIME, type: 'directory' as const })),
-    ...files.map((file) => ({ path: file.path, data: file.data, mode: file.mode, mtime: MTIME })),
-  ];
-  return writeAppendReadyTgz(entries);
+  return syntheticBases().bases.find((b) => b.entry.platform === 'linux')!.bytes;
 }
 
 /** dist/ in a temporary folder with the synthetic base as the only (linux) base installer. */
@@ -169,47 +165,76 @@ async function initialJsGzipKb(
   return { kb: round(bytes / 1024), files };
 }
 
-async function buildLinux(
-  browser: Browser,
-  url: string,
-): Promise<{ buildMs: number[]; longestTaskMs: number[]; longestGapMs: number[] }> {
-  const [owner, user] = await Promise.all([generateKeyPair(2048), generateKeyPair(2048)]);
-  const context = await browser.newContext({ acceptDownloads: true });
-  await context.addInitScript({ content: TASK_PROBE });
-  const page = await context.newPage();
-  await page.goto(url + clearinghouseHash({ owner: owner.publicKey, users: [user.publicKey] }));
+interface BuildSample {
+  /** Click to the browser's download event. */
+  eventMs: number;
+  /** Click to the download written whole to disk. */
+  savedMs: number;
+  longestTask: number;
+  gap: number;
+}
+
+/** Clicks the Linux button and waits for the saved file; the probe covers click to file. */
+async function clickAndSave(page: Page): Promise<BuildSample> {
   const button = page.getByRole('button', { name: LINUX_BUTTON });
-  const buildMs: number[] = [];
-  const longestTaskMs: number[] = [];
-  const longestGapMs: number[] = [];
-  // Run 0 fetches and caches the base; it is not counted.
-  for (let run = 0; run <= RUNS; run++) {
-    await button.waitFor({ state: 'visible' });
-    await page.waitForFunction((name) => {
-      const b = [...document.querySelectorAll('button')].find(
-        (x) => x.textContent?.trim() === name,
-      );
-      return b !== undefined && !b.disabled;
-    }, LINUX_BUTTON);
-    await resetProbe(page);
-    const downloaded = page.waitForEvent('download', { timeout: 120_000 });
+  await button.waitFor({ state: 'visible' });
+  await resetProbe(page);
+  const downloaded = page.waitForEvent('download', { timeout: 120_000 });
+  const start = performance.now();
+  await button.click();
+  const download = await downloaded;
+  const eventMs = performance.now() - start;
+  await download.path(); // resolves once the whole file is written
+  const savedMs = performance.now() - start;
+  const probe = await readProbe(page);
+  return { eventMs, savedMs, longestTask: probe.longest, gap: probe.gap };
+}
+
+/** The base fetched alone by the page itself, past every cache. */
+async function transferMs(page: Page, baseUrl: string): Promise<number> {
+  return page.evaluate(async (url) => {
     const start = performance.now();
-    await button.click();
-    const download = await downloaded;
-    const elapsed = performance.now() - start;
-    await download.path(); // the whole file is written
-    const probe = await readProbe(page);
-    if (run > 0) {
-      buildMs.push(elapsed);
-      longestTaskMs.push(probe.longest);
-      longestGapMs.push(probe.gap);
-    }
+    const response = await fetch(url, { cache: 'no-store' });
+    await response.arrayBuffer();
+    return performance.now() - start;
+  }, baseUrl);
+}
+
+interface BuildRuns {
+  first: BuildSample[];
+  transfer: number[];
+  warm: BuildSample[];
+}
+
+async function buildLinux(browser: Browser, url: string): Promise<BuildRuns> {
+  const [owner, user] = await Promise.all([generateKeyPair(2048), generateKeyPair(2048)]);
+  const link = url + clearinghouseHash({ owner: owner.publicKey, users: [user.publicKey] });
+  const runs: BuildRuns = { first: [], transfer: [], warm: [] };
+  for (let run = 0; run < FIRST_RUNS; run++) {
+    // A new context has its own empty HTTP cache and Cache API storage.
+    const context = await browser.newContext({ acceptDownloads: true });
+    await context.addInitScript({ content: TASK_PROBE });
+    const page = await context.newPage();
+    await page.goto(link);
+    const first = await clickAndSave(page);
+    const transfer = await transferMs(page, new URL('base-installers/seattle_linux.tgz', url).href);
+    runs.first.push(first);
+    runs.transfer.push(transfer);
     console.error(
-      `bench:browser: build ${run === 0 ? 'warm-up' : run} ${elapsed.toFixed(0)} ms, longest task ${probe.longest.toFixed(0)} ms, gap ${probe.gap.toFixed(0)} ms`,
+      `bench:browser: first build ${run + 1}: ${first.savedMs.toFixed(0)} ms to the saved file (${first.eventMs.toFixed(0)} ms to the download event), base alone ${transfer.toFixed(0)} ms, longest task ${first.longestTask.toFixed(0)} ms, gap ${first.gap.toFixed(0)} ms`,
     );
+    if (run === 0) {
+      for (let warm = 1; warm <= RUNS; warm++) {
+        const sample = await clickAndSave(page);
+        runs.warm.push(sample);
+        console.error(
+          `bench:browser: warm build ${warm}: ${sample.eventMs.toFixed(0)} ms to the download event (${sample.savedMs.toFixed(0)} ms to the saved file), longest task ${sample.longestTask.toFixed(0)} ms, gap ${sample.gap.toFixed(0)} ms`,
+        );
+      }
+    }
+    await context.close();
   }
-  await context.close();
-  return { buildMs, longestTaskMs, longestGapMs };
+  return runs;
 }
 
 async function keygen(browser: Browser, url: string): Promise<number[]> {
@@ -242,21 +267,57 @@ try {
   const initial = await initialJsGzipKb(browser, url);
   const build = await buildLinux(browser, url);
   const keys = await keygen(browser, url);
+  const all = [...build.first, ...build.warm];
+  const first = round(median(build.first.map((b) => b.savedMs)));
+  const transfer = round(median(build.transfer));
+  const warm = round(median(build.warm.map((b) => b.eventMs)));
+  const warmSaved = round(median(build.warm.map((b) => b.savedMs)));
+  const maxTask = round(Math.max(...all.map((b) => b.longestTask)));
+  const maxGap = round(Math.max(...all.map((b) => b.gap)));
+  const goals = {
+    first_build_linux_ms: round(transfer + 150),
+    warm_build_linux_ms: 150,
+    max_task_ms: 50,
+    initial_js_gzip_kb: 100,
+  };
+  const met = {
+    first_build_linux_ms: first <= goals.first_build_linux_ms,
+    warm_build_linux_ms: warm < goals.warm_build_linux_ms,
+    max_task_ms: maxTask < goals.max_task_ms,
+    initial_js_gzip_kb: initial.kb < goals.initial_js_gzip_kb,
+  };
   const results = {
     date: new Date().toISOString(),
     chromium: browser.version(),
     runs: RUNS,
-    build_linux_ms: round(median(build.buildMs)),
+    first_runs: FIRST_RUNS,
+    first_build_linux_ms: first,
+    base_transfer_ms: transfer,
+    warm_build_linux_ms: warm,
+    warm_build_saved_ms: warmSaved,
+    max_task_ms: maxTask,
+    max_gap_ms: maxGap,
     keygen_2048_ms: round(median(keys)),
-    longest_task_ms: round(median(build.longestTaskMs)),
-    longest_gap_ms: round(median(build.longestGapMs)),
     initial_js_gzip_kb: initial.kb,
-    goals: { build_linux_ms: 300, longest_task_ms: 50, initial_js_gzip_kb: 100 },
+    goals,
+    goals_met: met,
+    note:
+      `First build ${first} ms against a goal of at most ${goals.first_build_linux_ms} ms ` +
+      `(the base alone ${transfer} ms + 150 ms): ${met.first_build_linux_ms ? 'met' : 'missed'}. ` +
+      `Warm build ${warm} ms to the download event (${warmSaved} ms to the saved file) against ` +
+      `under 150 ms: ${met.warm_build_linux_ms ? 'met' : 'missed'}. ` +
+      `Longest main-thread task over all ${all.length} builds ${maxTask} ms against under 50 ms ` +
+      `(0: no task reached 50 ms; the longest gap between timer ticks was ${maxGap} ms): ` +
+      `${met.max_task_ms ? 'met' : 'missed'}. Medians of ${FIRST_RUNS} first builds and ${RUNS} of everything else on a shared machine.`,
     samples: {
-      build_linux_ms: build.buildMs.map(round),
+      first_build_linux_ms: build.first.map((b) => round(b.savedMs)),
+      first_build_download_event_ms: build.first.map((b) => round(b.eventMs)),
+      base_transfer_ms: build.transfer.map(round),
+      warm_build_linux_ms: build.warm.map((b) => round(b.eventMs)),
+      warm_build_saved_ms: build.warm.map((b) => round(b.savedMs)),
+      longest_task_ms: all.map((b) => round(b.longestTask)),
+      longest_gap_ms: all.map((b) => round(b.gap)),
       keygen_2048_ms: keys.map(round),
-      longest_task_ms: build.longestTaskMs.map(round),
-      longest_gap_ms: build.longestGapMs.map(round),
     },
     initial_js_gzip_bytes: initial.files,
   };

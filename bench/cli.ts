@@ -6,16 +6,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { writeAppendReadyTgz } from '../src/core/archive/tgz.ts';
+import { join } from 'node:path';
 import { formatManifest } from '../src/core/manifest.ts';
 import { PROJECT_ROOT } from '../src/node/deployment.ts';
 import { median } from './stats.ts';
 import type { BenchSuite } from './suites.ts';
-import { LARGE_TREE, SMALL_TREE, syntheticTree, type TreeShape } from './synthetic.ts';
+import { LARGE_TREE, SMALL_TREE, syntheticBases, type TreeShape } from './synthetic.ts';
 
 const RUNS = 7;
-const MTIME = 1_700_000_000;
 const CIB = join(PROJECT_ROOT, 'bin/cib.js');
 const KEY = `65537 ${2n ** 2047n + 12345n}`;
 
@@ -48,18 +46,20 @@ function pair(
   };
 }
 
-/** A folder with an append-ready `seattle_linux.tgz` and its manifest, or a plain Python tgz. */
+/**
+ * A folder with a signed append-ready `seattle_linux.tgz` (made by make-base) and its manifest, or
+ * the same files repacked by Python's tarfile as a plain tgz with no manifest.
+ */
 function baseFolder(root: string, name: string, shape: TreeShape, plain: boolean): string {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
-  const tree = syntheticTree(1, shape);
-  let bytes: Uint8Array;
+  const made = syntheticBases(shape);
+  const linux = made.bases.find((b) => b.entry.platform === 'linux')!;
+  writeFileSync(join(dir, 'seattle_linux.tgz'), linux.bytes);
   if (plain) {
     const src = join(dir, 'src');
-    for (const file of tree) {
-      mkdirSync(dirname(join(src, file.path)), { recursive: true });
-      writeFileSync(join(src, file.path), file.data, { mode: file.mode });
-    }
+    mkdirSync(src);
+    execFileSync('tar', ['-xzf', join(dir, 'seattle_linux.tgz'), '-C', src]);
     execFileSync('python3', [
       '-c',
       'import sys, tarfile\nwith tarfile.open(sys.argv[2], "w:gz") as t: t.add(sys.argv[1], arcname="seattle")',
@@ -67,28 +67,10 @@ function baseFolder(root: string, name: string, shape: TreeShape, plain: boolean
       join(dir, 'seattle_linux.tgz'),
     ]);
     rmSync(src, { recursive: true });
-    bytes = readFileSync(join(dir, 'seattle_linux.tgz'));
   } else {
-    bytes = writeAppendReadyTgz(
-      tree.map((f) => ({ path: f.path, data: f.data, mode: f.mode, mtime: MTIME })),
-    );
-    writeFileSync(join(dir, 'seattle_linux.tgz'), bytes);
-    const sha256 = execFileSync('sha256sum', [join(dir, 'seattle_linux.tgz')], {
-      encoding: 'utf8',
-    }).split(' ')[0]!;
     writeFileSync(
       join(dir, 'manifest.json'),
-      formatManifest({
-        bases: [
-          {
-            platform: 'linux',
-            file: 'seattle_linux.tgz',
-            size: bytes.length,
-            sha256,
-            layout: 'append-ready',
-          },
-        ],
-      }),
+      formatManifest({ ...made.manifest, bases: [linux.entry] }),
     );
   }
   return dir;

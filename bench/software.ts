@@ -2,17 +2,12 @@
  * The software check's cost on the 32 MiB synthetic base, as a share of the whole customisation
  * (SHA-256 against the manifest, the check, writing the installer), measured in the same run.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { customizeInstaller } from '../src/core/archive/index.ts';
-import { makeBases } from '../src/core/archive/makebase.ts';
-import { checkInstallerSoftware } from '../src/core/archive/software-walk.ts';
-import { parsePrivateKey, parsePublicKey } from '../src/core/keys.ts';
+import { checkInstallerSoftware } from '../src/core/archive/base-check.ts';
 import { knownUpdateKeys } from '../src/core/software.ts';
-import { PROJECT_ROOT } from '../src/node/deployment.ts';
 import { timeMedian } from './stats.ts';
 import type { BenchSuite } from './suites.ts';
-import { syntheticTree } from './synthetic.ts';
+import { demoUpdateKeys, syntheticBases } from './synthetic.ts';
 
 const RUNS = 5;
 const VESSELINFO = 'Percent 80\nOwner 65537 1234\nPercent 20\nOwner 3 55';
@@ -20,25 +15,8 @@ const VESSELINFO = 'Percent 80\nOwner 65537 1234\nPercent 20\nOwner 3 55';
 export const softwareSuite: BenchSuite = {
   name: 'software',
   async run() {
-    const keyText = (name: string) =>
-      readFileSync(join(PROJECT_ROOT, 'demo/update-keys', name), 'utf8');
-    const publicKey = parsePublicKey(keyText('demo.publickey')).key!;
-    const privateKey = parsePrivateKey(keyText('demo.privatekey')).key!;
-    // The synthetic tree as a make-base source: seattle/x -> linux/x, seattle/seattle_repy/x kept.
-    const tree = syntheticTree();
-    const files = tree.flatMap((f) => {
-      const rest = f.path.slice('seattle/'.length);
-      return rest.startsWith('seattle_repy/')
-        ? [{ ...f, path: rest }]
-        : ['linux', 'mac', 'windows', 'android'].map((p) => ({ ...f, path: `${p}/${rest}` }));
-    });
-    const made = makeBases({
-      files,
-      publicKey,
-      privateKey,
-      timestamp: 1_700_000_000,
-      version: 'bench',
-    });
+    const { publicKey } = demoUpdateKeys();
+    const made = syntheticBases();
     const figures: Record<string, number> = {};
     for (const platform of ['linux', 'windows'] as const) {
       const { bytes, entry } = made.bases.find((b) => b.entry.platform === platform)!;

@@ -3,6 +3,12 @@
  * thousands of source-like text files plus a few incompressible ones, all under `seattle/`.
  * Deterministic from the seed, so every run and every suite measures the same bytes.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeBases, type MadeBases } from '../src/core/archive/makebase.ts';
+import { parsePrivateKey, parsePublicKey } from '../src/core/keys.ts';
+import { PROJECT_ROOT } from '../src/node/deployment.ts';
+
 export interface SyntheticFile {
   path: string;
   data: Uint8Array;
@@ -131,4 +137,27 @@ export function syntheticTree(seed = 1, shape: TreeShape = LARGE_TREE): Syntheti
     mode: 0o755,
   });
   return files;
+}
+
+/** The demo update key pair the committed demo bases are signed with (known by default). */
+export function demoUpdateKeys() {
+  const text = (name: string) => readFileSync(join(PROJECT_ROOT, 'demo/update-keys', name), 'utf8');
+  return {
+    publicKey: parsePublicKey(text('demo.publickey')).key!,
+    privateKey: parsePrivateKey(text('demo.privatekey')).key!,
+  };
+}
+
+/**
+ * The synthetic tree as real bases: made by make-base (so signed with the demo update key, as
+ * every build now checks), `seattle/seattle_repy/` as the program and the rest as each platform's.
+ */
+export function syntheticBases(shape: TreeShape = LARGE_TREE): MadeBases {
+  const files = syntheticTree(1, shape).flatMap((f) => {
+    const rest = f.path.slice('seattle/'.length);
+    return rest.startsWith('seattle_repy/')
+      ? [{ ...f, path: rest }]
+      : ['linux', 'mac', 'windows', 'android'].map((p) => ({ ...f, path: `${p}/${rest}` }));
+  });
+  return makeBases({ files, ...demoUpdateKeys(), timestamp: 1_700_000_000, version: 'bench' });
 }

@@ -45,3 +45,8 @@ export async function saveFile(data: Blob | Uint8Array, fileName: string): Promi
       : new Blob([data as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
   saveAs(blob, fileName);
 }
+
+/** Loads the saving code ahead of the first click, so that click only has to save. */
+export function prepareSaving(): void {
+  void import('file-saver').catch(() => undefined);
+}

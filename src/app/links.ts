@@ -338,3 +338,8 @@ export function shareHashOfRecord(
     ],
   };
 }
+
+/** Whether `hash` opens a step that builds installers, before the settings exist to parse it. */
+export function opensInstallers(hash: string): boolean {
+  return /^#\/(?:(?:installers|fast|get)(?:[/?]|$)|[sb]\/)/.test(hash);
+}

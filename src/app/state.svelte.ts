@@ -193,8 +193,9 @@ export class Builder {
             ),
           ];
     }
+    const id = newId('u');
     this.users.push({
-      id: newId('u'),
+      id,
       name: entry.name.trim(),
       publicKey: imported.publicKey,
       source: entry.source,
@@ -203,6 +204,9 @@ export class Builder {
       fingerprint: fingerprint(imported.publicKey),
       problems: imported.problems,
     });
+    // The common case, a donor with one key: the first user owns the only vessel (changeable).
+    const only = this.vessels.length === 1 ? this.vessels[0] : undefined;
+    if (only && !only.owner && this.users.length === 1) only.owner = id;
     return imported.problems;
   }
 
@@ -229,16 +233,29 @@ export class Builder {
     return this.vessels.reduce((sum, v) => sum + v.percentage, 0);
   }
 
+  /** The part of the user share no vessel has yet. */
+  get unassigned(): number {
+    return this.userShare - this.allocated;
+  }
+
   get canAddVessel(): boolean {
     return (
       this.vessels.length < MAX_USER_VESSELS &&
-      this.vessels.some((v) => v.percentage > PERCENT_STEP)
+      (this.unassigned >= PERCENT_STEP || this.vessels.some((v) => v.percentage > PERCENT_STEP))
     );
   }
 
-  /** Adds a 10% vessel, taking the 10% from the largest vessel so the total stays right. */
+  /**
+   * Adds a vessel holding the unassigned share when there is one (on the grid); otherwise a 10%
+   * vessel, taking the 10% from the largest vessel so the total stays right.
+   */
   addVessel(): void {
     if (!this.canAddVessel) return;
+    const free = this.unassigned - (this.unassigned % PERCENT_STEP);
+    if (free >= PERCENT_STEP) {
+      this.vessels.push({ id: newId('v'), percentage: free, owner: '', users: [] });
+      return;
+    }
     const largest = this.vessels.reduce((a, b) => (b.percentage > a.percentage ? b : a));
     largest.percentage -= PERCENT_STEP;
     this.vessels.push({ id: newId('v'), percentage: PERCENT_STEP, owner: '', users: [] });

@@ -1,9 +1,17 @@
-import type { ArchiveFormat, Inspection, Platform } from '../core/archive/index.ts';
+import type { Inspection, Platform } from '../core/archive/index.ts';
 import type { KeyPair } from '../core/keygen.ts';
 import { CibError } from '../core/problems.ts';
-import type { KeyBits } from '../core/settings.ts';
-import type { KnownUpdateKey, SoftwareReport } from '../core/software.ts';
-import type { WorkerReply, WorkerRequest, WorkerResult } from '../worker/protocol.ts';
+import type { KeyBits, KnownUpdateKey } from '../core/settings.ts';
+import type { SoftwareReport } from '../core/software.ts';
+import type {
+  BaseProgress,
+  BaseRequest,
+  WorkerReply,
+  WorkerRequest,
+  WorkerResult,
+} from '../worker/protocol.ts';
+
+export type { BaseProgress, BaseRequest } from '../worker/protocol.ts';
 
 // Requests without their id: the client numbers them.
 type Request = WorkerRequest extends infer R
@@ -16,7 +24,11 @@ let worker: Worker | undefined;
 let nextId = 1;
 const pending = new Map<
   number,
-  { resolve: (r: WorkerResult) => void; reject: (e: Error) => void }
+  {
+    resolve: (r: WorkerResult) => void;
+    reject: (e: Error) => void;
+    progress?: ((p: BaseProgress) => void) | undefined;
+  }
 >();
 
 /** Started on first use, so a visit that never builds never loads the worker or node-forge. */
@@ -30,6 +42,10 @@ function getWorker(): Worker {
     const reply = event.data;
     const waiting = pending.get(reply.id);
     if (!waiting) return;
+    if ('progress' in reply) {
+      waiting.progress?.(reply.progress);
+      return;
+    }
     pending.delete(reply.id);
     if (reply.ok) waiting.resolve(reply.result);
     else
@@ -51,10 +67,19 @@ function getWorker(): Worker {
   return started;
 }
 
-function call(request: Request, transfer: Transferable[] = []): Promise<WorkerResult> {
+/** Starts the worker ahead of its first job, e.g. while the list of bases is still loading. */
+export function startWorker(): void {
+  getWorker();
+}
+
+function call(
+  request: Request,
+  transfer: Transferable[] = [],
+  progress?: (p: BaseProgress) => void,
+): Promise<WorkerResult> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    pending.set(id, { resolve, reject, progress });
     getWorker().postMessage({ ...request, id } as WorkerRequest, transfer);
   });
 }
@@ -66,55 +91,43 @@ export async function generateKeyPairInWorker(bits: KeyBits): Promise<KeyPair> {
   return result.keyPair;
 }
 
-/** An ArrayBuffer holding exactly `bytes`; the view's own buffer when it covers all of it. */
-function transferable(bytes: Uint8Array): ArrayBuffer {
-  const buffer = bytes.buffer as ArrayBuffer;
-  return bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength
-    ? buffer
-    : (bytes.slice().buffer as ArrayBuffer);
+/**
+ * Starts fetching and checking a base in the worker, so a later build only has to write; resolves
+ * once the base is verified. The bytes stay in the worker.
+ */
+export async function prepareBaseInWorker(
+  base: BaseRequest,
+  onProgress?: (progress: BaseProgress) => void,
+): Promise<void> {
+  const result = await call({ op: 'prepareBase', base }, [], onProgress);
+  if (result.op !== 'prepareBase') throw new Error('The worker answered the wrong request.');
 }
 
 /**
- * Customises a base in the worker (core `customizeInstaller`). `base` is transferred, so the
- * caller's view is detached afterwards; the worker hands the bytes back as `base` when it can.
+ * The donor's installer, built in the worker from the verified base (fetched first if need be):
+ * a Blob the page can save as it is, never copied through the main thread.
  */
-export async function customizeInWorker(options: {
-  base: Uint8Array;
+export async function buildInWorker(options: {
+  base: BaseRequest;
   vesselinfo: string;
-  platform?: Platform;
-  format?: ArchiveFormat;
-  expectSha256?: string;
-  knownKeys?: KnownUpdateKey[];
-}): Promise<{ installer: Uint8Array; base?: Uint8Array; softwareWarning?: string }> {
-  const buffer = transferable(options.base);
-  const result = await call(
-    {
-      op: 'customizeInstaller',
-      base: buffer,
-      vesselinfo: options.vesselinfo,
-      ...(options.platform ? { platform: options.platform } : {}),
-      ...(options.format ? { format: options.format } : {}),
-      ...(options.expectSha256 ? { expectSha256: options.expectSha256 } : {}),
-      ...(options.knownKeys ? { knownKeys: options.knownKeys } : {}),
-    },
-    [buffer],
-  );
-  if (result.op !== 'customizeInstaller') throw new Error('The worker answered the wrong request.');
+  platform: Platform;
+  mediaType: string;
+  onProgress?: (progress: BaseProgress) => void;
+}): Promise<{ installer: Blob; softwareWarning?: string }> {
+  const { onProgress, ...request } = options;
+  const result = await call({ op: 'buildInstaller', ...request }, [], onProgress);
+  if (result.op !== 'buildInstaller') throw new Error('The worker answered the wrong request.');
   return {
-    installer: new Uint8Array(result.installer),
-    ...(result.base ? { base: new Uint8Array(result.base) } : {}),
+    installer: result.installer,
     ...(result.softwareWarning ? { softwareWarning: result.softwareWarning } : {}),
   };
 }
 
-/** SHA-256 of `bytes` as lowercase hex, computed in the worker; the bytes come back with it. */
-export async function sha256InWorker(
-  bytes: Uint8Array,
-): Promise<{ hex: string; bytes: Uint8Array }> {
-  const buffer = transferable(bytes);
-  const result = await call({ op: 'sha256', bytes: buffer }, [buffer]);
-  if (result.op !== 'sha256') throw new Error('The worker answered the wrong request.');
-  return { hex: result.hex, bytes: new Uint8Array(result.bytes) };
+/** The QR code of `text` as an SVG document, drawn in the worker. */
+export async function qrSvgInWorker(text: string): Promise<string> {
+  const result = await call({ op: 'qrCode', text });
+  if (result.op !== 'qrCode') throw new Error('The worker answered the wrong request.');
+  return result.svg;
 }
 
 /**
@@ -123,12 +136,9 @@ export async function sha256InWorker(
  */
 export async function inspectInWorker(
   file: Blob,
-  knownKeys?: KnownUpdateKey[],
+  knownKeys: KnownUpdateKey[],
 ): Promise<{ inspection: Inspection; software?: SoftwareReport }> {
-  const result = await call(
-    { op: 'inspectInstaller', file, ...(knownKeys ? { knownKeys } : {}) },
-    [],
-  );
+  const result = await call({ op: 'inspectInstaller', file, knownKeys });
   if (result.op !== 'inspectInstaller') throw new Error('The worker answered the wrong request.');
   return {
     inspection: result.inspection,

@@ -86,7 +86,7 @@ export class InstallerBuilder {
   private software(sha256: string, base: Uint8Array): Promise<SoftwareReport | undefined> {
     let report = this.reports.get(sha256);
     if (!report) {
-      report = import('../core/archive/software-walk.ts').then((walk) =>
+      report = import('../core/archive/base-check.ts').then((walk) =>
         walk.checkInstallerSoftware(base, { knownKeys: this.knownKeys }),
       );
       report.catch(() => this.reports.delete(sha256));

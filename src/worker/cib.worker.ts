@@ -1,74 +1,45 @@
 /// <reference lib="webworker" />
-// The worker only wraps core functions for transfer across the thread boundary (STYLE.md).
-import {
-  customizeInstaller,
-  inspectInstaller,
-  resolveFormat,
-  sha256Hex,
-} from '../core/archive/index.ts';
-import { checkInstallerSoftware } from '../core/archive/software-walk.ts';
+// The worker wraps core functions for transfer across the thread boundary, and holds
+// the base installers (bases.ts) so their bytes never cross to the page's main thread.
+import { checkInstallerSoftware } from '../core/archive/base-check.ts';
+import { inspectInstaller } from '../core/archive/index.ts';
 import { blobSource } from '../core/archive/walk.ts';
 import { generateKeyPair } from '../core/keygen.ts';
-import { CibError, errorsOf } from '../core/problems.ts';
-import { softwareBuildProblems } from '../core/software.ts';
-import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
+import { CibError } from '../core/problems.ts';
+import { basesSettled, buildInstaller, fetchAndVerifyBase } from './bases.ts';
+import type { BaseProgress, WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
-/** Hands back an ArrayBuffer that is exactly `view`, copying only when the view is a slice. */
-function ownBuffer(view: Uint8Array): ArrayBuffer {
-  const buffer = view.buffer as ArrayBuffer;
-  return view.byteOffset === 0 && view.byteLength === buffer.byteLength
-    ? buffer
-    : (view.slice().buffer as ArrayBuffer);
-}
-
 async function run(
   request: WorkerRequest,
+  progress: (progress: BaseProgress) => void,
 ): Promise<{ result: WorkerResult; transfer: Transferable[] }> {
   switch (request.op) {
     case 'generateKeyPair': {
       const keyPair = await generateKeyPair(request.bits);
       return { result: { op: 'generateKeyPair', keyPair }, transfer: [] };
     }
-    case 'customizeInstaller': {
-      const base = new Uint8Array(request.base);
-      const output = await customizeInstaller({
-        base,
-        vesselinfo: request.vesselinfo,
-        ...(request.platform ? { platform: request.platform } : {}),
-        ...(request.format ? { format: request.format } : {}),
-        ...(request.expectSha256 ? { expectSha256: request.expectSha256 } : {}),
-      });
-      // The SHA-256 (checked above) proves the base is the one listed; this, that its software
-      // is what the update key signed. A refused base gives no installer.
-      let softwareWarning: string | undefined;
-      if (request.knownKeys) {
-        const report = await checkInstallerSoftware(
-          base,
-          { knownKeys: request.knownKeys },
-          resolveFormat(base, request.platform, request.format),
-        );
-        const problems = report ? softwareBuildProblems(report) : [];
-        if (errorsOf(problems).length > 0) throw new CibError(problems);
-        softwareWarning = problems[0]?.message;
-      }
-      const installer = ownBuffer(output);
-      // The base goes back only if the installer does not share its memory.
-      const giveBack = installer !== request.base;
-      return {
-        result: {
-          op: 'customizeInstaller',
-          installer,
-          ...(giveBack ? { base: request.base } : {}),
-          ...(softwareWarning ? { softwareWarning } : {}),
-        },
-        transfer: giveBack ? [installer, request.base] : [installer],
-      };
+    case 'prepareBase': {
+      const base = await fetchAndVerifyBase(request.base, progress);
+      return { result: { op: 'prepareBase', size: base.bytes.byteLength }, transfer: [] };
     }
-    case 'sha256': {
-      const hex = await sha256Hex(new Uint8Array(request.bytes));
-      return { result: { op: 'sha256', hex, bytes: request.bytes }, transfer: [request.bytes] };
+    case 'buildInstaller': {
+      const built = await buildInstaller({ ...request, onProgress: progress });
+      return { result: { op: 'buildInstaller', ...built }, transfer: [] };
+    }
+    case 'qrCode': {
+      // Encoding a long link takes tens of milliseconds: never on the page's main thread, and
+      // not while a base is arriving, which this thread reads chunk by chunk.
+      await basesSettled();
+      const qrcode = await import('qrcode');
+      const svg = await qrcode.toString(request.text, {
+        type: 'svg',
+        errorCorrectionLevel: 'L',
+        margin: 2,
+        width: 256,
+      });
+      return { result: { op: 'qrCode', svg }, transfer: [] };
     }
     case 'inspectInstaller': {
       // Streamed from the Blob: a small tgz that inflates to gigabytes costs only the walk's caps.
@@ -97,7 +68,9 @@ scope.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   let reply: WorkerReply;
   let transfer: Transferable[] = [];
   try {
-    const done = await run(request);
+    const done = await run(request, (progress) => {
+      scope.postMessage({ id: request.id, progress } satisfies WorkerReply);
+    });
     reply = { id: request.id, ok: true, result: done.result };
     transfer = done.transfer;
   } catch (error) {

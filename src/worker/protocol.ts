@@ -1,39 +1,58 @@
-import type { ArchiveFormat, Inspection, Platform } from '../core/archive/index.ts';
+import type { Inspection, Platform } from '../core/archive/index.ts';
 import type { KeyPair } from '../core/keygen.ts';
 import type { Problem } from '../core/problems.ts';
-import type { KeyBits } from '../core/settings.ts';
-import type { KnownUpdateKey, SoftwareReport } from '../core/software.ts';
+import type { KeyBits, KnownUpdateKey } from '../core/settings.ts';
+import type { SoftwareReport } from '../core/software.ts';
 
 /** Requests the page sends to the worker; each names one core function. */
 export type WorkerRequest =
   | { id: number; op: 'generateKeyPair'; bits: KeyBits }
+  | { id: number; op: 'prepareBase'; base: BaseRequest }
   | {
       id: number;
-      op: 'customizeInstaller';
-      /** Transferred; handed back in the reply so the page can keep it cached without a copy. */
-      base: ArrayBuffer;
+      op: 'buildInstaller';
+      base: BaseRequest;
       vesselinfo: string;
-      platform?: Platform;
-      format?: ArchiveFormat;
-      expectSha256?: string;
-      /** When given, the base's software is checked against these keys before it is used. */
-      knownKeys?: KnownUpdateKey[];
+      platform: Platform;
+      /** The saved file's media type. */
+      mediaType: string;
     }
-  | { id: number; op: 'sha256'; bytes: ArrayBuffer }
-  | { id: number; op: 'inspectInstaller'; file: Blob; knownKeys?: KnownUpdateKey[] };
+  | { id: number; op: 'qrCode'; text: string }
+  | { id: number; op: 'inspectInstaller'; file: Blob; knownKeys: KnownUpdateKey[] };
 
 export type WorkerResult =
   | { op: 'generateKeyPair'; keyPair: KeyPair }
+  | { op: 'prepareBase'; size: number }
   | {
-      op: 'customizeInstaller';
-      installer: ArrayBuffer;
-      base?: ArrayBuffer;
+      op: 'buildInstaller';
+      installer: Blob;
       /** The base's software is signed by an unknown update key. */
       softwareWarning?: string;
     }
-  | { op: 'sha256'; hex: string; bytes: ArrayBuffer }
+  | { op: 'qrCode'; svg: string }
   | { op: 'inspectInstaller'; inspection: Inspection; software?: SoftwareReport };
 
+/** One base installer to fetch: where from, and what it must be. No key material, ever. */
+export interface BaseRequest {
+  /** Absolute URL, on the origin the page loaded the manifest from. */
+  url: string;
+  platform: Platform;
+  file: string;
+  /** The manifest's size, 0 when unknown. */
+  size: number;
+  /** The manifest's SHA-256, lowercase hex: nothing is built from other bytes. */
+  sha256: string;
+  /** The update keys the software check trusts (public keys). */
+  knownKeys: KnownUpdateKey[];
+}
+
+/** The work a request is doing right now, as the person should see it. */
+export type BaseProgress =
+  | { phase: 'downloading'; loaded: number; total: number | undefined }
+  | { phase: 'checking' }
+  | { phase: 'writing' };
+
 export type WorkerReply =
+  | { id: number; progress: BaseProgress }
   | { id: number; ok: true; result: WorkerResult }
   | { id: number; ok: false; message: string; problems?: Problem[] };

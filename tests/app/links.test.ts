@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  opensInstallers,
   clearinghouseHash,
   parseRoute,
   shareHash,
@@ -220,5 +221,14 @@ describe('decoding a link never throws', () => {
     const route = shared(parseRoute(shareHash(resolved), settings));
     expect(errorCodes(route)).toEqual([]);
     expect(route.resolved?.publicKeys).toEqual(resolved.publicKeys);
+  });
+});
+
+describe('opensInstallers', () => {
+  it('is true for the steps that build installers and only for them', () => {
+    for (const hash of ['#/installers', '#/fast', '#/get?owner=3+55', '#/s/abc', '#/s/abc/linux'])
+      expect(opensInstallers(hash), hash).toBe(true);
+    for (const hash of ['', '#/', '#/keys', '#/inspect', '#/how', '#/getting', '#/fastlane'])
+      expect(opensInstallers(hash), hash).toBe(false);
   });
 });

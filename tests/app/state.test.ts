@@ -119,6 +119,32 @@ describe('the builder state', () => {
     builder.removeUser(builder.users[1]!.id);
     expect(builder.config.vessels[1]).toEqual({ percentage: 10, users: [] });
   });
+
+  it('gives a new vessel the unassigned share first, and takes 10% from the largest only when none is left', () => {
+    const builder = new Builder(settings, memoryStorage());
+    builder.setPercentage(builder.vessels[0]!.id, 50);
+    builder.addVessel();
+    expect(builder.vessels.map((v) => v.percentage)).toEqual([50, 30]);
+    expect(builder.unassigned).toBe(0);
+    builder.addVessel();
+    expect(builder.vessels.map((v) => v.percentage)).toEqual([40, 30, 10]);
+  });
+
+  it('makes the first user the owner of a single vessel without one, and leaves later users alone', () => {
+    const builder = new Builder(settings, memoryStorage());
+    builder.addUser({ name: 'alex', keyText: '12345 54321', source: 'pasted' });
+    expect(builder.config.vessels).toEqual([{ percentage: 80, owner: 'alex', users: [] }]);
+    builder.addUser({ name: 'bob', keyText: '3 54321', source: 'pasted' });
+    expect(builder.config.vessels[0]?.owner).toBe('alex');
+    // The person can still change it.
+    builder.setOwner(builder.vessels[0]!.id, builder.users[1]!.id);
+    expect(builder.config.vessels[0]?.owner).toBe('bob');
+
+    const two = new Builder(settings, memoryStorage());
+    two.addVessel();
+    two.addUser({ name: 'alex', keyText: '12345 54321', source: 'pasted' });
+    expect(two.config.vessels.map((v) => v.owner)).toEqual([undefined, undefined]);
+  });
 });
 
 describe('nameFromFileName', () => {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkInstallerSoftware } from '../../src/core/archive/software-walk.ts';
+import { checkInstallerSoftware } from '../../src/core/archive/base-check.ts';
 import { fingerprint, parsePublicKey } from '../../src/core/keys.ts';
 import { SEATTLE_UPDATE_KEY } from '../../src/core/seattle-keys.ts';
 import {

@@ -79,12 +79,15 @@ test('builds two vessels by drag and drop and by keyboard and downloads keys and
     /^[0-9a-f]{4}(:[0-9a-f]{4}){3}$/,
   );
 
-  // The default vessel has no owner yet: the core's problem is shown at its owner slot.
-  await expect(vessel(page, 0).locator('.owner-slot .problems')).toContainText(
-    'Every vessel needs an owner.',
-  );
+  // The first user added became the owner of the only vessel.
+  await expect(vessel(page, 0).locator('.owner-slot .chip')).toHaveText('alice');
+  await expect(vessel(page, 0).locator('.owner-slot .problems')).toHaveCount(0);
 
   await page.getByRole('button', { name: 'Add a vessel' }).click();
+  // The new vessel has no owner yet: the core's problem is shown at its owner slot.
+  await expect(vessel(page, 1).locator('.owner-slot .problems')).toContainText(
+    'Every vessel needs an owner.',
+  );
   await vessel(page, 0).getByLabel('Share of vessel 1').selectOption('50');
   // 50 + 10 is not the user share: the total problem is shown above the vessels.
   await expect(page.locator('section.vessels > .problems')).toContainText(`${userShare}%`);

@@ -179,7 +179,7 @@ test('a share link opens the installers for its configuration in a fresh browser
   await expect(page.getByLabel('Share link')).toHaveValue(new RegExp(`${escape(hash)}$`));
   await expect(page.getByRole('img', { name: 'QR code of the share link' })).toHaveAttribute(
     'src',
-    /^data:image\/png;base64,/,
+    /^data:image\/svg\+xml;charset=utf-8,%3Csvg/,
   );
 
   const fresh = await browser.newContext({ acceptDownloads: true });

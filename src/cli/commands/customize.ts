@@ -12,7 +12,7 @@ import {
   type Platform,
 } from '../../core/archive/index.ts';
 import { customizeTgzStream } from '../../core/archive/tgz.ts';
-import { checkInstallerSoftware } from '../../core/archive/software-walk.ts';
+import { checkInstallerSoftware } from '../../core/archive/base-check.ts';
 import { MANIFEST_FILE, parseManifest } from '../../core/manifest.ts';
 import { CibError, errorsOf, problem } from '../../core/problems.ts';
 import { softwareBuildProblems, type KnownUpdateKey } from '../../core/software.ts';

@@ -1,5 +1,5 @@
 import { inspectInstaller, type InstallerSource } from '../../core/archive/index.ts';
-import { checkInstallerSoftware } from '../../core/archive/software-walk.ts';
+import { checkInstallerSoftware } from '../../core/archive/base-check.ts';
 import { CibError, problem } from '../../core/problems.ts';
 import { softwareBuildable, softwareVerdictLine } from '../../core/software.ts';
 import { fileSource } from '../../node/files.ts';

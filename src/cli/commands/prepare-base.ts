@@ -15,7 +15,7 @@ import {
   type BaseLayout,
   type BaseManifestEntry,
 } from '../../core/manifest.ts';
-import { checkInstallerSoftware } from '../../core/archive/software-walk.ts';
+import { checkInstallerSoftware } from '../../core/archive/base-check.ts';
 import { PLATFORMS, type PlatformInfo } from '../../core/platforms.ts';
 import type { KnownUpdateKey } from '../../core/settings.ts';
 import { CibError, problem } from '../../core/problems.ts';

@@ -8,10 +8,11 @@ import { fingerprint } from '../keys.ts';
 import { CibError, errorsOf, problem, type Problem } from '../problems.ts';
 import { nodeVessels, parseVesselinfo } from '../vesselinfo.ts';
 import { customizeExe, readExeVesselinfo } from './exe.ts';
-import { customizeTgz } from './tgz.ts';
+import { concatBytes } from './gzip.ts';
+import { customizeTgzParts } from './tgz.ts';
 import { VESSELINFO_PATH, VesselinfoFinder } from './vesselinfo-entries.ts';
 import { bytesSource, walkEntries, walkZip, type InstallerSource } from './walk.ts';
-import { customizeZip } from './zip.ts';
+import { customizeZipParts } from './zip.ts';
 
 export type { InstallerSource } from './walk.ts';
 import { platformInfoOf, type ArchiveFormat, type Platform } from '../platforms.ts';
@@ -63,6 +64,16 @@ export interface CustomizeOptions {
   format?: ArchiveFormat;
   /** From the manifest: the base is refused, with no output, unless its SHA-256 matches. */
   expectSha256?: string;
+  /**
+   * The base's SHA-256 in hex when the caller already computed it (e.g. while the bytes arrived);
+   * compared with `expectSha256` instead of hashing the base again.
+   */
+  sha256?: string;
+  /**
+   * The caller's `checkBase` walked these very bytes (the SHA-256 above) and found no vesselinfo
+   * entry: the tgz splice skips its own walk of the entry names.
+   */
+  knownClean?: boolean;
 }
 
 /** The format the base must be, from the platform and the bytes; a clear error when they disagree. */
@@ -137,22 +148,36 @@ export async function verifySha256(base: Uint8Array, expected: string): Promise<
  * when the base is damaged, of the wrong kind or not the expected one.
  */
 export async function customizeInstaller(options: CustomizeOptions): Promise<Uint8Array> {
+  return concatBytes(await customizeInstallerParts(options));
+}
+
+/**
+ * customizeInstaller as the consecutive pieces of the output, some of them views into `base`, so
+ * a caller can hand them to `new Blob(parts)` without one more pass over the bytes.
+ */
+export async function customizeInstallerParts(options: CustomizeOptions): Promise<Uint8Array[]> {
   const { base, vesselinfo } = options;
   const format = resolveFormat(base, options.platform, options.format);
-  if (options.expectSha256 !== undefined) await verifySha256(base, options.expectSha256);
+  if (options.expectSha256 !== undefined) {
+    if (options.sha256 === undefined) await verifySha256(base, options.expectSha256);
+    else checkSha256(options.sha256.toLowerCase(), options.expectSha256);
+  }
   const baseVerified = options.expectSha256 !== undefined;
   switch (format) {
     case 'tgz':
-      return customizeTgz(base, vesselinfo, { baseVerified });
+      return customizeTgzParts(base, vesselinfo, {
+        baseVerified,
+        knownClean: options.knownClean === true,
+      });
     case 'zip': {
       // Names come from the central directory: checking them costs no inflating.
       const finder = new VesselinfoFinder(false);
       walkZip(base, finder);
       finder.assertUnambiguous();
-      return customizeZip(base, vesselinfo, { verifyData: !baseVerified });
+      return customizeZipParts(base, vesselinfo, { verifyData: !baseVerified });
     }
     case 'exe':
-      return customizeExe(base, vesselinfo);
+      return [customizeExe(base, vesselinfo)];
   }
 }
 

@@ -315,10 +315,15 @@ export function makeAppendReady(tgz: Uint8Array): Uint8Array {
 
 export interface CustomizeTgzOptions {
   /**
-   * The caller has verified the base's bytes (the manifest SHA-256). Kept for callers: the
-   * entries are inflated anyway, to check their names.
+   * The caller has verified the base's bytes (the manifest SHA-256): no CRC pass of its own.
+   * Unless `knownClean` too, the entries are still inflated, to check their names.
    */
   baseVerified?: boolean;
+  /**
+   * The caller walked these very bytes (with `baseVerified`, the same SHA-256) and found no entry
+   * extracting to the vesselinfo: the splice may then skip its own walk (checkBase, base-check.ts).
+   */
+  knownClean?: boolean;
   /** Deflate level for the generic path's recompression. */
   level?: DeflateLevel;
 }
@@ -333,8 +338,23 @@ export function customizeTgz(
   vesselinfo: string,
   options: CustomizeTgzOptions = {},
 ): Uint8Array {
+  return concatBytes(customizeTgzParts(base, vesselinfo, options));
+}
+
+/**
+ * customizeTgz as the pieces that make up the output, in order. For an append-ready base the first
+ * piece is a view into `base` (no copy), so a caller holding the base elsewhere (a Blob) can
+ * assemble the file without touching its bytes.
+ */
+export function customizeTgzParts(
+  base: Uint8Array,
+  vesselinfo: string,
+  options: CustomizeTgzOptions = {},
+): Uint8Array[] {
   const ready = findAppendReady(base);
   if (ready && ready.marker.vesselinfo !== 'inside') {
+    if (options.knownClean && options.baseVerified)
+      return spliceAppendReadyParts(base, ready, vesselinfo);
     // Walk the entries before the cut: they must hold no vesselinfo the splice would keep.
     const finder = new VesselinfoFinder(false);
     const walker = new TgzWalker(finder, CUSTOMIZE_LIMITS);
@@ -347,7 +367,7 @@ export function customizeTgz(
           'The base does not match its own append-ready marker.',
         );
       }
-      return spliceAppendReady(base, ready, vesselinfo);
+      return spliceAppendReadyParts(base, ready, vesselinfo);
     }
     // A vesselinfo the marker does not account for: the generic path drops or refuses it.
   }
@@ -356,16 +376,16 @@ export function customizeTgz(
     out.push(c),
   );
   customizer.push(base, true);
-  return concatBytes(out);
+  return out;
 }
 
-/** Copies everything before the cut, then a new vesselinfo member and end member. */
-function spliceAppendReady(
+/** Everything before the cut (a view, not a copy), then a new vesselinfo member and end member. */
+function spliceAppendReadyParts(
   base: Uint8Array,
   ready: AppendReady,
   vesselinfo: string,
   offset = 0,
-): Uint8Array {
+): [Uint8Array, Uint8Array, Uint8Array] {
   const entry = vesselinfoEntry(vesselinfo, ready.marker.mtime);
   const member = writeGzipMember(entry, BASE_LEVEL, markerSubfield('role=vesselinfo'));
   const end = writeEndMember(
@@ -375,12 +395,7 @@ function spliceAppendReady(
     ready.cut,
     ready.marker.mtime,
   );
-  const cut = ready.cut - offset;
-  const out = new Uint8Array(cut + member.length + end.length);
-  out.set(base.subarray(0, cut));
-  out.set(member, cut);
-  out.set(end, cut + member.length);
-  return out;
+  return [base.subarray(0, ready.cut - offset), member, end];
 }
 
 const DEFLATE_PIECE = 1 << 16;
@@ -592,7 +607,7 @@ export function customizeTgzStream(
             'This vesselinfo entry lies where the append-ready marker says there is none; run cib prepare-base on the base.',
           );
         }
-        controller.enqueue(spliceAppendReady(tail, found, vesselinfo, emitted));
+        controller.enqueue(concatBytes(spliceAppendReadyParts(tail, found, vesselinfo, emitted)));
       },
     }),
   );
