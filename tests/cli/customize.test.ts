@@ -273,4 +273,59 @@ describe('cib customize', () => {
       execFileSync('tar', ['-tzf', out]);
     });
   });
+
+  describe('the base checks kept by SHA-256', () => {
+    const config = (dir: string) =>
+      configFile(dir, {
+        vessels: [{ percentage: 80, owner: 'alex' }],
+        user_data: { alex: { public_key: `65537 ${2n ** 2047n + 12345n}` } },
+      });
+    const customize = (dir: string, base: string, out: string, env: NodeJS.ProcessEnv) =>
+      runCib(['customize', '--base', base, '--config', config(dir), '--out', out], { env });
+
+    it('walks a base once, then reuses its check for the same bytes, with the same output', () => {
+      const dir = tempDir();
+      const env = { ...process.env, CIB_CACHE_DIR: join(dir, 'cache') };
+      const base = join(BASES, 'seattle_linux.tgz');
+      const first = customize(dir, base, join(dir, 'a.tgz'), env);
+      expect(first.status).toBe(0);
+      expect(first.stderr).toContain('software and vesselinfo check: walked the base');
+      const second = customize(dir, base, join(dir, 'b.tgz'), env);
+      expect(second.status).toBe(0);
+      expect(second.stderr).toMatch(/check: kept from an earlier run for SHA-256 [0-9a-f]{64}/);
+      expect(readFileSync(join(dir, 'b.tgz')).equals(readFileSync(join(dir, 'a.tgz')))).toBe(true);
+      execFileSync('tar', ['-tzf', join(dir, 'b.tgz')]);
+    });
+
+    it('keeps nothing when CIB_CACHE_DIR is empty', () => {
+      const dir = tempDir();
+      const env = { ...process.env, CIB_CACHE_DIR: '' };
+      for (const out of ['a.tgz', 'b.tgz']) {
+        const run = customize(dir, join(BASES, 'seattle_mac.tgz'), join(dir, out), env);
+        expect(run.status).toBe(0);
+        expect(run.stderr).toContain('walked the base');
+      }
+    });
+
+    it('never reuses a check for other bytes: a changed base without a manifest is walked and refused', () => {
+      const dir = tempDir();
+      const env = { ...process.env, CIB_CACHE_DIR: join(dir, 'cache') };
+      const good = join(dir, 'good', 'seattle_linux.tgz');
+      execFileSync('mkdir', ['-p', join(dir, 'good'), join(dir, 'tree')]);
+      cpSync(join(BASES, 'seattle_linux.tgz'), good);
+      expect(customize(dir, good, join(dir, 'a.tgz'), env).status).toBe(0);
+      // The same files with one program file changed, repacked by GNU tar.
+      execFileSync('tar', ['-xzf', good, '-C', join(dir, 'tree')]);
+      const program = join(dir, 'tree/seattle/seattle_repy');
+      const victim = readdirSync(program).find((f) => f.endsWith('.py'))!;
+      writeFileSync(join(program, victim), 'print("not Seattle")\n');
+      const bad = join(dir, 'seattle_linux.tgz');
+      execFileSync('tar', ['-czf', bad, '-C', join(dir, 'tree'), 'seattle']);
+      const run = customize(dir, bad, join(dir, 'b.tgz'), env);
+      // Refused for what it is: the good base's kept check belongs to other bytes.
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/Modified/);
+      expect(existsSync(join(dir, 'b.tgz'))).toBe(false);
+    });
+  });
 });

@@ -9,13 +9,14 @@ import {
   normalizeSha256,
   PLATFORMS,
   resolveFormat,
+  type ArchiveFormat,
   type Platform,
 } from '../../core/archive/index.ts';
 import { customizeTgzStream } from '../../core/archive/tgz.ts';
-import { checkInstallerSoftware } from '../../core/archive/base-check.ts';
+import { checkBaseFile, storedCheck, storeCheck } from '../base-checks.ts';
 import { MANIFEST_FILE, parseManifest } from '../../core/manifest.ts';
-import { CibError, errorsOf, problem } from '../../core/problems.ts';
-import { softwareBuildProblems, type KnownUpdateKey } from '../../core/software.ts';
+import { CibError, errorsOf, problem, type Problem } from '../../core/problems.ts';
+import type { KnownUpdateKey } from '../../core/settings.ts';
 import { renderVesselinfo } from '../../core/vesselinfo.ts';
 import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../build-config.ts';
 import {
@@ -28,7 +29,7 @@ import {
   UPDATE_KEY_HELP,
   updateKeyOptions,
 } from '../settings.ts';
-import { fileSource, writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
+import { writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
@@ -96,21 +97,29 @@ export const customizeCommand: Command = {
     const vesselinfo = renderVesselinfo(resolved);
 
     let size: number;
+    let checked: string;
     try {
-      // The software check runs last, before the output is put in place, so a base that is
-      // damaged or ambiguous says so first; a refused base leaves no output either way.
-      const softwareChecked = () => checkBaseSoftware(baseFile, knownKeys);
+      const format = resolveFormat(head, platform);
+      const base = await checkedBase(baseFile, format, expectSha256, knownKeys);
+      checked = base.description;
+      // Software failures are reported last, before the output is put in place, so a base that
+      // is damaged says so first; a refused base leaves no output either way.
+      const verdict = async () => {
+        const errors = errorsOf(base.problems);
+        if (errors.length > 0) throw new CibError(errors);
+        printProblems(base.problems, baseFile);
+      };
       // A tgz streams through in bounded memory; a zip is read whole (its directory is at the end).
-      if (resolveFormat(head, platform) === 'tgz') {
-        size = await customizeTgzFile(baseFile, out, vesselinfo, expectSha256, softwareChecked);
+      if (format === 'tgz') {
+        size = await customizeTgzFile(baseFile, out, vesselinfo, base, verdict);
       } else {
         const installer = await customizeInstaller({
           base: readFileSync(baseFile),
           vesselinfo,
           platform,
-          expectSha256,
+          ...(base.sha256 ? { expectSha256: base.sha256 } : {}),
         });
-        await softwareChecked();
+        await verdict();
         writeFileAtomic(out, installer);
         size = installer.length;
       }
@@ -125,7 +134,7 @@ export const customizeCommand: Command = {
       }
       throw error;
     }
-    console.error(`${check.description}\nwrote ${out} (${size} bytes)`);
+    console.error(`${check.description}\n${checked}\nwrote ${out} (${size} bytes)`);
     return 0;
   },
 };
@@ -148,7 +157,7 @@ function baseCheck(
   const manifestFile = join(dirname(baseFile), MANIFEST_FILE);
   if (!existsSync(manifestFile)) {
     return {
-      description: `base check: no ${MANIFEST_FILE} beside the base, so every CRC of the archive is checked instead`,
+      description: `base check: no ${MANIFEST_FILE} beside the base, so its SHA-256 is taken from a first read and checked again as it is copied`,
     };
   }
   const { manifest, problems } = parseManifest(readTextFile(manifestFile));
@@ -158,7 +167,7 @@ function baseCheck(
   const entry = manifest.bases.find((b) => b.file === basename(baseFile));
   if (!entry) {
     return {
-      description: `base check: ${manifestFile} does not list ${basename(baseFile)}, so every CRC of the archive is checked instead`,
+      description: `base check: ${manifestFile} does not list ${basename(baseFile)}, so its SHA-256 is taken from a first read and checked again as it is copied`,
     };
   }
   return {
@@ -168,13 +177,55 @@ function baseCheck(
   };
 }
 
-/** Refuses a base whose software is not what its update key signed; warns for an unknown key. */
-async function checkBaseSoftware(baseFile: string, knownKeys: KnownUpdateKey[]): Promise<void> {
-  const report = await checkInstallerSoftware(fileSource(baseFile), { knownKeys });
-  if (!report) return;
-  const problems = softwareBuildProblems(report, 'base');
-  if (errorsOf(problems).length > 0) throw new CibError(problems);
-  printProblems(problems, baseFile);
+/**
+ * The base's checks (software, vesselinfo) and the SHA-256 the copied bytes must have: from the
+ * check kept for the expected SHA-256, else from one walk of the file, which is then kept. An
+ * ambiguous base is refused here; other refusals wait for `problems` to be reported.
+ */
+async function checkedBase(
+  baseFile: string,
+  format: ArchiveFormat,
+  expectSha256: string | undefined,
+  knownKeys: KnownUpdateKey[],
+): Promise<{ sha256?: string; clean: boolean; problems: Problem[]; description: string }> {
+  if (format === 'exe') {
+    return {
+      ...(expectSha256 ? { sha256: expectSha256 } : {}),
+      clean: false,
+      problems: [],
+      description: 'software check: not done (the GUI executable packs the program unread)',
+    };
+  }
+  // Without an expected SHA-256, the file's own (read first, and checked again as the bytes are
+  // copied) finds a kept check just as well.
+  const sha256 = expectSha256 ?? (await fileSha256(baseFile));
+  const kept = storedCheck(sha256, knownKeys);
+  if (kept) {
+    return {
+      sha256,
+      ...kept,
+      description: `software and vesselinfo check: kept from an earlier run for SHA-256 ${sha256}`,
+    };
+  }
+  const walked = await checkBaseFile(baseFile, knownKeys);
+  checkSha256(walked.sha256, sha256);
+  const check = walked.check;
+  storeCheck(sha256, knownKeys, check);
+  const ambiguous = check.problems.filter((p) => p.code === 'base.vesselinfo.ambiguous');
+  if (ambiguous.length > 0) throw new CibError(ambiguous);
+  return {
+    sha256,
+    clean: check.clean,
+    problems: check.problems,
+    description: 'software and vesselinfo check: walked the base',
+  };
+}
+
+/** The SHA-256 of a file, read as a stream. */
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** The first bytes of the base, enough to tell its format; a CibError naming the file otherwise. */
@@ -207,9 +258,10 @@ async function customizeTgzFile(
   baseFile: string,
   out: string,
   vesselinfo: string,
-  expectSha256: string | undefined,
+  base: { sha256?: string; clean: boolean },
   beforeRename: () => Promise<void>,
 ): Promise<number> {
+  const expectSha256 = base.sha256;
   const hash = createHash('sha256');
   const input = Readable.toWeb(createReadStream(baseFile)) as ReadableStream<Uint8Array>;
   const hashed = input.pipeThrough(
@@ -220,8 +272,11 @@ async function customizeTgzFile(
       },
     }),
   );
+  // The bytes were checked (or their check kept) under this SHA-256, verified again below before
+  // the rename: the splice need not walk them again.
   const output = customizeTgzStream(hashed, vesselinfo, {
     baseVerified: expectSha256 !== undefined,
+    knownClean: expectSha256 !== undefined && base.clean,
   });
   return writeStreamAtomic(out, output, async () => {
     if (expectSha256 !== undefined) checkSha256(hash.digest('hex'), expectSha256);

@@ -547,8 +547,10 @@ export function customizeTgzStream(
           chunk = head;
           if (role === 'entries') {
             mode = 'pass';
-            // Inflated alongside, always: the names decide whether the base is ambiguous.
-            checker = new TgzWalker(finder, CUSTOMIZE_LIMITS);
+            // Inflated alongside, unless the caller already walked these verified bytes: the
+            // names decide whether the base is ambiguous.
+            if (!(options.knownClean && options.baseVerified))
+              checker = new TgzWalker(finder, CUSTOMIZE_LIMITS);
           } else {
             mode = 'generic';
             generic = new GenericCustomizer(vesselinfo, options.level ?? GENERIC_LEVEL, (c) =>
@@ -580,7 +582,7 @@ export function customizeTgzStream(
           generic!.push(new Uint8Array(0), true);
           return;
         }
-        checker!.push(new Uint8Array(0), true);
+        checker?.push(new Uint8Array(0), true);
         finder.assertUnambiguous();
         const tail = concatBytes(held);
         held = [];
@@ -592,7 +594,7 @@ export function customizeTgzStream(
             'The base starts like an append-ready base but its end marker is missing or damaged.',
           );
         }
-        if (!checker!.memberOffsets.includes(found.cut)) {
+        if (checker && !checker.memberOffsets.includes(found.cut)) {
           throw badBase(
             'tgz.layout',
             'end of file',
