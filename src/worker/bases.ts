@@ -6,6 +6,8 @@
  * this visit.
  */
 import { baseBuildable, checkBase } from '../core/archive/base-check.ts';
+import { concatBytes } from '../core/archive/gzip.ts';
+import type { InstallerSource } from '../core/archive/walk.ts';
 import { checkSha256, customizeInstallerParts, type Platform } from '../core/archive/index.ts';
 import { CibError, errorsOf } from '../core/problems.ts';
 import { BaseReceiver } from '../core/archive/receive.ts';
@@ -162,26 +164,34 @@ async function receive(
     pieces.push(new Blob([receiver.received().subarray(blobbed) as Uint8Array<ArrayBuffer>]));
     blobbed = receiver.loaded;
   };
+  // The entry check (software, vesselinfo) walks the bytes while they arrive, so on a slow link it
+  // is done when the last byte is; it counts only if the bytes then pass the digest.
+  const arriving = arrivingSource(total ?? 0);
+  const checking = checkBase(arriving.source, { knownKeys: request.knownKeys });
+  checking.catch(() => undefined); // awaited below only if the digest matches
   report({ phase: 'downloading', loaded: 0, total });
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    receiver.push(value);
-    if (receiver.loaded - blobbed >= BLOB_PIECE) addPiece();
-    if (receiver.loaded - reported >= PROGRESS_STEP) {
-      reported = receiver.loaded;
-      report({ phase: 'downloading', loaded: reported, total });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      receiver.push(value);
+      arriving.push(value);
+      if (receiver.loaded - blobbed >= BLOB_PIECE) addPiece();
+      if (receiver.loaded - reported >= PROGRESS_STEP) {
+        reported = receiver.loaded;
+        report({ phase: 'downloading', loaded: reported, total });
+      }
     }
+  } catch (error) {
+    arriving.fail(error); // the walk ends too, instead of waiting for bytes that will not come
+    throw error;
   }
   report({ phase: 'downloading', loaded: receiver.loaded, total });
   if (receiver.loaded > blobbed) addPiece();
   report({ phase: 'checking' });
-  // The digest runs off this thread; the entry check (software, vesselinfo) runs meanwhile on
-  // the same bytes, and counts only if they then pass the digest.
-  const finishing = receiver.finish();
-  const checking = checkBase(receiver.received(), { knownKeys: request.knownKeys });
-  checking.catch(() => undefined); // awaited below only if the digest matches
-  const { bytes, sha256 } = await finishing;
+  arriving.end(receiver.received());
+  // The digest runs off this thread while the entry check finishes on this one.
+  const { bytes, sha256 } = await receiver.finish();
   checkSha256(sha256, request.sha256);
   // The manifest's SHA-256 says these are the listed bytes; this says their software is what
   // the update key signed, and that they hold no ambiguous vesselinfo. Once per base and visit.
@@ -195,6 +205,64 @@ async function receive(
     blob: new Blob(pieces),
     clean: check.clean,
     ...(warning ? { softwareWarning: warning } : {}),
+  };
+}
+
+/**
+ * An InstallerSource over bytes still arriving: the walk streams them chunk by chunk (a zip,
+ * read from its end, waits for the whole).
+ */
+function arrivingSource(expected: number): {
+  source: InstallerSource;
+  push(chunk: Uint8Array): void;
+  end(whole: Uint8Array): void;
+  fail(error: unknown): void;
+} {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => (controller = c) });
+  let first: Uint8Array = new Uint8Array(0);
+  const waiting: (() => void)[] = [];
+  let whole: Uint8Array | undefined;
+  let settle!: (bytes: Uint8Array) => void;
+  const all = new Promise<Uint8Array>((resolve) => (settle = resolve));
+  const wake = () => waiting.splice(0).forEach((w) => w());
+  return {
+    source: {
+      size: expected,
+      head: async (length) => {
+        while (first.length < length && whole === undefined)
+          await new Promise<void>((resolve) => waiting.push(resolve));
+        return (whole ?? first).subarray(0, length);
+      },
+      stream: () => stream,
+      bytes: () => all,
+    },
+    push(chunk) {
+      if (first.length < 64) first = concatBytes([first, chunk]).subarray(0, 64);
+      try {
+        controller.enqueue(chunk);
+      } catch {
+        // The walk already ended (it refused the base); its verdict is what counts.
+      }
+      wake();
+    },
+    end(bytes) {
+      whole = bytes;
+      try {
+        controller.close();
+      } catch {
+        // as above
+      }
+      settle(bytes);
+      wake();
+    },
+    fail(error) {
+      try {
+        controller.error(error);
+      } catch {
+        // as above
+      }
+    },
   };
 }
 
