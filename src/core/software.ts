@@ -102,8 +102,29 @@ export class SoftwareCheck implements EntryVisitor {
   private metainfo?: Uint8Array;
   private updateKey?: Uint8Array;
   private tooLarge: string[] = [];
+  /** Digests still being computed by the platform (WebCrypto runs them off this thread). */
+  private pending: Promise<void>[] = [];
 
   constructor(private readonly options: SoftwareCheckOptions = {}) {}
+
+  /** Hashes with the platform's native digest where there is one, @noble/hashes elsewhere. */
+  private digest(algorithm: 'SHA-1' | 'SHA-256', data: Uint8Array, done: (hex: string) => void) {
+    const subtle = globalThis.crypto?.subtle;
+    if (!subtle) {
+      done(bytesToHex(algorithm === 'SHA-1' ? sha1(data) : sha256(data)));
+      return;
+    }
+    this.pending.push(
+      subtle
+        .digest(algorithm, data as Uint8Array<ArrayBuffer>)
+        .then((digest) => done(bytesToHex(new Uint8Array(digest)))),
+    );
+  }
+
+  /** Waits for every digest; `finish()` reads them. */
+  async settle(): Promise<void> {
+    while (this.pending.length > 0) await Promise.all(this.pending.splice(0));
+  }
 
   wantsData(entry: ArchiveEntry): boolean {
     return entry.type === 'file';
@@ -114,11 +135,9 @@ export class SoftwareCheck implements EntryVisitor {
     const regular = entry.type === 'file' && data !== undefined;
     if (!entry.path.startsWith(PROGRAM_PREFIX)) {
       if (regular) {
-        this.other.set(entry.path, {
-          path: entry.path,
-          size: data.length,
-          sha256: bytesToHex(sha256(data)),
-        });
+        const file: OtherFile = { path: entry.path, size: data.length, sha256: '' };
+        this.other.set(entry.path, file);
+        this.digest('SHA-256', data, (hex) => (file.sha256 = hex));
       }
       return;
     }
@@ -129,14 +148,14 @@ export class SoftwareCheck implements EntryVisitor {
       if (inner === METAINFO_FILE) this.metainfo = keep;
       else this.updateKey = keep;
     }
-    this.program.set(inner, {
-      ...(regular ? { sha1: bytesToHex(sha1(data)) } : {}),
-      size: regular ? data.length : entry.size,
-      regular,
-    });
+    const seen: SeenFile = { size: regular ? data.length : entry.size, regular };
+    this.program.set(inner, seen);
+    if (regular) this.digest('SHA-1', data, (hex) => (seen.sha1 = hex));
   }
 
+  /** The report; call after `settle()`, once every digest is in. */
   finish(): SoftwareReport {
+    if (this.pending.length > 0) throw new Error('SoftwareCheck.finish() before settle().');
     const problems: Problem[] = this.tooLarge.map((path) =>
       problem('software.file.too-large', path, 'This file is far larger than Seattle writes it.'),
     );

@@ -57,7 +57,9 @@ export async function checkInstallerSoftware(
   format?: ArchiveFormat,
 ): Promise<SoftwareReport | undefined> {
   const check = new SoftwareCheck(options);
-  return (await walk(installer, [check], format)) ? check.finish() : undefined;
+  if (!(await walk(installer, [check], format))) return undefined;
+  await check.settle();
+  return check.finish();
 }
 
 export interface BaseCheck {
@@ -78,6 +80,7 @@ export async function checkBase(
   const finder = new VesselinfoFinder(false);
   const software = new SoftwareCheck(options);
   if (!(await walk(base, [finder, software], format))) return { clean: true, problems: [] };
+  await software.settle();
   const report = software.finish();
   return {
     software: report,
