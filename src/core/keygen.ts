@@ -4,7 +4,8 @@
  * page's first load, covers pages served over plain http from a non-local host, where
  * `crypto.subtle` is missing.
  */
-import { base64UrlToBytes, bytesToBigInt } from './bigint.ts';
+import { bytesToBigInt } from './bigint.ts';
+import { base64UrlToBytes } from './bytes.ts';
 import { formatPrivateKey, formatPublicKey } from './keys.ts';
 import { CibError, problem } from './problems.ts';
 import { KEY_BITS, type KeyBits } from './settings.ts';

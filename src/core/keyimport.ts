@@ -7,7 +7,8 @@
  * work synchronously in the core, and forge is only ever loaded lazily (dynamic import) so that it
  * stays out of the page's first bundle. We read exactly the few structures named below.
  */
-import { base64ToBytes, bytesToBigInt } from './bigint.ts';
+import { bytesToBigInt } from './bigint.ts';
+import { base64ToBytes } from './bytes.ts';
 import { errorsOf, problem, type Problem } from './problems.ts';
 import { formatPublicKey, MAX_KEY_DIGITS, parsePublicKey } from './keys.ts';
 

@@ -12,6 +12,7 @@
  *   [end-of-central-directory record with the base's comment]
  */
 import { Inflate } from 'fflate';
+import { concatBytes, read32 } from '../bytes.ts';
 import { CibError, problem, type Problem } from '../problems.ts';
 import { crc32 } from './crc32.ts';
 import { extractedPath } from './paths.ts';
@@ -29,7 +30,6 @@ import {
   ZIP64_MARK_16,
   ZIP64_MARK_32,
   centralRecordLength,
-  read32,
   readCentralRecord,
   readDataDescriptor,
   readEndRecord,
@@ -550,14 +550,7 @@ export function customizeZip(
   vesselinfoText: string,
   options: CustomizeZipOptions = {},
 ): Uint8Array {
-  const parts = customizeZipParts(base, vesselinfoText, options);
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(customizeZipParts(base, vesselinfoText, options));
 }
 
 /**
