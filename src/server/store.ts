@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { BUILD_ID_PATTERN, buildIdInput, canonicalJson } from '../core/buildid.ts';
+import { BUILD_ID_PATTERN, buildId, canonicalJson } from '../core/buildid.ts';
 import type { ResolvedConfig } from '../core/config.ts';
 import { CibError, problem } from '../core/problems.ts';
 import { BUILDS_FOLDER, removeStaleTemps } from '../node/build-records.ts';
+import { sha1Hex } from '../node/hash.ts';
 
 export const RECORD_FORMAT = 'cib-build-record/1';
 /**
@@ -62,7 +62,7 @@ export function parseRecord(text: string, id: string): BuildRecord {
   // Content-addressed: a record whose content no longer gives its id was changed on disk.
   let actual: string | undefined;
   try {
-    actual = createHash('sha1').update(buildIdInput(record.resolved)).digest('hex');
+    actual = buildId(record.resolved, sha1Hex);
   } catch {
     actual = undefined;
   }

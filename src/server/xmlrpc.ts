@@ -7,7 +7,6 @@
  * are written by `responseXml` below: the @foxglove/xmlrpc serializer (xmlbuilder2) cost a third
  * of a call's CPU time under load, and its sax-based reader a third again.
  */
-import { createHash } from 'node:crypto';
 import {
   NestingTooDeep,
   readMethodCall,
@@ -17,13 +16,13 @@ import {
 } from './methodcall.ts';
 import {
   MAX_USERS_PER_BUILD,
+  checkConfig,
   resolveValidConfig,
   usersWithoutKeys,
-  validateConfig,
-  type BuildConfig,
   type ResolvedConfig,
 } from '../core/config.ts';
-import { buildIdInput } from '../core/buildid.ts';
+import { buildId } from '../core/buildid.ts';
+import { sha1Hex } from '../node/hash.ts';
 import { CibError, describeProblems, errorsOf, type Problem } from '../core/problems.ts';
 import type { DeploymentSettings } from '../core/settings.ts';
 import { DEFAULT_KEYGEN_CONCURRENCY, DEFAULT_KEYGEN_QUEUE } from './settings.ts';
@@ -414,11 +413,12 @@ export class XmlRpcShim {
     }
     const { deployment, store } = this.options;
     const input = userData === undefined ? { vessels } : { vessels, user_data: userData };
-    const checked = validateConfig(input, deployment);
+    // The deployment settings were checked once, when the server started.
+    const checked = checkConfig(input, deployment);
     if (!checked.config) {
       throw new ShimFault(FaultCode.INVALID_PARAMS, faultText(errorsOf(checked.problems)));
     }
-    const config: BuildConfig = checked.config;
+    const config = checked.config;
     const missing = usersWithoutKeys(config).length;
     if (missing > MAX_GENERATED_KEYS) {
       throw new ShimFault(
@@ -426,15 +426,14 @@ export class XmlRpcShim {
         `build_installers would generate ${missing} key pairs; at most ${MAX_GENERATED_KEYS} per call. Supply public keys in user_data.`,
       );
     }
-    // Validated just above: resolving need not check everything again.
+    // Checked just above (the type says so): resolving need not check everything again.
     const resolve = () =>
       resolveValidConfig(config, deployment, { keyBits: deployment.defaultKeyBits });
     const { resolved, generated } =
       missing > 0 ? await this.keygen.run(resolve, signal) : await resolve();
     // Nobody is left to receive the generated private keys: store nothing.
     if (signal?.aborted) throw new ClientGone();
-    // The core's buildId (SHA-1 of buildIdInput), with Node's native SHA-1.
-    const id = createHash('sha1').update(buildIdInput(resolved)).digest('hex');
+    const id = buildId(resolved, sha1Hex);
     try {
       await store.put(id, { format: RECORD_FORMAT, build_id: id, resolved });
     } catch (error) {
