@@ -1,5 +1,5 @@
 /**
- * `npm run bench:browser`: the page's speed in headless Chromium (issue 4 §4), written to
+ * `npm run bench:browser`: the page's speed in headless Chromium (README, "Benchmarks"), written to
  * bench/browser.json. The built dist/ is copied to a temporary folder whose only base installer
  * is the 32 MiB synthetic tree of the engine benchmark as an append-ready linux tgz, and served
  * from this process. Medians of RUNS runs after one warm-up run.

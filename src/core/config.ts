@@ -1,7 +1,7 @@
 /**
- * The build configuration (spec §5) and the one validation every caller uses: the page, the
- * command line and the XML-RPC shim all call `validateConfig`, so a rule is written once and gives
- * the same code, place and sentence everywhere.
+ * The build configuration (docs/formats.md#build-configuration) and the one validation every caller
+ * uses: the page, the command line and the XML-RPC shim all call `validateConfig`, so a rule is
+ * written once and gives the same code, place and sentence everywhere.
  */
 import { parsePublicKey } from './keys.ts';
 import { generateKeyPair, type KeyPair } from './keygen.ts';
@@ -17,7 +17,7 @@ import {
   type KeyBits,
 } from './settings.ts';
 
-/** One vessel as the XML-RPC API sends it (spec §5, §6). */
+/** One vessel as the XML-RPC API sends it (docs/formats.md#build-configuration, #xml-rpc-api). */
 export interface VesselSpec {
   percentage: number;
   owner: string;
@@ -52,11 +52,17 @@ export interface GeneratedKey {
   privateKey: string;
 }
 
-/** Spec §5: 3 to 40 characters from [0-9a-zA-Z_], the first a letter or digit. */
+/**
+ * docs/formats.md#build-configuration: 3 to 40 characters from [0-9a-zA-Z_], the first a letter or
+ * digit.
+ */
 export const USER_NAME_PATTERN = /^[0-9a-zA-Z][0-9a-zA-Z_]{2,39}$/;
 export const USER_NAME_MIN = 3;
 export const USER_NAME_MAX = 40;
-/** Spec §3: every vessel, the reserved one included, gets between 10 and 100 percent. */
+/**
+ * docs/formats.md#vesselinfo: every vessel, the reserved one included, gets between 10 and 100
+ * percent.
+ */
 export const MIN_PERCENT = 10;
 export const MAX_PERCENT = 100;
 /**
@@ -158,9 +164,10 @@ function unknownFields(object: Record<string, unknown>, known: string[], path: s
 }
 
 /**
- * Names must be unique ignoring case (spec §5: duplicate names are an error), because each user's
- * key becomes a file `NAME.publickey`, and `Bob` and `bob` would collide on Windows and macOS.
- * Checks each name's syntax too. `pathOf(i)` names the place of the i-th name.
+ * Names must be unique ignoring case (docs/formats.md#build-configuration: duplicate names are an
+ * error), because each user's key becomes a file `NAME.publickey`, and `Bob` and `bob` would
+ * collide on Windows and macOS. Checks each name's syntax too. `pathOf(i)` names the place of the
+ * i-th name.
  */
 export function checkUserNames(
   names: readonly string[],
@@ -569,7 +576,8 @@ function checkNamesAcross(
       ),
     );
   }
-  // user_data collisions among themselves were reported with user_data; here: vessel names against all.
+  // user_data collisions among themselves were reported with user_data; here: vessel names against
+  // all.
   const spellings = [...userDataNames, ...vesselOnly];
   const nameProblems = checkUserNames(spellings, (i) => {
     const name = spellings[i] ?? '';
@@ -689,7 +697,9 @@ export function resolvedOf(
   };
 }
 
-/** The key as `"e n"` with no stray whitespace, so equal keys give equal vesselinfos and build ids. */
+/**
+ * The key as `"e n"` with no stray whitespace, so equal keys give equal vesselinfos and build ids.
+ */
 export function canonicalPublicKey(text: string, path: string): string {
   const parsed = parsePublicKey(text, path);
   if (!parsed.key) throw new CibError(errorsOf(parsed.problems));

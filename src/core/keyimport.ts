@@ -1,6 +1,6 @@
 /**
  * Turns the public keys people are likely to paste or upload into Seattle strings `"e n"`
- * (spec §4): a Seattle `.publickey`, PEM SPKI (`BEGIN PUBLIC KEY`), PEM PKCS#1
+ * (docs/formats.md#keys): a Seattle `.publickey`, PEM SPKI (`BEGIN PUBLIC KEY`), PEM PKCS#1
  * (`BEGIN RSA PUBLIC KEY`) and OpenSSH (`ssh-rsa AAAA… comment`).
  *
  * The DER reader is our own, small and synchronous, rather than node-forge's asn1: importing must
@@ -178,7 +178,9 @@ function objectIdentifier(element: DerElement): string {
   return [top, first - top * 40, ...arcs].join('.');
 }
 
-/** RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 Appendix A.1.1). */
+/**
+ * RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 Appendix A.1.1).
+ */
 function readRsaPublicKey(der: Uint8Array): { e: bigint; n: bigint } {
   const sequence = expectWhole(der, TAG_SEQUENCE, 'RSA public key');
   const fields = children(sequence.content);

@@ -1,6 +1,7 @@
 /**
- * The one server behind `npm start` (issue 5): the page and base installers from dist/, the
- * XML-RPC shim, build share links and node-built installers, all under BASE_PATH.
+ * The one server behind `npm start` (README, "Server and XML-RPC shim"): the page and base
+ * installers from dist/, the XML-RPC shim, build share links and node-built installers, all under
+ * BASE_PATH.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -120,7 +121,9 @@ function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
-/** True when the client says it takes HTML (a browser), false for curl's star-slash-star or none. */
+/**
+ * True when the client says it takes HTML (a browser), false for curl's star-slash-star or none.
+ */
 export function acceptsHtml(accept: string | undefined): boolean {
   if (!accept) return false;
   return accept.split(',').some((range) => {

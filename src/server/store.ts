@@ -29,7 +29,10 @@ export interface BuildStore {
   get(id: string): Promise<BuildRecord | undefined>;
 }
 
-/** Spec §6: a build id is 40 characters from [a-z0-9] (ours are lowercase SHA-1 hex). */
+/**
+ * docs/formats.md#xml-rpc-api: a build id is 40 characters from [a-z0-9] (ours are lowercase SHA-1
+ * hex).
+ */
 export function isBuildId(id: unknown): boolean {
   return typeof id === 'string' && BUILD_ID_PATTERN.test(id);
 }

@@ -1,11 +1,11 @@
 /**
- * The XML-RPC shim (spec §6): `api_version`, `build_installers`, `get_urls`, with the old
- * service's argument shapes, return shapes and faults. Parsing is saxes, a strict XML parser,
- * under our XML-RPC reader (methodcall.ts), fenced in by our own checks first: UTF-8 only, no
- * DOCTYPE or ENTITY declarations (so no external entities and no entity expansion); the reader
- * bounds element nesting as it reads. The body size is bounded by the HTTP layer before we ever see it. Responses
- * are written by `responseXml` below: the @foxglove/xmlrpc serializer (xmlbuilder2) cost a third
- * of a call's CPU time under load, and its sax-based reader a third again.
+ * The XML-RPC shim (docs/formats.md#xml-rpc-api): `api_version`, `build_installers`, `get_urls`,
+ * with the old service's argument shapes, return shapes and faults. Parsing is saxes, a strict XML
+ * parser, under our XML-RPC reader (methodcall.ts), fenced in by our own checks first: UTF-8 only,
+ * no DOCTYPE or ENTITY declarations (so no external entities and no entity expansion); the reader
+ * bounds element nesting as it reads. The body size is bounded by the HTTP layer before we ever see
+ * it. Responses are written by `responseXml` below: the @foxglove/xmlrpc serializer (xmlbuilder2)
+ * cost a third of a call's CPU time under load, and its sax-based reader a third again.
  */
 import {
   NestingTooDeep,
@@ -29,9 +29,14 @@ import { DEFAULT_KEYGEN_CONCURRENCY, DEFAULT_KEYGEN_QUEUE } from './settings.ts'
 import { isBuildId, RECORD_FORMAT, type BuildStore } from './store.ts';
 
 export const API_VERSION = '2.0';
-/** The platforms `build_installers` and `get_urls` return URLs for (spec §6). */
+/**
+ * The platforms `build_installers` and `get_urls` return URLs for (docs/formats.md#xml-rpc-api).
+ */
 export const URL_PLATFORMS = ['linux', 'mac', 'windows', 'android'] as const;
-/** methodCall > params > param > value > array > data > value > struct > member > value … : 32 is ample. */
+/**
+ * methodCall > params > param > value > array > data > value > struct > member > value … : 32 is
+ * ample.
+ */
 export const MAX_XML_DEPTH = 32;
 /**
  * Values one call may hold. The largest valid build_installers call (8 vessels naming at most

@@ -65,7 +65,9 @@ export interface CustomizeOptions {
   expectSha256?: string;
 }
 
-/** The format the base must be, from the platform and the bytes; a clear error when they disagree. */
+/**
+ * The format the base must be, from the platform and the bytes; a clear error when they disagree.
+ */
 export function resolveFormat(
   base: Uint8Array,
   platform?: Platform,
@@ -132,9 +134,10 @@ export async function verifySha256(base: Uint8Array, expected: string): Promise<
 }
 
 /**
- * Returns the custom installer: the base plus `seattle/seattle_repy/vesselinfo` (spec §2), or for
- * the GUI exe the base plus `START:` and the text. Throws CibError (`base.*`) and returns nothing
- * when the base is damaged, of the wrong kind or not the expected one.
+ * Returns the custom installer: the base plus `seattle/seattle_repy/vesselinfo`
+ * (docs/formats.md#base-installers), or for the GUI exe the base plus `START:` and the text. Throws
+ * CibError (`base.*`) and returns nothing when the base is damaged, of the wrong kind or not the
+ * expected one.
  */
 export async function customizeInstaller(options: CustomizeOptions): Promise<Uint8Array> {
   const { base, vesselinfo } = options;

@@ -1,8 +1,9 @@
 /**
- * Customising a zip base installer (spec §2): add `seattle/seattle_repy/vesselinfo` without
- * recompressing or touching any existing entry. Every existing local header, its data and its
- * central-directory record, and the archive comment, are copied byte for byte; only the new entry,
- * the central directory's end records and (when replacing) offsets are written.
+ * Customising a zip base installer (docs/formats.md#base-installers): add
+ * `seattle/seattle_repy/vesselinfo` without recompressing or touching any existing entry. Every
+ * existing local header, its data and its central-directory record, and the archive comment, are
+ * copied byte for byte; only the new entry, the central directory's end records and (when
+ * replacing) offsets are written.
  *
  * Layout written (APPNOTE.TXT 4.3.6):
  *   [base bytes up to the central directory, minus any old vesselinfo entry]
@@ -427,7 +428,9 @@ export function readZipFile(base: Uint8Array, name: string): Uint8Array | undefi
   return entry ? readZipEntry(base, publicEntry(entry)) : undefined;
 }
 
-/** Compressed bytes fflate inflates at once: bounds each output piece to ~16 MiB even for a bomb. */
+/**
+ * Compressed bytes fflate inflates at once: bounds each output piece to ~16 MiB even for a bomb.
+ */
 const INFLATE_PIECE = 1 << 14;
 
 type EntryData = Pick<
@@ -524,7 +527,7 @@ function newestDosTimestamp(entries: ParsedEntry[]): { dosDate: number; dosTime:
 }
 
 export interface CustomizeZipOptions {
-  /** The entry to add or replace; spec §2 fixes it, tests may not. */
+  /** The entry to add or replace; docs/formats.md#base-installers fixes it, tests may not. */
   entryName?: string;
   /**
    * Also decompress every entry and check its CRC-32 (readZipFile on each). Off by default: the
