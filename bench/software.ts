@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { customizeInstaller } from '../src/core/archive/index.ts';
-import { makeBases } from '../src/core/archive/makebase.ts';
+import { BASE_PLATFORMS, makeBases } from '../src/core/archive/makebase.ts';
 import { checkInstallerSoftware } from '../src/core/archive/software-walk.ts';
 import { parsePrivateKey, parsePublicKey } from '../src/core/keys.ts';
 import { knownUpdateKeys } from '../src/core/software.ts';
@@ -30,7 +30,7 @@ export const softwareSuite: BenchSuite = {
       const rest = f.path.slice('seattle/'.length);
       return rest.startsWith('seattle_repy/')
         ? [{ ...f, path: rest }]
-        : ['linux', 'mac', 'windows', 'android'].map((p) => ({ ...f, path: `${p}/${rest}` }));
+        : BASE_PLATFORMS.map(({ platform }) => ({ ...f, path: `${platform}/${rest}` }));
     });
     const made = makeBases({
       files,

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import serveStatic from 'serve-static';
 import type { ResolvedConfig } from '../core/config.ts';
-import { platformInfoOf, type Platform } from '../core/platforms.ts';
+import { STANDARD_PLATFORMS, platformInfoOf, type Platform } from '../core/platforms.ts';
 import { CibError, describeProblems } from '../core/problems.ts';
 import { encodeShare } from '../core/share.ts';
 import { knownUpdateKeys } from '../core/software.ts';
@@ -22,6 +22,10 @@ import { FileBuildStore, isBuildId, type BuildStore } from './store.ts';
 import { XmlRpcShim } from './xmlrpc.ts';
 
 /** A client gets this long to send its headers, and its whole request. */
+/** "linux, mac, windows or android": the standard platforms, named in a 404's advice. */
+const PLATFORM_CHOICES = STANDARD_PLATFORMS.map((p) => p.platform)
+  .join(', ')
+  .replace(/, ([^,]*)$/, ' or $1');
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 /**
@@ -362,7 +366,7 @@ clearinghouse. Send it XML-RPC calls with HTTP POST.</p>
     if (!info) {
       throw new HttpError(
         404,
-        `There is no platform "${platform.slice(0, 40)}"; try linux, mac, windows or android.`,
+        `There is no platform "${platform.slice(0, 40)}"; try ${PLATFORM_CHOICES}.`,
       );
     }
     const { resolved } = await record(id);

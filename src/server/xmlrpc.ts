@@ -22,6 +22,7 @@ import {
   type ResolvedConfig,
 } from '../core/config.ts';
 import { buildId } from '../core/buildid.ts';
+import { STANDARD_PLATFORMS, type StandardPlatform } from '../core/platforms.ts';
 import { sha1Hex } from '../node/hash.ts';
 import { CibError, describeProblems, errorsOf, type Problem } from '../core/problems.ts';
 import type { DeploymentSettings } from '../core/settings.ts';
@@ -32,7 +33,7 @@ export const API_VERSION = '2.0';
 /**
  * The platforms `build_installers` and `get_urls` return URLs for (docs/formats.md#xml-rpc-api).
  */
-export const URL_PLATFORMS = ['linux', 'mac', 'windows', 'android'] as const;
+export const URL_PLATFORMS: readonly StandardPlatform[] = STANDARD_PLATFORMS.map((p) => p.platform);
 /**
  * methodCall > params > param > value > array > data > value > struct > member > value … : 32 is
  * ample.
@@ -99,7 +100,7 @@ export function faultText(problems: readonly Problem[]): string {
   return shown.join('\n');
 }
 
-export type Urls = Record<(typeof URL_PLATFORMS)[number], string>;
+export type Urls = Record<StandardPlatform, string>;
 
 export function installerUrls(publicUrl: string, id: string): Urls {
   const urls = {} as Urls;

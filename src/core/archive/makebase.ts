@@ -28,6 +28,7 @@ import {
   type PrivateKey,
   type PublicKey,
 } from '../keys.ts';
+import { STANDARD_PLATFORMS, type StandardPlatform } from '../platforms.ts';
 import { CibError, problem, type Problem } from '../problems.ts';
 import { writeAppendReadyTgz } from './tgz.ts';
 import {
@@ -37,17 +38,13 @@ import {
   type BaseManifestEntry,
 } from '../manifest.ts';
 
-/**
- * The platforms that have a base installer built from a source tree
- * (docs/formats.md#base-installers).
- */
-export const BASE_PLATFORMS = [
-  { platform: 'linux', file: 'seattle_linux.tgz', format: 'tgz' },
-  { platform: 'mac', file: 'seattle_mac.tgz', format: 'tgz' },
-  { platform: 'windows', file: 'seattle_win.zip', format: 'zip' },
-  { platform: 'android', file: 'seattle_android.zip', format: 'zip' },
-] as const;
-export type BasePlatform = (typeof BASE_PLATFORMS)[number]['platform'];
+/** The platforms make-base builds: the standard ones of the platform table. */
+export const BASE_PLATFORMS = STANDARD_PLATFORMS.map(({ platform, baseFile, format }) => ({
+  platform,
+  file: baseFile,
+  format,
+}));
+export type BasePlatform = StandardPlatform;
 
 /**
  * The archive's single top folder and the program folder inside it
