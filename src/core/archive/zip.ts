@@ -597,37 +597,29 @@ export function customizeZipParts(
   const { dosDate, dosTime } = newestDosTimestamp(kept);
   const ascii = nameBytes.every((b) => b < 0x80);
   const flags = ascii ? 0 : FLAG_UTF8;
-  const crc = crc32(data);
-  const local = writeLocalHeader({
-    versionNeeded: VERSION_STORED,
+  // The fields the local header and the central record share.
+  const shared = {
     flags,
     method: METHOD_STORED,
     dosTime,
     dosDate,
-    crc32: crc,
+    crc32: crc32(data),
     compressedSize: data.length,
     uncompressedSize: data.length,
     name: nameBytes,
-    extra: EMPTY,
-  });
+  };
+  const local = writeLocalHeader({ ...shared, versionNeeded: VERSION_STORED, extra: EMPTY });
   const localAt = centralAt - cutTotal;
   const localOffset = localAt;
   const offsetNeedsZip64 = localOffset >= ZIP64_MARK_32;
   const central = writeCentralRecord({
+    ...shared,
     madeBy: MADE_BY_UNIX,
     versionNeeded: offsetNeedsZip64 ? VERSION_ZIP64 : VERSION_STORED,
-    flags,
-    method: METHOD_STORED,
-    dosTime,
-    dosDate,
-    crc32: crc,
-    compressedSize: data.length,
-    uncompressedSize: data.length,
     diskStart: 0,
     internalAttributes: 0,
     externalAttributes: (REGULAR_FILE_0644 << 16) >>> 0,
     localOffset: offsetNeedsZip64 ? ZIP64_MARK_32 : localOffset,
-    name: nameBytes,
     extra: offsetNeedsZip64 ? writeZip64OffsetExtra(localOffset) : EMPTY,
     comment: EMPTY,
   });
