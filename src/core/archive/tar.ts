@@ -162,6 +162,10 @@ export interface UstarHeader {
   mode: number;
   size: number;
   mtime: number;
+}
+
+/** Who owns an entry; only inspection lists it, so the scanner reads it only when asked. */
+export interface TarOwner {
   uid: number;
   gid: number;
   /** Empty unless the header carries a ustar (POSIX or GNU) magic. */
@@ -228,10 +232,17 @@ export function readUstarHeader(block: Uint8Array, where: string): UstarHeader {
     mode: readNumber(block, MODE, where),
     size: readNumber(block, SIZE, where),
     mtime: readNumber(block, MTIME, where),
+  };
+}
+
+/** The owner fields of a header block (see TarOwner). */
+function readUstarOwner(block: Uint8Array): TarOwner {
+  const ustar = readText(block, [MAGIC[0], 5]) === 'ustar';
+  return {
     uid: readOwnerNumber(block, UID),
     gid: readOwnerNumber(block, GID),
-    uname: magic === 'ustar' ? readText(block, UNAME) : '',
-    gname: magic === 'ustar' ? readText(block, GNAME) : '',
+    uname: ustar ? readText(block, UNAME) : '',
+    gname: ustar ? readText(block, GNAME) : '',
   };
 }
 
@@ -293,12 +304,10 @@ export interface TarEntryInfo {
   size: number;
   /** Tar offset of the entry's first header (its pax or long-name header, if any). */
   offset: number;
-  /** Seconds since the epoch; this and the owner fields have any pax records applied. */
+  /** Seconds since the epoch, any pax `mtime=` applied. */
   mtime: number;
-  uid: number;
-  gid: number;
-  uname: string;
-  gname: string;
+  /** Only for a hook that sets `owners`; any pax owner records applied. */
+  owner?: TarOwner;
 }
 
 /**
@@ -306,6 +315,8 @@ export interface TarEntryInfo {
  * whether it wants the data, which then arrives through `data` in pieces.
  */
 export interface TarEntryHook {
+  /** Whether `entry` wants each entry's `owner` (read only then, as it costs a little). */
+  owners?: boolean;
   entry(info: TarEntryInfo): boolean;
   data(chunk: Uint8Array): void;
 }
@@ -461,10 +472,7 @@ export class TarScanner {
         size,
         offset: start,
         mtime: pax.mtime ?? header.mtime,
-        uid: pax.uid ?? header.uid,
-        gid: pax.gid ?? header.gid,
-        uname: pax.uname ?? header.uname,
-        gname: pax.gname ?? header.gname,
+        ...(this.hook.owners ? { owner: { ...readUstarOwner(block), ...paxOwner(pax) } } : {}),
       });
       this.hookLeft = wants ? size : 0;
     }
@@ -523,6 +531,17 @@ export class TarScanner {
     this.meta.push(copy);
     if (isBody) this.metaBody.push(copy);
   }
+}
+
+/** The owner records of a pax header, only those it has. */
+function paxOwner(pax: PaxRecords): Partial<TarOwner> {
+  const { uid, gid, uname, gname } = pax;
+  return {
+    ...(uid !== undefined ? { uid } : {}),
+    ...(gid !== undefined ? { gid } : {}),
+    ...(uname !== undefined ? { uname } : {}),
+    ...(gname !== undefined ? { gname } : {}),
+  };
 }
 
 /** Only regular files (and their old and contiguous forms) carry data; GNU tar agrees. */

@@ -42,6 +42,7 @@ export async function readTgzEntries(base: Uint8Array): Promise<TgzEntry[]> {
     chunks = [];
   };
   const scanner = new TarScanner(() => {}, undefined, {
+    owners: true,
     entry(info) {
       close();
       current = undefined;
@@ -51,10 +52,10 @@ export async function readTgzEntries(base: Uint8Array): Promise<TgzEntry[]> {
         type: TYPE_NAMES[info.typeflag] ?? 'file',
         mode: info.mode,
         mtime: info.mtime,
-        uid: info.uid,
-        gid: info.gid,
-        uname: info.uname,
-        gname: info.gname,
+        uid: info.owner?.uid ?? 0,
+        gid: info.owner?.gid ?? 0,
+        uname: info.owner?.uname ?? '',
+        gname: info.owner?.gname ?? '',
         size: info.size,
         linkname: info.linkname,
       };
