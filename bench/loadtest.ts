@@ -1,12 +1,14 @@
 /**
- * `npm run loadtest` (issue 5, section 4): a bounded load run of the XML-RPC shim on loopback.
+ * `npm run loadtest` (README, "Server and XML-RPC shim"): a bounded load run of the XML-RPC shim
+ * on loopback.
  *
  * Phase 1: a server in its own process takes WARMUP untimed calls, then CALLS build_installers
  * calls (the measured ones) with keys supplied from CONCURRENCY keep-alive clients; then it is
- * restarted and every returned id, warm-up included, is checked with get_urls (`lost_builds`). Phase 2: the same load against a fresh server that gets SIGKILL in
- * the middle; after a restart every acknowledged build must be intact (get_urls answers and the
- * record file parses). Phase 3 (between them in the run): small calls alone, then with hostile
- * large calls (40,000 names, 1 MB bodies) arriving in parallel. Writes bench/shim.json.
+ * restarted and every returned id, warm-up included, is checked with get_urls (`lost_builds`).
+ * Phase 2: the same load against a fresh server that gets SIGKILL in the middle; after a restart
+ * every acknowledged build must be intact (get_urls answers and the record file parses). Phase 3
+ * (between them in the run): small calls alone, then with hostile large calls (40,000 names, 1 MB
+ * bodies) arriving in parallel. Writes bench/shim.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,13 +27,19 @@ const CONCURRENCY = Number(process.env.LOADTEST_CONCURRENCY ?? 64);
 /** Untimed calls first, as every benchmark here warms up: JIT, caches, the writer threads. */
 const WARMUP = Number(process.env.LOADTEST_WARMUP ?? 1_000);
 const KEY_PAIRS = 6;
-/** Server processes sharing the port; 2 measured no faster on this 2-core machine (the generator needs one). */
+/**
+ * Server processes sharing the port; 2 measured no faster on this 2-core machine (the generator
+ * needs one).
+ */
 const WORKERS = Number(process.env.LOADTEST_WORKERS ?? 1);
 /** Phase 3: small calls measured alone, then with hostile large calls arriving in parallel. */
 const HOSTILE_SMALL_CALLS = Number(process.env.LOADTEST_HOSTILE_CALLS ?? 2_000);
 const HOSTILE_CLIENTS = Number(process.env.LOADTEST_HOSTILE_CLIENTS ?? 2);
 const SMALL_CONCURRENCY = 8;
-/** The goal: small calls' p99 with hostile calls in parallel at most this many times their p99 alone. */
+/**
+ * The goal: small calls' p99 with hostile calls in parallel at most this many times their p99
+ * alone.
+ */
 const HOSTILE_P99_GOAL_RATIO = 5;
 /** Phase 2 kills the server once this many calls have been acknowledged. */
 const KILL_AFTER = Math.floor(CALLS / 3);
@@ -83,7 +91,9 @@ interface Server {
   port: number;
 }
 
-/** Starts the compiled server (as `npm start` runs it) in its own process on a free loopback port. */
+/**
+ * Starts the compiled server (as `npm start` runs it) in its own process on a free loopback port.
+ */
 function startServer(dataDir: string): Promise<Server> {
   // node itself (not a wrapper), in its own process group, so SIGKILL reaches every worker.
   const child = spawn(process.execPath, ['dist-node/server.mjs'], {

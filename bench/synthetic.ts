@@ -1,6 +1,6 @@
 /**
- * The synthetic base-installer content the archive benchmarks share (issue 3 §5): about 32 MiB,
- * thousands of source-like text files plus a few incompressible ones, all under `seattle/`.
+ * The synthetic base-installer content the archive benchmarks share (README, "Benchmarks"): about
+ * 32 MiB, thousands of source-like text files plus a few incompressible ones, all under `seattle/`.
  * Deterministic from the seed, so every run and every suite measures the same bytes.
  */
 import { readFileSync } from 'node:fs';

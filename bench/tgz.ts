@@ -12,7 +12,9 @@ const MTIME = 1_700_000_000;
 const VESSELINFO =
   'Percent 80\nOwner 65537 1234\nUser 65537 5678\nPercent 20\nOwner 3 55\nUser 3 55';
 
-/** Python's tarfile `w:gz`: the way operators' bases are written (spec §2). */
+/**
+ * Python's tarfile `w:gz`: the way operators' bases are written (docs/formats.md#base-installers).
+ */
 function pythonTarfileBase(dir: string): Uint8Array {
   const out = join(dir, 'python.tgz');
   execFileSync('python3', [

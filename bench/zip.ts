@@ -17,7 +17,10 @@ const RUNS = 5;
 const VESSELINFO =
   'Percent 80\nOwner 65537 1234\nUser 65537 5678\nPercent 20\nOwner 3 55\nUser 3 55';
 
-/** Python's zipfile with deflate, the way operators' zip bases are written (spec §2). */
+/**
+ * Python's zipfile with deflate, the way operators' zip bases are written
+ * (docs/formats.md#base-installers).
+ */
 function pythonZipBase(dir: string): Uint8Array {
   const out = join(dir, 'base.zip');
   execFileSync('python3', [

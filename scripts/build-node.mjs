@@ -15,7 +15,7 @@ await build({
   entryPoints: [
     { in: 'src/cli/main.ts', out: 'cib' },
     { in: 'src/server/main.ts', out: 'server' },
-    { in: 'src/server/store-worker.mjs', out: 'store-worker' },
+    { in: 'src/server/store-worker.ts', out: 'store-worker' },
   ],
   outdir,
   outExtension: { '.js': '.mjs' },

@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from './command.ts';
 import {
-  resolveConfig,
+  checkConfig,
+  resolveValidConfig,
   usersWithoutKeys,
-  validateConfig,
   type ResolvedConfig,
 } from '../core/config.ts';
 import { fingerprint } from '../core/keys.ts';
@@ -45,7 +45,8 @@ export async function resolveConfigFile(
 ): Promise<ResolvedConfig | undefined> {
   const { keysOut, keyBits } = options;
   if (keysOut === '') throw new UsageError('--keys-out needs a directory.');
-  const { config, problems } = validateConfig(readJsonFile(file), settings);
+  // cliSettings checked the settings already: the configuration's own rules only.
+  const { config, problems } = checkConfig(readJsonFile(file), settings);
   printProblems(problems, file);
   if (!config) return undefined;
 
@@ -75,7 +76,7 @@ export async function resolveConfigFile(
     }
   }
 
-  const { resolved, generated } = await resolveConfig(config, settings, { keyBits });
+  const { resolved, generated } = await resolveValidConfig(config, settings, { keyBits });
   if (keysOut !== undefined && missing.length > 0) {
     mkdirSync(keysOut, { recursive: true });
     for (const [name, pair] of Object.entries(generated)) {

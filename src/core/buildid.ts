@@ -1,7 +1,7 @@
 /**
- * Build ids (spec §6: 40 characters from [a-z0-9]): the SHA-1 of a canonical serialisation of the
- * resolved configuration, so equal configurations get equal ids on every machine. Private keys
- * are never part of it.
+ * Build ids (docs/formats.md#build-id: 40 characters from [a-z0-9]): the SHA-1 of a canonical
+ * serialisation of the resolved configuration, so equal configurations get equal ids on every
+ * machine. Private keys are never part of it.
  */
 import { sha1 } from '@noble/hashes/legacy.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -38,10 +38,18 @@ export function buildIdInput(resolved: ResolvedConfig): string {
   });
 }
 
-/** 40 lowercase hex digits. */
-export function buildId(resolved: ResolvedConfig): string {
-  return bytesToHex(sha1(new TextEncoder().encode(buildIdInput(resolved))));
+/** SHA-1 of UTF-8 text as 40 lowercase hex digits. */
+export type Sha1Hex = (text: string) => string;
+
+/** The portable SHA-1 (the page, the worker); the server passes Node's native one instead. */
+export function nobleSha1Hex(text: string): string {
+  return bytesToHex(sha1(new TextEncoder().encode(text)));
 }
 
-/** The shape `get_urls` accepts (spec §6). */
+/** 40 lowercase hex digits: `sha1Hex` of buildIdInput. */
+export function buildId(resolved: ResolvedConfig, sha1Hex: Sha1Hex = nobleSha1Hex): string {
+  return sha1Hex(buildIdInput(resolved));
+}
+
+/** The shape `get_urls` accepts (docs/formats.md#xml-rpc-api). */
 export const BUILD_ID_PATTERN = /^[a-z0-9]{40}$/;

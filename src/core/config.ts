@@ -1,7 +1,7 @@
 /**
- * The build configuration (spec §5) and the one validation every caller uses: the page, the
- * command line and the XML-RPC shim all call `validateConfig`, so a rule is written once and gives
- * the same code, place and sentence everywhere.
+ * The build configuration (docs/formats.md#build-configuration) and the one validation every caller
+ * uses: the page, the command line and the XML-RPC shim all call `validateConfig`, so a rule is
+ * written once and gives the same code, place and sentence everywhere.
  */
 import { parsePublicKey } from './keys.ts';
 import { generateKeyPair, type KeyPair } from './keygen.ts';
@@ -17,7 +17,7 @@ import {
   type KeyBits,
 } from './settings.ts';
 
-/** One vessel as the XML-RPC API sends it (spec §5, §6). */
+/** One vessel as the XML-RPC API sends it (docs/formats.md#build-configuration, #xml-rpc-api). */
 export interface VesselSpec {
   percentage: number;
   owner: string;
@@ -52,11 +52,17 @@ export interface GeneratedKey {
   privateKey: string;
 }
 
-/** Spec §5: 3 to 40 characters from [0-9a-zA-Z_], the first a letter or digit. */
+/**
+ * docs/formats.md#build-configuration: 3 to 40 characters from [0-9a-zA-Z_], the first a letter or
+ * digit.
+ */
 export const USER_NAME_PATTERN = /^[0-9a-zA-Z][0-9a-zA-Z_]{2,39}$/;
 export const USER_NAME_MIN = 3;
 export const USER_NAME_MAX = 40;
-/** Spec §3: every vessel, the reserved one included, gets between 10 and 100 percent. */
+/**
+ * docs/formats.md#vesselinfo: every vessel, the reserved one included, gets between 10 and 100
+ * percent.
+ */
 export const MIN_PERCENT = 10;
 export const MAX_PERCENT = 100;
 /**
@@ -82,8 +88,8 @@ function quoted(text: string): string {
 }
 
 /** Appends in a loop: spreading tens of thousands of items into push() can overflow the stack. */
-function append(problems: Problem[], more: readonly Problem[]): void {
-  for (const p of more) problems.push(p);
+function append<T>(into: T[], more: readonly T[]): void {
+  for (const item of more) into.push(item);
 }
 
 /** Why a user name breaks the rule, or undefined when it is fine. */
@@ -158,9 +164,10 @@ function unknownFields(object: Record<string, unknown>, known: string[], path: s
 }
 
 /**
- * Names must be unique ignoring case (spec §5: duplicate names are an error), because each user's
- * key becomes a file `NAME.publickey`, and `Bob` and `bob` would collide on Windows and macOS.
- * Checks each name's syntax too. `pathOf(i)` names the place of the i-th name.
+ * Names must be unique ignoring case (docs/formats.md#build-configuration: duplicate names are an
+ * error), because each user's key becomes a file `NAME.publickey`, and `Bob` and `bob` would
+ * collide on Windows and macOS. Checks each name's syntax too. `pathOf(i)` names the place of the
+ * i-th name.
  */
 export function checkUserNames(
   names: readonly string[],
@@ -193,22 +200,6 @@ export function checkUserNames(
 
 /** Settings errors (never the person's fault): codes `settings.*`, paths name the setting. */
 export function validateSettings(settings: ReservedSettings): Problem[] {
-  // A server checks the same settings on every call: the last answer is kept (a copy is returned).
-  const memo = lastSettingsCheck;
-  if (memo && memo.share === settings.reservedShare && memo.key === settings.reservedKey)
-    return memo.problems.map((p) => ({ ...p }));
-  const problems = checkSettings(settings);
-  lastSettingsCheck = {
-    share: settings.reservedShare,
-    key: settings.reservedKey,
-    problems: problems.map((p) => ({ ...p })),
-  };
-  return problems;
-}
-
-let lastSettingsCheck: { share: unknown; key: unknown; problems: Problem[] } | undefined;
-
-function checkSettings(settings: ReservedSettings): Problem[] {
   return [
     ...checkReservedShare(settings.reservedShare, SETTING_FIELDS.reservedShare),
     ...checkReservedKey(settings.reservedKey, SETTING_FIELDS.reservedKey),
@@ -295,10 +286,15 @@ function checkNameValue(
   return bad ? { problems: [bad] } : { name: value, problems: [] };
 }
 
+/** A configuration validateConfig accepted: resolveValidConfig takes only these. */
+export type ValidConfig = BuildConfig & { readonly [validBrand]: true };
+declare const validBrand: unique symbol;
+
 /**
- * Checks a build configuration in the XML-RPC shape (spec §5) against every rule of spec §3 and §5
- * and the deployment settings. Returns all problems at once (errors and warnings); `config` is a
- * clean copy holding only the known fields, present only when there are no errors.
+ * Checks a build configuration in the XML-RPC shape (docs/formats.md#build-configuration) against
+ * every rule of the vesselinfo and the build configuration and against the deployment settings.
+ * Returns all problems at once (errors and warnings); `config` is a clean copy holding only the
+ * known fields, present only when there are no errors.
  *
  * Decisions: unknown fields are warnings (ignored); names differing only in case are duplicates;
  * `user_data` entries no vessel names are a warning and are left out of the build.
@@ -306,32 +302,71 @@ function checkNameValue(
 export function validateConfig(
   input: unknown,
   settings: ReservedSettings,
-): { config?: BuildConfig; problems: Problem[] } {
-  const problems: Problem[] = validateSettings(settings);
+): { config?: ValidConfig; problems: Problem[] } {
+  const checked = checkConfig(input, settings);
+  const problems = validateSettings(settings);
+  const settingsWrong = problems.length > 0;
+  append(problems, checked.problems);
+  return checked.config && !settingsWrong ? { config: checked.config, problems } : { problems };
+}
+
+/**
+ * validateConfig for settings already checked where they came in (the server checks its
+ * deployment settings once, at start): the configuration's own rules only.
+ */
+export function checkConfig(
+  input: unknown,
+  settings: ReservedSettings,
+): { config?: ValidConfig; problems: Problem[] } {
   if (!isPlainObject(input)) {
-    problems.push(
-      problem(
-        'config.type',
-        '',
-        `A build configuration is an object {"vessels": [...], "user_data": {...}}, not ${jsonType(input)}.`,
-      ),
-    );
-    return { problems };
+    return {
+      problems: [
+        problem(
+          'config.type',
+          '',
+          `A build configuration is an object {"vessels": [...], "user_data": {...}}, not ${jsonType(input)}.`,
+        ),
+      ],
+    };
   }
-  append(problems, unknownFields(input, TOP_LEVEL_FIELDS, ''));
+  const problems = unknownFields(input, TOP_LEVEL_FIELDS, '');
+  const vessels = checkVessels(input.vessels, settings);
+  append(problems, vessels.problems);
+  const userData = checkUserData(input.user_data, vessels.namesUsed);
+  append(problems, userData.problems);
+  append(problems, checkNamesAcross(vessels.namesUsed, input.user_data, userData));
 
+  if (errorsOf(problems).length > 0) return { problems };
+  const config = (
+    userData.userData === undefined
+      ? { vessels: vessels.vessels }
+      : { vessels: vessels.vessels, user_data: userData.userData }
+  ) as ValidConfig;
+  return { config, problems };
+}
+
+/** Every place a name is used, for the duplicate check and for "unused user_data". */
+interface NameUse {
+  name: string;
+  path: string;
+}
+
+/** The `vessels` list: its shape, each vessel, and the total against the reserved share. */
+function checkVessels(
+  rawVessels: unknown,
+  settings: ReservedSettings,
+): { vessels: VesselSpec[]; namesUsed: NameUse[]; problems: Problem[] } {
   const vessels: VesselSpec[] = [];
-  // Every place a name is used, for the duplicate check and for "unused user_data".
-  const namesUsed: { name: string; path: string }[] = [];
-  let percentagesComplete = true;
-  let total = 0;
-
-  const rawVessels = input.vessels;
+  const namesUsed: NameUse[] = [];
+  const problems: Problem[] = [];
+  const done = () => ({ vessels, namesUsed, problems });
   if (rawVessels === undefined) {
     problems.push(
       problem('config.vessels.missing', 'vessels', 'The configuration has no "vessels" list.'),
     );
-  } else if (!Array.isArray(rawVessels)) {
+    return done();
+  }
+  if (!Array.isArray(rawVessels)) {
     problems.push(
       problem(
         'config.vessels.type',
@@ -339,162 +374,193 @@ export function validateConfig(
         `"vessels" must be a list of vessels, not ${jsonType(rawVessels)}.`,
       ),
     );
-  } else if (rawVessels.length === 0) {
+    return done();
+  }
+  if (rawVessels.length === 0) {
     problems.push(
       problem('config.vessels.empty', 'vessels', 'The configuration needs at least one vessel.'),
     );
+    return done();
+  }
+  if (rawVessels.length > MAX_USER_VESSELS) {
+    problems.push(
+      problem(
+        'config.vessels.too-many',
+        'vessels',
+        `There are ${rawVessels.length} vessels; a build has at most ${MAX_USER_VESSELS} (plus the reserved one).`,
+      ),
+    );
+  }
+  let percentagesComplete = true;
+  let total = 0;
+  rawVessels.forEach((raw: unknown, index) => {
+    const checked = checkVessel(raw, `vessels[${index}]`);
+    append(problems, checked.problems);
+    append(namesUsed, checked.namesUsed);
+    if (checked.percentage === undefined) percentagesComplete = false;
+    else total += checked.percentage;
+    if (checked.vessel) vessels.push(checked.vessel);
+  });
+  const required = MAX_PERCENT - settings.reservedShare;
+  if (percentagesComplete && total !== required) {
+    problems.push(
+      problem(
+        'config.vessels.total',
+        'vessels',
+        `The vessels add up to ${total}%; they must add up to exactly ${required}% (the other ${settings.reservedShare}% is the reserved vessel).`,
+      ),
+    );
+  }
+  return done();
+}
+
+/**
+ * One vessel: its fields, percentage, owner and users. `percentage` is set only when it is a
+ * whole number (so the total can be checked); `vessel` when percentage and owner are usable.
+ */
+function checkVessel(
+  raw: unknown,
+  path: string,
+): { vessel?: VesselSpec; percentage?: number; namesUsed: NameUse[]; problems: Problem[] } {
+  const namesUsed: NameUse[] = [];
+  if (!isPlainObject(raw)) {
+    return {
+      namesUsed,
+      problems: [
+        problem(
+          'vessel.type',
+          path,
+          `A vessel is an object {"percentage": 60, "owner": "name", "users": [...]}, not ${jsonType(raw)}.`,
+        ),
+      ],
+    };
+  }
+  const problems = unknownFields(raw, VESSEL_FIELDS, path);
+  const pct = checkPercentage(raw.percentage, `${path}.percentage`);
+  append(problems, pct.problems);
+
+  let owner: string | undefined;
+  if (raw.owner === undefined) {
+    problems.push(problem('vessel.owner.missing', `${path}.owner`, 'Every vessel needs an owner.'));
   } else {
-    if (rawVessels.length > MAX_USER_VESSELS) {
-      problems.push(
-        problem(
-          'config.vessels.too-many',
-          'vessels',
-          `There are ${rawVessels.length} vessels; a build has at most ${MAX_USER_VESSELS} (plus the reserved one).`,
-        ),
-      );
-    }
-    rawVessels.forEach((raw: unknown, index) => {
-      const path = `vessels[${index}]`;
-      if (!isPlainObject(raw)) {
-        percentagesComplete = false;
-        problems.push(
-          problem(
-            'vessel.type',
-            path,
-            `A vessel is an object {"percentage": 60, "owner": "name", "users": [...]}, not ${jsonType(raw)}.`,
-          ),
-        );
-        return;
-      }
-      append(problems, unknownFields(raw, VESSEL_FIELDS, path));
-      const pct = checkPercentage(raw.percentage, `${path}.percentage`);
-      append(problems, pct.problems);
-      if (pct.percentage === undefined || !Number.isInteger(pct.percentage))
-        percentagesComplete = false;
-      else total += pct.percentage;
-
-      let owner: string | undefined;
-      if (raw.owner === undefined) {
-        problems.push(
-          problem('vessel.owner.missing', `${path}.owner`, 'Every vessel needs an owner.'),
-        );
-      } else {
-        const checked = checkNameValue(raw.owner, `${path}.owner`, 'owner');
-        append(problems, checked.problems);
-        owner = checked.name;
-        if (owner !== undefined) namesUsed.push({ name: owner, path: `${path}.owner` });
-      }
-
-      const users: string[] = [];
-      if (raw.users !== undefined) {
-        if (!Array.isArray(raw.users)) {
-          problems.push(
-            problem(
-              'vessel.users.type',
-              `${path}.users`,
-              `"users" must be a list of user names, not ${jsonType(raw.users)}.`,
-            ),
-          );
-        } else {
-          raw.users.forEach((user: unknown, userIndex) => {
-            const userPath = `${path}.users[${userIndex}]`;
-            const checked = checkNameValue(user, userPath, 'user');
-            append(problems, checked.problems);
-            if (checked.name !== undefined) {
-              users.push(checked.name);
-              namesUsed.push({ name: checked.name, path: userPath });
-            }
-          });
-        }
-      }
-      if (pct.percentage !== undefined && owner !== undefined) {
-        vessels.push(
-          raw.users === undefined
-            ? { percentage: pct.percentage, owner }
-            : { percentage: pct.percentage, owner, users },
-        );
-      }
-    });
-
-    const required = MAX_PERCENT - settings.reservedShare;
-    if (percentagesComplete && total !== required) {
-      problems.push(
-        problem(
-          'config.vessels.total',
-          'vessels',
-          `The vessels add up to ${total}%; they must add up to exactly ${required}% (the other ${settings.reservedShare}% is the reserved vessel).`,
-        ),
-      );
-    }
+    const checked = checkNameValue(raw.owner, `${path}.owner`, 'owner');
+    append(problems, checked.problems);
+    owner = checked.name;
+    if (owner !== undefined) namesUsed.push({ name: owner, path: `${path}.owner` });
   }
 
-  let userData: Record<string, { public_key?: string }> | undefined;
-  const rawUserData = input.user_data;
-  if (rawUserData !== undefined) {
-    if (!isPlainObject(rawUserData)) {
+  const users: string[] = [];
+  if (raw.users !== undefined) {
+    if (!Array.isArray(raw.users)) {
       problems.push(
+        problem(
+          'vessel.users.type',
+          `${path}.users`,
+          `"users" must be a list of user names, not ${jsonType(raw.users)}.`,
+        ),
+      );
+    } else {
+      raw.users.forEach((user: unknown, userIndex) => {
+        const userPath = `${path}.users[${userIndex}]`;
+        const checked = checkNameValue(user, userPath, 'user');
+        append(problems, checked.problems);
+        if (checked.name !== undefined) {
+          users.push(checked.name);
+          namesUsed.push({ name: checked.name, path: userPath });
+        }
+      });
+    }
+  }
+  const whole =
+    pct.percentage !== undefined && Number.isInteger(pct.percentage) ? pct.percentage : undefined;
+  if (pct.percentage === undefined || owner === undefined) {
+    return { percentage: whole, namesUsed, problems };
+  }
+  const vessel: VesselSpec =
+    raw.users === undefined
+      ? { percentage: pct.percentage, owner }
+      : { percentage: pct.percentage, owner, users };
+  return { vessel, percentage: whole, namesUsed, problems };
+}
+
+/** `user_data`: its shape, its names, each entry's public key, and entries no vessel uses. */
+function checkUserData(
+  rawUserData: unknown,
+  namesUsed: readonly NameUse[],
+): { userData?: Record<string, { public_key?: string }>; problems: Problem[] } {
+  if (rawUserData === undefined) return { problems: [] };
+  if (!isPlainObject(rawUserData)) {
+    return {
+      problems: [
         problem(
           'config.user-data.type',
           'user_data',
           `"user_data" must be an object {"name": {"public_key": "e n"}}, not ${jsonType(rawUserData)}.`,
         ),
+      ],
+    };
+  }
+  const userData: Record<string, { public_key?: string }> = {};
+  const names = Object.keys(rawUserData);
+  const problems = checkUserNames(names, (i) => `user_data.${names[i]}`);
+  const used = new Set(namesUsed.map((u) => u.name));
+  for (const name of names) {
+    const path = `user_data.${name}`;
+    const entry = rawUserData[name];
+    if (!isPlainObject(entry)) {
+      problems.push(
+        problem(
+          'user-data.entry.type',
+          path,
+          `A user's data is an object {"public_key": "e n"}, not ${jsonType(entry)}.`,
+        ),
+      );
+      continue;
+    }
+    append(problems, unknownFields(entry, USER_DATA_FIELDS, path));
+    const key = entry.public_key;
+    if (key === undefined) {
+      setOwn(userData, name, {});
+    } else if (typeof key !== 'string') {
+      problems.push(
+        problem(
+          'user-data.public-key.type',
+          `${path}.public_key`,
+          `A public key is a string "e n", not ${jsonType(key)}.`,
+        ),
       );
     } else {
-      userData = {};
-      const names = Object.keys(rawUserData);
-      append(
-        problems,
-        checkUserNames(names, (i) => `user_data.${names[i]}`),
+      append(problems, parsePublicKey(key, `${path}.public_key`).problems);
+      setOwn(userData, name, { public_key: key });
+    }
+    if (!used.has(name) && isValidUserName(name)) {
+      problems.push(
+        problem(
+          'user-data.unused',
+          path,
+          `The user ${JSON.stringify(name)} is not named in any vessel and is left out of the build.`,
+          'warning',
+        ),
       );
-      const used = new Set(namesUsed.map((u) => u.name));
-      for (const name of names) {
-        const path = `user_data.${name}`;
-        const entry = rawUserData[name];
-        if (!isPlainObject(entry)) {
-          problems.push(
-            problem(
-              'user-data.entry.type',
-              path,
-              `A user's data is an object {"public_key": "e n"}, not ${jsonType(entry)}.`,
-            ),
-          );
-          continue;
-        }
-        append(problems, unknownFields(entry, USER_DATA_FIELDS, path));
-        const key = entry.public_key;
-        if (key === undefined) {
-          setOwn(userData, name, {});
-        } else if (typeof key !== 'string') {
-          problems.push(
-            problem(
-              'user-data.public-key.type',
-              `${path}.public_key`,
-              `A public key is a string "e n", not ${jsonType(key)}.`,
-            ),
-          );
-        } else {
-          append(problems, parsePublicKey(key, `${path}.public_key`).problems);
-          setOwn(userData, name, { public_key: key });
-        }
-        if (!used.has(name) && isValidUserName(name)) {
-          problems.push(
-            problem(
-              'user-data.unused',
-              path,
-              `The user ${JSON.stringify(name)} is not named in any vessel and is left out of the build.`,
-              'warning',
-            ),
-          );
-        }
-      }
     }
   }
+  return { userData, problems };
+}
 
-  // Distinct names used in vessels and user_data must not collide ignoring case. Each distinct
-  // spelling is checked once, at the first place it appears, so repeated references are fine.
+/**
+ * Names across vessels and `user_data`: at most MAX_USERS_PER_BUILD distinct users, and no two
+ * spellings that differ only in case. Each distinct spelling is checked once, at the first place
+ * it appears, so repeated references are fine.
+ */
+function checkNamesAcross(
+  namesUsed: readonly NameUse[],
+  rawUserData: unknown,
+  checkedUserData: { userData?: Record<string, unknown>; problems: readonly Problem[] },
+): Problem[] {
+  const problems: Problem[] = [];
   const firstPlace = new Map<string, string>();
   for (const { name, path } of namesUsed) if (!firstPlace.has(name)) firstPlace.set(name, path);
-  const userDataNames = userData ? Object.keys(userData) : [];
+  const userDataNames = checkedUserData.userData ? Object.keys(checkedUserData.userData) : [];
   const inUserData = new Set(userDataNames);
   const vesselOnly = [...firstPlace.keys()].filter((name) => !inUserData.has(name));
   // Counted once, ignoring case (so "Bob" and "bob" are one user here and a duplicate above).
@@ -510,29 +576,22 @@ export function validateConfig(
       ),
     );
   }
-  // user_data collisions among themselves were reported above; here: vessel names against all.
+  // user_data collisions among themselves were reported with user_data; here: vessel names against
+  // all.
   const spellings = [...userDataNames, ...vesselOnly];
   const nameProblems = checkUserNames(spellings, (i) => {
     const name = spellings[i] ?? '';
     return firstPlace.get(name) ?? `user_data.${name}`;
   }).filter((p) => p.code === 'user.name.duplicate');
   const alreadyReported = new Set(
-    problems.filter((p) => p.code === 'user.name.duplicate').map((p) => p.path),
+    checkedUserData.problems.filter((p) => p.code === 'user.name.duplicate').map((p) => p.path),
   );
   append(
     problems,
     nameProblems.filter((p) => !alreadyReported.has(p.path)),
   );
-
-  if (errorsOf(problems).length > 0) return { problems };
-  const config: BuildConfig =
-    userData === undefined ? { vessels } : { vessels, user_data: userData };
-  validated.add(config);
-  return { config, problems };
+  return problems;
 }
-
-/** Configurations validateConfig returned, which resolveValidConfig need not check again. */
-const validated = new WeakSet<BuildConfig>();
 
 /** Names in first-seen order: owners and users of every vessel. */
 export function userNamesOf(vessels: readonly VesselSpec[]): string[] {
@@ -572,16 +631,14 @@ export interface ResolveOptions {
 }
 
 /**
- * resolveConfig for the `config` that validateConfig has just returned (unchanged since, with
- * the same settings), without validating it a second time: a server validates each call once.
- * Anything validateConfig did not return is validated as resolveConfig does.
+ * resolveConfig for a `config` that validateConfig (or checkConfig) returned, without validating
+ * it a second time: a server validates each call once, at its edge. The type says it was checked.
  */
 export async function resolveValidConfig(
-  config: BuildConfig,
+  config: ValidConfig,
   settings: ReservedSettings,
   options: ResolveOptions = {},
 ): Promise<{ resolved: ResolvedConfig; generated: Record<string, GeneratedKey> }> {
-  if (!validated.has(config)) return resolveConfig(config, settings, options);
   return resolveChecked(config, settings, options);
 }
 
@@ -640,7 +697,9 @@ export function resolvedOf(
   };
 }
 
-/** The key as `"e n"` with no stray whitespace, so equal keys give equal vesselinfos and build ids. */
+/**
+ * The key as `"e n"` with no stray whitespace, so equal keys give equal vesselinfos and build ids.
+ */
 export function canonicalPublicKey(text: string, path: string): string {
   const parsed = parsePublicKey(text, path);
   if (!parsed.key) throw new CibError(errorsOf(parsed.problems));

@@ -1,10 +1,11 @@
 /**
- * RSA key-pair generation returning Seattle strings (spec §4). WebCrypto does the work where it
- * exists (browsers' secure contexts, Node 20); node-forge, loaded lazily so it never weighs on the
- * page's first load, covers pages served over plain http from a non-local host, where
+ * RSA key-pair generation returning Seattle strings (docs/formats.md#keys). WebCrypto does the work
+ * where it exists (browsers' secure contexts, Node 20); node-forge, loaded lazily so it never
+ * weighs on the page's first load, covers pages served over plain http from a non-local host, where
  * `crypto.subtle` is missing.
  */
-import { base64UrlToBytes, bytesToBigInt } from './bigint.ts';
+import { bytesToBigInt } from './bigint.ts';
+import { base64UrlToBytes } from './bytes.ts';
 import { formatPrivateKey, formatPublicKey } from './keys.ts';
 import { CibError, problem } from './problems.ts';
 import { KEY_BITS, type KeyBits } from './settings.ts';
@@ -18,7 +19,7 @@ export interface KeyPair {
 
 export type KeygenEngine = 'webcrypto' | 'forge';
 
-/** The exponent every generated key uses; parsing never assumes it (spec §4). */
+/** The exponent every generated key uses; parsing never assumes it (docs/formats.md#keys). */
 const PUBLIC_EXPONENT = 65537;
 const PUBLIC_EXPONENT_BYTES = new Uint8Array([0x01, 0x00, 0x01]);
 /** How long forge computes before yielding, so a page or worker can still take messages. */

@@ -1,13 +1,14 @@
 /**
  * Turns the public keys people are likely to paste or upload into Seattle strings `"e n"`
- * (spec §4): a Seattle `.publickey`, PEM SPKI (`BEGIN PUBLIC KEY`), PEM PKCS#1
+ * (docs/formats.md#keys): a Seattle `.publickey`, PEM SPKI (`BEGIN PUBLIC KEY`), PEM PKCS#1
  * (`BEGIN RSA PUBLIC KEY`) and OpenSSH (`ssh-rsa AAAA… comment`).
  *
  * The DER reader is our own, small and synchronous, rather than node-forge's asn1: importing must
  * work synchronously in the core, and forge is only ever loaded lazily (dynamic import) so that it
  * stays out of the page's first bundle. We read exactly the few structures named below.
  */
-import { base64ToBytes, bytesToBigInt } from './bigint.ts';
+import { bytesToBigInt } from './bigint.ts';
+import { base64ToBytes } from './bytes.ts';
 import { errorsOf, problem, type Problem } from './problems.ts';
 import { formatPublicKey, MAX_KEY_DIGITS, parsePublicKey } from './keys.ts';
 
@@ -177,7 +178,9 @@ function objectIdentifier(element: DerElement): string {
   return [top, first - top * 40, ...arcs].join('.');
 }
 
-/** RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 Appendix A.1.1). */
+/**
+ * RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 Appendix A.1.1).
+ */
 function readRsaPublicKey(der: Uint8Array): { e: bigint; n: bigint } {
   const sequence = expectWhole(der, TAG_SEQUENCE, 'RSA public key');
   const fields = children(sequence.content);

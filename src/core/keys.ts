@@ -1,5 +1,5 @@
 /**
- * Seattle RSA key strings (spec §4): public `"e n"`, private `"d p q"`, all decimal.
+ * Seattle RSA key strings (docs/formats.md#keys): public `"e n"`, private `"d p q"`, all decimal.
  * Seattle's own validity rule is only "positive integers and e < n": no exponent is assumed.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -17,7 +17,9 @@ export interface PrivateKey {
   q: bigint;
 }
 
-/** Moduli below this many bits are accepted with a `key.public.weak` warning (spec §4). */
+/**
+ * Moduli below this many bits are accepted with a `key.public.weak` warning (docs/formats.md#keys).
+ */
 export const WEAK_MODULUS_BITS = 1024;
 /**
  * Longest decimal number accepted in a key (about 33 000 bits, far past any real RSA key).

@@ -1,7 +1,7 @@
 /**
- * The signed `seattle/seattle_repy/metainfo` file every base installer carries (spec §9): the
- * list the node's software updater compares against the update site, signed with the
- * software-update key pair.
+ * The signed `seattle/seattle_repy/metainfo` file every base installer carries
+ * (docs/formats.md#signed-metainfo): the list the node's software updater compares against the
+ * update site, signed with the software-update key pair.
  *
  * Layout, as the original packaging step (`writemetainfo.py` + `signeddata.repy`) wrote it:
  *
@@ -9,13 +9,13 @@
  *   …
  *   \n!<e n>!<timestamp>!<expiration>!None!None!<signature>
  *
- * Reading of spec §9: "one line per program file" means every line ends in `\n` (the original
- * built the list as `outstring + line + "\n"`), and the signature block is then appended as
- * `\n!…`, so a blank line separates the list from the `!` line. The node's parser skips blank
- * lines and lines starting with `!`; `signeddata_split` strips exactly that one extra `\n`.
- * We list files sorted by path (UTF-16 code-unit order, i.e. byte order for ASCII paths) so the
- * file is reproducible; the original used directory order, which the updater does not depend on.
- * Timestamps are whole seconds written as decimal integers.
+ * Reading of the metainfo rule (docs/formats.md#signed-metainfo): "one line per program file" means
+ * every line ends in `\n` (the original built the list as `outstring + line + "\n"`), and the
+ * signature block is then appended as `\n!…`, so a blank line separates the list from the `!` line.
+ * The node's parser skips blank lines and lines starting with `!`; `signeddata_split` strips
+ * exactly that one extra `\n`. We list files sorted by path (UTF-16 code-unit order, i.e. byte
+ * order for ASCII paths) so the file is reproducible; the original used directory order, which the
+ * updater does not depend on. Timestamps are whole seconds written as decimal integers.
  */
 import { sha1 } from '@noble/hashes/legacy.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -23,7 +23,7 @@ import { bitLength, bytesToBigInt, modPow } from './bigint.ts';
 import { formatPublicKey, type PrivateKey, type PublicKey } from './keys.ts';
 import { CibError, problem, type Problem } from './problems.ts';
 
-/** The updater's signatures expire 30 days after signing (spec §9). */
+/** The updater's signatures expire 30 days after signing (docs/formats.md#signed-metainfo). */
 export const METAINFO_DEFAULT_LIFETIME_SECONDS = 30 * 24 * 60 * 60;
 /** The file's own name inside `seattle_repy/`. */
 export const METAINFO_FILE = 'metainfo';
@@ -31,7 +31,7 @@ export const METAINFO_FILE = 'metainfo';
 const FIELD_SEPARATOR = '!';
 /** The unused sequence number and destination fields. */
 const UNUSED_FIELD = 'None';
-/** Byte prefixed to every signed chunk by Seattle's RSA (spec §9). */
+/** Byte prefixed to every signed chunk by Seattle's RSA (docs/formats.md#signed-metainfo). */
 const CHUNK_PREFIX = 0x01;
 const SHA1_BYTES = 20;
 /**
@@ -52,7 +52,10 @@ export interface MetainfoEntry {
   size: number;
 }
 
-/** Spec §9: every file except `*.pyc`, `*.swp`, `*_repy.py` and the metainfo file itself. */
+/**
+ * docs/formats.md#signed-metainfo: every file except `*.pyc`, `*.swp`, `*_repy.py` and the metainfo
+ * file itself.
+ */
 export function isListedInMetainfo(path: string): boolean {
   return !(
     path.endsWith('.pyc') ||

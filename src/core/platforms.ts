@@ -4,8 +4,43 @@
  * command line, make-base and the server all derive theirs from it (docs/formats.md, "Base
  * installers").
  */
-export type Platform = 'linux' | 'mac' | 'windows' | 'android' | 'windows_gui';
-export type ArchiveFormat = 'tgz' | 'zip' | 'exe';
+/** The facts written once; everything below, the types included, is derived from them. */
+const TABLE = [
+  {
+    platform: 'linux',
+    label: 'Linux',
+    baseFile: 'seattle_linux.tgz',
+    format: 'tgz',
+    standard: true,
+  },
+  { platform: 'mac', label: 'Mac', baseFile: 'seattle_mac.tgz', format: 'tgz', standard: true },
+  {
+    platform: 'windows',
+    label: 'Windows',
+    baseFile: 'seattle_win.zip',
+    format: 'zip',
+    standard: true,
+  },
+  {
+    platform: 'android',
+    label: 'Android',
+    baseFile: 'seattle_android.zip',
+    format: 'zip',
+    standard: true,
+  },
+  {
+    platform: 'windows_gui',
+    label: 'Windows (GUI installer)',
+    baseFile: 'seattle_win_gui.exe',
+    format: 'exe',
+    standard: false,
+  },
+] as const;
+
+export type Platform = (typeof TABLE)[number]['platform'];
+/** The four platforms every deployment has. */
+export type StandardPlatform = Extract<(typeof TABLE)[number], { standard: true }>['platform'];
+export type ArchiveFormat = (typeof TABLE)[number]['format'];
 
 export interface PlatformInfo {
   platform: Platform;
@@ -29,31 +64,16 @@ const MEDIA_TYPES: Record<ArchiveFormat, string> = {
   exe: 'application/vnd.microsoft.portable-executable',
 };
 
-export const PLATFORMS: readonly PlatformInfo[] = [
-  platformInfo('linux', 'Linux', 'seattle_linux.tgz', 'tgz', true),
-  platformInfo('mac', 'Mac', 'seattle_mac.tgz', 'tgz', true),
-  platformInfo('windows', 'Windows', 'seattle_win.zip', 'zip', true),
-  platformInfo('android', 'Android', 'seattle_android.zip', 'zip', true),
-  platformInfo('windows_gui', 'Windows (GUI installer)', 'seattle_win_gui.exe', 'exe', false),
-];
+export const PLATFORMS: readonly PlatformInfo[] = TABLE.map((row) => ({
+  ...row,
+  outputFile: row.baseFile,
+  mediaType: MEDIA_TYPES[row.format],
+}));
 
-function platformInfo(
-  platform: Platform,
-  label: string,
-  baseFile: string,
-  format: ArchiveFormat,
-  standard: boolean,
-): PlatformInfo {
-  return {
-    platform,
-    label,
-    baseFile,
-    format,
-    outputFile: baseFile,
-    mediaType: MEDIA_TYPES[format],
-    standard,
-  };
-}
+/** The standard platforms, in table order: what make-base builds and XML-RPC lists. */
+export const STANDARD_PLATFORMS = PLATFORMS.filter(
+  (p): p is PlatformInfo & { platform: StandardPlatform } => p.standard,
+);
 
 export function platformInfoOf(platform: string): PlatformInfo | undefined {
   return PLATFORMS.find((p) => p.platform === platform);

@@ -24,14 +24,19 @@ export type KeyBits = (typeof KEY_BITS)[number];
 
 export const DEFAULT_RESERVED_SHARE = 20;
 export const DEFAULT_KEY_BITS: KeyBits = 2048;
-/** The node-side installer caps a build at this many vessels designed by the person (spec §5). */
+/**
+ * Vessels the person designs in one build: the old web builder offered 8, and this builder keeps
+ * that cap (docs/formats.md#build-configuration).
+ */
 export const MAX_USER_VESSELS = 8;
 export const PERCENT_STEP = 10;
 
 /** The highest reserved share: the person keeps at least one 10% vessel. */
 export const MAX_RESERVED_SHARE = 90;
 
-/** What each setting is called where it came from (an environment variable, a config.json field). */
+/**
+ * What each setting is called where it came from (an environment variable, a config.json field).
+ */
 export type SettingNames = Record<keyof DeploymentSettings, string>;
 
 export const SETTING_FIELDS: SettingNames = {

@@ -20,6 +20,7 @@ import {
   type ReservedSettings,
   type ResolvedConfig,
 } from './config.ts';
+import { base64UrlToBytes, bytesToBase64Url } from './bytes.ts';
 import { errorsOf, problem, type Problem } from './problems.ts';
 
 export const SHARE_VERSION = 1;
@@ -37,24 +38,9 @@ interface SharePayload {
   k: Record<string, string>;
 }
 
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
+/** Unpadded base64url only: the codec also takes padding, which a link never carries. */
 function fromBase64Url(text: string): Uint8Array | undefined {
-  // A length of 4k+1 characters cannot come from any byte string.
-  if (!BASE64URL.test(text) || text.length % 4 === 1) return undefined;
-  const padded =
-    text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
-  let binary: string;
-  try {
-    binary = atob(padded);
-  } catch {
-    return undefined;
-  }
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  return BASE64URL.test(text) ? base64UrlToBytes(text) : undefined;
 }
 
 export function encodeShare(resolved: ResolvedConfig): string {
@@ -65,7 +51,7 @@ export function encodeShare(resolved: ResolvedConfig): string {
     ),
   };
   const json = new TextEncoder().encode(JSON.stringify(payload));
-  return SHARE_PREFIX + toBase64Url(deflateSync(json, { level: 9 }));
+  return SHARE_PREFIX + bytesToBase64Url(deflateSync(json, { level: 9 }));
 }
 
 function fail(code: string, message: string): { problems: Problem[] } {

@@ -1,6 +1,6 @@
 /**
- * The `vesselinfo` file the node-side installer reads on first run (spec §3): render it from a
- * resolved configuration, and parse it exactly as strictly as the node does.
+ * The `vesselinfo` file the node-side installer reads on first run (docs/formats.md#vesselinfo):
+ * render it from a resolved configuration, and parse it exactly as strictly as the node does.
  */
 import type { ResolvedConfig } from './config.ts';
 import { MAX_PERCENT, MIN_PERCENT } from './config.ts';
@@ -8,11 +8,14 @@ import { formatPublicKey, parsePublicKey } from './keys.ts';
 import { CibError, problem, type Problem } from './problems.ts';
 import { PERCENT_STEP } from './settings.ts';
 
-/** Line labels, case-sensitive (spec §3). */
+/** Line labels, case-sensitive (docs/formats.md#vesselinfo). */
 export const PERCENT_LABEL = 'Percent';
 export const OWNER_LABEL = 'Owner';
 export const USER_LABEL = 'User';
-/** Spec §3: vessel k gets ports from FIRST_PORT + PORTS_PER_STEP * a, one block per 10%. */
+/**
+ * docs/formats.md#vesselinfo: vessel k gets ports from FIRST_PORT + PORTS_PER_STEP * a, one block
+ * per 10%.
+ */
 export const FIRST_PORT = 63100;
 export const PORTS_PER_STEP = 10;
 
@@ -30,9 +33,9 @@ export interface NodeVessel extends VesselinfoVessel {
 }
 
 /**
- * Spec §3: `Percent N`, `Owner <key>`, any `User <key>` lines, per vessel, in the given order;
- * users de-duplicated first-seen; the reserved vessel last (omitted when its share is 0); lines
- * joined with `\n` and no trailing newline, as the old service wrote it.
+ * docs/formats.md#vesselinfo: `Percent N`, `Owner <key>`, any `User <key>` lines, per vessel, in
+ * the given order; users de-duplicated first-seen; the reserved vessel last (omitted when its share
+ * is 0); lines joined with `\n` and no trailing newline, as the old service wrote it.
  */
 export function renderVesselinfo(resolved: ResolvedConfig): string {
   const keyOf = (name: string, path: string): string => {
@@ -66,7 +69,8 @@ export function renderVesselinfo(resolved: ResolvedConfig): string {
 
 const LABELS = [PERCENT_LABEL, OWNER_LABEL, USER_LABEL];
 const DECIMAL = /^[0-9]+$/;
-// Printable ASCII only: the node reads the file as plain ASCII (spec §3); a tab or a CR is refused.
+// Printable ASCII only (docs/formats.md#vesselinfo): the node reads plain ASCII; refusing a tab or
+// a CR is this builder being stricter than the node.
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 function at(lineNumber: number): string {
@@ -79,11 +83,12 @@ function quote(text: string): string {
 }
 
 /**
- * Parses a vesselinfo as strictly as the node-side installer (spec §3), reporting every problem
- * with the path `line N`. Labels are case-sensitive; fields are separated by single spaces; no
- * empty lines (one trailing newline at the very end is allowed); a vessel has exactly one owner;
- * percentages are multiples of 10 from 10 to 100 and add up to exactly 100. `vessels` holds what
- * could be read even when there are problems; trust it only when there are no errors.
+ * Parses a vesselinfo as strictly as the node-side installer (docs/formats.md#vesselinfo),
+ * reporting every problem with the path `line N`. Labels are case-sensitive; fields are separated
+ * by single spaces; no empty lines (one trailing newline at the very end is allowed); a vessel has
+ * exactly one owner; percentages are multiples of 10 from 10 to 100 and add up to exactly 100.
+ * `vessels` holds what could be read even when there are problems; trust it only when there are no
+ * errors.
  */
 export function parseVesselinfo(text: string): {
   vessels: VesselinfoVessel[];
@@ -265,7 +270,10 @@ export function parseVesselinfo(text: string): {
   return { vessels, problems };
 }
 
-/** Names and port ranges the node gives the vessels (spec §3): 60% first gets 63100–63159. */
+/**
+ * Names and port ranges the node gives the vessels (docs/formats.md#vesselinfo): 60% first gets
+ * 63100–63159.
+ */
 export function nodeVessels(vessels: readonly VesselinfoVessel[]): NodeVessel[] {
   let steps = 0;
   return vessels.map((vessel, index) => {

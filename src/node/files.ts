@@ -16,6 +16,17 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { InstallerSource } from '../core/archive/walk.ts';
 
+/** The first `length` bytes of a file (fewer when it is shorter); throws when it cannot be read. */
+export function readFileHead(path: string, length: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const head = new Uint8Array(length);
+    return head.subarray(0, readSync(fd, head, 0, length, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * A file as the core's InstallerSource: its head and stream read from disk on demand, so a tgz is
  * inspected without ever being held whole. Throws (the caller names the file) when it cannot be
@@ -31,15 +42,7 @@ export function fileSource(path: string): InstallerSource {
   }
   return {
     size,
-    head: async (length) => {
-      const handle = openSync(path, 'r');
-      try {
-        const head = new Uint8Array(length);
-        return head.subarray(0, readSync(handle, head, 0, length, 0));
-      } finally {
-        closeSync(handle);
-      }
-    },
+    head: async (length) => readFileHead(path, length),
     stream: () => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
     bytes: async () => readFileSync(path),
   };

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../core/config.ts';
@@ -18,6 +17,7 @@ import {
   type SoftwareReport,
 } from '../core/software.ts';
 import { renderVesselinfo } from '../core/vesselinfo.ts';
+import { sha256Hex } from '../node/hash.ts';
 
 /** The manifest in `basesDir`, read and validated; a CibError says what is wrong. */
 export async function readManifest(basesDir: string): Promise<BaseManifest> {
@@ -120,7 +120,7 @@ export class InstallerBuilder {
         );
         continue;
       }
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const sha256 = sha256Hex(bytes);
       if (bytes.length !== entry.size || sha256 !== entry.sha256) {
         state.problems.push(
           problem(

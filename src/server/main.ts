@@ -7,8 +7,9 @@ import { knownUpdateKeys } from '../core/software.ts';
 import { InstallerBuilder } from './installers.ts';
 import { loadServerSettings, type ServerSettings } from './settings.ts';
 
-// `npm start`: the page, the base installers and the XML-RPC shim in one process (issue 5), or
-// WORKERS processes sharing the port and DATA_DIR (the file store is safe for that).
+// `npm start`: the page, the base installers and the XML-RPC shim in one process (README, "Server
+// and XML-RPC shim"), or WORKERS processes sharing the port and DATA_DIR (the file store is safe
+// for that).
 let settings: ServerSettings;
 let workers: number;
 try {

@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { BUILD_ID_PATTERN, buildIdInput, canonicalJson } from '../core/buildid.ts';
+import { BUILD_ID_PATTERN, buildId, canonicalJson } from '../core/buildid.ts';
 import type { ResolvedConfig } from '../core/config.ts';
 import { CibError, problem } from '../core/problems.ts';
 import { BUILDS_FOLDER, removeStaleTemps } from '../node/build-records.ts';
+import { sha1Hex } from '../node/hash.ts';
+import type { StoreReply, StoreRequest } from './store-worker.ts';
 
 export const RECORD_FORMAT = 'cib-build-record/1';
 /**
@@ -28,7 +29,10 @@ export interface BuildStore {
   get(id: string): Promise<BuildRecord | undefined>;
 }
 
-/** Spec §6: a build id is 40 characters from [a-z0-9] (ours are lowercase SHA-1 hex). */
+/**
+ * docs/formats.md#xml-rpc-api: a build id is 40 characters from [a-z0-9] (ours are lowercase SHA-1
+ * hex).
+ */
 export function isBuildId(id: unknown): boolean {
   return typeof id === 'string' && BUILD_ID_PATTERN.test(id);
 }
@@ -62,7 +66,7 @@ export function parseRecord(text: string, id: string): BuildRecord {
   // Content-addressed: a record whose content no longer gives its id was changed on disk.
   let actual: string | undefined;
   try {
-    actual = createHash('sha1').update(buildIdInput(record.resolved)).digest('hex');
+    actual = buildId(record.resolved, sha1Hex);
   } catch {
     actual = undefined;
   }
@@ -122,7 +126,19 @@ interface Lane {
 
 /** Worker threads writing records; each owns a fixed share of the 256 shard folders. */
 export const DEFAULT_STORE_THREADS = 4;
-const WORKER_URL = new URL('./store-worker.mjs', import.meta.url);
+/**
+ * The worker's module beside this one: compiled, dist-node/store-worker.mjs next to the chunk
+ * holding this code. From the sources (tsx, vitest) it is store-worker.ts, which plain Node cannot
+ * load: a one-line bootstrap loads it through tsx's tsImport instead (a worker ignores --import).
+ */
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+function workerUrl(): URL {
+  if (!FROM_SOURCES) return new URL('./store-worker.mjs', import.meta.url);
+  const entry = new URL('./store-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import { tsImport } from ${JSON.stringify(tsx)}; await tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
+}
 
 /**
  * One immutable, content-addressed JSON file per build: `DATA_DIR/builds/<id[0..2]>/<id>.json`.
@@ -130,7 +146,7 @@ const WORKER_URL = new URL('./store-worker.mjs', import.meta.url);
  * place and the folder fsynced, so a crash never leaves a partial record and any number of
  * processes can share the folder (a rename onto an identical file changes nothing).
  *
- * The file work happens in worker threads (store-worker.mjs) with synchronous calls, one message
+ * The file work happens in worker threads (store-worker.ts) with synchronous calls, one message
  * per batch, so the main thread stays free for requests. Group commit: writes that arrive while
  * a thread is making a batch durable wait for its next batch, which fsyncs each folder once. A
  * put resolves only after its batch is durable.
@@ -218,13 +234,14 @@ export class FileBuildStore implements BuildStore {
     lane.batch = batch;
     const worker = lane.worker ?? this.startWorker(lane);
     worker.ref();
-    worker.postMessage({ writes: batch.map(({ file, text }) => ({ file, text })) });
+    const request: StoreRequest = { writes: batch.map(({ file, text }) => ({ file, text })) };
+    worker.postMessage(request);
   }
 
   private startWorker(lane: Lane): Worker {
-    const worker = new Worker(WORKER_URL, { execArgv: [] });
+    const worker = new Worker(workerUrl(), { execArgv: [] });
     worker.unref();
-    worker.on('message', (reply: { error?: { message: string; code?: string } }) => {
+    worker.on('message', (reply: StoreReply) => {
       const error = reply.error
         ? Object.assign(new Error(reply.error.message), { code: reply.error.code })
         : undefined;

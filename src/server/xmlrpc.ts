@@ -1,13 +1,12 @@
 /**
- * The XML-RPC shim (spec §6): `api_version`, `build_installers`, `get_urls`, with the old
- * service's argument shapes, return shapes and faults. Parsing is saxes, a strict XML parser,
- * under our XML-RPC reader (methodcall.ts), fenced in by our own checks first: UTF-8 only, no
- * DOCTYPE or ENTITY declarations (so no external entities and no entity expansion); the reader
- * bounds element nesting as it reads. The body size is bounded by the HTTP layer before we ever see it. Responses
- * are written by `responseXml` below: the @foxglove/xmlrpc serializer (xmlbuilder2) cost a third
- * of a call's CPU time under load, and its sax-based reader a third again.
+ * The XML-RPC shim (docs/formats.md#xml-rpc-api): `api_version`, `build_installers`, `get_urls`,
+ * with the old service's argument shapes, return shapes and faults. Parsing is saxes, a strict XML
+ * parser, under our XML-RPC reader (methodcall.ts), fenced in by our own checks first: UTF-8 only,
+ * no DOCTYPE or ENTITY declarations (so no external entities and no entity expansion); the reader
+ * bounds element nesting as it reads. The body size is bounded by the HTTP layer before we ever see
+ * it. Responses are written by `responseXml` below: the @foxglove/xmlrpc serializer (xmlbuilder2)
+ * cost a third of a call's CPU time under load, and its sax-based reader a third again.
  */
-import { createHash } from 'node:crypto';
 import {
   NestingTooDeep,
   readMethodCall,
@@ -17,22 +16,28 @@ import {
 } from './methodcall.ts';
 import {
   MAX_USERS_PER_BUILD,
+  checkConfig,
   resolveValidConfig,
   usersWithoutKeys,
-  validateConfig,
-  type BuildConfig,
   type ResolvedConfig,
 } from '../core/config.ts';
-import { buildIdInput } from '../core/buildid.ts';
+import { buildId } from '../core/buildid.ts';
+import { STANDARD_PLATFORMS, type StandardPlatform } from '../core/platforms.ts';
+import { sha1Hex } from '../node/hash.ts';
 import { CibError, describeProblems, errorsOf, type Problem } from '../core/problems.ts';
 import type { DeploymentSettings } from '../core/settings.ts';
 import { DEFAULT_KEYGEN_CONCURRENCY, DEFAULT_KEYGEN_QUEUE } from './settings.ts';
 import { isBuildId, RECORD_FORMAT, type BuildStore } from './store.ts';
 
 export const API_VERSION = '2.0';
-/** The platforms `build_installers` and `get_urls` return URLs for (spec §6). */
-export const URL_PLATFORMS = ['linux', 'mac', 'windows', 'android'] as const;
-/** methodCall > params > param > value > array > data > value > struct > member > value … : 32 is ample. */
+/**
+ * The platforms `build_installers` and `get_urls` return URLs for (docs/formats.md#xml-rpc-api).
+ */
+export const URL_PLATFORMS: readonly StandardPlatform[] = STANDARD_PLATFORMS.map((p) => p.platform);
+/**
+ * methodCall > params > param > value > array > data > value > struct > member > value … : 32 is
+ * ample.
+ */
 export const MAX_XML_DEPTH = 32;
 /**
  * Values one call may hold. The largest valid build_installers call (8 vessels naming at most
@@ -95,7 +100,7 @@ export function faultText(problems: readonly Problem[]): string {
   return shown.join('\n');
 }
 
-export type Urls = Record<(typeof URL_PLATFORMS)[number], string>;
+export type Urls = Record<StandardPlatform, string>;
 
 export function installerUrls(publicUrl: string, id: string): Urls {
   const urls = {} as Urls;
@@ -414,11 +419,12 @@ export class XmlRpcShim {
     }
     const { deployment, store } = this.options;
     const input = userData === undefined ? { vessels } : { vessels, user_data: userData };
-    const checked = validateConfig(input, deployment);
+    // The deployment settings were checked once, when the server started.
+    const checked = checkConfig(input, deployment);
     if (!checked.config) {
       throw new ShimFault(FaultCode.INVALID_PARAMS, faultText(errorsOf(checked.problems)));
     }
-    const config: BuildConfig = checked.config;
+    const config = checked.config;
     const missing = usersWithoutKeys(config).length;
     if (missing > MAX_GENERATED_KEYS) {
       throw new ShimFault(
@@ -426,15 +432,14 @@ export class XmlRpcShim {
         `build_installers would generate ${missing} key pairs; at most ${MAX_GENERATED_KEYS} per call. Supply public keys in user_data.`,
       );
     }
-    // Validated just above: resolving need not check everything again.
+    // Checked just above (the type says so): resolving need not check everything again.
     const resolve = () =>
       resolveValidConfig(config, deployment, { keyBits: deployment.defaultKeyBits });
     const { resolved, generated } =
       missing > 0 ? await this.keygen.run(resolve, signal) : await resolve();
     // Nobody is left to receive the generated private keys: store nothing.
     if (signal?.aborted) throw new ClientGone();
-    // The core's buildId (SHA-1 of buildIdInput), with Node's native SHA-1.
-    const id = createHash('sha1').update(buildIdInput(resolved)).digest('hex');
+    const id = buildId(resolved, sha1Hex);
     try {
       await store.put(id, { format: RECORD_FORMAT, build_id: id, resolved });
     } catch (error) {

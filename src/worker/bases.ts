@@ -6,7 +6,7 @@
  * this visit.
  */
 import { baseBuildable, checkBase } from '../core/archive/base-check.ts';
-import { concatBytes } from '../core/archive/gzip.ts';
+import { concatBytes } from '../core/bytes.ts';
 import type { InstallerSource } from '../core/archive/walk.ts';
 import { checkSha256, customizeInstallerParts, type Platform } from '../core/archive/index.ts';
 import { CibError, errorsOf } from '../core/problems.ts';

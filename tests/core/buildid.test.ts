@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILD_ID_PATTERN, buildId, buildIdInput, canonicalJson } from '../../src/core/buildid.ts';
 import { resolveConfig, type ResolvedConfig } from '../../src/core/config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
+import { sha1Hex } from '../../src/node/hash.ts';
 
 const KEY_A = `65537 ${2n ** 2047n + 12345n}`;
 const KEY_B = `3 ${2n ** 2047n + 999n}`;
@@ -25,6 +26,8 @@ describe('buildId', () => {
     expect(id).toMatch(/^[0-9a-f]{40}$/);
     expect(id).toMatch(BUILD_ID_PATTERN);
     expect(id).toBe(bytesToHex(sha1(new TextEncoder().encode(buildIdInput(BASE)))));
+    // The server's native SHA-1 gives the same id.
+    expect(buildId(BASE, sha1Hex)).toBe(id);
     expect(buildIdInput(BASE)).toBe(
       `{"publicKeys":{"alex":"${KEY_A}","bob":"${KEY_B}"},"reservedKey":"${RESERVED}","reservedShare":20,` +
         `"vessels":[{"owner":"alex","percentage":60,"users":["bob"]},{"owner":"bob","percentage":20,"users":[]}]}`,
@@ -60,7 +63,7 @@ describe('buildId', () => {
       { ...BASE, reservedShare: 30 },
       { ...BASE, reservedKey: KEY_A },
     ];
-    const ids = new Set([buildId(BASE), ...variants.map(buildId)]);
+    const ids = new Set([buildId(BASE), ...variants.map((v) => buildId(v))]);
     expect(ids.size).toBe(variants.length + 1);
   });
 

@@ -37,7 +37,7 @@ const VALID = {
 };
 
 describe('validateConfig', () => {
-  it('accepts the spec §5 example and returns a clean copy', () => {
+  it('accepts the docs/formats.md#build-configuration example and returns a clean copy', () => {
     const { config, problems } = validateConfig(VALID, SETTINGS);
     expect(problems).toEqual([]);
     expect(config).toEqual(VALID);

@@ -13,7 +13,10 @@ import {
 const VESSELINFO = 'Percent 80\nOwner 65537 1234567\nUser 65537 7654321\nPercent 20\nOwner 3 3233';
 const OTHER_VESSELINFO = 'Percent 80\nOwner 17 9999\nPercent 20\nOwner 3 3233';
 
-/** The install-time helper as spec §2 describes it, written independently in Python. */
+/**
+ * The install-time helper as docs/formats.md#base-installers describes it, written independently in
+ * Python.
+ */
 const PYTHON_HELPER = `
 import sys
 data = open(sys.argv[1], 'rb').read()

@@ -173,7 +173,7 @@ describe('the installer engine', () => {
     const out = await customizeInstaller({ base: exe, vesselinfo, platform: 'windows_gui' });
     const dir = tempDir();
     writeFileSync(join(dir, 'x.exe'), out);
-    // The helper's own rule (spec §2), written independently in Python.
+    // The helper's own rule (docs/formats.md#base-installers), written independently in Python.
     const helper = `import sys\nb=open(sys.argv[1],'rb').read()\ni=b.rfind(b'START:')\nsys.stdout.write(b[i+6:].decode('ascii'))`;
     const run = spawnSync('python3', ['-c', helper, join(dir, 'x.exe')], { encoding: 'utf8' });
     expect(run.stdout).toBe(vesselinfo);

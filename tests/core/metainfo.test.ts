@@ -132,7 +132,7 @@ describe('buildMetainfo', () => {
     expect((caught as CibError).code).toBe('metainfo.key.too-small');
   });
 
-  it('decides what is listed by the spec §9 exclusions', () => {
+  it('decides what is listed by the docs/formats.md#signed-metainfo exclusions', () => {
     expect(
       ['a.py', 'a.pyc', 'a.swp', 'x_repy.py', 'repy.py', 'metainfo', 'sub/metainfo'].map(
         isListedInMetainfo,

@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { gunzipChecked } from '../../src/core/archive/gzip.ts';
+import { gunzipChecked, storedDeflate } from '../../src/core/archive/gzip.ts';
 import {
   VESSELINFO_PATH,
   customizeTgz,
@@ -267,6 +267,25 @@ describe('customizeTgz', () => {
     );
   });
 
+  it('writes the vesselinfo member in stored deflate blocks, as zlib reads them', () => {
+    // Stored: the vesselinfo text stands in the output as it is, on both paths.
+    for (const [, make] of kinds) {
+      expect(Buffer.from(customizeTgz(make(), VESSELINFO)).includes(VESSELINFO)).toBe(true);
+    }
+    // Python's zlib inflates a 70 000-byte stored stream (two blocks) back to the same bytes.
+    const raw = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 7) % 251);
+    const deflated = storedDeflate(raw);
+    expect(deflated.length).toBe(raw.length + 10);
+    expect(Array.from(deflated.subarray(0, 5))).toEqual([0, 0xff, 0xff, 0, 0]);
+    const path = save(deflated, 'stored.raw');
+    const echoed = execFileSync('python3', [
+      '-c',
+      'import sys,zlib; sys.stdout.buffer.write(zlib.decompress(open(sys.argv[1],"rb").read(), -15))',
+      path,
+    ]);
+    expect(new Uint8Array(echoed)).toEqual(raw);
+  });
+
   it('is reproducible: the same base and vesselinfo give identical bytes', () => {
     for (const [, make] of kinds) {
       const base = make();
@@ -281,8 +300,9 @@ describe('customizeTgz', () => {
       expect(tarList(twice).filter((n) => n === VESSELINFO_PATH)).toHaveLength(1);
       expect(new TextDecoder().decode(await readTgzFile(twice, VESSELINFO_PATH))).toBe(VESSELINFO);
       // The first output is append-ready, so the second copies its bytes in front of the old
-      // vesselinfo member (which with the end member is under 400 bytes) and drops that member.
-      const kept = once.length - 400;
+      // vesselinfo member (stored blocks around a 1 KiB tar entry: with the end member under
+      // 1400 bytes) and drops that member.
+      const kept = once.length - 1400;
       expect(twice.subarray(0, kept)).toEqual(once.subarray(0, kept));
     }
   });

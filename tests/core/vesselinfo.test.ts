@@ -24,7 +24,7 @@ function errors(problems: Problem[]): [string, string][] {
 }
 
 describe('renderVesselinfo', () => {
-  it('writes the spec §3 layout with the reserved vessel last and no trailing newline', () => {
+  it('writes the docs/formats.md#vesselinfo layout with the reserved vessel last and no trailing newline', () => {
     expect(renderVesselinfo(EXAMPLE)).toBe(
       [
         'Percent 60',
@@ -189,7 +189,7 @@ describe('parseVesselinfo', () => {
 });
 
 describe('nodeVessels', () => {
-  it('names vessels v1… and gives each 10 ports per 10% (spec §3)', () => {
+  it('names vessels v1… and gives each 10 ports per 10% (docs/formats.md#vesselinfo)', () => {
     const vessels = nodeVessels(parseVesselinfo(renderVesselinfo(EXAMPLE)).vessels);
     expect(vessels.map((v) => [v.name, v.percent, v.ports])).toEqual([
       ['v1', 60, [63100, 63159]],

@@ -11,7 +11,9 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'cib-e2e-'));
 }
 
-/** Saves a Playwright download under its suggested name in a fresh temp folder; returns the path. */
+/**
+ * Saves a Playwright download under its suggested name in a fresh temp folder; returns the path.
+ */
 export async function saveDownload(download: Download): Promise<string> {
   const path = join(tempDir(), download.suggestedFilename());
   await download.saveAs(path);
@@ -121,7 +123,7 @@ export function reservedSettings(): { reservedShare: number; reservedKey: string
   return { reservedShare: config.reservedShare, reservedKey: `${BigInt(e)} ${BigInt(n)}` };
 }
 
-/** The vesselinfo spec §3 expects, written out independently of the core. */
+/** The vesselinfo docs/formats.md#vesselinfo describes, written out independently of the core. */
 export function expectedVesselinfo(
   vessels: { percent: number; owner: string; users: string[] }[],
 ): string {

@@ -97,7 +97,7 @@ describe('demo_install.py', () => {
     },
   );
 
-  it('shows v1 at 60% with ports 63100-63159, as spec §3 says', () => {
+  it('shows v1 at 60% with ports 63100-63159, as docs/formats.md#vesselinfo says', () => {
     const { stdout } = runDemo(valid[0]!);
     expect(stdout).toContain('v1 60% ports 63100-63159');
     expect(stdout).toContain('v2 20% ports 63160-63179');

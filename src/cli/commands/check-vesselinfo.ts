@@ -7,7 +7,7 @@ import { parseCommandArgs, UsageError, type Command } from '../command.ts';
 
 const help = `Usage: cib check-vesselinfo FILE
 
-Checks a vesselinfo file as the node-side installer reads it (spec §3): labels Percent, Owner
+Checks a vesselinfo file as the node-side installer reads it (docs/formats.md#vesselinfo): labels Percent, Owner
 and User exactly; one space between fields; no empty lines (one newline at the very end is fine);
 one owner per vessel; percentages multiples of 10 from 10 to 100 adding up to exactly 100; valid
 public keys.

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -29,7 +29,7 @@ import {
   UPDATE_KEY_HELP,
   updateKeyOptions,
 } from '../settings.ts';
-import { writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
+import { readFileHead, writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
@@ -231,13 +231,7 @@ async function fileSha256(file: string): Promise<string> {
 /** The first bytes of the base, enough to tell its format; a CibError naming the file otherwise. */
 function readHead(file: string): Uint8Array {
   try {
-    const fd = openSync(file, 'r');
-    try {
-      const head = new Uint8Array(HEAD_BYTES);
-      return head.subarray(0, readSync(fd, head, 0, HEAD_BYTES, 0));
-    } finally {
-      closeSync(fd);
-    }
+    return readFileHead(file, HEAD_BYTES);
   } catch (error) {
     throw new CibError(
       problem(

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { detectFormat } from '../../core/archive/index.ts';
@@ -20,6 +19,7 @@ import { PLATFORMS, type PlatformInfo } from '../../core/platforms.ts';
 import type { KnownUpdateKey } from '../../core/settings.ts';
 import { CibError, problem } from '../../core/problems.ts';
 import { writeFileAtomic } from '../../node/files.ts';
+import { sha256Hex } from '../../node/hash.ts';
 import { cliUpdateKeys, printSoftware, UPDATE_KEY_HELP, updateKeyOptions } from '../settings.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
@@ -160,7 +160,7 @@ async function prepareFolder(
       platform: info.platform,
       file: info.baseFile,
       size: bytes.length,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
+      sha256: sha256Hex(bytes),
       layout,
       ...(version === undefined ? {} : { version }),
     });

@@ -5,7 +5,7 @@ import { parseCommandArgs, requireOption, type Command } from '../command.ts';
 
 const help = `Usage: cib vesselinfo --config FILE [--keys-out DIR] [--bits N] [settings]
 
-Prints the vesselinfo file (spec §3) for a build configuration. FILE holds JSON in the XML-RPC
+Prints the vesselinfo file (docs/formats.md#vesselinfo) for a build configuration. FILE holds JSON in the XML-RPC
 shape: {"vessels": [{"percentage": 60, "owner": "alex", "users": ["bob"]}, ...],
         "user_data": {"alex": {"public_key": "e n"}, ...}}
 The vessels must add up to 100 minus the reserved share; the reserved vessel is added last.

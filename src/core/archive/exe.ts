@@ -1,8 +1,10 @@
 /**
- * The Windows GUI installer (spec §2): a self-extracting executable whose custom data is appended
- * to its end as the bytes `START:` followed by the vesselinfo. At install time a helper scans the
- * file backwards for the LAST `START:` and writes everything after it to `vesselinfo`.
+ * The Windows GUI installer (docs/formats.md#base-installers): a self-extracting executable whose
+ * custom data is appended to its end as the bytes `START:` followed by the vesselinfo. At install
+ * time a helper scans the file backwards for the LAST `START:` and writes everything after it to
+ * `vesselinfo`.
  */
+import { lastIndexOfBytes, read16, read32 } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
 
 export const EXE_MARKER = 'START:';
@@ -22,31 +24,17 @@ const SECTION_RAW_SIZE = 16;
 const SECTION_RAW_POINTER = 20;
 
 /**
- * One vesselinfo statement (spec §3). A block after the last `START:` counts as one this tool
- * appended only if every line is such a statement: a helper string "START:" inside the program
- * or binary overlay data never looks like that.
+ * One vesselinfo statement (docs/formats.md#vesselinfo). A block after the last `START:` counts as
+ * one this tool appended only if every line is such a statement: a helper string "START:" inside
+ * the program or binary overlay data never looks like that.
  */
 const VESSELINFO_LINE = /^(Percent [0-9]+|Owner [0-9]+ [0-9]+|User [0-9]+ [0-9]+)$/;
 /** A vesselinfo for a hundred vessels of 4096-bit keys is well under this. */
 const MAX_VESSELINFO_BYTES = 4 * 1024 * 1024;
 
-function read16(bytes: Uint8Array, at: number): number {
-  return bytes[at]! | (bytes[at + 1]! << 8);
-}
-
-function read32(bytes: Uint8Array, at: number): number {
-  return (
-    (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
-  );
-}
-
 /** The helper's scan: the position of the last `START:`, or -1. */
 function lastMarker(bytes: Uint8Array): number {
-  outer: for (let at = bytes.length - MARKER.length; at >= 0; at--) {
-    for (let i = 0; i < MARKER.length; i++) if (bytes[at + i] !== MARKER[i]) continue outer;
-    return at;
-  }
-  return -1;
+  return lastIndexOfBytes(bytes, MARKER);
 }
 
 /** What the install-time helper would write to `vesselinfo`, or undefined without a `START:`. */

@@ -5,6 +5,7 @@
  * the FEXTRA field nor checks a member's trailer.
  */
 import { Gunzip, deflateSync } from 'fflate';
+import { concatBytes } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
 import { crc32 } from './crc32.ts';
 
@@ -17,12 +18,11 @@ const OFFSET_ID1 = 0;
 const OFFSET_ID2 = 1;
 const OFFSET_CM = 2;
 const OFFSET_FLG = 3;
-const OFFSET_MTIME = 4; // left 0: "no time stamp is available", so output never depends on the clock
+// MTIME (bytes 4-7) stays 0, "no time stamp is available": output never depends on the clock.
 const OFFSET_XFL = 8;
 const OFFSET_OS = 9;
 const OS_UNIX = 3;
-// RFC 1952 §2.3.1: FLG bits.
-const FLG_FTEXT = 0x01;
+// RFC 1952 §2.3.1: FLG bits (FTEXT, 0x01, is informational only and never read).
 const FLG_FHCRC = 0x02;
 const FLG_FEXTRA = 0x04;
 const FLG_FNAME = 0x08;
@@ -54,7 +54,6 @@ export function writeGzipHeader(level: number, subfield?: GzipSubfield): Uint8Ar
   header[OFFSET_ID2] = GZIP_ID2;
   header[OFFSET_CM] = GZIP_CM_DEFLATE;
   header[OFFSET_FLG] = subfield ? FLG_FEXTRA : 0;
-  header.fill(0, OFFSET_MTIME, OFFSET_MTIME + 4); // no time stamp: output never depends on the clock
   header[OFFSET_XFL] = level >= 9 ? 2 : level <= 1 ? 4 : 0; // §2.3.1: 2 slowest, 4 fastest
   header[OFFSET_OS] = OS_UNIX;
   if (subfield) {
@@ -95,16 +94,39 @@ export function writeGzipMember(
   return concatBytes([header, body, trailer]);
 }
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
+/** RFC 1951 §3.2.4: a stored block holds at most this many bytes (LEN is 16 bits). */
+const STORED_BLOCK_MAX = 0xffff;
+/** RFC 1951 §3.2.3/§3.2.4: BFINAL in bit 0, BTYPE 00 (stored) in bits 1-2, then pad to the byte. */
+const STORED_HEADER_LENGTH = 5;
+
+/**
+ * Deflate data made only of stored blocks (RFC 1951 §3.2.4: header byte, LEN, NLEN, the raw
+ * bytes): the output depends on nothing but `raw`, whatever compressor version is installed.
+ */
+export function storedDeflate(raw: Uint8Array): Uint8Array {
+  const blocks = Math.max(1, Math.ceil(raw.length / STORED_BLOCK_MAX));
+  const out = new Uint8Array(raw.length + blocks * STORED_HEADER_LENGTH);
   let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
+  for (let i = 0; i < blocks; i++) {
+    const part = raw.subarray(i * STORED_BLOCK_MAX, (i + 1) * STORED_BLOCK_MAX);
+    out[at] = i === blocks - 1 ? 1 : 0;
+    out[at + 1] = part.length & 0xff;
+    out[at + 2] = part.length >>> 8;
+    out[at + 3] = ~part.length & 0xff;
+    out[at + 4] = (~part.length >>> 8) & 0xff;
+    out.set(part, at + STORED_HEADER_LENGTH);
+    at += STORED_HEADER_LENGTH + part.length;
   }
   return out;
+}
+
+/** One gzip member holding `raw` in stored blocks (docs/formats.md#append-ready-tgz). */
+export function writeStoredGzipMember(raw: Uint8Array, subfield?: GzipSubfield): Uint8Array {
+  return concatBytes([
+    writeGzipHeader(0, subfield),
+    storedDeflate(raw),
+    writeGzipTrailer(crc32(raw), raw.length),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,7 +193,6 @@ export function readGzipHeader(bytes: Uint8Array, offset = 0): GzipHeader {
     need(2);
     at += 2;
   }
-  void FLG_FTEXT; // informational only
   return { length: at - offset, subfields };
 }
 
@@ -187,7 +208,6 @@ export class GzipReader {
   private readonly inflater: Gunzip;
   private crc = 0;
   private size = 0;
-  private members = 0;
   /** Input kept to read trailers: chunks with their absolute start offsets. */
   private kept: { start: number; bytes: Uint8Array }[] = [];
   private received = 0;
@@ -270,11 +290,6 @@ export class GzipReader {
     }
   }
 
-  /** Number of members checked so far. */
-  get memberCount(): number {
-    return this.members;
-  }
-
   private trailerBefore(offset: number): Uint8Array {
     const trailer = new Uint8Array(GZIP_TRAILER_LENGTH);
     const from = offset - GZIP_TRAILER_LENGTH;
@@ -307,7 +322,6 @@ export class GzipReader {
     if (isize !== this.size % 2 ** 32) {
       throw badGzip('size', where, 'The gzip data is corrupt: its length check (ISIZE) fails.');
     }
-    this.members++;
     this.crc = 0;
     this.size = 0;
   }

@@ -8,7 +8,7 @@ import { fingerprint } from '../keys.ts';
 import { CibError, errorsOf, problem, type Problem } from '../problems.ts';
 import { nodeVessels, parseVesselinfo } from '../vesselinfo.ts';
 import { customizeExe, readExeVesselinfo } from './exe.ts';
-import { concatBytes } from './gzip.ts';
+import { concatBytes } from '../bytes.ts';
 import { customizeTgzParts } from './tgz.ts';
 import { VESSELINFO_PATH, VesselinfoFinder } from './vesselinfo-entries.ts';
 import { bytesSource, walkEntries, walkZip, type InstallerSource } from './walk.ts';
@@ -76,7 +76,9 @@ export interface CustomizeOptions {
   knownClean?: boolean;
 }
 
-/** The format the base must be, from the platform and the bytes; a clear error when they disagree. */
+/**
+ * The format the base must be, from the platform and the bytes; a clear error when they disagree.
+ */
 export function resolveFormat(
   base: Uint8Array,
   platform?: Platform,
@@ -143,9 +145,10 @@ export async function verifySha256(base: Uint8Array, expected: string): Promise<
 }
 
 /**
- * Returns the custom installer: the base plus `seattle/seattle_repy/vesselinfo` (spec §2), or for
- * the GUI exe the base plus `START:` and the text. Throws CibError (`base.*`) and returns nothing
- * when the base is damaged, of the wrong kind or not the expected one.
+ * Returns the custom installer: the base plus `seattle/seattle_repy/vesselinfo`
+ * (docs/formats.md#base-installers), or for the GUI exe the base plus `START:` and the text. Throws
+ * CibError (`base.*`) and returns nothing when the base is damaged, of the wrong kind or not the
+ * expected one.
  */
 export async function customizeInstaller(options: CustomizeOptions): Promise<Uint8Array> {
   return concatBytes(await customizeInstallerParts(options));

@@ -1,6 +1,7 @@
 /**
- * Builds the four base installers from a source tree (spec §2, §9): `seattle_linux.tgz`,
- * `seattle_mac.tgz`, `seattle_win.zip`, `seattle_android.zip`, and the manifest that lists them.
+ * Builds the four base installers from a source tree (docs/formats.md#base-installers,
+ * #signed-metainfo): `seattle_linux.tgz`, `seattle_mac.tgz`, `seattle_win.zip`,
+ * `seattle_android.zip`, and the manifest that lists them.
  *
  * Source tree (paths relative to its root, `/` separators):
  *   seattle_repy/…                the program files, shared by every platform
@@ -8,7 +9,7 @@
  *
  * Every archive has the single top folder `seattle/`: the program files go to
  * `seattle/seattle_repy/` together with the signed `metainfo` and the software-update public key
- * (`softwareupdater.publickey`, spec §2: "the public key is embedded in every install"); the
+ * (`softwareupdater.publickey`, docs/formats.md#base-installers); the
  * platform's own files go directly under `seattle/` (e.g. `seattle/install.sh`). No vesselinfo.
  *
  * Reproducible by construction: entries are sorted by path (a directory sorts before its
@@ -27,6 +28,7 @@ import {
   type PrivateKey,
   type PublicKey,
 } from '../keys.ts';
+import { STANDARD_PLATFORMS, type StandardPlatform } from '../platforms.ts';
 import { CibError, problem, type Problem } from '../problems.ts';
 import { writeAppendReadyTgz } from './tgz.ts';
 import {
@@ -36,21 +38,23 @@ import {
   type BaseManifestEntry,
 } from '../manifest.ts';
 
-/** The platforms that have a base installer built from a source tree (spec §2 table). */
-export const BASE_PLATFORMS = [
-  { platform: 'linux', file: 'seattle_linux.tgz', format: 'tgz' },
-  { platform: 'mac', file: 'seattle_mac.tgz', format: 'tgz' },
-  { platform: 'windows', file: 'seattle_win.zip', format: 'zip' },
-  { platform: 'android', file: 'seattle_android.zip', format: 'zip' },
-] as const;
-export type BasePlatform = (typeof BASE_PLATFORMS)[number]['platform'];
+/** The platforms make-base builds: the standard ones of the platform table. */
+export const BASE_PLATFORMS = STANDARD_PLATFORMS.map(({ platform, baseFile, format }) => ({
+  platform,
+  file: baseFile,
+  format,
+}));
+export type BasePlatform = StandardPlatform;
 
-/** The archive's single top folder and the program folder inside it (spec §2). */
+/**
+ * The archive's single top folder and the program folder inside it
+ * (docs/formats.md#base-installers).
+ */
 export const TOP_DIR = 'seattle';
 export const PROGRAM_DIR = 'seattle_repy';
 /** Where make-base puts the software-update public key, inside `seattle_repy/`. */
 export const UPDATE_KEY_FILE = 'softwareupdater.publickey';
-/** Added by customisation only; a base never carries one (spec §2). */
+/** Added by customisation only; a base never carries one (docs/formats.md#base-installers). */
 const VESSELINFO_FILE = 'vesselinfo';
 /** Written by make-base into `seattle_repy/`, so a source tree may not bring its own. */
 const GENERATED_FILES = [METAINFO_FILE, UPDATE_KEY_FILE, VESSELINFO_FILE];
@@ -75,7 +79,10 @@ export interface MakeBasesOptions {
   privateKey: PrivateKey;
   /** Seconds since the epoch: the metainfo timestamp and every entry's mtime. */
   timestamp: number;
-  /** Metainfo expiration in seconds; defaults to timestamp + 30 days (spec §9). */
+  /**
+   * Metainfo expiration in seconds; defaults to timestamp + 30 days
+   * (docs/formats.md#signed-metainfo).
+   */
   expiration?: number;
   version: string;
 }

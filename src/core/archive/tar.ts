@@ -1,10 +1,10 @@
 /**
- * The parts of tar this project writes or walks by hand (POSIX.1-2017, pax utility, "ustar
- * Interchange Format"): one header record with exact, fixed metadata, and a push-based scanner that
- * finds where the entries end and the end-of-archive zero blocks begin, which modern-tar's
- * decoder does not expose (it hands out entries, not byte offsets). Listing and reading entries
- * for inspection goes through modern-tar (see tgz.ts).
+ * tar as this project writes and reads it (POSIX.1-2017, pax utility, "ustar Interchange Format"):
+ * one header record with exact, fixed metadata, and the one push-based reader, which applies pax
+ * and GNU long-name headers and finds where the entries end and the end-of-archive zero blocks
+ * begin (customising, walking and inspecting all go through it).
  */
+import { concatBytes } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
 import { extractedPath } from './paths.ts';
 
@@ -164,6 +164,15 @@ export interface UstarHeader {
   mtime: number;
 }
 
+/** Who owns an entry; only inspection lists it, so the scanner reads it only when asked. */
+export interface TarOwner {
+  uid: number;
+  gid: number;
+  /** Empty unless the header carries a ustar (POSIX or GNU) magic. */
+  uname: string;
+  gname: string;
+}
+
 function readText(block: Uint8Array, [offset, length]: readonly [number, number]): string {
   const field = block.subarray(offset, offset + length);
   const end = field.indexOf(0);
@@ -181,6 +190,15 @@ function readNumber(block: Uint8Array, [offset, length]: readonly [number, numbe
   if (!/^[0-7]*$/.test(text))
     throw badTar('header', where, 'A tar header holds a malformed number.');
   return text ? parseInt(text, 8) : 0;
+}
+
+/** Owner ids only inform inspection: a malformed one reads as 0 rather than refusing the base. */
+function readOwnerNumber(block: Uint8Array, field: readonly [number, number]): number {
+  try {
+    return readNumber(block, field, '');
+  } catch {
+    return 0;
+  }
 }
 
 export function isZeroBlock(block: Uint8Array): boolean {
@@ -217,24 +235,52 @@ export function readUstarHeader(block: Uint8Array, where: string): UstarHeader {
   };
 }
 
+/** The owner fields of a header block (see TarOwner). */
+function readUstarOwner(block: Uint8Array): TarOwner {
+  const ustar = readText(block, [MAGIC[0], 5]) === 'ustar';
+  return {
+    uid: readOwnerNumber(block, UID),
+    gid: readOwnerNumber(block, GID),
+    uname: ustar ? readText(block, UNAME) : '',
+    gname: ustar ? readText(block, GNAME) : '',
+  };
+}
+
+/** The pax records a reader applies to the entry that follows. */
+interface PaxRecords {
+  path?: string;
+  linkpath?: string;
+  size?: number;
+  mtime?: number;
+  uid?: number;
+  gid?: number;
+  uname?: string;
+  gname?: string;
+}
+
 /**
- * `path=`, `linkpath=` and `size=` from a pax extended header body (POSIX pax "pax Extended
- * Header" records): GNU tar honours all three, so a walk that ignored `size=` would read the
- * entries out of step with what tar extracts.
+ * The records of a pax extended header body (POSIX pax "pax Extended Header"): GNU tar honours
+ * `path=`, `linkpath=` and `size=`, so a walk that ignored `size=` would read the entries out of
+ * step with what tar extracts; the owner and time records only change what inspection lists.
  */
-function paxRecords(body: Uint8Array): { path?: string; linkpath?: string; size?: number } {
+function paxRecords(body: Uint8Array): PaxRecords {
   const text = decoder.decode(body);
   let at = 0;
-  const found: { path?: string; linkpath?: string; size?: number } = {};
+  const found: PaxRecords = {};
   while (at < text.length) {
     const space = text.indexOf(' ', at);
     const length = parseInt(text.slice(at, space), 10);
     if (space < 0 || !(length > 0)) break;
     const record = text.slice(space + 1, at + length - 1);
-    if (record.startsWith('path=')) found.path = record.slice(5);
-    else if (record.startsWith('linkpath=')) found.linkpath = record.slice(9);
-    else if (record.startsWith('size=') && /^\d+$/.test(record.slice(5))) {
-      found.size = Number(record.slice(5));
+    const equals = record.indexOf('=');
+    const key = record.slice(0, equals);
+    const value = record.slice(equals + 1);
+    if (key === 'path' || key === 'linkpath' || key === 'uname' || key === 'gname') {
+      found[key] = value;
+    } else if ((key === 'size' || key === 'uid' || key === 'gid') && /^\d+$/.test(value)) {
+      found[key] = Number(value);
+    } else if (key === 'mtime' && Number.isFinite(parseFloat(value))) {
+      found.mtime = Math.floor(parseFloat(value)); // fractional seconds are allowed
     }
     at += length;
   }
@@ -258,6 +304,10 @@ export interface TarEntryInfo {
   size: number;
   /** Tar offset of the entry's first header (its pax or long-name header, if any). */
   offset: number;
+  /** Seconds since the epoch, any pax `mtime=` applied. */
+  mtime: number;
+  /** Only for a hook that sets `owners`; any pax owner records applied. */
+  owner?: TarOwner;
 }
 
 /**
@@ -265,6 +315,8 @@ export interface TarEntryInfo {
  * whether it wants the data, which then arrives through `data` in pieces.
  */
 export interface TarEntryHook {
+  /** Whether `entry` wants each entry's `owner` (read only then, as it costs a little). */
+  owners?: boolean;
   entry(info: TarEntryInfo): boolean;
   data(chunk: Uint8Array): void;
 }
@@ -302,6 +354,8 @@ export class TarScanner {
   private pendingName: string | undefined;
   private pendingLink: string | undefined;
   private pendingSize: number | undefined;
+  /** pax owner and time records for the next entry (only the hook sees them). */
+  private pendingPax: PaxRecords = {};
   /** Unpadded data bytes still to hand to the hook for the current entry. */
   private hookLeft = 0;
   private ended = false;
@@ -409,6 +463,7 @@ export class TarScanner {
     // Every name that extracts onto dropName goes, so no variant spelling survives beside it.
     const drop = this.dropName !== undefined && extractedPath(name, 'tar') === this.dropName;
     if (this.hook) {
+      const pax = this.pendingPax;
       const wants = this.hook.entry({
         name: storedName,
         linkname: this.pendingLink ?? header.linkname,
@@ -416,6 +471,8 @@ export class TarScanner {
         mode: header.mode,
         size,
         offset: start,
+        mtime: pax.mtime ?? header.mtime,
+        ...(this.hook.owners ? { owner: { ...readUstarOwner(block), ...paxOwner(pax) } } : {}),
       });
       this.hookLeft = wants ? size : 0;
     }
@@ -433,6 +490,7 @@ export class TarScanner {
     this.pendingName = undefined;
     this.pendingLink = undefined;
     this.pendingSize = undefined;
+    this.pendingPax = {};
     this.startBody(size, drop ? 'drop' : 'keep');
   }
 
@@ -444,18 +502,13 @@ export class TarScanner {
 
   private endBody(): void {
     if (this.bodyMode !== 'meta') return;
-    const body = new Uint8Array(this.metaBody.reduce((n, b) => n + b.length, 0));
-    let at = 0;
-    for (const part of this.metaBody) {
-      body.set(part, at);
-      at += part.length;
-    }
-    const content = body.subarray(0, this.metaSize);
+    const content = concatBytes(this.metaBody).subarray(0, this.metaSize);
     if (this.metaType === TYPE_PAX) {
       const records = paxRecords(content);
       this.pendingName = records.path ?? this.pendingName;
       this.pendingLink = records.linkpath ?? this.pendingLink;
       this.pendingSize = records.size ?? this.pendingSize;
+      this.pendingPax = { ...this.pendingPax, ...records };
     } else {
       const zero = content.indexOf(0);
       const text = decoder.decode(zero < 0 ? content : content.subarray(0, zero));
@@ -478,6 +531,17 @@ export class TarScanner {
     this.meta.push(copy);
     if (isBody) this.metaBody.push(copy);
   }
+}
+
+/** The owner records of a pax header, only those it has. */
+function paxOwner(pax: PaxRecords): Partial<TarOwner> {
+  const { uid, gid, uname, gname } = pax;
+  return {
+    ...(uid !== undefined ? { uid } : {}),
+    ...(gid !== undefined ? { gid } : {}),
+    ...(uname !== undefined ? { uname } : {}),
+    ...(gname !== undefined ? { gname } : {}),
+  };
 }
 
 /** Only regular files (and their old and contiguous forms) carry data; GNU tar agrees. */

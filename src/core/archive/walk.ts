@@ -6,7 +6,8 @@
  */
 import { CibError, problem } from '../problems.ts';
 import type { ArchiveEntry, ArchiveEntryType, EntryVisitor } from './entries.ts';
-import { GzipReader, concatBytes } from './gzip.ts';
+import { concatBytes } from '../bytes.ts';
+import { GzipReader } from './gzip.ts';
 import { extractedPath } from './paths.ts';
 import { TYPE_PAX_GLOBAL, TarScanner, type TarEntryInfo } from './tar.ts';
 import { listZipEntries, readZipEntry, type ZipEntry } from './zip.ts';

@@ -4,22 +4,13 @@
  * wrong or the record runs past the end of the bytes; the caller says what that means.
  * All multi-byte fields are little-endian (APPNOTE 4.4.1.1).
  */
+import { read16, read32 } from '../bytes.ts';
 
 /** 0xFFFF / 0xFFFFFFFF in a 16/32-bit field means "see the Zip64 record" (APPNOTE 4.4.1.4). */
 export const ZIP64_MARK_16 = 0xffff;
 export const ZIP64_MARK_32 = 0xffffffff;
 
 // ---- little-endian helpers --------------------------------------------------------------------
-
-export function read16(bytes: Uint8Array, at: number): number {
-  return bytes[at]! | (bytes[at + 1]! << 8);
-}
-
-export function read32(bytes: Uint8Array, at: number): number {
-  return (
-    (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
-  );
-}
 
 /** 64-bit fields as a number; values past 2^53 cannot describe a file we hold in memory. */
 export function read64(bytes: Uint8Array, at: number): number {

@@ -1,8 +1,9 @@
 /**
- * Customising a zip base installer (spec §2): add `seattle/seattle_repy/vesselinfo` without
- * recompressing or touching any existing entry. Every existing local header, its data and its
- * central-directory record, and the archive comment, are copied byte for byte; only the new entry,
- * the central directory's end records and (when replacing) offsets are written.
+ * Customising a zip base installer (docs/formats.md#base-installers): add
+ * `seattle/seattle_repy/vesselinfo` without recompressing or touching any existing entry. Every
+ * existing local header, its data and its central-directory record, and the archive comment, are
+ * copied byte for byte; only the new entry, the central directory's end records and (when
+ * replacing) offsets are written.
  *
  * Layout written (APPNOTE.TXT 4.3.6):
  *   [base bytes up to the central directory, minus any old vesselinfo entry]
@@ -12,6 +13,7 @@
  *   [end-of-central-directory record with the base's comment]
  */
 import { Inflate } from 'fflate';
+import { concatBytes, read32 } from '../bytes.ts';
 import { CibError, problem, type Problem } from '../problems.ts';
 import { crc32 } from './crc32.ts';
 import { extractedPath } from './paths.ts';
@@ -29,7 +31,6 @@ import {
   ZIP64_MARK_16,
   ZIP64_MARK_32,
   centralRecordLength,
-  read32,
   readCentralRecord,
   readDataDescriptor,
   readEndRecord,
@@ -427,7 +428,9 @@ export function readZipFile(base: Uint8Array, name: string): Uint8Array | undefi
   return entry ? readZipEntry(base, publicEntry(entry)) : undefined;
 }
 
-/** Compressed bytes fflate inflates at once: bounds each output piece to ~16 MiB even for a bomb. */
+/**
+ * Compressed bytes fflate inflates at once: bounds each output piece to ~16 MiB even for a bomb.
+ */
 const INFLATE_PIECE = 1 << 14;
 
 type EntryData = Pick<
@@ -524,7 +527,7 @@ function newestDosTimestamp(entries: ParsedEntry[]): { dosDate: number; dosTime:
 }
 
 export interface CustomizeZipOptions {
-  /** The entry to add or replace; spec §2 fixes it, tests may not. */
+  /** The entry to add or replace; docs/formats.md#base-installers fixes it, tests may not. */
   entryName?: string;
   /**
    * Also decompress every entry and check its CRC-32 (readZipFile on each). Off by default: the
@@ -550,14 +553,7 @@ export function customizeZip(
   vesselinfoText: string,
   options: CustomizeZipOptions = {},
 ): Uint8Array {
-  const parts = customizeZipParts(base, vesselinfoText, options);
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(customizeZipParts(base, vesselinfoText, options));
 }
 
 /**
@@ -601,37 +597,29 @@ export function customizeZipParts(
   const { dosDate, dosTime } = newestDosTimestamp(kept);
   const ascii = nameBytes.every((b) => b < 0x80);
   const flags = ascii ? 0 : FLAG_UTF8;
-  const crc = crc32(data);
-  const local = writeLocalHeader({
-    versionNeeded: VERSION_STORED,
+  // The fields the local header and the central record share.
+  const shared = {
     flags,
     method: METHOD_STORED,
     dosTime,
     dosDate,
-    crc32: crc,
+    crc32: crc32(data),
     compressedSize: data.length,
     uncompressedSize: data.length,
     name: nameBytes,
-    extra: EMPTY,
-  });
+  };
+  const local = writeLocalHeader({ ...shared, versionNeeded: VERSION_STORED, extra: EMPTY });
   const localAt = centralAt - cutTotal;
   const localOffset = localAt;
   const offsetNeedsZip64 = localOffset >= ZIP64_MARK_32;
   const central = writeCentralRecord({
+    ...shared,
     madeBy: MADE_BY_UNIX,
     versionNeeded: offsetNeedsZip64 ? VERSION_ZIP64 : VERSION_STORED,
-    flags,
-    method: METHOD_STORED,
-    dosTime,
-    dosDate,
-    crc32: crc,
-    compressedSize: data.length,
-    uncompressedSize: data.length,
     diskStart: 0,
     internalAttributes: 0,
     externalAttributes: (REGULAR_FILE_0644 << 16) >>> 0,
     localOffset: offsetNeedsZip64 ? ZIP64_MARK_32 : localOffset,
-    name: nameBytes,
     extra: offsetNeedsZip64 ? writeZip64OffsetExtra(localOffset) : EMPTY,
     comment: EMPTY,
   });

@@ -1,4 +1,4 @@
-"""Hostile and malformed requests against the server (issue 5, section 4), with only the
+"""Hostile and malformed requests against the server (README, "Security and limits"), with only the
 standard library. Usage: hostile.py ORIGIN BASE_PATH. Prints one JSON object: for each case the
 HTTP status and, for XML-RPC answers, the fault as xmlrpc.client parsed it."""
 import http.client

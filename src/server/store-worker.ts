@@ -1,11 +1,12 @@
-// A worker thread of FileBuildStore (store.ts): it makes one batch of records durable per message
-// with plain synchronous file-system calls, so the server's main thread spends one message per
-// batch instead of seven promise-based file operations per record. Plain JavaScript, so it loads
-// the same under node, tsx and vitest.
-//
-// In:  { seq, writes: [{ file, text }] }   Out: { seq, error?: { message, code } }
-// Each file goes to a unique temp file in its folder (fsynced), is renamed into place, and then
-// every folder touched is fsynced: a record is whole or absent after a crash, never partial.
+/**
+ * A worker thread of FileBuildStore (store.ts): it makes one batch of records durable per message
+ * with plain synchronous file-system calls, so the server's main thread spends one message per
+ * batch instead of seven promise-based file operations per record. One batch is with a worker at
+ * a time, so a reply needs no tag to say which batch it answers.
+ *
+ * Each file goes to a unique temp file in its folder (fsynced), is renamed into place, and then
+ * every folder touched is fsynced: a record is whole or absent after a crash, never partial.
+ */
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -24,10 +25,24 @@ import {
 import { dirname, join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 
-/** Folders this thread has made sure exist. */
-const knownDirs = new Set();
+/** One record file to make durable. */
+export interface StoreWrite {
+  file: string;
+  text: string;
+}
+/** What the main thread sends: one batch. */
+export interface StoreRequest {
+  writes: StoreWrite[];
+}
+/** The answer to a batch: nothing when it is durable, else why not. */
+export interface StoreReply {
+  error?: { message: string; code?: string };
+}
 
-function syncDir(dir) {
+/** Folders this thread has made sure exist. */
+const knownDirs = new Set<string>();
+
+function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);
@@ -37,7 +52,7 @@ function syncDir(dir) {
 }
 
 /** Writes `text` to a fresh temp file beside `file` and fsyncs it; returns the temp name. */
-function writeTemp(file, text) {
+function writeTemp(file: string, text: string): string {
   const temp = join(
     dirname(file),
     `.tmp-${process.pid}-${randomBytes(6).toString('hex')}-${file.slice(-45, -5)}`,
@@ -56,7 +71,7 @@ function writeTemp(file, text) {
 }
 
 /** True when `file` holds exactly `text` (and is now touched); false when absent or damaged. */
-function intact(file, text) {
+function intact(file: string, text: string): boolean {
   try {
     if (statSync(file).size !== Buffer.byteLength(text)) return false;
     if (readFileSync(file, 'utf8') !== text) return false;
@@ -65,15 +80,15 @@ function intact(file, text) {
     return true;
   } catch (error) {
     // Gone (pruned at this moment, say): write it afresh.
-    if (error?.code === 'ENOENT') return false;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
 }
 
-function commit(writes) {
-  const dirs = new Set();
-  const created = new Set();
-  const temps = [];
+function commit(writes: readonly StoreWrite[]): void {
+  const dirs = new Set<string>();
+  const created = new Set<string>();
+  const temps: ([temp: string, file: string] | undefined)[] = [];
   try {
     for (const { file, text } of writes) {
       const dir = dirname(file);
@@ -92,7 +107,7 @@ function commit(writes) {
     // All data first, then the renames, then each folder once: the first folder fsync commits
     // the journal for the rest.
     for (let i = 0; i < temps.length; i++) {
-      const [temp, file] = temps[i];
+      const [temp, file] = temps[i]!;
       renameSync(temp, file);
       temps[i] = undefined;
     }
@@ -104,14 +119,15 @@ function commit(writes) {
   for (const dir of created) syncDir(dir);
 }
 
-parentPort.on('message', ({ seq, writes }) => {
+const port = parentPort!;
+port.on('message', ({ writes }: StoreRequest) => {
+  let reply: StoreReply;
   try {
     commit(writes);
-    parentPort.postMessage({ seq });
+    reply = {};
   } catch (error) {
-    parentPort.postMessage({
-      seq,
-      error: { message: String(error?.message ?? error), code: error?.code },
-    });
+    const { message, code } = (error ?? {}) as Partial<NodeJS.ErrnoException>;
+    reply = { error: { message: String(message ?? error), code } };
   }
+  port.postMessage(reply);
 });

@@ -1,0 +1,12 @@
+/** Node's native hashes, for the callers that hash on a hot path (build ids, base checksums). */
+import { createHash } from 'node:crypto';
+
+/** SHA-1 of the UTF-8 text as 40 lowercase hex digits: the hash `buildId` takes. */
+export function sha1Hex(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
+}
+
+/** SHA-256 of the bytes as 64 lowercase hex digits. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

@@ -1,0 +1,164 @@
+/**
+ * The HTTP plumbing every route of the server shares: plain-text, JSON and redirect answers, the
+ * error a handler throws to answer with a status, and a bounded request-body reader.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Framing of anything we serve is refused: a `<meta>` policy cannot say frame-ancestors. */
+export const FRAMING_HEADERS = {
+  'Content-Security-Policy': "frame-ancestors 'none'",
+  'X-Frame-Options': 'DENY',
+};
+/** After a 413 we discard at most this much more of the body before closing the connection. */
+const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  const body = Buffer.from(text.endsWith('\n') ? text : `${text}\n`, 'utf8');
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': String(body.length),
+    'X-Content-Type-Options': 'nosniff',
+    ...headers,
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = Buffer.from(JSON.stringify(value, null, 2) + '\n', 'utf8');
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(body.length),
+    'Cache-Control': 'no-store',
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+export function redirect(res: ServerResponse, location: string): void {
+  res.writeHead(303, {
+    Location: location,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Cache-Control': 'no-store',
+    Vary: 'Accept',
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : `See ${location}\n`);
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Hashed assets never change; everything else (the page, config.json, the bases) revalidates. */
+export function cacheControlFor(path: string): string {
+  return /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache';
+}
+
+/**
+ * Content types a cross-site HTML form (or a no-cors fetch) can send without a preflight: a page
+ * elsewhere could otherwise make a visitor's browser call the shim.
+ */
+export const FORM_TYPES = new Set([
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data',
+]);
+
+/** The media type of a Content-Type header, lower case, without parameters. */
+export function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * True when the client says it takes HTML (a browser), false for curl's star-slash-star or none.
+ */
+export function acceptsHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(',').some((range) => {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    if (type !== 'text/html' && type !== 'application/xhtml+xml') return false;
+    const q = params.find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+/**
+ * Reads a request body of at most `limit` bytes. Over the limit (by Content-Length or while
+ * streaming) it answers 413 at once, discards a bounded amount more so the client can read the
+ * answer, and closes the connection; the body is never held whole.
+ */
+export function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  timeoutMs: number,
+): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    // Answer at once; then discard (never keep) up to DRAIN_LIMIT_BYTES more so the client,
+    // still sending, can read the answer. A body declared larger than that is cut off.
+    const tooLarge = (cutOff: boolean) => {
+      if (cutOff) res.setHeader('Connection', 'close');
+      sendText(res, 413, `The request body is larger than ${limit} bytes.`);
+      let drained = 0;
+      req.removeAllListeners('data');
+      req.on('data', (chunk: Buffer) => {
+        drained += chunk.length;
+        if (drained > DRAIN_LIMIT_BYTES) req.socket.destroy();
+      });
+      req.resume();
+      resolve(undefined);
+    };
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limit) {
+      tooLarge(Number(declared) > DRAIN_LIMIT_BYTES);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      res.setHeader('Connection', 'close');
+      sendText(res, 408, `The request body did not arrive within ${timeoutMs} ms.`);
+      req.destroy();
+      resolve(undefined);
+    }, timeoutMs);
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        clearTimeout(timer);
+        chunks.length = 0;
+        tooLarge(false);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks, size));
+    });
+    req.on('error', () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+  });
+}
