@@ -1,4 +1,4 @@
-/** Key bundles (spec §4) and saving files; JSZip and file-saver load only when first needed. */
+/** Key bundles (docs/formats.md#keys) and saving files; JSZip and file-saver load only when first needed. */
 
 export interface KeyHolder {
   name: string;

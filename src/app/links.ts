@@ -11,7 +11,7 @@ import {
   type ResolvedConfig,
 } from '../core/config.ts';
 import { decodeShare, encodeShare } from '../core/share.ts';
-import { PLATFORMS, type Platform } from '../core/archive/index.ts';
+import { isPlatform, PLATFORMS, type Platform } from '../core/platforms.ts';
 import { problem, errorsOf, type Problem } from '../core/problems.ts';
 
 export type Route =
@@ -46,20 +46,11 @@ const CLEARINGHOUSE_PATH = 'get';
 
 /**
  * Names the clearinghouse route gives its keys, exactly as the clearinghouse's XML-RPC call does
- * (spec §6): the owner is `owner`, the users `user`, `user2`, `user3`, …
+ * (docs/formats.md#clearinghouse-links): the owner is `owner`, the users `user`, `user2`, `user3`, …
  */
 export const CLEARINGHOUSE_OWNER = 'owner';
 export function clearinghouseUserName(index: number): string {
   return index === 0 ? 'user' : `user${index + 1}`;
-}
-
-/** The fragment that opens a plain view, for navigation links. */
-export function viewHash(view: Exclude<View, 'shared'>): string {
-  return VIEW_HASHES[view];
-}
-
-function isPlatform(text: string): text is Platform {
-  return PLATFORMS.some((p) => p.platform === text);
 }
 
 function platformNames(): string {
@@ -189,7 +180,7 @@ function parseShareLink(rest: string, settings: ReservedSettings): Route {
 }
 
 /**
- * The clearinghouse link, equivalent to the clearinghouse's XML-RPC call (spec §6): one vessel
+ * The clearinghouse link, equivalent to the clearinghouse's XML-RPC call (docs/formats.md#clearinghouse-links): one vessel
  * owned by `owner` (the donor's donation key) and used by `user`, `user2`, … (e.g. the
  * clearinghouse's acceptdonation key).
  */

@@ -1,4 +1,4 @@
-import type { Platform } from '../core/archive/index.ts';
+import type { Platform } from '../core/platforms.ts';
 
 /** The parts of `navigator` read here; user-agent client hints exist only in Chromium browsers. */
 export interface VisitorNavigator {

@@ -1,5 +1,5 @@
 import type { BuildConfig, ResolvedConfig } from '../core/config.ts';
-import { checkUserNames, resolveConfig, validateConfig } from '../core/config.ts';
+import { checkUserNames, resolveValidConfig, validateConfig } from '../core/config.ts';
 import { fingerprint } from '../core/keys.ts';
 import { importPublicKey, type KeyFormat } from '../core/keyimport.ts';
 import { errorsOf, problem, type Problem } from '../core/problems.ts';
@@ -292,7 +292,7 @@ export class Builder {
 
   // ---- configuration and validation --------------------------------------------------------
 
-  /** The configuration in the XML-RPC shape (spec §5), the input of the core's validation. */
+  /** The configuration in the XML-RPC shape (docs/formats.md#build-configuration), the core's input. */
   readonly config: BuildConfig = $derived.by(() => {
     const nameOf = (id: string) => this.userById(id)?.name ?? '';
     // fromEntries defines own properties, so even a name like "__proto__" stays an ordinary key.
@@ -328,7 +328,7 @@ export class Builder {
     if (errorsOf(this.problems).length > 0) return undefined;
     const { config } = validateConfig(this.config, this.settings);
     if (!config) return undefined;
-    const { resolved } = await resolveConfig(config, this.settings, {
+    const { resolved } = await resolveValidConfig(config, this.settings, {
       keyBits: this.settings.defaultKeyBits,
     });
     return resolved;
@@ -350,7 +350,7 @@ export class Builder {
     return privateKeySignature(this.generatedKeys);
   }
 
-  /** True when private_keys.zip must be saved before the installers are offered (spec §4, §7). */
+  /** True when private_keys.zip must be saved before the installers are offered (README, "The page"). */
   get mustSavePrivateKeys(): boolean {
     return this.generatedKeys.length > 0 && this.privateKeysSavedFor !== this.generatedSignature;
   }

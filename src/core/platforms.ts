@@ -13,7 +13,7 @@ const TABLE = [
     format: 'tgz',
     standard: true,
   },
-  { platform: 'mac', label: 'Mac', baseFile: 'seattle_mac.tgz', format: 'tgz', standard: true },
+  { platform: 'mac', label: 'macOS', baseFile: 'seattle_mac.tgz', format: 'tgz', standard: true },
   {
     platform: 'windows',
     label: 'Windows',
@@ -30,7 +30,7 @@ const TABLE = [
   },
   {
     platform: 'windows_gui',
-    label: 'Windows (GUI installer)',
+    label: 'Windows (installer program)',
     baseFile: 'seattle_win_gui.exe',
     format: 'exe',
     standard: false,

@@ -228,6 +228,11 @@ test('inspect shows the vessels, ports and key fingerprints of a downloaded inst
   await expect(reserved.locator('[data-field="percent"]')).toHaveText('20%');
   await expect(reserved.locator('[data-field="ports"]')).toHaveText('63180–63199');
   await expect(reserved.locator('[data-field="owner"]')).toContainText(fingerprint(reservedKey));
+  // The page knows its own reserved key, so it says whose vessel that is; the donor's is not.
+  await expect(reserved.locator('[data-field="owner"]')).toContainText(
+    "reserved (this builder's operator)",
+  );
+  await expect(first.locator('[data-field="owner"]')).not.toContainText('reserved');
   await expect(page.locator('tr[data-vessel]')).toHaveCount(2);
 });
 
