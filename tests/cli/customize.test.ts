@@ -18,6 +18,21 @@ function configFile(dir: string, config: unknown): string {
   return file;
 }
 
+/** One 80% vessel owned by a 2048-bit-sized key: the configuration the base tests share. */
+function oneOwner(dir: string): string {
+  return configFile(dir, {
+    vessels: [{ percentage: 80, owner: 'alex' }],
+    user_data: { alex: { public_key: `65537 ${2n ** 2047n + 12345n}` } },
+  });
+}
+
+/** `cib customize` of `base` into `out` with that configuration. */
+function customizeOneOwner(dir: string, base: string, out: string, env?: NodeJS.ProcessEnv) {
+  return runCib(['customize', '--base', base, '--config', oneOwner(dir), '--out', out], {
+    ...(env ? { env } : {}),
+  });
+}
+
 describe('cib customize', () => {
   it('writes a linux installer whose demo install.sh --dry-run shows the configured vessels', () => {
     const dir = tempDir();
@@ -207,24 +222,10 @@ describe('cib customize', () => {
   });
 
   describe('without --expect-sha256', () => {
-    const config = (dir: string) =>
-      configFile(dir, {
-        vessels: [{ percentage: 80, owner: 'alex' }],
-        user_data: { alex: { public_key: `65537 ${2n ** 2047n + 12345n}` } },
-      });
-
     it('checks the base against the manifest.json beside it and says so', () => {
       const dir = tempDir();
       const out = join(dir, 'seattle_linux.tgz');
-      const run = runCib([
-        'customize',
-        '--base',
-        join(BASES, 'seattle_linux.tgz'),
-        '--config',
-        config(dir),
-        '--out',
-        out,
-      ]);
+      const run = customizeOneOwner(dir, join(BASES, 'seattle_linux.tgz'), out);
       expect(run.status).toBe(0);
       expect(run.stderr).toContain(
         `base check: its SHA-256 against ${join(BASES, 'manifest.json')} (linux)`,
@@ -241,33 +242,17 @@ describe('cib customize', () => {
       // Same format, other bytes: the android base under the windows name.
       cpSync(join(BASES, 'seattle_android.zip'), join(dir, 'bases/seattle_win.zip'));
       const out = join(dir, 'out.zip');
-      const run = runCib([
-        'customize',
-        '--base',
-        join(dir, 'bases/seattle_win.zip'),
-        '--config',
-        config(dir),
-        '--out',
-        out,
-      ]);
+      const run = customizeOneOwner(dir, join(dir, 'bases/seattle_win.zip'), out);
       expect(run.status).toBe(1);
       expect(run.stderr).toMatch(/SHA-256 is [0-9a-f]{64}, not the expected [0-9a-f]{64}/);
       expect(existsSync(out)).toBe(false);
     });
 
-    it("falls back to the archive's own checks when no manifest lists the base, and says so", () => {
+    it('takes the SHA-256 from a first read when no manifest lists the base, and says so', () => {
       const dir = tempDir();
       cpSync(join(BASES, 'seattle_mac.tgz'), join(dir, 'seattle_mac.tgz'));
       const out = join(dir, 'out.tgz');
-      const run = runCib([
-        'customize',
-        '--base',
-        join(dir, 'seattle_mac.tgz'),
-        '--config',
-        config(dir),
-        '--out',
-        out,
-      ]);
+      const run = customizeOneOwner(dir, join(dir, 'seattle_mac.tgz'), out);
       expect(run.status).toBe(0);
       expect(run.stderr).toContain('base check: no manifest.json beside the base');
       execFileSync('tar', ['-tzf', out]);
@@ -275,22 +260,14 @@ describe('cib customize', () => {
   });
 
   describe('the base checks kept by SHA-256', () => {
-    const config = (dir: string) =>
-      configFile(dir, {
-        vessels: [{ percentage: 80, owner: 'alex' }],
-        user_data: { alex: { public_key: `65537 ${2n ** 2047n + 12345n}` } },
-      });
-    const customize = (dir: string, base: string, out: string, env: NodeJS.ProcessEnv) =>
-      runCib(['customize', '--base', base, '--config', config(dir), '--out', out], { env });
-
     it('walks a base once, then reuses its check for the same bytes, with the same output', () => {
       const dir = tempDir();
       const env = { ...process.env, CIB_CACHE_DIR: join(dir, 'cache') };
       const base = join(BASES, 'seattle_linux.tgz');
-      const first = customize(dir, base, join(dir, 'a.tgz'), env);
+      const first = customizeOneOwner(dir, base, join(dir, 'a.tgz'), env);
       expect(first.status).toBe(0);
       expect(first.stderr).toContain('software and vesselinfo check: walked the base');
-      const second = customize(dir, base, join(dir, 'b.tgz'), env);
+      const second = customizeOneOwner(dir, base, join(dir, 'b.tgz'), env);
       expect(second.status).toBe(0);
       expect(second.stderr).toMatch(/check: kept from an earlier run for SHA-256 [0-9a-f]{64}/);
       expect(readFileSync(join(dir, 'b.tgz')).equals(readFileSync(join(dir, 'a.tgz')))).toBe(true);
@@ -301,7 +278,7 @@ describe('cib customize', () => {
       const dir = tempDir();
       const env = { ...process.env, CIB_CACHE_DIR: '' };
       for (const out of ['a.tgz', 'b.tgz']) {
-        const run = customize(dir, join(BASES, 'seattle_mac.tgz'), join(dir, out), env);
+        const run = customizeOneOwner(dir, join(BASES, 'seattle_mac.tgz'), join(dir, out), env);
         expect(run.status).toBe(0);
         expect(run.stderr).toContain('walked the base');
       }
@@ -313,7 +290,7 @@ describe('cib customize', () => {
       const good = join(dir, 'good', 'seattle_linux.tgz');
       execFileSync('mkdir', ['-p', join(dir, 'good'), join(dir, 'tree')]);
       cpSync(join(BASES, 'seattle_linux.tgz'), good);
-      expect(customize(dir, good, join(dir, 'a.tgz'), env).status).toBe(0);
+      expect(customizeOneOwner(dir, good, join(dir, 'a.tgz'), env).status).toBe(0);
       // The same files with one program file changed, repacked by GNU tar.
       execFileSync('tar', ['-xzf', good, '-C', join(dir, 'tree')]);
       const program = join(dir, 'tree/seattle/seattle_repy');
@@ -321,7 +298,7 @@ describe('cib customize', () => {
       writeFileSync(join(program, victim), 'print("not Seattle")\n');
       const bad = join(dir, 'seattle_linux.tgz');
       execFileSync('tar', ['-czf', bad, '-C', join(dir, 'tree'), 'seattle']);
-      const run = customize(dir, bad, join(dir, 'b.tgz'), env);
+      const run = customizeOneOwner(dir, bad, join(dir, 'b.tgz'), env);
       // Refused for what it is: the good base's kept check belongs to other bytes.
       expect(run.status).toBe(1);
       expect(run.stderr).toMatch(/Modified/);
