@@ -4,7 +4,6 @@
  * verdict belongs to the bytes, so customising from the same base again skips the walk, while
  * every run still checks that the bytes it copies have that SHA-256 before the output appears.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import type { InstallerSource } from '../core/archive/walk.ts';
 import { fingerprint } from '../core/keys.ts';
 import type { KnownUpdateKey } from '../core/settings.ts';
 import { fileSource, writeFileAtomic } from '../node/files.ts';
+import { sha256Hex, sha256Through } from '../node/hash.ts';
 
 /** Bumped when what a stored check means changes, so an old one is never misread. */
 const FORMAT = 1;
@@ -28,10 +28,9 @@ export function checksFolder(env: NodeJS.ProcessEnv = process.env): string | und
 
 /** The verdict depends on the bytes and on which update keys are known. */
 function checkFile(folder: string, sha256: string, knownKeys: readonly KnownUpdateKey[]): string {
-  const keys = createHash('sha256')
-    .update(knownKeys.map((k) => `${fingerprint(k.key)} ${k.label}`).join('\n'))
-    .digest('hex')
-    .slice(0, 16);
+  const keys = sha256Hex(
+    new TextEncoder().encode(knownKeys.map((k) => `${fingerprint(k.key)} ${k.label}`).join('\n')),
+  ).slice(0, 16);
   return join(folder, `${sha256}-${keys}.json`);
 }
 
@@ -77,36 +76,33 @@ export function storeCheck(
   }
 }
 
-/** `source` with the SHA-256 of every byte the walk reads. */
+/**
+ * `source` with the SHA-256 of every byte the walk reads: a tgz is streamed, a zip read whole
+ * (its directory is at its end), never both.
+ */
 function hashing(source: InstallerSource): { source: InstallerSource; digest(): string } {
-  const hash = createHash('sha256');
-  let hashed = 0;
+  let read: { length(): number; digest(): string } | undefined;
   return {
     source: {
       size: source.size,
       head: (length) => source.head(length),
-      stream: () =>
-        source.stream().pipeThrough(
-          new TransformStream<Uint8Array, Uint8Array>({
-            transform(chunk, controller) {
-              hash.update(chunk);
-              hashed += chunk.length;
-              controller.enqueue(chunk);
-            },
-          }),
-        ),
+      stream: () => {
+        const through = sha256Through(source.stream());
+        read = through;
+        return through.stream;
+      },
       bytes: async () => {
         const bytes = await source.bytes();
-        hash.update(bytes);
-        hashed += bytes.length;
+        read = { length: () => bytes.length, digest: () => sha256Hex(bytes) };
         return bytes;
       },
     },
     digest() {
       // Every byte must have been read once, or the SHA-256 would not be the file's.
-      if (hashed !== source.size)
+      const hashed = read?.length() ?? 0;
+      if (!read || hashed !== source.size)
         throw new Error(`The base changed size while it was read (${hashed} of ${source.size}).`);
-      return hash.digest('hex');
+      return read.digest();
     },
   };
 }

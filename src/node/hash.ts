@@ -10,3 +10,27 @@ export function sha1Hex(text: string): string {
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
+
+/** `stream` passed through unchanged, with the SHA-256 of every byte that went by. */
+export function sha256Through(stream: ReadableStream<Uint8Array>): {
+  stream: ReadableStream<Uint8Array>;
+  /** How many bytes went by. */
+  length(): number;
+  digest(): string;
+} {
+  const hash = createHash('sha256');
+  let length = 0;
+  return {
+    stream: stream.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          hash.update(chunk);
+          length += chunk.length;
+          controller.enqueue(chunk);
+        },
+      }),
+    ),
+    length: () => length,
+    digest: () => hash.digest('hex'),
+  };
+}

@@ -30,6 +30,7 @@ import {
   updateKeyOptions,
 } from '../settings.ts';
 import { readFileHead, writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
+import { sha256Through } from '../../node/hash.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
@@ -256,24 +257,17 @@ async function customizeTgzFile(
   beforeRename: () => Promise<void>,
 ): Promise<number> {
   const expectSha256 = base.sha256;
-  const hash = createHash('sha256');
-  const input = Readable.toWeb(createReadStream(baseFile)) as ReadableStream<Uint8Array>;
-  const hashed = input.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        hash.update(chunk);
-        controller.enqueue(chunk);
-      },
-    }),
+  const hashed = sha256Through(
+    Readable.toWeb(createReadStream(baseFile)) as ReadableStream<Uint8Array>,
   );
   // The bytes were checked (or their check kept) under this SHA-256, verified again below before
   // the rename: the splice need not walk them again.
-  const output = customizeTgzStream(hashed, vesselinfo, {
+  const output = customizeTgzStream(hashed.stream, vesselinfo, {
     baseVerified: expectSha256 !== undefined,
     knownClean: expectSha256 !== undefined && base.clean,
   });
   return writeStreamAtomic(out, output, async () => {
-    if (expectSha256 !== undefined) checkSha256(hash.digest('hex'), expectSha256);
+    if (expectSha256 !== undefined) checkSha256(hashed.digest(), expectSha256);
     await beforeRename();
   });
 }
