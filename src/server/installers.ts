@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../core/config.ts';
 import {
@@ -46,6 +46,12 @@ export interface BuiltInstaller {
   warning?: string;
 }
 
+interface FileDigest {
+  stamp: string;
+  size: number;
+  sha256: string;
+}
+
 /** One base's state, as /healthz and the start-up check report it. */
 export interface BaseState {
   platform: Platform;
@@ -69,6 +75,8 @@ export class InstallerBuilder {
   private cacheBytes = 0;
   private building = new Map<string, Promise<BuiltInstaller>>();
   private bases = new Map<string, Uint8Array>();
+  /** Each base file's size and SHA-256, with the size and mtime they were read at. */
+  private digests = new Map<string, FileDigest>();
   /** Software reports by the base's SHA-256: the verdict belongs to the bytes. */
   private reports = new Map<string, Promise<SoftwareReport | undefined>>();
 
@@ -111,27 +119,39 @@ export class InstallerBuilder {
     for (const entry of manifest.bases) {
       const state: BaseState = { platform: entry.platform, file: entry.file, problems: [] };
       bases.push(state);
-      let bytes: Uint8Array;
+      const file = join(this.basesDir, entry.file);
+      let digest: FileDigest;
+      let bytes: Uint8Array | undefined;
       try {
-        bytes = new Uint8Array(await readFile(join(this.basesDir, entry.file)));
+        // /healthz asks often: a file is read and hashed again only when it has changed.
+        const info = await stat(file);
+        const stamp = `${info.size}:${info.mtimeMs}`;
+        const known = this.digests.get(file);
+        if (known?.stamp === stamp) digest = known;
+        else {
+          bytes = new Uint8Array(await readFile(file));
+          digest = { stamp, size: bytes.length, sha256: sha256Hex(bytes) };
+          this.digests.set(file, digest);
+        }
       } catch {
         state.problems.push(
           problem('base.missing', entry.file, 'The manifest lists it, but the file is missing.'),
         );
         continue;
       }
-      const sha256 = sha256Hex(bytes);
-      if (bytes.length !== entry.size || sha256 !== entry.sha256) {
+      const { size, sha256 } = digest;
+      if (size !== entry.size || sha256 !== entry.sha256) {
         state.problems.push(
           problem(
             'base.sha256.mismatch',
             entry.file,
-            `The file (${bytes.length} bytes, SHA-256 ${sha256}) is not the one the manifest lists (${entry.size} bytes, SHA-256 ${entry.sha256}).`,
+            `The file (${size} bytes, SHA-256 ${sha256}) is not the one the manifest lists (${entry.size} bytes, SHA-256 ${entry.sha256}).`,
           ),
         );
       }
       try {
-        const report = await this.software(sha256, bytes);
+        const report = await (this.reports.get(sha256) ??
+          this.software(sha256, bytes ?? new Uint8Array(await readFile(file))));
         state.software = report
           ? { verdict: report.verdict, summary: softwareVerdictLine(report) }
           : { verdict: 'not-checked', summary: 'The GUI executable is not checked.' };
