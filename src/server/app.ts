@@ -11,6 +11,7 @@ import serveStatic from 'serve-static';
 import { knownUpdateKeys } from '../core/software.ts';
 import { FRAMING_HEADERS, HttpError, cacheControlFor, sendText } from './http.ts';
 import { InstallerBuilder } from './installers.ts';
+import { KeygenPool } from './keygen-pool.ts';
 import {
   buildPage,
   buildRecord,
@@ -32,6 +33,8 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface AppOptions {
   store?: BuildStore;
+  /** The key generator; by default one with KEYGEN_CONCURRENCY threads and KEYGEN_QUEUE. */
+  keygen?: KeygenPool;
   /** One line per request (never a body); defaults to stdout when settings.logRequests. */
   log?: (line: string) => void;
 }
@@ -63,6 +66,7 @@ export function createApp(
     logError,
     keygenConcurrency: settings.keygenConcurrency,
     keygenQueue: settings.keygenQueue,
+    ...(options.keygen ? { keygen: options.keygen } : {}),
   });
   const installers = new InstallerBuilder(
     settings.basesDir,
@@ -194,6 +198,11 @@ export async function startServer(
     if (removed > 0) process.stderr.write(`store: removed ${removed} stale temp files\n`);
     options = { ...options, store };
   }
+  // Made here, so closing the server also stops its threads.
+  const keygen =
+    options.keygen ??
+    new KeygenPool({ threads: settings.keygenConcurrency, queueLimit: settings.keygenQueue });
+  options = { ...options, keygen };
   const handler = createApp(settings, publicUrl, options);
   const server = createServer((req, res) => void handler(req, res));
   server.headersTimeout = HEADERS_TIMEOUT_MS;
@@ -217,10 +226,12 @@ export async function startServer(
     server,
     publicUrl: bound,
     origin: `http://${hostShown}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await keygen.close();
+    },
   };
 }
