@@ -212,7 +212,14 @@ export class KeygenPool {
       const slot = this.idle.pop() as number;
       const { job, bits } = this.waiting.shift() as WaitingKey;
       this.running += 1;
-      this.generateOn(slot, bits).then(
+      let made: Promise<KeyPair>;
+      try {
+        made = this.generateOn(slot, bits);
+      } catch (error) {
+        // E.g. a thread that cannot be started: that key fails, the slot is not lost.
+        made = Promise.reject(error);
+      }
+      made.then(
         (pair) => this.finished(slot, job, pair),
         (error: unknown) => this.finished(slot, job, undefined, error),
       );

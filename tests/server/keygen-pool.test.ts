@@ -100,6 +100,22 @@ describe('the key-generation pool', () => {
     );
   });
 
+  it('keeps its thread when one cannot make a key at all', async () => {
+    let broken = true;
+    const pool = new KeygenPool({
+      threads: 1,
+      queueLimit: 0,
+      generateOn: () => {
+        if (broken) throw new Error('no thread could be started');
+        return Promise.resolve({ publicKey: '65537 7', privateKey: 'private 7' });
+      },
+    });
+    await expect(pool.generate(2, 1024)).rejects.toThrow('no thread could be started');
+    expect(pool.load).toMatchObject({ running: 0, queued: 0, calls: 0 });
+    broken = false;
+    expect(await pool.generate(1, 1024)).toHaveLength(1);
+  });
+
   it('makes sound key pairs on its worker threads, and survives a key that fails', async () => {
     const pool = new KeygenPool({ threads: 2, queueLimit: 8 });
     try {
