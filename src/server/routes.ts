@@ -8,6 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../core/config.ts';
+import { MANIFEST_FILE } from '../core/manifest.ts';
 import { STANDARD_PLATFORMS, platformInfoOf, type Platform } from '../core/platforms.ts';
 import { CibError, describeProblems } from '../core/problems.ts';
 import { encodeShare } from '../core/share.ts';
@@ -24,7 +25,6 @@ import {
   sendText,
 } from './http.ts';
 import type { InstallerBuilder } from './installers.ts';
-import { MANIFEST_FILE } from '../core/manifest.ts';
 import type { ServerSettings } from './settings.ts';
 import { isBuildId, type BuildStore } from './store.ts';
 import type { XmlRpcShim } from './xmlrpc.ts';
