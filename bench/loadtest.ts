@@ -8,7 +8,9 @@
  * Phase 2: the same load against a fresh server that gets SIGKILL in the middle; after a restart
  * every acknowledged build must be intact (get_urls answers and the record file parses). Phase 3
  * (between them in the run): small calls alone, then with hostile large calls (40,000 names, 1 MB
- * bodies) arriving in parallel. Writes bench/shim.json.
+ * bodies) arriving in parallel. Phase 4: the old service's stress example (50 calls at once, two
+ * generated keys each) against a server with the default key-generation threads and one with a
+ * single thread, in turns. Writes bench/shim.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { resolveConfig, type BuildConfig } from '../src/core/config.ts';
 import { generateKeyPair } from '../src/core/keygen.ts';
 import { loadDeploymentSettings, PROJECT_ROOT } from '../src/node/deployment.ts';
 import { parseRecord } from '../src/server/store.ts';
+import { median } from './stats.ts';
 
 const CALLS = Number(process.env.LOADTEST_CALLS ?? 10_000);
 const CONCURRENCY = Number(process.env.LOADTEST_CONCURRENCY ?? 64);
@@ -41,6 +44,9 @@ const SMALL_CONCURRENCY = 8;
  * alone.
  */
 const HOSTILE_P99_GOAL_RATIO = 5;
+/** Phase 4: the old service's stress example, timed this many times per server after a warm-up. */
+const STRESS_RUNS = Number(process.env.LOADTEST_STRESS_RUNS ?? 5);
+const STRESS_CALLS = 50;
 /** Phase 2 kills the server once this many calls have been acknowledged. */
 const KILL_AFTER = Math.floor(CALLS / 3);
 /** Vessel splits of the 80% user share the configurations rotate through. */
@@ -94,7 +100,7 @@ interface Server {
 /**
  * Starts the compiled server (as `npm start` runs it) in its own process on a free loopback port.
  */
-function startServer(dataDir: string): Promise<Server> {
+function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
   // node itself (not a wrapper), in its own process group, so SIGKILL reaches every worker.
   const child = spawn(process.execPath, ['dist-node/server.mjs'], {
     cwd: PROJECT_ROOT,
@@ -106,6 +112,7 @@ function startServer(dataDir: string): Promise<Server> {
       PORT: '0',
       DATA_DIR: dataDir,
       LOG_REQUESTS: '0',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -289,6 +296,85 @@ async function hostileLoad(
   return out;
 }
 
+/**
+ * The old service's stress example: STRESS_CALLS build_installers calls sent at once, each on its
+ * own connection, with the example's vessels; bob and carl have no key, so each call makes the
+ * server generate two. The example's key for darren has e > n, which this builder refuses, so a
+ * real key stands in. Resolves with the wall time and the calls not answered with two new pairs.
+ */
+async function stressExample(
+  port: number,
+  darrenKey: string,
+): Promise<{ ms: number; failed: number }> {
+  const body = Buffer.from(
+    serializeMethodCall('build_installers', [
+      [
+        { percentage: 60, owner: 'alex', users: ['bob'] },
+        { percentage: 20, owner: 'carl', users: ['darren'] },
+      ],
+      { alex: { public_key: '12345 54321' }, darren: { public_key: darrenKey } },
+    ] as never),
+  );
+  const agent = new Agent({ keepAlive: false, maxSockets: STRESS_CALLS });
+  const started = performance.now();
+  const answers = await Promise.all(
+    Array.from({ length: STRESS_CALLS }, () => post(agent, port, body).catch(() => '')),
+  );
+  const ms = performance.now() - started;
+  agent.destroy();
+  const failed = answers.filter(
+    (xml) =>
+      xml.includes('<fault>') ||
+      !BUILD_ID_IN_RESPONSE.test(xml) ||
+      xml.split('<name>private_key</name>').length !== 3,
+  ).length;
+  return { ms, failed };
+}
+
+/** Phase 4: the stress example with the default key-generation threads, and with one. */
+async function stressPhase(work: string, darrenKey: string): Promise<Record<string, unknown>> {
+  const servers = {
+    default: await startServer(join(work, 'stress-default')),
+    single: await startServer(join(work, 'stress-single'), { KEYGEN_CONCURRENCY: '1' }),
+  };
+  const health = (await (
+    await fetch(`http://127.0.0.1:${servers.default.port}/healthz`)
+  ).json()) as {
+    keygen: { threads: number; queue_limit: number };
+  };
+  log(
+    `phase 4: the stress example (${STRESS_CALLS} calls, 2 generated keys each), ${STRESS_RUNS} runs each with ${health.keygen.threads} threads and with 1, in turns`,
+  );
+  const times = { default: [] as number[], single: [] as number[] };
+  let failed = 0;
+  for (let run = 0; run <= STRESS_RUNS; run++) {
+    for (const which of ['default', 'single'] as const) {
+      const result = await stressExample(servers[which].port, darrenKey);
+      failed += result.failed;
+      log(`phase 4: ${which} ${run === 0 ? 'warm-up' : `run ${run}`}: ${result.ms.toFixed(0)} ms`);
+      // The first run of each server starts its threads: reported apart.
+      if (run > 0) times[which].push(result.ms);
+    }
+  }
+  await stopServer(servers.default, 'SIGTERM');
+  await stopServer(servers.single, 'SIGTERM');
+  const wall = median(times.default);
+  const single = median(times.single);
+  return {
+    stress_calls: STRESS_CALLS,
+    stress_generated_keys_per_call: 2,
+    stress_runs: STRESS_RUNS,
+    stress_keygen_threads: health.keygen.threads,
+    stress_keygen_queue_limit: health.keygen.queue_limit,
+    stress_wall_ms: round(wall, 0),
+    stress_single_thread_wall_ms: round(single, 0),
+    stress_speedup: round(single / wall),
+    stress_failed_calls: failed,
+    stress_goal: `every call of the stress example answered with its keys under the default settings (no "busy"), and with ${health.keygen.threads} threads faster than with 1 when the machine has the cores`,
+    stress_goal_met: failed === 0 && (health.keygen.threads === 1 || wall < single),
+  };
+}
+
 async function main(): Promise<void> {
   const deployment = loadDeploymentSettings();
   log(`generating ${KEY_PAIRS} key pairs…`);
@@ -435,6 +521,9 @@ async function main(): Promise<void> {
       kill_lost_builds: killLost.length,
       kill_corrupt_records: corrupt,
     });
+    log(JSON.stringify(results));
+
+    Object.assign(results, await stressPhase(work, keys[0] as string));
     log(JSON.stringify(results));
     const out = resolve(PROJECT_ROOT, 'bench/shim.json');
     writeFileSync(out, JSON.stringify(results, null, 2) + '\n');

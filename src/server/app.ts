@@ -1,7 +1,7 @@
 /**
- * The one server behind `npm start` (README, "Server and XML-RPC shim"): the page and base
- * installers from dist/, the XML-RPC shim, build share links and node-built installers, all under
- * BASE_PATH.
+ * The one server behind `npm start` (README, "Server and XML-RPC shim"): the page from dist/, the
+ * base installers from the folder it builds from (BASES_DIR), the XML-RPC shim, build share links
+ * and node-built installers, all under BASE_PATH.
  */
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,7 +11,9 @@ import serveStatic from 'serve-static';
 import { knownUpdateKeys } from '../core/software.ts';
 import { FRAMING_HEADERS, HttpError, cacheControlFor, sendText } from './http.ts';
 import { InstallerBuilder } from './installers.ts';
+import { KeygenPool } from './keygen-pool.ts';
 import {
+  baseFile,
   buildPage,
   buildRecord,
   healthz,
@@ -32,6 +34,8 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface AppOptions {
   store?: BuildStore;
+  /** The key generator; by default one with KEYGEN_CONCURRENCY threads and KEYGEN_QUEUE. */
+  keygen?: KeygenPool;
   /** One line per request (never a body); defaults to stdout when settings.logRequests. */
   log?: (line: string) => void;
 }
@@ -63,6 +67,7 @@ export function createApp(
     logError,
     keygenConcurrency: settings.keygenConcurrency,
     keygenQueue: settings.keygenQueue,
+    ...(options.keygen ? { keygen: options.keygen } : {}),
   });
   const installers = new InstallerBuilder(
     settings.basesDir,
@@ -78,13 +83,30 @@ export function createApp(
     redirect: false,
     setHeaders: (res, path) => res.setHeader('Cache-Control', cacheControlFor(path)),
   });
+  // The page's bases come from the folder the server builds from, never from DIST_DIR: one
+  // installer address gives the same installer to a browser and a script.
+  const serveBases = serveStatic(settings.basesDir, {
+    index: false,
+    dotfiles: 'ignore',
+    redirect: false,
+    setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache'),
+  });
   const notFound = (res: ServerResponse) =>
     existsSync(join(settings.distDir, 'index.html'))
       ? sendText(res, 404, 'Not found.')
       : sendText(res, 503, 'The page is not built on this server; run `npm run build`.');
   const base = settings.basePath;
 
-  const ctx: AppContext = { settings, publicUrl, store, shim, installers, logError, warned };
+  const ctx: AppContext = {
+    settings,
+    publicUrl,
+    store,
+    shim,
+    installers,
+    logError,
+    warned,
+    serveBases,
+  };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
@@ -124,6 +146,7 @@ export function createApp(
     if (!readOnly)
       throw new HttpError(405, `${method.slice(0, 20)} is not supported here; use GET.`);
     if (rest === 'healthz') return healthz(ctx, res);
+    if (first === 'base-installers') return baseFile(ctx, req, res, segments);
     if (second === 'installers') {
       if (segments.length === 3 || (segments.length === 4 && fourth === '')) {
         return installer(ctx, req, res, first, third ?? '');
@@ -194,6 +217,11 @@ export async function startServer(
     if (removed > 0) process.stderr.write(`store: removed ${removed} stale temp files\n`);
     options = { ...options, store };
   }
+  // Made here, so closing the server also stops its threads.
+  const keygen =
+    options.keygen ??
+    new KeygenPool({ threads: settings.keygenConcurrency, queueLimit: settings.keygenQueue });
+  options = { ...options, keygen };
   const handler = createApp(settings, publicUrl, options);
   const server = createServer((req, res) => void handler(req, res));
   server.headersTimeout = HEADERS_TIMEOUT_MS;
@@ -217,10 +245,12 @@ export async function startServer(
     server,
     publicUrl: bound,
     origin: `http://${hostShown}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await keygen.close();
+    },
   };
 }

@@ -58,6 +58,9 @@ export interface BaseState {
   file: string;
   /** Present, with the size and SHA-256 the manifest lists. */
   problems: Problem[];
+  /** The file's own size and SHA-256, as served to the page and read for builds. */
+  size?: number;
+  sha256?: string;
   /** The software check's verdict and sentence; undefined for a base that is not there. */
   software?: { verdict: string; summary: string };
 }
@@ -140,6 +143,8 @@ export class InstallerBuilder {
         continue;
       }
       const { size, sha256 } = digest;
+      state.size = size;
+      state.sha256 = sha256;
       if (size !== entry.size || sha256 !== entry.sha256) {
         state.problems.push(
           problem(

@@ -8,6 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../core/config.ts';
+import { MANIFEST_FILE } from '../core/manifest.ts';
 import { STANDARD_PLATFORMS, platformInfoOf, type Platform } from '../core/platforms.ts';
 import { CibError, describeProblems } from '../core/problems.ts';
 import { encodeShare } from '../core/share.ts';
@@ -49,6 +50,46 @@ export interface AppContext {
   logError: (line: string) => void;
   /** Software warnings already logged, so each is logged once. */
   warned: Set<string>;
+  /** Sends a file of BASES_DIR (conditional and range requests included); `next` when absent. */
+  serveBases: (
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: (error?: Error & { status?: number }) => void,
+  ) => void;
+}
+
+/**
+ * GET base-installers/<file>: the manifest and the bases it lists, from BASES_DIR, the folder the
+ * server's own builds read; config.json points the page here. Nothing else in that folder is
+ * served.
+ */
+export async function baseFile(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  segments: readonly string[],
+): Promise<void> {
+  const [, name = '', ...more] = segments;
+  if (more.length > 0 || name === '')
+    throw new HttpError(404, 'Base installers are served as base-installers/<file>.');
+  if (name !== MANIFEST_FILE) {
+    let listed = false;
+    try {
+      listed = (await ctx.installers.manifest()).bases.some((b) => b.file === name);
+    } catch {
+      // No usable manifest: no base is listed, and /healthz says why.
+    }
+    if (!listed)
+      throw new HttpError(404, `This server's manifest lists no base "${name.slice(0, 60)}".`);
+  }
+  req.url = `/${encodeURIComponent(name)}`;
+  ctx.serveBases(req, res, (error) => {
+    // Called after this handler returned: answer here, never throw.
+    if (!error || error.status === 404) return sendText(res, 404, 'Not found.');
+    ctx.logError(`GET base-installers/${name.slice(0, 60)}: ${error.message}`);
+    if (!res.headersSent) sendText(res, 500, 'The file could not be read; please try again.');
+    else res.destroy();
+  });
 }
 
 /** GET healthz: the page, DATA_DIR, the bases and each base's software check. */
@@ -80,6 +121,14 @@ export async function healthz(ctx: AppContext, res: ServerResponse): Promise<voi
         baseProblems.length === 0
           ? 'ok'
           : `BASES_DIR ${ctx.settings.basesDir}: ${describeProblems(baseProblems)}`,
+    },
+    // The bases the page fetches (config.json points it at this URL) and the server builds from:
+    // one folder, BASES_DIR, served at base-installers/.
+    bases: {
+      url: `${ctx.publicUrl()}/base-installers/`,
+      files: Object.fromEntries(
+        bases.bases.map((b) => [b.platform, { file: b.file, size: b.size, sha256: b.sha256 }]),
+      ),
     },
     keygen: ctx.shim.keygen.load,
     // Each base's software check; a refused base does not make the server unhealthy, it is
@@ -241,5 +290,10 @@ export async function buildRecord(ctx: AppContext, res: ServerResponse, id: stri
 
 /** GET config.json: the page's deployment settings, from the server's own. */
 export function pageConfig(ctx: AppContext, res: ServerResponse): void {
-  sendJson(res, 200, pageConfigOf(ctx.settings.deployment));
+  sendJson(res, 200, {
+    ...pageConfigOf(ctx.settings.deployment),
+    // This server's own base-installers/ route (relative to config.json, so under BASE_PATH),
+    // which serves BASES_DIR: the page builds from the bases the server builds from.
+    baseInstallersUrl: 'base-installers/',
+  });
 }

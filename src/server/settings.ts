@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { DeploymentSettings } from '../core/settings.ts';
 import { loadDeploymentSettings, PROJECT_ROOT } from '../node/deployment.ts';
@@ -28,7 +29,7 @@ export interface ServerSettings {
   bodyTimeoutMs: number;
   /** One log line per request on stdout. */
   logRequests: boolean;
-  /** build_installers calls generating keys at once, and calls waiting beyond those. */
+  /** Keys generated at once, each on its own thread, and keys that may wait beyond those. */
   keygenConcurrency: number;
   keygenQueue: number;
 }
@@ -38,8 +39,20 @@ export const DEFAULT_PORT = 8080;
 /** A clearinghouse call is about 2 KB; 50 users with 4096-bit keys stay well under 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
-export const DEFAULT_KEYGEN_CONCURRENCY = 4;
-export const DEFAULT_KEYGEN_QUEUE = 16;
+/** Key-generation threads: one per core, since each keeps a core busy; more than 8 buys little. */
+export const MAX_DEFAULT_KEYGEN_THREADS = 8;
+export const DEFAULT_KEYGEN_CONCURRENCY = Math.max(
+  1,
+  Math.min(availableParallelism(), MAX_DEFAULT_KEYGEN_THREADS),
+);
+/**
+ * Keys that may wait for a thread. The old service's stress example (50 calls at once, two
+ * generated keys each) needs 100; this leaves room for more, and at 2048 bits a quiet core makes
+ * one in about 0.1 s, so the last waits well under a minute even on one core.
+ */
+export const DEFAULT_KEYGEN_QUEUE = 256;
+/** Threads cost memory each: a setting above this is a mistake. */
+export const MAX_KEYGEN_THREADS = 64;
 
 function fail(message: string): never {
   throw new Error(message);
@@ -56,11 +69,17 @@ export function normalizeBasePath(text: string): string {
   return `/${inner}/`;
 }
 
-function parseCount(name: string, text: string | undefined, fallback: number, min: number): number {
+function parseCount(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max = 10_000,
+): number {
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > 10_000)
-    fail(`${name} must be a whole number from ${min} to 10000, not "${text}".`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    fail(`${name} must be a whole number from ${min} to ${max}, not "${text}".`);
   return value;
 }
 
@@ -122,6 +141,7 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
       env.KEYGEN_CONCURRENCY,
       DEFAULT_KEYGEN_CONCURRENCY,
       1,
+      MAX_KEYGEN_THREADS,
     ),
     keygenQueue: parseCount('KEYGEN_QUEUE', env.KEYGEN_QUEUE, DEFAULT_KEYGEN_QUEUE, 0),
   };

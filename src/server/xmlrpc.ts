@@ -25,7 +25,9 @@ import { buildId } from '../core/buildid.ts';
 import { STANDARD_PLATFORMS, type StandardPlatform } from '../core/platforms.ts';
 import { sha1Hex } from '../node/hash.ts';
 import { CibError, describeProblems, errorsOf, type Problem } from '../core/problems.ts';
-import type { DeploymentSettings } from '../core/settings.ts';
+import type { KeyPair } from '../core/keygen.ts';
+import type { DeploymentSettings, KeyBits } from '../core/settings.ts';
+import { KeygenBusy, KeygenCancelled, KeygenPool } from './keygen-pool.ts';
 import { DEFAULT_KEYGEN_CONCURRENCY, DEFAULT_KEYGEN_QUEUE } from './settings.ts';
 import { isBuildId, RECORD_FORMAT, type BuildStore } from './store.ts';
 
@@ -47,10 +49,6 @@ export const MAX_XML_DEPTH = 32;
 export const MAX_CALL_VALUES = 4096;
 /** Key generation is costly: a single call may ask for at most this many generated keys. */
 export const MAX_GENERATED_KEYS = 32;
-/** Calls generating keys at the same time; more wait their turn. */
-export const MAX_CONCURRENT_KEYGEN = DEFAULT_KEYGEN_CONCURRENCY;
-/** Calls waiting for key generation; beyond this a call is answered "busy, try again" at once. */
-export const MAX_QUEUED_KEYGEN = DEFAULT_KEYGEN_QUEUE;
 /** A fault lists at most this many problems, then says how many more there are. */
 export const MAX_FAULT_PROBLEMS = 20;
 /** Each listed problem is cut to this many characters (a path may quote a long struct member). */
@@ -66,7 +64,7 @@ export const FaultCode = {
   INVALID_PARAMS: -32602,
   INTERNAL_ERROR: -32603,
   APPLICATION_ERROR: -32500,
-  /** xmlrpc-epi's "system error": here, too many calls waiting for key generation. */
+  /** xmlrpc-epi's "system error": here, too many keys already waiting to be generated. */
   SERVER_BUSY: -32400,
 } as const;
 
@@ -278,63 +276,6 @@ function expectArgs(method: string, args: unknown[], names: string[], optional =
   throw new ShimFault(FaultCode.INVALID_PARAMS, `${method} ${takes}, not ${args.length}.`);
 }
 
-/**
- * A counting semaphore around key generation with a bounded queue: beyond `maxWaiting` a call
- * faults "busy" at once, and a waiting call whose client has gone away leaves the queue.
- */
-export class Gate {
-  private waiting = new Set<() => void>();
-  private active = 0;
-  constructor(
-    private readonly limit: number,
-    private readonly maxWaiting: number,
-  ) {}
-
-  /** Calls generating keys now, and calls waiting for their turn. */
-  get load(): { running: number; queued: number } {
-    return { running: this.active, queued: this.waiting.size };
-  }
-
-  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) throw new ClientGone();
-    if (this.active >= this.limit) {
-      if (this.waiting.size >= this.maxWaiting) {
-        throw new ShimFault(
-          FaultCode.SERVER_BUSY,
-          `build_installers: the builder is busy generating keys for ${this.active + this.waiting.size} other calls; try again in a minute, or supply public keys in user_data.`,
-        );
-      }
-      await new Promise<void>((go, drop) => {
-        const turn = () => {
-          signal?.removeEventListener('abort', gone);
-          go();
-        };
-        const gone = () => {
-          this.waiting.delete(turn);
-          drop(new ClientGone());
-        };
-        this.waiting.add(turn);
-        signal?.addEventListener('abort', gone, { once: true });
-      });
-      // The finishing call handed its slot over: `active` already counts this one.
-    } else {
-      this.active += 1;
-    }
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.values().next();
-      if (next.done) {
-        this.active -= 1;
-      } else {
-        // Handed over directly, so a call arriving meanwhile cannot take the slot first.
-        this.waiting.delete(next.value);
-        next.value();
-      }
-    }
-  }
-}
-
 export interface ShimOptions {
   deployment: DeploymentSettings;
   store: BuildStore;
@@ -342,9 +283,11 @@ export interface ShimOptions {
   publicUrl: () => string;
   /** Internal failures are logged here (never request or response bodies). */
   logError?: (message: string) => void;
-  /** Calls generating keys at once (MAX_CONCURRENT_KEYGEN) and waiting (MAX_QUEUED_KEYGEN). */
+  /** Keys generated at once (threads) and keys that may wait (KEYGEN_CONCURRENCY, KEYGEN_QUEUE). */
   keygenConcurrency?: number;
   keygenQueue?: number;
+  /** A key generator to use instead of one made from the two settings above. */
+  keygen?: KeygenPool;
 }
 
 export interface BuildResult {
@@ -354,12 +297,14 @@ export interface BuildResult {
 }
 
 export class XmlRpcShim {
-  readonly keygen: Gate;
+  readonly keygen: KeygenPool;
   constructor(private readonly options: ShimOptions) {
-    this.keygen = new Gate(
-      options.keygenConcurrency ?? MAX_CONCURRENT_KEYGEN,
-      options.keygenQueue ?? MAX_QUEUED_KEYGEN,
-    );
+    this.keygen =
+      options.keygen ??
+      new KeygenPool({
+        threads: options.keygenConcurrency ?? DEFAULT_KEYGEN_CONCURRENCY,
+        queueLimit: options.keygenQueue ?? DEFAULT_KEYGEN_QUEUE,
+      });
   }
 
   /**
@@ -432,11 +377,13 @@ export class XmlRpcShim {
         `build_installers would generate ${missing} key pairs; at most ${MAX_GENERATED_KEYS} per call. Supply public keys in user_data.`,
       );
     }
-    // Checked just above (the type says so): resolving need not check everything again.
-    const resolve = () =>
-      resolveValidConfig(config, deployment, { keyBits: deployment.defaultKeyBits });
-    const { resolved, generated } =
-      missing > 0 ? await this.keygen.run(resolve, signal) : await resolve();
+    const pairs = await this.generateKeys(missing, deployment.defaultKeyBits, signal);
+    // Checked just above (the type says so): resolving need not check everything again. It asks
+    // for exactly `missing` keys, which were made above.
+    const { resolved, generated } = await resolveValidConfig(config, deployment, {
+      keyBits: deployment.defaultKeyBits,
+      generate: async () => pairs.pop() as KeyPair,
+    });
     // Nobody is left to receive the generated private keys: store nothing.
     if (signal?.aborted) throw new ClientGone();
     const id = buildId(resolved, sha1Hex);
@@ -456,6 +403,27 @@ export class XmlRpcShim {
         : { public_key: publicKey };
     }
     return { build_id: id, installers: installerUrls(this.options.publicUrl(), id), users };
+  }
+
+  /** `count` new key pairs from the pool, or the fault that says why not. */
+  private async generateKeys(
+    count: number,
+    bits: KeyBits,
+    signal?: AbortSignal,
+  ): Promise<KeyPair[]> {
+    if (count === 0) return [];
+    try {
+      return await this.keygen.generate(count, bits, signal);
+    } catch (error) {
+      if (error instanceof KeygenCancelled) throw new ClientGone();
+      if (error instanceof KeygenBusy) {
+        throw new ShimFault(
+          FaultCode.SERVER_BUSY,
+          `build_installers: the builder is busy generating ${error.keys} keys for ${error.calls} other calls; try again in a minute, or supply public keys in user_data.`,
+        );
+      }
+      throw error;
+    }
   }
 
   async getUrls(id: unknown): Promise<Urls> {
