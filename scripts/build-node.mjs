@@ -1,6 +1,7 @@
 // The Node build of the command line and the server: dist-node/cib.mjs, dist-node/server.mjs and
-// the store's worker thread, as ES modules with shared chunks, so production runs compiled
-// JavaScript and each command loads only the chunks it uses. Packages stay in node_modules.
+// the server's worker threads (store-worker.mjs, build-worker.mjs), as ES modules with shared
+// chunks, so production runs compiled JavaScript and each command loads only the chunks it uses.
+// Packages stay in node_modules.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -16,6 +17,7 @@ await build({
     { in: 'src/cli/main.ts', out: 'cib' },
     { in: 'src/server/main.ts', out: 'server' },
     { in: 'src/server/store-worker.ts', out: 'store-worker' },
+    { in: 'src/server/build-worker.ts', out: 'build-worker' },
   ],
   outdir,
   outExtension: { '.js': '.mjs' },
