@@ -25,8 +25,6 @@ import {
   type TestServer,
 } from './helpers.ts';
 
-const MEGA = 1_000_000;
-
 describe('malformed and oversized calls, through Python xmlrpc.client', () => {
   let server: TestServer;
   let out: PythonOutput;
