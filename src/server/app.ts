@@ -38,8 +38,6 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 export const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 /** An idle keep-alive connection is closed after this long. */
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** A connection on which nothing moves (a download nobody reads) is destroyed after this long. */
-export const IDLE_SOCKET_TIMEOUT_MS = 60_000;
 
 /** A request path as logged: at most MAX_LOGGED_PATH characters, printable ASCII only. */
 export const MAX_LOGGED_PATH = 200;
@@ -261,8 +259,6 @@ export async function startServer(
     },
     (req, res) => void handler(req, res),
   );
-  // No 'timeout' listener: Node destroys a socket idle this long.
-  server.setTimeout(IDLE_SOCKET_TIMEOUT_MS);
   server.maxConnections = settings.maxConnections;
   capConnections(server, settings.maxConnectionsPerClient, {
     clients: settings.trustedClients,

@@ -23,6 +23,7 @@ import {
   redirect,
   sendJson,
   sendText,
+  STALLED_DOWNLOAD_MS,
 } from './http.ts';
 import { BuildersBusy, type InstallerBuilder } from './installers.ts';
 import { clientAddress, type ClientTrust, type RateLimiter } from './limits.ts';
@@ -279,7 +280,10 @@ export async function installer(
     res.end();
     return;
   }
-  // Slices of the kept base and the new tail, written as the client takes them.
+  // Slices of the kept base and the new tail, written as the client takes them. With no
+  // 'timeout' listener, Node destroys the socket when nothing moves for that long; after the
+  // answer, Node's keep-alive timeout replaces this one.
+  req.socket.setTimeout(STALLED_DOWNLOAD_MS);
   await pipeline(Readable.from(built.pieces, { objectMode: false }), res).catch(() => {
     // The client went away mid-download: the socket is already closed, nothing to answer.
   });
