@@ -110,6 +110,17 @@ function piecesOf(base: SharedArrayBuffer, pieces: readonly Piece[]): Uint8Array
   });
 }
 
+/** Why a base could not be read: missing, or (a worker thread that failed, say) the reason. */
+function unreadable(entry: BaseManifestEntry, error: unknown): Problem {
+  if ((error as NodeJS.ErrnoException)?.code === 'ENOENT')
+    return problem('base.missing', entry.file, 'The manifest lists it, but the file is missing.');
+  return problem(
+    'base.unreadable',
+    entry.file,
+    `The file cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+  );
+}
+
 function failed(reply: WorkerReply): never {
   if (reply.kind !== 'failed') throw new Error(`The build thread answered ${reply.kind}.`);
   throw reply.problems ? new CibError(reply.problems) : new Error(reply.message);
@@ -225,10 +236,8 @@ export class InstallerBuilder {
     let base: KeptBase;
     try {
       base = await this.base(join(this.basesDir, entry.file));
-    } catch {
-      state.problems.push(
-        problem('base.missing', entry.file, 'The manifest lists it, but the file is missing.'),
-      );
+    } catch (error) {
+      state.problems.push(unreadable(entry, error));
       return state;
     }
     const size = base.bytes.byteLength;
@@ -268,10 +277,8 @@ export class InstallerBuilder {
     const info = platformInfoOf(platform);
     const entry = (await this.manifest()).bases.find((b) => b.platform === platform);
     if (!info || !entry) return undefined;
-    const base = await this.base(join(this.basesDir, entry.file)).catch(() => {
-      throw new CibError(
-        problem('base.missing', entry.file, 'The manifest lists it, but the file is missing.'),
-      );
+    const base = await this.base(join(this.basesDir, entry.file)).catch((error: unknown) => {
+      throw new CibError(unreadable(entry, error));
     });
     if (base.bytes.byteLength !== entry.size || base.sha256 !== entry.sha256) {
       throw new CibError(
