@@ -1,5 +1,5 @@
 // The Node build of the command line and the server: dist-node/cib.mjs, dist-node/server.mjs and
-// the worker threads of the store and the key generator, as ES modules with shared chunks, so
+// the server's worker threads (store, key generator, installer builds), as ES modules with shared chunks, so
 // production runs compiled JavaScript and each command loads only the chunks it uses. Packages
 // stay in node_modules.
 import { build } from 'esbuild';
@@ -18,6 +18,7 @@ await build({
     { in: 'src/server/main.ts', out: 'server' },
     { in: 'src/server/store-worker.ts', out: 'store-worker' },
     { in: 'src/server/keygen-worker.ts', out: 'keygen-worker' },
+    { in: 'src/server/build-worker.ts', out: 'build-worker' },
   ],
   outdir,
   outExtension: { '.js': '.mjs' },

@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { DeploymentSettings } from '../core/settings.ts';
 import { loadDeploymentSettings, PROJECT_ROOT } from '../node/deployment.ts';
+import { normalizeAddress } from './limits.ts';
 
 /** Everything the server reads from the environment, checked once at start-up. */
 export interface ServerSettings {
@@ -32,6 +34,20 @@ export interface ServerSettings {
   /** Keys generated at once, each on its own thread, and keys that may wait beyond those. */
   keygenConcurrency: number;
   keygenQueue: number;
+  /** Worker threads building installers, and builds waiting beyond those (then 503). */
+  buildThreads: number;
+  buildQueue: number;
+  /** build_installers calls and installer downloads per client per minute; 0 = no limit. */
+  rateLimitBuilds: number;
+  rateLimitDownloads: number;
+  /** Addresses never rate limited or capped (a clearinghouse). */
+  trustedClients: ReadonlySet<string>;
+  /** Reverse proxies whose X-Forwarded-For names the client. */
+  trustedProxies: ReadonlySet<string>;
+  /** Connections one client address (IPv6: one /64) may hold open; 0 = no cap. */
+  maxConnectionsPerClient: number;
+  /** Connections the server holds open in all. */
+  maxConnections: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -53,6 +69,12 @@ export const DEFAULT_KEYGEN_CONCURRENCY = Math.max(
 export const DEFAULT_KEYGEN_QUEUE = 256;
 /** Threads cost memory each: a setting above this is a mistake. */
 export const MAX_KEYGEN_THREADS = 64;
+export const DEFAULT_BUILD_THREADS = 2;
+export const DEFAULT_BUILD_QUEUE = 64;
+export const DEFAULT_RATE_LIMIT_BUILDS = 60;
+export const DEFAULT_RATE_LIMIT_DOWNLOADS = 60;
+export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 32;
+export const DEFAULT_MAX_CONNECTIONS = 4096;
 
 function fail(message: string): never {
   throw new Error(message);
@@ -83,6 +105,19 @@ function parseCount(
   return value;
 }
 
+/** A comma-separated list of IP addresses, normalised as the server compares them. */
+function parseAddresses(name: string, text: string | undefined): ReadonlySet<string> {
+  const addresses = new Set<string>();
+  for (const item of (text ?? '').split(',')) {
+    const address = item.trim();
+    if (!address) continue;
+    if (!isIP(address))
+      fail(`${name} must list IP addresses separated by commas, not "${address.slice(0, 60)}".`);
+    addresses.add(normalizeAddress(address));
+  }
+  return addresses;
+}
+
 function parsePort(text: string | undefined): number {
   if (text === undefined || text === '') return DEFAULT_PORT;
   const port = Number(text);
@@ -108,7 +143,10 @@ function parsePublicUrl(text: string | undefined): string | undefined {
 }
 
 /** Reads HOST, PORT, PUBLIC_URL, DATA_DIR, BASE_PATH, DIST_DIR, BASES_DIR, MAX_BODY_BYTES,
- * BODY_TIMEOUT_MS, LOG_REQUESTS, KEYGEN_CONCURRENCY, KEYGEN_QUEUE and the deployment settings (RESERVED_SHARE, RESERVED_KEY/RESERVED_KEY_FILE). */
+ * BODY_TIMEOUT_MS, LOG_REQUESTS, KEYGEN_CONCURRENCY, KEYGEN_QUEUE, the limits of "Security and
+ * limits" (BUILD_THREADS, BUILD_QUEUE, RATE_LIMIT_BUILDS, RATE_LIMIT_DOWNLOADS, TRUSTED_CLIENTS,
+ * TRUSTED_PROXIES, MAX_CONNECTIONS_PER_CLIENT, MAX_CONNECTIONS) and the deployment settings
+ * (RESERVED_SHARE, RESERVED_KEY/RESERVED_KEY_FILE). */
 export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): ServerSettings {
   const distDir = resolve(env.DIST_DIR || resolve(PROJECT_ROOT, 'dist'));
   const distBases = resolve(distDir, 'base-installers');
@@ -144,6 +182,38 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
       MAX_KEYGEN_THREADS,
     ),
     keygenQueue: parseCount('KEYGEN_QUEUE', env.KEYGEN_QUEUE, DEFAULT_KEYGEN_QUEUE, 0),
+    buildThreads: parseCount('BUILD_THREADS', env.BUILD_THREADS, DEFAULT_BUILD_THREADS, 1, 64),
+    buildQueue: parseCount('BUILD_QUEUE', env.BUILD_QUEUE, DEFAULT_BUILD_QUEUE, 0),
+    rateLimitBuilds: parseCount(
+      'RATE_LIMIT_BUILDS',
+      env.RATE_LIMIT_BUILDS,
+      DEFAULT_RATE_LIMIT_BUILDS,
+      0,
+      1_000_000,
+    ),
+    rateLimitDownloads: parseCount(
+      'RATE_LIMIT_DOWNLOADS',
+      env.RATE_LIMIT_DOWNLOADS,
+      DEFAULT_RATE_LIMIT_DOWNLOADS,
+      0,
+      1_000_000,
+    ),
+    trustedClients: parseAddresses('TRUSTED_CLIENTS', env.TRUSTED_CLIENTS),
+    trustedProxies: parseAddresses('TRUSTED_PROXIES', env.TRUSTED_PROXIES),
+    maxConnectionsPerClient: parseCount(
+      'MAX_CONNECTIONS_PER_CLIENT',
+      env.MAX_CONNECTIONS_PER_CLIENT,
+      DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+      0,
+      100_000,
+    ),
+    maxConnections: parseCount(
+      'MAX_CONNECTIONS',
+      env.MAX_CONNECTIONS,
+      DEFAULT_MAX_CONNECTIONS,
+      1,
+      1_000_000,
+    ),
   };
 }
 
