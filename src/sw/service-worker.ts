@@ -59,7 +59,7 @@ self.addEventListener('install', (event) => {
     (async () => {
       const cache = await caches.open(CACHE_NAME);
       // Content-hashed assets may come from the HTTP cache; the rest is revalidated.
-      await Promise.all(
+      const stored = Promise.all(
         [...shell].map(async (path) => {
           const url = new URL(path, scope).href;
           const response = await fetch(url, {
@@ -73,6 +73,11 @@ self.addEventListener('install', (event) => {
           await cache.put(url, response);
         }),
       );
+      // A failed install leaves no half-stored cache behind; the browser tries again later.
+      await stored.catch(async (error: unknown) => {
+        await caches.delete(CACHE_NAME);
+        throw error;
+      });
       // The page read these before this worker existed; keep them for the first offline visit.
       const config = await refresh(cache, new URL(CONFIG_FILE, scope).href).catch(() => undefined);
       const manifest = manifestUrl(config);

@@ -5,10 +5,12 @@
  * - Firefox ESR over WebDriver BiDi with puppeteer-core (no geckodriver);
  * - WebKitGTK's MiniBrowser through WebKitWebDriver with selenium-webdriver, under xvfb-run since
  *   MiniBrowser has no headless mode.
- * Each saves downloads into its own folder, where the test reads the real saved file.
+ * Each saves downloads into its own folder, where the test reads the real saved file: Firefox by
+ * its download preferences, MiniBrowser by the XDG download folder of the HOME its driver is
+ * given, Chromium through Playwright's download events.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
@@ -22,8 +24,13 @@ export type EngineName = 'chromium' | 'firefox' | 'webkit';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
 export const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER_PATH ?? '/usr/bin/WebKitWebDriver';
+/** MiniBrowser sits in the multiarch library folder (scripts/ensure-browsers.mjs looks alike). */
 export const MINIBROWSER =
-  process.env.MINIBROWSER_PATH ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+  process.env.MINIBROWSER_PATH ??
+  readdirSync('/usr/lib')
+    .map((dir) => `/usr/lib/${dir}/webkit2gtk-4.1/MiniBrowser`)
+    .find((path) => existsSync(path)) ??
+  'MiniBrowser';
 
 const WAIT_MS = 60_000;
 
