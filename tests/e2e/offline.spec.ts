@@ -130,7 +130,7 @@ test('after one visit the page reloads and builds offline, byte for byte the sam
   expect(errors.filter((e) => !e.includes('net::ERR_INTERNET_DISCONNECTED'))).toEqual([]);
 });
 
-test('a new deployment replaces its old cache whole; another sub-path keeps its own', async ({
+test('a new deployment replaces its old cache whole and drops the bases its manifest no longer lists; another sub-path keeps its own', async ({
   page,
 }) => {
   const copy = tempDir();
@@ -138,34 +138,66 @@ test('a new deployment replaces its old cache whole; another sub-path keeps its 
   const server = await serveFolders({ '/a/': copy, '/b/': 'dist' });
   const errors = watchErrors(page);
   const id = buildId(copy);
+  const owner = opensslKey(1024);
+  const linux = page.locator('li.platform[data-platform="linux"]');
+  const download = async () => {
+    const [saved] = await Promise.all([
+      page.waitForEvent('download'),
+      linux.getByRole('button', { name: 'Download seattle_linux.tgz' }).click(),
+    ]);
+    return saveDownload(saved);
+  };
+  const keptBases = async () => (await cacheContents(page))['cib-base-installers-v1'] ?? [];
+  const manifestFile = join(copy, 'base-installers', 'manifest.json');
+  type Manifest = { bases: { platform: string; file: string; size: number; sha256: string }[] };
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
+  const entry = (platform: string) => manifest.bases.find((b) => b.platform === platform)!;
+  const oldBase = `${server.base}/a/base-installers/seattle_linux.tgz?sha256=${entry('linux').sha256}`;
   try {
     await page.goto(`${server.base}/b/`);
     await controlled(page);
-    await page.goto(`${server.base}/a/`);
+    await page.goto(`${server.base}/a/${clearinghouseHash({ owner: owner.seattle, users: [] })}`);
+    await download();
     await controlled(page);
+    await expect.poll(keptBases).toEqual([oldBase]);
     await expect
       .poll(async () => Object.keys(await cacheContents(page)).sort())
-      .toEqual([`cib-shell:/a/:${id}`, `cib-shell:/b/:${id}`]);
+      .toEqual(['cib-base-installers-v1', `cib-shell:/a/:${id}`, `cib-shell:/b/:${id}`]);
 
-    // A new build of /a/: its service worker and index.html carry a new id.
+    // A new deployment of /a/: a new build (its service worker and index.html carry a new id) and
+    // a new Linux base (the demo macOS base's bytes, listed under the Linux name).
     const next = 'f'.repeat(16);
     for (const file of ['sw.js', 'index.html']) {
       const path = join(copy, file);
       writeFileSync(path, readFileSync(path, 'utf8').replaceAll(id, next));
     }
+    cpSync(
+      join(copy, 'base-installers', 'seattle_mac.tgz'),
+      join(copy, 'base-installers', 'seattle_linux.tgz'),
+    );
+    Object.assign(entry('linux'), { size: entry('mac').size, sha256: entry('mac').sha256 });
+    writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
+
     await page.reload();
     await expect
       .poll(async () => Object.keys(await cacheContents(page)).sort(), { timeout: 30_000 })
-      .toEqual([`cib-shell:/a/:${next}`, `cib-shell:/b/:${id}`]);
+      .toEqual(['cib-base-installers-v1', `cib-shell:/a/:${next}`, `cib-shell:/b/:${id}`]);
+    // The fresh manifest no longer lists the old base's SHA-256: it is no longer kept.
+    await expect.poll(keptBases).not.toContain(oldBase);
     await page.reload();
-    await expect(page.getByRole('heading', { level: 1 })).toHaveText(
-      'Seattle Custom Installer Builder',
-    );
     expect(
       await page.evaluate(() =>
         document.querySelector('meta[name="cib-build"]')?.getAttribute('content'),
       ),
     ).toBe(next);
+    // The next build fetches and keeps the new base.
+    const rebuilt = await download();
+    expect(tarEntry(rebuilt, VESSELINFO_ENTRY)).toContain(`Owner ${owner.seattle}`);
+    await expect
+      .poll(keptBases)
+      .toEqual([
+        `${server.base}/a/base-installers/seattle_linux.tgz?sha256=${entry('mac').sha256}`,
+      ]);
     expect(errors).toEqual([]);
   } finally {
     await server.close();
