@@ -91,6 +91,7 @@ async function launchFirefox(downloads: string): Promise<Driver> {
     browser: 'firefox',
     executablePath: FIREFOX,
     headless: true,
+    timeout: WAIT_MS, // a start-up on a busy two-core machine can take a while
     extraPrefsFirefox: {
       // Save every download into `downloads` without asking.
       'browser.download.dir': downloads,
