@@ -301,3 +301,35 @@ function sliceOfBase(base: VerifiedBase, part: Uint8Array): Blob | undefined {
   if (start < 0 || start + part.byteLength > base.bytes.byteLength) return undefined;
   return base.blob.slice(start, start + part.byteLength);
 }
+
+/**
+ * The platforms among `requests` a build can use without the network: verified in this visit, or
+ * kept in the Cache API with the manifest's SHA-256 (README, "Offline").
+ */
+export async function keptBases(requests: BaseRequest[]): Promise<Platform[]> {
+  const cache = await openCache();
+  const kept: Platform[] = [];
+  for (const request of requests) {
+    const key = cacheKey(request);
+    if (jobs.get(key)?.settled || (await cache?.match(key).catch(() => undefined)))
+      kept.push(request.platform);
+  }
+  return kept;
+}
+
+/**
+ * The manifest check for kept bases: drops every base kept from `folder` that the current
+ * manifest no longer lists with that SHA-256 (a deployment replaced it), so old bases do not pile
+ * up. Bases from other folders (another deployment on the same site) are left alone.
+ */
+export async function forgetOtherBases(folder: string, keep: BaseRequest[]): Promise<number> {
+  const cache = await openCache();
+  if (!cache) return 0;
+  const current = new Set(keep.map(cacheKey));
+  let forgotten = 0;
+  for (const request of await cache.keys()) {
+    if (!request.url.startsWith(folder) || current.has(request.url)) continue;
+    if (await cache.delete(request)) forgotten += 1;
+  }
+  return forgotten;
+}
