@@ -73,7 +73,12 @@ export const DEFAULT_BUILD_THREADS = 2;
 export const DEFAULT_BUILD_QUEUE = 64;
 export const DEFAULT_RATE_LIMIT_BUILDS = 60;
 export const DEFAULT_RATE_LIMIT_DOWNLOADS = 60;
-export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 32;
+/**
+ * Connections one client address may hold. The old service's stress example opens 50 at once from
+ * one address, and is answered in full under the defaults; a trickling client still holds few of
+ * the server's 4096.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 64;
 export const DEFAULT_MAX_CONNECTIONS = 4096;
 
 function fail(message: string): never {
