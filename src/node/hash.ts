@@ -1,5 +1,6 @@
 /** Node's native hashes, for the callers that hash on a hot path (build ids, base checksums). */
 import { createHash } from 'node:crypto';
+import type { Digester } from '../core/digest.ts';
 
 /** SHA-1 of the UTF-8 text as 40 lowercase hex digits: the hash `buildId` takes. */
 export function sha1Hex(text: string): string {
@@ -34,3 +35,9 @@ export function sha256Through(stream: ReadableStream<Uint8Array>): {
     digest: () => hash.digest('hex'),
   };
 }
+
+/** Node's digests for the software check (core/digest.ts): synchronous, no promise per file. */
+export const nodeDigester: Digester = (algorithm, data) =>
+  createHash(algorithm === 'SHA-1' ? 'sha1' : 'sha256')
+    .update(data)
+    .digest('hex');

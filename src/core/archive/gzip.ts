@@ -214,20 +214,25 @@ export class GzipReader {
   private memberStart = 0;
   private finished = false;
   /** Compressed offsets at which each member starts. */
-  readonly memberOffsets: number[] = [0];
+  readonly memberOffsets: number[];
   /** An error thrown by `ondata`, passed on as it is rather than reported as corrupt gzip. */
   private downstream: unknown;
   private readonly piece: number;
+  /** Offset of the first byte pushed in the whole file, for messages and `memberOffsets`. */
+  private readonly origin: number;
 
   /**
    * `piece` is how much compressed input fflate inflates at once; each piece's output is one
-   * buffer, so deflate's ~1000:1 ratio makes it the bound on memory for untrusted input.
+   * buffer, so deflate's ~1000:1 ratio makes it the bound on memory for untrusted input. `origin`
+   * is where the input starts in the file, when a reader took over mid-file.
    */
   constructor(
     private readonly ondata: (chunk: Uint8Array) => void,
-    options: { piece?: number } = {},
+    options: { piece?: number; origin?: number } = {},
   ) {
     this.piece = options.piece ?? INFLATE_PIECE;
+    this.origin = options.origin ?? 0;
+    this.memberOffsets = [this.origin];
     this.inflater = new Gunzip((chunk) => {
       if (!chunk.length) return;
       this.crc = crc32(chunk, this.crc);
@@ -240,9 +245,9 @@ export class GzipReader {
       }
     });
     this.inflater.onmember = (offset: number) => {
-      this.checkTrailer(this.trailerBefore(offset), `byte ${this.memberStart}`);
+      this.checkTrailer(this.trailerBefore(offset), `byte ${this.origin + this.memberStart}`);
       this.memberStart = offset;
-      this.memberOffsets.push(offset);
+      this.memberOffsets.push(this.origin + offset);
     };
   }
 
@@ -267,26 +272,32 @@ export class GzipReader {
       throw /unexpected EOF/i.test(message)
         ? badGzip(
             'truncated',
-            `byte ${this.received}`,
+            `byte ${this.origin + this.received}`,
             'The gzip data ends too early (the base is truncated).',
           )
         : badGzip(
             'corrupt',
-            `member at byte ${this.memberStart}`,
+            `member at byte ${this.origin + this.memberStart}`,
             `The gzip data is corrupt (${message}).`,
           );
     }
     if (final) {
       this.finished = true;
-      if (this.received === 0) throw badGzip('truncated', 'byte 0', 'The base is empty.');
+      if (this.received === 0) {
+        if (this.origin === 0) throw badGzip('truncated', 'byte 0', 'The base is empty.');
+        return; // a reader that took over at a member boundary, with nothing after it
+      }
       if (this.received - this.memberStart < GZIP_TRAILER_LENGTH + HEADER_FIXED_LENGTH) {
         throw badGzip(
           'truncated',
-          `byte ${this.received}`,
+          `byte ${this.origin + this.received}`,
           'The gzip data ends too early (the base is truncated).',
         );
       }
-      this.checkTrailer(this.trailerBefore(this.received), `byte ${this.memberStart}`);
+      this.checkTrailer(
+        this.trailerBefore(this.received),
+        `byte ${this.origin + this.memberStart}`,
+      );
     }
   }
 
@@ -301,7 +312,7 @@ export class GzipReader {
     if (from < (this.kept[0]?.start ?? 0)) {
       throw badGzip(
         'header-too-long',
-        `byte ${offset}`,
+        `byte ${this.origin + offset}`,
         'A gzip member header is too long to read.',
       );
     }

@@ -3,9 +3,11 @@
  * gzip member, each marked with an FEXTRA "cb" subfield, which any gzip reader reads as one stream
  * (RFC 1952 §2.2):
  *
- *   member 1  "entries"     every tar entry except a trailing vesselinfo
- *   member 2  "vesselinfo"  optional: exactly the vesselinfo entry (stored blocks when customised)
- *   member 3  "end"         the end-of-archive zero blocks, padded to a 10240-byte record, with the
+ *   "entries"     one or more: every tar entry except a trailing vesselinfo, cut at entry
+ *                 boundaries; a base's entries members say their own length (`deflate=N`), so a
+ *                 reader can hand each to its own inflater as soon as it has arrived
+ *   "vesselinfo"  optional: exactly the vesselinfo entry (stored blocks when customised)
+ *   "end"         the end-of-archive zero blocks, padded to a 10240-byte record, with the
  *                           marker `role=end tar=<E> gz=<T> vesselinfo=<none|inside|V> mtime=<M>
  *                           prev=<crc>:<isize>` describing the layout
  *
@@ -15,11 +17,15 @@
  */
 import { concatBytes, lastIndexOfBytes } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
+import { deflateSync } from 'fflate';
+import { crc32 } from './crc32.ts';
 import {
   GZIP_TRAILER_LENGTH,
   gunzipChecked,
   readGzipHeader,
+  writeGzipHeader,
   writeGzipMember,
+  writeGzipTrailer,
   writeStoredGzipMember,
   type DeflateLevel,
   type GzipSubfield,
@@ -37,8 +43,14 @@ export const BASE_LEVEL: DeflateLevel = 9;
  */
 export const GENERIC_LEVEL: DeflateLevel = 1;
 
-const MARKER_ID: [number, number] = [0x63, 0x62]; // "cb"
-const MARKER_TAG = 'cib-append-ready/1';
+export const MARKER_ID: [number, number] = [0x63, 0x62]; // "cb"
+export const MARKER_TAG = 'cib-append-ready/1';
+/**
+ * Tar bytes per entries member of a base: each member ends at the first entry boundary at or past
+ * this many bytes, so members inflate independently (in parallel where the reader can) at a cost
+ * of well under 1% in size.
+ */
+export const ENTRIES_MEMBER_BYTES = 1 << 20;
 /** Our end member is small (header + a few dozen bytes of deflated zeros); search this far back. */
 const END_SEARCH_BYTES = 4096;
 /** Offset of the marker text inside our own member header: fixed fields, XLEN, subfield header. */
@@ -217,21 +229,53 @@ export function isAppendReady(base: Uint8Array): boolean {
 // ---------------------------------------------------------------------------------------------
 // Writing append-ready bases
 
+/**
+ * An entries member that says its own length: `role=entries deflate=N`, N being the bytes of
+ * deflate data between the header and the trailer (docs/formats.md#append-ready-tgz).
+ */
+export function writeEntriesMember(raw: Uint8Array, level: DeflateLevel = BASE_LEVEL): Uint8Array {
+  const body = deflateSync(raw, { level });
+  const header = writeGzipHeader(level, markerSubfield(`role=entries deflate=${body.length}`));
+  return concatBytes([header, body, writeGzipTrailer(crc32(raw), raw.length)]);
+}
+
+/**
+ * Where the entries members of `tar[0, end)` are cut: at each entry start at least
+ * ENTRIES_MEMBER_BYTES past the previous cut.
+ */
+function entriesCuts(starts: readonly number[], end: number): number[] {
+  const cuts = [0];
+  for (const start of starts) {
+    if (start < end && start - cuts[cuts.length - 1]! >= ENTRIES_MEMBER_BYTES) cuts.push(start);
+  }
+  cuts.push(end);
+  return cuts;
+}
+
 /** Splits a whole tar into the append-ready members; the tar bytes before its end stay as they are. */
 function appendReadyFromTar(tar: Uint8Array): Uint8Array {
-  const scanner = new TarScanner(() => {}, VESSELINFO_PATH);
+  const starts: number[] = [];
+  const scanner = new TarScanner(() => {}, VESSELINFO_PATH, {
+    entry: (info) => {
+      starts.push(info.offset);
+      return false;
+    },
+    data: () => {},
+  });
   scanner.push(tar);
   const scan = scanner.finish();
   const entriesEnd = scan.entriesEnd;
   const only = scan.dropped.length === 1 ? scan.dropped[0]! : undefined;
   const vesselinfoLast = only !== undefined && only[1] === entriesEnd;
   const split = vesselinfoLast ? only[0] : entriesEnd;
-  const parts: Uint8Array[] = [
-    writeGzipMember(tar.subarray(0, split), BASE_LEVEL, markerSubfield('role=entries')),
-  ];
+  const cuts = entriesCuts(starts, split);
+  const parts: Uint8Array[] = [];
+  for (let i = 1; i < cuts.length; i++) {
+    parts.push(writeEntriesMember(tar.subarray(cuts[i - 1]!, cuts[i]!)));
+  }
   let vesselinfo: EndMarker['vesselinfo'] = scan.dropped.length ? 'inside' : 'none';
   if (vesselinfoLast) {
-    vesselinfo = parts[0]!.length;
+    vesselinfo = parts.reduce((n, p) => n + p.length, 0);
     parts.push(
       writeGzipMember(
         tar.subarray(split, entriesEnd),
