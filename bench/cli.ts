@@ -16,7 +16,7 @@ import type { BenchSuite } from './suites.ts';
 import { LARGE_TREE, SMALL_TREE, syntheticBases, type TreeShape } from './synthetic.ts';
 
 const RUNS = 7;
-const CIB = join(PROJECT_ROOT, 'bin/cib.js');
+const CIB = join(PROJECT_ROOT, 'bin/cib.cjs');
 const KEY = `65537 ${2n ** 2047n + 12345n}`;
 
 /** Kept base checks go to the run's own folder: the first run of each base walks it (cold). */

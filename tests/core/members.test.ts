@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ArchiveEntry, EntryVisitor } from '../../src/core/archive/entries.ts';
-import { writeGzipMember } from '../../src/core/archive/gzip.ts';
+import { writeGzipMember, writeZerosGzipMember } from '../../src/core/archive/gzip.ts';
 import { sizedMemberAt } from '../../src/core/archive/members.ts';
 import { TAR_BLOCK, endOfArchiveLength, writeTarEntry } from '../../src/core/archive/tar.ts';
 import {
@@ -247,5 +247,35 @@ describe('entries members that say their length', () => {
       .trim()
       .split('\n');
     expect(names.at(-1)).toBe('seattle/seattle_repy/vesselinfo');
+  });
+});
+
+describe('the end member', () => {
+  it('is deflated by our own code into zeros that gzip and Python inflate, for any length', () => {
+    const lengths = [0, 1, 2, 3, 4, 5, 257, 258, 259, 260, 261, 262, 516, 517, 1024, 10240, 11263];
+    const file = save(Buffer.concat(lengths.map((n) => writeZerosGzipMember(n, 9))));
+    const out = execFileSync('gzip', ['-dc', file]);
+    expect(out.length).toBe(lengths.reduce((a, b) => a + b, 0));
+    expect(out.every((b) => b === 0)).toBe(true);
+    // Python reads every member on its own and checks each CRC-32 and length.
+    const sizes = execFileSync(
+      'python3',
+      [
+        '-c',
+        [
+          'import sys, zlib',
+          'data = open(sys.argv[1], "rb").read()',
+          'while data:',
+          '    d = zlib.decompressobj(16 + 15)',
+          '    out = d.decompress(data)',
+          '    assert d.eof and not any(out)',
+          '    print(len(out))',
+          '    data = d.unused_data',
+        ].join('\n'),
+        file,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(sizes.trim().split('\n').map(Number)).toEqual(lengths);
   });
 });

@@ -13,7 +13,8 @@ import {
   type SoftwareReport,
 } from '../software.ts';
 import type { ArchiveEntry, EntryVisitor } from './entries.ts';
-import { detectFormat, type ArchiveFormat } from './index.ts';
+import { detectFormat } from './format.ts';
+import type { ArchiveFormat } from '../platforms.ts';
 import { VesselinfoFinder } from './vesselinfo-entries.ts';
 import {
   bytesSource,

@@ -13,7 +13,7 @@
  */
 import { CibError, problem } from '../problems.ts';
 import { GzipReader, GZIP_TRAILER_LENGTH, readGzipHeader, writeStoredGzipMember } from './gzip.ts';
-import { MARKER_ID, MARKER_TAG } from './tgz-layout.ts';
+import { MARKER_ID, MARKER_TAG } from './tgz-marker.ts';
 import type { TgzWalker } from './walk.ts';
 
 /** One whole gzip member, cut from the stream by its declared length. */
@@ -209,11 +209,10 @@ export interface MemberWalkOptions {
  * when the walker's visitor is done.
  */
 export async function walkMembers(
-  input: ReadableStream<Uint8Array>,
+  input: AsyncIterable<Uint8Array>,
   walker: TgzWalker,
   options: MemberWalkOptions,
 ): Promise<void> {
-  const reader = input.getReader();
   const pending: Uint8Array[] = [];
   let pendingLength = 0;
   /** File offset of the first pending byte. */
@@ -303,40 +302,29 @@ export async function walkMembers(
     return true;
   };
 
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!value.length) continue;
-      if (sequential) {
-        sequential.push(value);
-      } else {
-        pending.push(value);
-        pendingLength += value.length;
-        if (!(await cutMembers())) {
-          while (queue.length > 0) await runNext();
-          sequential = readSequentially(position);
-          for (const chunk of pending.splice(0)) sequential.push(chunk);
-          pendingLength = 0;
-        }
-      }
-      if (walker.summary.stopped) break;
-    }
-    while (queue.length > 0 && !walker.summary.stopped) await runNext();
-    if (!walker.summary.stopped) {
-      if (!sequential && (pendingLength > 0 || position === 0)) {
-        // A cut member or header at the end (or nothing at all): the sequential reader says so.
+  for await (const value of input) {
+    if (!value.length) continue;
+    if (sequential) {
+      sequential.push(value);
+    } else {
+      pending.push(value);
+      pendingLength += value.length;
+      if (!(await cutMembers())) {
+        while (queue.length > 0) await runNext();
         sequential = readSequentially(position);
         for (const chunk of pending.splice(0)) sequential.push(chunk);
+        pendingLength = 0;
       }
-      sequential?.push(new Uint8Array(0), true);
-      walker.endTar();
     }
-    if (walker.summary.stopped) await reader.cancel().catch(() => {});
-  } catch (error) {
-    await reader.cancel().catch(() => {});
-    throw error;
-  } finally {
-    reader.releaseLock();
+    if (walker.summary.stopped) break; // leaving the loop cancels the input
   }
+  while (queue.length > 0 && !walker.summary.stopped) await runNext();
+  if (walker.summary.stopped) return;
+  if (!sequential && (pendingLength > 0 || position === 0)) {
+    // A cut member or header at the end (or nothing at all): the sequential reader says so.
+    sequential = readSequentially(position);
+    for (const chunk of pending.splice(0)) sequential.push(chunk);
+  }
+  sequential?.push(new Uint8Array(0), true);
+  walker.endTar();
 }

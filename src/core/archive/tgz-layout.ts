@@ -26,15 +26,32 @@ import {
   writeGzipHeader,
   writeGzipMember,
   writeGzipTrailer,
-  writeStoredGzipMember,
   type DeflateLevel,
-  type GzipSubfield,
 } from './gzip.ts';
 import { TAR_BLOCK, TarScanner, endOfArchiveLength, writeTarEntry } from './tar.ts';
+import {
+  endMemberFor,
+  markerSubfield,
+  MARKER_ID,
+  MARKER_TAG,
+  spliceMembers,
+  trailerText,
+  writeEndMember,
+  type EndMarker,
+} from './tgz-marker.ts';
 import { VESSELINFO_PATH } from './vesselinfo-entries.ts';
 
-/** The new entry's fixed metadata: rw-r--r--, owner 0/0, empty user and group names. */
-export const VESSELINFO_MODE = 0o644;
+export {
+  markerSubfield,
+  MARKER_ID,
+  MARKER_TAG,
+  VESSELINFO_MODE,
+  vesselinfoEntry,
+  vesselinfoMember,
+  writeEndMember,
+  type EndMarker,
+} from './tgz-marker.ts';
+
 /** Bases are built once and downloaded many times: compress them hard. */
 export const BASE_LEVEL: DeflateLevel = 9;
 /**
@@ -43,8 +60,6 @@ export const BASE_LEVEL: DeflateLevel = 9;
  */
 export const GENERIC_LEVEL: DeflateLevel = 1;
 
-export const MARKER_ID: [number, number] = [0x63, 0x62]; // "cb"
-export const MARKER_TAG = 'cib-append-ready/1';
 /**
  * Tar bytes per entries member of a base: each member ends at the first entry boundary at or past
  * this many bytes, so members inflate independently (in parallel where the reader can) at a cost
@@ -72,22 +87,6 @@ export interface TgzEntryInput {
   type?: 'file' | 'directory';
 }
 
-export interface EndMarker {
-  tar: number;
-  gz: number;
-  vesselinfo: 'none' | 'inside' | number;
-  mtime: number;
-  prev: string;
-}
-
-export function markerSubfield(text: string): GzipSubfield {
-  return { id: MARKER_ID, data: encoder.encode(`${MARKER_TAG} ${text}`) };
-}
-
-function formatEnd(marker: EndMarker): string {
-  return `role=end tar=${marker.tar} gz=${marker.gz} vesselinfo=${marker.vesselinfo} mtime=${marker.mtime} prev=${marker.prev}`;
-}
-
 const END_PATTERN =
   /^cib-append-ready\/1 role=end tar=(\d+) gz=(\d+) vesselinfo=(none|inside|\d+) mtime=(\d+) prev=([0-9a-f]{8}:\d+)$/;
 
@@ -104,11 +103,6 @@ function parseEnd(text: string): EndMarker | undefined {
   };
 }
 
-function trailerText(member: Uint8Array): string {
-  const view = new DataView(member.buffer, member.byteOffset + member.length - 8, 8);
-  return `${view.getUint32(0, true).toString(16).padStart(8, '0')}:${view.getUint32(4, true)}`;
-}
-
 export function roleOf(bytes: Uint8Array, offset: number): string | undefined {
   const header = readGzipHeader(bytes, offset);
   const marker = header.subfields.find((s) => s.id[0] === MARKER_ID[0] && s.id[1] === MARKER_ID[1]);
@@ -117,41 +111,6 @@ export function roleOf(bytes: Uint8Array, offset: number): string | undefined {
   return text.startsWith(`${MARKER_TAG} role=`)
     ? text.slice(MARKER_TAG.length + 6).split(' ')[0]
     : undefined;
-}
-
-/** The end member with its marker; `beforeLength` bytes lie in front of it (its `gz`). */
-export function writeEndMember(
-  beforeLength: number,
-  previousMember: Uint8Array,
-  entriesEnd: number,
-  vesselinfo: EndMarker['vesselinfo'],
-  mtime: number,
-): Uint8Array {
-  const zeros = new Uint8Array(endOfArchiveLength(entriesEnd));
-  const marker: EndMarker = {
-    tar: entriesEnd,
-    gz: beforeLength,
-    vesselinfo,
-    mtime,
-    prev: trailerText(previousMember),
-  };
-  return writeGzipMember(zeros, BASE_LEVEL, markerSubfield(formatEnd(marker)));
-}
-
-export function vesselinfoEntry(text: string, mtime: number): Uint8Array {
-  const data = encoder.encode(text);
-  return writeTarEntry(
-    { name: VESSELINFO_PATH, mode: VESSELINFO_MODE, size: data.length, mtime, type: 'file' },
-    data,
-  );
-}
-
-/**
- * A customised installer's vesselinfo member: stored deflate blocks, as the zip path stores its
- * entry, so the output does not depend on the compressor's version.
- */
-export function vesselinfoMember(entry: Uint8Array): Uint8Array {
-  return writeStoredGzipMember(entry, markerSubfield('role=vesselinfo'));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,9 +154,13 @@ function checkEndAt(base: Uint8Array, start: number, offset: number): AppendRead
     const marker = parseEnd(decoder.decode(subfield.data));
     if (!marker || marker.gz !== start + offset || marker.tar % TAR_BLOCK) return undefined;
     if (trailerText(base.subarray(0, start)) !== marker.prev) return undefined;
-    const zeros = gunzipChecked(base.subarray(start));
-    if (zeros.length !== endOfArchiveLength(marker.tar) || zeros.some((b) => b !== 0))
-      return undefined;
+    // The end member as this project writes it is recognised by its bytes; any other (older
+    // bases deflated theirs with fflate) is inflated.
+    if (!bytesEqual(base.subarray(start), endMemberFor(marker))) {
+      const zeros = gunzipChecked(base.subarray(start));
+      if (zeros.length !== endOfArchiveLength(marker.tar) || zeros.some((b) => b !== 0))
+        return undefined;
+    }
     if (offset === 0) readGzipHeader(base, 0);
     if (typeof marker.vesselinfo === 'number') {
       const v = marker.vesselinfo - offset;
@@ -220,6 +183,12 @@ function checkEndAt(base: Uint8Array, start: number, offset: number): AppendRead
   } catch {
     return undefined;
   }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Whether `base` is in the append-ready layout (reads only its last few KiB). */
@@ -327,14 +296,9 @@ export function spliceAppendReadyParts(
   vesselinfo: string,
   offset = 0,
 ): [Uint8Array, Uint8Array, Uint8Array] {
-  const entry = vesselinfoEntry(vesselinfo, ready.marker.mtime);
-  const member = vesselinfoMember(entry);
-  const end = writeEndMember(
-    ready.cut + member.length,
-    member,
-    ready.cutTar + entry.length,
-    ready.cut,
-    ready.marker.mtime,
+  const [member, end] = spliceMembers(
+    { cut: ready.cut, cutTar: ready.cutTar, mtime: ready.marker.mtime },
+    vesselinfo,
   );
   return [base.subarray(0, ready.cut - offset), member, end];
 }

@@ -64,6 +64,11 @@ export interface InstallerSource {
   head(length: number): Promise<Uint8Array>;
   /** The bytes from the start, in chunks; cancelled when a walk stops early. */
   stream(): ReadableStream<Uint8Array>;
+  /**
+   * The same chunks without a stream, where the platform reads them more cheaply (a file in
+   * Node: no stream machinery to load and drive); walks prefer it.
+   */
+  chunks?(): AsyncIterable<Uint8Array>;
   /** Every byte at once, for formats read from their end (zip, exe). */
   bytes(): Promise<Uint8Array>;
 }
@@ -273,12 +278,42 @@ export class TgzWalker {
   }
 }
 
+/** A tgz's bytes: whole, a Web stream, or any async iterable of chunks (a file read in Node). */
+export type TgzInput = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** The chunks of `input` in order; leaving the loop early cancels a stream. */
+export async function* chunksOf(input: TgzInput): AsyncGenerator<Uint8Array> {
+  if (input instanceof Uint8Array) {
+    yield input;
+    return;
+  }
+  if (!('getReader' in input)) {
+    yield* input;
+    return;
+  }
+  const reader = input.getReader();
+  let ended = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        ended = true;
+        return;
+      }
+      yield value;
+    }
+  } finally {
+    if (!ended) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
 /**
  * Walks a gzip-compressed tar as it streams in, inflating each piece once: members that declare
  * their length whole, where the limits allow it (members.ts), the rest in pieces.
  */
 export async function walkTgz(
-  input: Uint8Array | ReadableStream<Uint8Array>,
+  input: TgzInput,
   visitor: EntryVisitor,
   limits: WalkLimits = DEFAULT_WALK_LIMITS,
   options: WalkOptions = {},
@@ -289,16 +324,7 @@ export async function walkTgz(
       ? (options.inflateMember ?? (await nativeInflater()))
       : undefined;
   if (inflate) {
-    const stream =
-      input instanceof Uint8Array
-        ? new ReadableStream<Uint8Array>({
-            start(controller) {
-              controller.enqueue(input);
-              controller.close();
-            },
-          })
-        : input;
-    await walkMembers(stream, walker, {
+    await walkMembers(chunksOf(input), walker, {
       inflate,
       memberBytes: limits.memberBytes!,
       piece: limits.inflatePiece ?? WALK_INFLATE_PIECE,
@@ -311,22 +337,11 @@ export async function walkTgz(
     walker.push(input, true);
     return walker.summary;
   }
-  const reader = input.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (value.length) walker.push(value);
-      if (walker.summary.stopped) break;
-    }
-    if (!walker.summary.stopped) walker.push(new Uint8Array(0), true);
-    if (walker.summary.stopped) await reader.cancel().catch(() => {});
-  } catch (error) {
-    await reader.cancel().catch(() => {});
-    throw error;
-  } finally {
-    reader.releaseLock();
+  for await (const value of chunksOf(input)) {
+    if (value.length) walker.push(value);
+    if (walker.summary.stopped) break;
   }
+  if (!walker.summary.stopped) walker.push(new Uint8Array(0), true);
   return walker.summary;
 }
 
@@ -411,7 +426,8 @@ export async function walkEntries(
 ): Promise<WalkSummary | undefined> {
   const from = source instanceof Uint8Array ? bytesSource(source) : source;
   const head = await from.head(4);
-  if (isGzip(head)) return walkTgz(from.stream(), visitor, limits, options);
+  if (isGzip(head))
+    return walkTgz(from.chunks ? from.chunks() : from.stream(), visitor, limits, options);
   if (isZip(head)) return walkZip(await from.bytes(), visitor, limits);
   return undefined;
 }
