@@ -46,6 +46,8 @@ const CACHE_NAME = 'cib-base-installers-v1';
 const PROGRESS_STEP = 256 * 1024;
 /** The base's Blob is built piece by piece while bytes arrive, not in one copy at the end. */
 const BLOB_PIECE = 1 << 20;
+/** How long after a base is verified it is stored for later visits (see loadBase). */
+const STORE_DELAY_MS = 1500;
 
 const jobs = new Map<string, Job>();
 
@@ -168,8 +170,14 @@ async function loadBase(
   }
   const response = await (aborter.signal.aborted ? download(request) : network);
   const verified = await receive(request, response, report, await verdict, 'network');
-  // Stored only once verified; the Blob is handed over, not copied again.
-  void cache?.put(key, new Response(verified.blob)).catch(() => undefined);
+  // Stored only once verified; the Blob is handed over, not copied again. A moment later, so the
+  // browser writing it to disk does not compete with saving the installer the click is waiting for.
+  if (cache) {
+    setTimeout(
+      () => void cache.put(key, new Response(verified.blob)).catch(() => undefined),
+      STORE_DELAY_MS,
+    );
+  }
   return verified;
 }
 

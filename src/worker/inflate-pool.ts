@@ -28,7 +28,8 @@ export type PoolReply =
 type Member = Parameters<MemberInflater>[0];
 
 interface Inflating {
-  member: Member;
+  /** The member, while this thread still has its own copy of it (undefined once moved). */
+  member: Member | undefined;
   resolve: (out: Uint8Array) => void;
   reject: (error: unknown) => void;
 }
@@ -45,6 +46,8 @@ interface PoolThread {
   inflating: Map<number, Inflating>;
   digesting: Map<number, DigestItem[]>;
   dead: boolean;
+  /** It has answered once: members may be moved to it rather than copied. */
+  alive: boolean;
 }
 
 /** How the pool's time went, for the page's benchmark (README, "The page's speed"). */
@@ -59,10 +62,13 @@ export interface PoolStats {
   digestMs: number;
 }
 
-/** One thread per core, at least 1 and at most 4: the base worker itself mostly waits. */
+/**
+ * One thread per core but one, at least 1 and at most 4: the page's main thread must keep a core
+ * (no task of 50 ms or more), and the base worker itself mostly waits.
+ */
 export function poolSize(): number {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 2;
-  return Math.min(4, Math.max(1, cores));
+  return Math.min(4, Math.max(1, cores - 1));
 }
 
 export class InflatePool {
@@ -104,9 +110,13 @@ export class InflatePool {
     // Round robin: members are of similar size, and arrive in order.
     const thread = live[this.next++ % live.length]!;
     const id = this.nextId++;
-    const bytes = member.bytes.slice(); // the member is a view into the received base
+    // A member joined from several chunks is moved to the thread; a view into the received base
+    // is copied, and so is every member until the thread has shown it runs (so a thread that
+    // cannot start leaves its members here to inflate).
+    const move = member.owned === true && thread.alive;
+    const bytes = move ? member.bytes : member.bytes.slice();
     return new Promise<Uint8Array>((resolve, reject) => {
-      thread.inflating.set(id, { member, resolve, reject });
+      thread.inflating.set(id, { member: move ? undefined : member, resolve, reject });
       thread.worker.postMessage(
         {
           op: 'inflate',
@@ -183,9 +193,16 @@ export class InflatePool {
       type: 'module',
       name: 'cib-inflate',
     });
-    const thread: PoolThread = { worker, inflating: new Map(), digesting: new Map(), dead: false };
+    const thread: PoolThread = {
+      worker,
+      inflating: new Map(),
+      digesting: new Map(),
+      dead: false,
+      alive: false,
+    };
     worker.onmessage = (event: MessageEvent<PoolReply>) => {
       const reply = event.data;
+      thread.alive = true;
       if (reply.op === 'inflate') {
         const task = thread.inflating.get(reply.id);
         if (!task) return;
@@ -213,7 +230,8 @@ export class InflatePool {
       thread.dead = true;
       worker.terminate();
       for (const task of thread.inflating.values()) {
-        this.inflateHere(task.member).then(task.resolve, task.reject);
+        if (task.member) this.inflateHere(task.member).then(task.resolve, task.reject);
+        else task.reject(new Error('A thread inflating the base stopped; try again.'));
       }
       thread.inflating.clear();
       for (const items of thread.digesting.values()) this.digestHere(items);

@@ -61,18 +61,23 @@ async function answer(
   }
 }
 
-scope.onmessage = async (event: MessageEvent<PoolRequest>) => {
+/** Requests are answered one at a time, in order: the base worker reads the members in order. */
+let turn: Promise<void> = Promise.resolve();
+
+scope.onmessage = (event: MessageEvent<PoolRequest>) => {
   const request = event.data;
-  try {
-    const { reply, transfer } = await answer(request);
-    scope.postMessage(reply, transfer);
-  } catch (error) {
-    scope.postMessage({
-      op: request.op,
-      id: request.id,
-      ok: false,
-      message: error instanceof Error ? error.message : String(error),
-      ...(error instanceof CibError ? { problems: error.problems } : {}),
-    } satisfies PoolReply);
-  }
+  turn = turn.then(async () => {
+    try {
+      const { reply, transfer } = await answer(request);
+      scope.postMessage(reply, transfer);
+    } catch (error) {
+      scope.postMessage({
+        op: request.op,
+        id: request.id,
+        ok: false,
+        message: error instanceof Error ? error.message : String(error),
+        ...(error instanceof CibError ? { problems: error.problems } : {}),
+      } satisfies PoolReply);
+    }
+  });
 };

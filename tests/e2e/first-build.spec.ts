@@ -142,7 +142,15 @@ test.describe('the first build', () => {
     expect(walked!.pool!.digests).toBeGreaterThan(0);
 
     // A later visit (same browser profile): the base comes from the Cache API and its verdict
-    // from the kept check, so nothing is walked again; the installer is the same.
+    // from the kept check, so nothing is walked again; the installer is the same. (The worker
+    // stores the base a moment after the build, out of the way of the first save.)
+    await expect
+      .poll(() =>
+        page.evaluate(
+          async () => (await (await caches.open('cib-base-installers-v1')).keys()).length,
+        ),
+      )
+      .toBeGreaterThan(0);
     await page.reload();
     const again = await Promise.all([page.waitForEvent('download'), button.click()]);
     expect(tarEntry(await saveDownload(again[0]), VESSELINFO_ENTRY)).toBe(firstText);

@@ -28,6 +28,11 @@ export interface GzipMemberSpan {
   /** The trailer's CRC-32 and ISIZE (the inflated length; members here are far below 4 GiB). */
   crc: number;
   size: number;
+  /**
+   * `bytes` is a buffer of its own holding exactly the member, which the inflater may take (move
+   * to another thread); otherwise it is a view into the caller's bytes and must be left as it is.
+   */
+  owned?: boolean;
 }
 
 /**
@@ -223,9 +228,12 @@ export async function walkMembers(
   /** Work for the walker in file order, each resolving once it may run. */
   const queue: Promise<() => void>[] = [];
 
+  /** Whether the last `take` joined chunks into a buffer of its own. */
+  let tookOwn = false;
   const take = (length: number): Uint8Array => {
     let out: Uint8Array;
-    if (pending[0]!.length >= length) {
+    tookOwn = pending[0]!.length < length;
+    if (!tookOwn) {
       out = pending[0]!.subarray(0, length);
     } else {
       out = new Uint8Array(length);
@@ -280,6 +288,7 @@ export async function walkMembers(
       if (pendingLength < sized.length) return true;
       const offset = position;
       const span = memberSpan(take(sized.length), offset, sized.headerLength, sized.deflateLength);
+      if (tookOwn) span.owned = true;
       promised += span.size;
       walker.assertWithinTotal(promised);
       if (span.size > options.memberBytes) {
