@@ -152,7 +152,7 @@ export function forEachFilePiece(
 ): void {
   const fd = openSync(path, 'r');
   try {
-    const buffer = new Uint8Array(CHUNK_BYTES);
+    const buffer = new Uint8Array(Math.max(1, Math.min(CHUNK_BYTES, fstatSync(fd).size)));
     for (let at = 0; ;) {
       const n = readSync(fd, buffer, 0, buffer.length, at);
       if (n === 0) return;
