@@ -63,12 +63,12 @@ export interface PoolStats {
 }
 
 /**
- * One thread per core but one, at least 1 and at most 4: the page's main thread must keep a core
- * (no task of 50 ms or more), and the base worker itself mostly waits.
+ * One thread per core but one, and at least 2 (a 2-core machine inflates on both; the base worker
+ * mostly waits, and the page's main thread has little to do while a base is checked), at most 4.
  */
 export function poolSize(): number {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 2;
-  return Math.min(4, Math.max(1, cores - 1));
+  return Math.min(4, Math.max(2, cores - 1));
 }
 
 export class InflatePool {
