@@ -9,7 +9,10 @@
  * A member inflater must refuse anything but exactly one complete gzip member: bytes after its
  * end, a short member, a wrong CRC-32 or ISIZE. Otherwise a member whose declared length is a lie
  * could hide data a sequential reader (`gzip -d`, `tar`) would see. `nativeInflater()` checks this
- * of the platform's `DecompressionStream` before using it.
+ * of the platform's `DecompressionStream` before using it. Chromium 156, Firefox ESR 153 and
+ * WebKitGTK 2.50 inflate only one member per stream and refuse anything after it (so members go
+ * one by one), and pass the check; Node 20's drops trailing bytes silently and fails it (Node
+ * callers pass zlib's raw inflate instead, src/node/inflate.ts).
  */
 import { CibError, problem } from '../problems.ts';
 import { GzipReader, GZIP_TRAILER_LENGTH, readGzipHeader, writeStoredGzipMember } from './gzip.ts';
