@@ -24,6 +24,7 @@ export default ts.config(
       'test-results/',
       'playwright-report/',
       'data/',
+      '.tmp/',
     ],
   },
   js.configs.recommended,
@@ -37,6 +38,12 @@ export default ts.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
     },
+  },
+  {
+    // The bin is CommonJS, so the command line starts without Node's ES module loader.
+    files: ['bin/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     files: ['**/*.svelte', '**/*.svelte.ts'],
