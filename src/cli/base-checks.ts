@@ -6,16 +6,19 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { checkBase, type BaseCheck } from '../core/archive/base-check.ts';
+import { dirname, join } from 'node:path';
+import { checkBase, retrustBaseCheck, type BaseCheck } from '../core/archive/base-check.ts';
 import type { InstallerSource } from '../core/archive/walk.ts';
 import { fingerprint } from '../core/keys.ts';
 import type { KnownUpdateKey } from '../core/settings.ts';
+import { applyTrust, type SoftwareReport } from '../core/software.ts';
+import { isDemoUpdateKey, withDemoKey } from '../core/update-trust.ts';
+import { demoKeyTrustedFor } from '../node/demo-bases.ts';
 import { fileSource, writeFileAtomic } from '../node/files.ts';
 import { sha256Hex, sha256Through } from '../node/hash.ts';
 
 /** Bumped when what a stored check means changes, so an old one is never misread. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /**
  * Where checks are kept: CIB_CACHE_DIR, else the user's cache folder. CIB_CACHE_DIR set to the
@@ -115,4 +118,41 @@ export async function checkBaseFile(
   const read = hashing(fileSource(file));
   const check = await checkBase(read.source, { knownKeys });
   return { check, sha256: read.digest() };
+}
+
+/**
+ * Whether the deployment `file` belongs to trusts the demo key, asked only for a report signed by
+ * it: for the command line, the deployment is the folder beside the file, whose manifest.json
+ * must list the file's SHA-256 and only demo-signed bases (docs/keys.md).
+ */
+async function demoEarned(
+  file: string,
+  sha256: string | (() => Promise<string>),
+  report: SoftwareReport | undefined,
+): Promise<boolean> {
+  if (report?.verdict !== 'untrusted-key' || !report.key || !isDemoUpdateKey(report.key.key))
+    return false;
+  return demoKeyTrustedFor(dirname(file), typeof sha256 === 'string' ? sha256 : await sha256());
+}
+
+/** A base check judged under the trust of the deployment the base file belongs to. */
+export async function deploymentBaseCheck(
+  file: string,
+  sha256: string,
+  knownKeys: readonly KnownUpdateKey[],
+  check: BaseCheck,
+): Promise<BaseCheck> {
+  if (!(await demoEarned(file, sha256, check.software))) return check;
+  return retrustBaseCheck(check, withDemoKey(knownKeys, true));
+}
+
+/** A software report judged under the trust of the deployment the file belongs to. */
+export async function deploymentReport(
+  file: string,
+  sha256: string | (() => Promise<string>),
+  knownKeys: readonly KnownUpdateKey[],
+  report: SoftwareReport | undefined,
+): Promise<SoftwareReport | undefined> {
+  if (!report || !(await demoEarned(file, sha256, report))) return report;
+  return applyTrust(report, withDemoKey(knownKeys, true));
 }

@@ -1,5 +1,6 @@
 /** Node's native hashes, for the callers that hash on a hot path (build ids, base checksums). */
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 
 /** SHA-1 of the UTF-8 text as 40 lowercase hex digits: the hash `buildId` takes. */
 export function sha1Hex(text: string): string {
@@ -33,4 +34,11 @@ export function sha256Through(stream: ReadableStream<Uint8Array>): {
     length: () => length,
     digest: () => hash.digest('hex'),
   };
+}
+
+/** The SHA-256 of a file, read as a stream. */
+export async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

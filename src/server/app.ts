@@ -69,7 +69,6 @@ export function createApp(
     undefined,
     knownUpdateKeys(settings.deployment.updateKeys),
   );
-  const warned = new Set<string>();
   // Files are looked up per request, so rebuilding dist/ while the server runs is safe: a new
   // file is served, a vanished one is a 404.
   const serveDist = serveStatic(settings.distDir, {
@@ -84,7 +83,7 @@ export function createApp(
       : sendText(res, 503, 'The page is not built on this server; run `npm run build`.');
   const base = settings.basePath;
 
-  const ctx: AppContext = { settings, publicUrl, store, shim, installers, logError, warned };
+  const ctx: AppContext = { settings, publicUrl, store, shim, installers, logError };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';

@@ -11,11 +11,14 @@ import { platformInfoOf, type Platform, type PlatformInfo } from '../core/platfo
 import { CibError, errorsOf, problem, type Problem } from '../core/problems.ts';
 import type { KnownUpdateKey } from '../core/settings.ts';
 import {
+  applyTrust,
   knownUpdateKeys,
   softwareBuildProblems,
+  softwareNotes,
   softwareVerdictLine,
   type SoftwareReport,
 } from '../core/software.ts';
+import { deploymentTrustsDemoKey, withDemoKey } from '../core/update-trust.ts';
 import { renderVesselinfo } from '../core/vesselinfo.ts';
 import { sha256Hex } from '../node/hash.ts';
 
@@ -42,8 +45,6 @@ export interface BuiltInstaller {
   bytes: Uint8Array;
   contentType: string;
   filename: string;
-  /** Set when the base's software is signed by an unknown update key. */
-  warning?: string;
 }
 
 interface FileDigest {
@@ -58,8 +59,15 @@ export interface BaseState {
   file: string;
   /** Present, with the size and SHA-256 the manifest lists. */
   problems: Problem[];
-  /** The software check's verdict and sentence; undefined for a base that is not there. */
-  software?: { verdict: string; summary: string };
+  /** The software check's verdict, sentence and notes; undefined for a base that is not there. */
+  software?: { verdict: string; summary: string; notes?: string[] };
+}
+
+/** Which update keys the deployment trusts, decided from its bases (docs/keys.md). */
+export interface DeploymentTrust {
+  keys: KnownUpdateKey[];
+  /** Every base's SHA-256 when all are signed by the demo update key, which is then trusted. */
+  demoBases?: string[];
 }
 
 /** The engine is loaded on first use, so the server starts (and the shim works) without it. */
@@ -80,6 +88,10 @@ export class InstallerBuilder {
   /** Software reports by the base's SHA-256: the verdict belongs to the bytes. */
   private reports = new Map<string, Promise<SoftwareReport | undefined>>();
 
+  /**
+   * `knownKeys`: the Seattle update key and the operator's (never the demo key: the bases decide
+   * that, per manifest, in `trust()`).
+   */
   constructor(
     readonly basesDir: string,
     private readonly maxCacheBytes = DEFAULT_CACHE_BYTES,
@@ -105,20 +117,68 @@ export class InstallerBuilder {
 
   /**
    * Every base the manifest lists: present with the size and SHA-256 given, and its software
-   * verdict. The start-up check and /healthz both read it; a malformed manifest is one problem.
+   * verdict under the deployment's trust. The start-up check and /healthz both read it; a
+   * malformed manifest is one problem.
    */
-  async check(): Promise<{ problems: Problem[]; bases: BaseState[] }> {
+  async check(): Promise<{ problems: Problem[]; bases: BaseState[]; trust: DeploymentTrust }> {
     let manifest: BaseManifest;
     try {
       manifest = await this.manifest();
     } catch (error) {
-      if (error instanceof CibError) return { problems: error.problems, bases: [] };
+      if (error instanceof CibError)
+        return { problems: error.problems, bases: [], trust: { keys: [...this.knownKeys] } };
       throw error;
     }
-    const bases: BaseState[] = [];
+    const read = await this.readBases(manifest);
+    const trust = this.trustOf(read);
+    const bases = read.map(({ state, report }) => {
+      if (report) {
+        const judged = applyTrust(report, trust.keys);
+        state.software = {
+          verdict: judged.verdict,
+          summary: softwareVerdictLine(judged),
+          notes: softwareNotes(judged).map((note) => note.text),
+        };
+      }
+      return state;
+    });
+    return { problems: bases.flatMap((b) => b.problems), bases, trust };
+  }
+
+  /** The update keys the deployment trusts now: the operator's, and the demo key if earned. */
+  async trust(): Promise<DeploymentTrust> {
+    return (await this.check()).trust;
+  }
+
+  /**
+   * The demo-key rule on what was read: trusted only when every listed base is there as listed
+   * and validly signed by the demo key.
+   */
+  private trustOf(
+    read: { state: BaseState; report?: SoftwareReport; sha256?: string }[],
+  ): DeploymentTrust {
+    const signers = read.map(({ state, report }) =>
+      state.problems.length === 0 &&
+      report?.key &&
+      report.verdict !== 'signature-fails' &&
+      report.verdict !== 'not-signed'
+        ? report.key.key
+        : undefined,
+    );
+    const demo = deploymentTrustsDemoKey(signers);
+    return {
+      keys: withDemoKey(this.knownKeys, demo),
+      ...(demo ? { demoBases: read.map(({ sha256 }) => sha256!) } : {}),
+    };
+  }
+
+  /** Each listed base's file checked against its entry, and its software report (trust aside). */
+  private async readBases(
+    manifest: BaseManifest,
+  ): Promise<{ state: BaseState; report?: SoftwareReport; sha256?: string }[]> {
+    const read: { state: BaseState; report?: SoftwareReport; sha256?: string }[] = [];
     for (const entry of manifest.bases) {
       const state: BaseState = { platform: entry.platform, file: entry.file, problems: [] };
-      bases.push(state);
       const file = join(this.basesDir, entry.file);
       let digest: FileDigest;
       let bytes: Uint8Array | undefined;
@@ -137,6 +197,7 @@ export class InstallerBuilder {
         state.problems.push(
           problem('base.missing', entry.file, 'The manifest lists it, but the file is missing.'),
         );
+        read.push({ state });
         continue;
       }
       const { size, sha256 } = digest;
@@ -152,17 +213,21 @@ export class InstallerBuilder {
       try {
         const report = await (this.reports.get(sha256) ??
           this.software(sha256, bytes ?? new Uint8Array(await readFile(file))));
-        state.software = report
-          ? { verdict: report.verdict, summary: softwareVerdictLine(report) }
-          : { verdict: 'not-checked', summary: 'The GUI executable is not checked.' };
+        if (!report)
+          state.software = {
+            verdict: 'not-checked',
+            summary: 'The GUI executable is not checked.',
+          };
+        read.push({ state, ...(report ? { report } : {}), sha256 });
       } catch (error) {
         state.software = {
           verdict: 'unreadable',
           summary: error instanceof CibError ? error.message : 'The base cannot be read.',
         };
+        read.push({ state, sha256 });
       }
     }
-    return { problems: bases.flatMap((b) => b.problems), bases };
+    return read;
   }
 
   /** The installer for `platform`, or undefined when no base exists for it. */
@@ -205,13 +270,13 @@ export class InstallerBuilder {
       this.bases.set(baseKey, base);
     }
     let bytes: Uint8Array;
-    let warning: string | undefined;
     try {
-      // The manifest's SHA-256 says the file is the one listed; this says its software is signed.
+      // The manifest's SHA-256 says the file is the one listed; this says its software is what a
+      // key this deployment trusts signed.
       const report = await this.software(entry.sha256, base);
-      const problems = report ? softwareBuildProblems(report, entry.file) : [];
+      const { keys } = await this.trust();
+      const problems = report ? softwareBuildProblems(applyTrust(report, keys), entry.file) : [];
       if (errorsOf(problems).length > 0) throw new CibError(problems);
-      warning = problems[0]?.message;
       bytes = await (
         await archive()
       ).customizeInstaller({
@@ -226,12 +291,7 @@ export class InstallerBuilder {
       this.reports.delete(entry.sha256);
       throw error;
     }
-    return {
-      bytes,
-      contentType: info.mediaType,
-      filename: info.outputFile,
-      ...(warning ? { warning } : {}),
-    };
+    return { bytes, contentType: info.mediaType, filename: info.outputFile };
   }
 
   private remember(key: string, built: BuiltInstaller): void {

@@ -47,8 +47,6 @@ export interface AppContext {
   shim: XmlRpcShim;
   installers: InstallerBuilder;
   logError: (line: string) => void;
-  /** Software warnings already logged, so each is logged once. */
-  warned: Set<string>;
 }
 
 /** GET healthz: the page, DATA_DIR, the bases and each base's software check. */
@@ -211,12 +209,7 @@ export async function installer(
     throw error;
   }
   if (!built) throw new HttpError(404, `This server has no ${platform} base installer.`);
-  if (built.warning && !ctx.warned.has(built.warning)) {
-    ctx.warned.add(built.warning);
-    ctx.logError(`installers: ${platform}: warning: ${built.warning}`);
-  }
   res.writeHead(200, {
-    ...(built.warning ? { 'X-CIB-Software-Warning': built.warning } : {}),
     'Content-Type': built.contentType,
     'Content-Length': String(built.bytes.length),
     'Content-Disposition': `attachment; filename="${built.filename}"`,
@@ -239,7 +232,11 @@ export async function buildRecord(ctx: AppContext, res: ServerResponse, id: stri
   sendJson(res, 200, { build_id: id, share: encodeShare(resolved) });
 }
 
-/** GET config.json: the page's deployment settings, from the server's own. */
-export function pageConfig(ctx: AppContext, res: ServerResponse): void {
-  sendJson(res, 200, pageConfigOf(ctx.settings.deployment));
+/**
+ * GET config.json: the page's deployment settings, from the server's own, with `demoBases` when
+ * the bases it serves earn the demo update key (docs/keys.md).
+ */
+export async function pageConfig(ctx: AppContext, res: ServerResponse): Promise<void> {
+  const { demoBases } = await ctx.installers.trust();
+  sendJson(res, 200, pageConfigOf(ctx.settings.deployment, demoBases));
 }

@@ -11,6 +11,7 @@ import type { InstallerSource } from '../core/archive/walk.ts';
 import { checkSha256, customizeInstallerParts, type Platform } from '../core/archive/index.ts';
 import { CibError, errorsOf } from '../core/problems.ts';
 import { BaseReceiver } from '../core/archive/receive.ts';
+import type { SoftwareReport } from '../core/software.ts';
 import type { BaseProgress, BaseRequest } from './protocol.ts';
 
 /** A base whose bytes passed every check; builds only ever start from one of these. */
@@ -22,8 +23,8 @@ export interface VerifiedBase {
   blob: Blob;
   /** No entry extracts to the vesselinfo (so a build need not walk the entries again). */
   clean: boolean;
-  /** Set when the software is signed by an update key that is not known. */
-  softwareWarning?: string;
+  /** The software check (intact, or the base would have been refused), notes included. */
+  software?: SoftwareReport;
 }
 
 type Listener = (progress: BaseProgress) => void;
@@ -197,14 +198,13 @@ async function receive(
   // the update key signed, and that they hold no ambiguous vesselinfo. Once per base and visit.
   const check = await checking;
   if (!baseBuildable(check)) throw new CibError(errorsOf(check.problems));
-  const warning = check.problems.find((p) => p.severity === 'warning')?.message;
   return {
     request,
     bytes,
     sha256,
     blob: new Blob(pieces),
     clean: check.clean,
-    ...(warning ? { softwareWarning: warning } : {}),
+    ...(check.software ? { software: check.software } : {}),
   };
 }
 
@@ -276,7 +276,7 @@ export async function buildInstaller(options: {
   platform: Platform;
   mediaType: string;
   onProgress?: Listener;
-}): Promise<{ installer: Blob; softwareWarning?: string }> {
+}): Promise<{ installer: Blob; software?: SoftwareReport }> {
   const base = await fetchAndVerifyBase(options.base, options.onProgress);
   options.onProgress?.({ phase: 'writing' });
   // The digest and the entry check are done: the splice copies nothing and walks nothing again.
@@ -292,7 +292,7 @@ export async function buildInstaller(options: {
     parts.map((part) => sliceOfBase(base, part) ?? (part as Uint8Array<ArrayBuffer>)),
     { type: options.mediaType },
   );
-  return { installer, ...(base.softwareWarning ? { softwareWarning: base.softwareWarning } : {}) };
+  return { installer, ...(base.software ? { software: base.software } : {}) };
 }
 
 function sliceOfBase(base: VerifiedBase, part: Uint8Array): Blob | undefined {

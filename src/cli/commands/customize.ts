@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,16 +12,18 @@ import {
   type Platform,
 } from '../../core/archive/index.ts';
 import { customizeTgzStream } from '../../core/archive/tgz.ts';
-import { checkBaseFile, storedCheck, storeCheck } from '../base-checks.ts';
+import { checkBaseFile, deploymentBaseCheck, storedCheck, storeCheck } from '../base-checks.ts';
 import { MANIFEST_FILE, parseManifest } from '../../core/manifest.ts';
 import { CibError, errorsOf, problem, type Problem } from '../../core/problems.ts';
 import type { KnownUpdateKey } from '../../core/settings.ts';
+import type { SoftwareReport } from '../../core/software.ts';
 import { renderVesselinfo } from '../../core/vesselinfo.ts';
 import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../build-config.ts';
 import {
   cliSettings,
   cliUpdateKeys,
   printProblems,
+  printSoftware,
   readTextFile,
   settingsOptions,
   SETTINGS_HELP,
@@ -30,7 +31,7 @@ import {
   updateKeyOptions,
 } from '../settings.ts';
 import { readFileHead, writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
-import { sha256Through } from '../../node/hash.ts';
+import { fileSha256, sha256Through } from '../../node/hash.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
@@ -51,9 +52,11 @@ configuration (the JSON of \`cib vesselinfo\`). Nothing but the vesselinfo chang
 ${KEY_OPTIONS_HELP}
 ${UPDATE_KEY_HELP}
 
-The base's Seattle software is checked first: a base whose signed metainfo fails, or whose files
-differ from it, is refused (even when --expect-sha256 matches); one signed by an unknown update
-key is customised with a warning.
+The base's Seattle software is checked first, by Seattle's rules (README, "Software
+verification"): a base whose signed metainfo fails, whose listed files differ, that carries
+unsigned code, or that is signed by an update key this deployment does not trust is refused, even
+when --expect-sha256 matches. The demo update key is trusted only when manifest.json beside the
+base lists it and only demo-signed bases.
 ${SETTINGS_HELP}`;
 
 export const customizeCommand: Command = {
@@ -109,6 +112,7 @@ export const customizeCommand: Command = {
         const errors = errorsOf(base.problems);
         if (errors.length > 0) throw new CibError(errors);
         printProblems(base.problems, baseFile);
+        if (base.software) printSoftware(base.software, console.error);
       };
       // A tgz streams through in bounded memory; a zip is read whole (its directory is at the end).
       if (format === 'tgz') {
@@ -188,7 +192,13 @@ async function checkedBase(
   format: ArchiveFormat,
   expectSha256: string | undefined,
   knownKeys: KnownUpdateKey[],
-): Promise<{ sha256?: string; clean: boolean; problems: Problem[]; description: string }> {
+): Promise<{
+  sha256?: string;
+  clean: boolean;
+  problems: Problem[];
+  software?: SoftwareReport;
+  description: string;
+}> {
   if (format === 'exe') {
     return {
       ...(expectSha256 ? { sha256: expectSha256 } : {}),
@@ -204,29 +214,23 @@ async function checkedBase(
   if (kept) {
     return {
       sha256,
-      ...kept,
+      ...(await deploymentBaseCheck(baseFile, sha256, knownKeys, kept)),
       description: `software and vesselinfo check: kept from an earlier run for SHA-256 ${sha256}`,
     };
   }
   const walked = await checkBaseFile(baseFile, knownKeys);
   checkSha256(walked.sha256, sha256);
-  const check = walked.check;
-  storeCheck(sha256, knownKeys, check);
+  storeCheck(sha256, knownKeys, walked.check);
+  const check = await deploymentBaseCheck(baseFile, sha256, knownKeys, walked.check);
   const ambiguous = check.problems.filter((p) => p.code === 'base.vesselinfo.ambiguous');
   if (ambiguous.length > 0) throw new CibError(ambiguous);
   return {
     sha256,
     clean: check.clean,
     problems: check.problems,
+    ...(check.software ? { software: check.software } : {}),
     description: 'software and vesselinfo check: walked the base',
   };
-}
-
-/** The SHA-256 of a file, read as a stream. */
-async function fileSha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** The first bytes of the base, enough to tell its format; a CibError naming the file otherwise. */
