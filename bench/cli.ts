@@ -13,7 +13,14 @@ import { formatManifest } from '../src/core/manifest.ts';
 import { PROJECT_ROOT } from '../src/node/deployment.ts';
 import { median } from './stats.ts';
 import type { BenchSuite } from './suites.ts';
-import { LARGE_TREE, SMALL_TREE, syntheticBases, type TreeShape } from './synthetic.ts';
+import {
+  benchUpdateKeys,
+  LARGE_TREE,
+  SMALL_TREE,
+  syntheticBases,
+  type TreeShape,
+  type UpdateKeyPair,
+} from './synthetic.ts';
 
 const RUNS = 7;
 const CIB = join(PROJECT_ROOT, 'bin/cib.js');
@@ -21,13 +28,18 @@ const KEY = `65537 ${2n ** 2047n + 12345n}`;
 
 /** Kept base checks go to the run's own folder: the first run of each base walks it (cold). */
 let cacheDir = '';
+/**
+ * The bases are signed by the run's own update key, trusted through UPDATE_KEYS as an operator
+ * trusts theirs: a base copied out of its deployment (the plain one has no manifest) is no demo.
+ */
+let updateKeys = '';
 
 function timed(command: string, args: string[], cwd: string): number {
   const start = performance.now();
   const run = spawnSync(command, args, {
     cwd,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, CIB_CACHE_DIR: cacheDir },
+    env: { ...process.env, CIB_CACHE_DIR: cacheDir, UPDATE_KEYS: updateKeys },
   });
   const ms = performance.now() - start;
   if (run.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${run.stderr}`);
@@ -59,10 +71,16 @@ function pair(
  * A folder with a signed append-ready `seattle_linux.tgz` (made by make-base) and its manifest, or
  * the same files repacked by Python's tarfile as a plain tgz with no manifest.
  */
-function baseFolder(root: string, name: string, shape: TreeShape, plain: boolean): string {
+function baseFolder(
+  root: string,
+  name: string,
+  shape: TreeShape,
+  plain: boolean,
+  keys: UpdateKeyPair,
+): string {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
-  const made = syntheticBases(shape);
+  const made = syntheticBases(shape, keys);
   const linux = made.bases.find((b) => b.entry.platform === 'linux')!;
   writeFileSync(join(dir, 'seattle_linux.tgz'), linux.bytes);
   if (plain) {
@@ -95,6 +113,8 @@ export const cliSuite: BenchSuite = {
     execFileSync(process.execPath, [join(PROJECT_ROOT, 'scripts/build-node.mjs')]);
     const work = mkdtempSync(join(tmpdir(), 'bench-cli-'));
     cacheDir = join(work, 'cache');
+    const keys = await benchUpdateKeys();
+    updateKeys = keys.text;
     try {
       const config = join(work, 'build.json');
       writeFileSync(
@@ -128,9 +148,9 @@ export const cliSuite: BenchSuite = {
           ['sh', ['-c', OLD_PIPELINE, 'old', join(dir, 'seattle_linux.tgz')]],
           work,
         );
-      const small = customize(baseFolder(work, 'small', SMALL_TREE, false));
-      const big = customize(baseFolder(work, 'big', LARGE_TREE, false));
-      const plain = customize(baseFolder(work, 'plain', LARGE_TREE, true));
+      const small = customize(baseFolder(work, 'small', SMALL_TREE, false, keys));
+      const big = customize(baseFolder(work, 'big', LARGE_TREE, false, keys));
+      const plain = customize(baseFolder(work, 'plain', LARGE_TREE, true, keys));
       const size = (name: string) => readFileSync(join(work, name, 'seattle_linux.tgz')).length;
       return {
         cli_small_base_bytes: size('small'),

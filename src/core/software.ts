@@ -448,7 +448,12 @@ export function softwareVerdictLine(report: SoftwareReport): string {
           ? `${plural(report.unlisted.length, 'program file is', 'program files are')} not in it`
           : '',
       ].filter(Boolean);
-      return `Modified: ${parts.join(', ')} (signed by ${report.key?.label ?? 'a key'}${fp}${when}).`;
+      const who = report.key?.label
+        ? `${report.key.label}${fp}`
+        : report.key
+          ? `the key ${report.key.fingerprint}`
+          : 'no readable key';
+      return `Modified: ${parts.join(', ')} (signed by ${who}${when}).`;
     }
     case 'signature-fails':
       return `Signature fails: the metainfo is not validly signed by the update key this installer's node trusts${fp}.`;
