@@ -7,13 +7,18 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { checkBase, retrustBaseCheck, type BaseCheck } from '../core/archive/base-check.ts';
+import {
+  checkBase,
+  retrustBaseCheck,
+  validSigner,
+  type BaseCheck,
+} from '../core/archive/base-check.ts';
 import type { InstallerSource } from '../core/archive/walk.ts';
 import { fingerprint } from '../core/keys.ts';
 import type { KnownUpdateKey } from '../core/settings.ts';
-import { applyTrust, type SoftwareReport } from '../core/software.ts';
+import { applyTrust, knownUpdateKeys, type SoftwareReport } from '../core/software.ts';
 import { isDemoUpdateKey, withDemoKey } from '../core/update-trust.ts';
-import { demoKeyTrustedFor } from '../node/demo-bases.ts';
+import { demoKeyTrustedFor, type SignerOf } from '../node/demo-bases.ts';
 import { fileSource, writeFileAtomic } from '../node/files.ts';
 import { sha256Hex, sha256Through } from '../node/hash.ts';
 
@@ -132,8 +137,25 @@ async function demoEarned(
 ): Promise<boolean> {
   if (report?.verdict !== 'untrusted-key' || !report.key || !isDemoUpdateKey(report.key.key))
     return false;
-  return demoKeyTrustedFor(dirname(file), typeof sha256 === 'string' ? sha256 : await sha256());
+  return demoKeyTrustedFor(
+    dirname(file),
+    typeof sha256 === 'string' ? sha256 : await sha256(),
+    keptSigner,
+  );
 }
+
+/**
+ * A base's signer from the check kept for its SHA-256, else from one walk that is then kept, so
+ * the demo-key rule reads each base of the folder once, not on every run.
+ */
+const keptSigner: SignerOf = async (bytes, sha256) => {
+  const keys = knownUpdateKeys();
+  const kept = storedCheck(sha256, keys);
+  if (kept) return validSigner(kept.software);
+  const check = await checkBase(bytes, { knownKeys: keys });
+  storeCheck(sha256, keys, check);
+  return validSigner(check.software);
+};
 
 /** A base check judged under the trust of the deployment the base file belongs to. */
 export async function deploymentBaseCheck(

@@ -13,12 +13,22 @@ import { knownUpdateKeys } from '../core/software.ts';
 import { deploymentTrustsDemoKey } from '../core/update-trust.ts';
 import { sha256Hex } from './hash.ts';
 
+/** The key a base's metainfo is validly signed by (`validSigner`), given its bytes and SHA-256. */
+export type SignerOf = (bytes: Uint8Array, sha256: string) => Promise<string | undefined>;
+
+/** Walks the base to find its signer. */
+export const walkForSigner: SignerOf = async (bytes) =>
+  validSigner(await checkInstallerSoftware(bytes, { knownKeys: knownUpdateKeys() }));
+
 /**
  * The SHA-256 of every base in `dir` when all of them are signed by the demo update key, else
  * undefined (no manifest, a base missing or not as listed, or one signed by any other key).
- * Stops at the first base that settles the answer.
+ * Stops at the first base that settles the answer. `signerOf` may keep what it finds by SHA-256.
  */
-export async function demoBasesOf(dir: string): Promise<string[] | undefined> {
+export async function demoBasesOf(
+  dir: string,
+  signerOf: SignerOf = walkForSigner,
+): Promise<string[] | undefined> {
   let text: string;
   try {
     text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
@@ -36,8 +46,7 @@ export async function demoBasesOf(dir: string): Promise<string[] | undefined> {
       return undefined;
     }
     if (sha256Hex(bytes) !== entry.sha256) return undefined;
-    const report = await checkInstallerSoftware(bytes, { knownKeys: knownUpdateKeys() });
-    if (!deploymentTrustsDemoKey([validSigner(report)])) return undefined;
+    if (!deploymentTrustsDemoKey([await signerOf(bytes, entry.sha256)])) return undefined;
     digests.push(entry.sha256);
   }
   return digests;
@@ -47,7 +56,11 @@ export async function demoBasesOf(dir: string): Promise<string[] | undefined> {
  * Whether the base with SHA-256 `sha256` belongs to a deployment that trusts the demo key: the
  * manifest in `dir` (the folder beside the base) lists it, and every base it lists is demo-signed.
  */
-export async function demoKeyTrustedFor(dir: string, sha256: string): Promise<boolean> {
-  const bases = await demoBasesOf(dir);
+export async function demoKeyTrustedFor(
+  dir: string,
+  sha256: string,
+  signerOf: SignerOf = walkForSigner,
+): Promise<boolean> {
+  const bases = await demoBasesOf(dir, signerOf);
   return bases !== undefined && bases.includes(sha256);
 }
