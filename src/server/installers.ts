@@ -239,7 +239,9 @@ export class InstallerBuilder {
     const info = platformInfoOf(platform);
     const entry = (await this.manifest()).bases.find((b) => b.platform === platform);
     if (!info || !entry) return undefined;
-    const key = `${id}/${platform}/${entry.sha256}`;
+    // Whether the demo key is trusted depends on every base, so it is part of what was built.
+    const { keys, demoBases } = await this.trust();
+    const key = `${id}/${platform}/${entry.sha256}${demoBases ? '/demo' : ''}`;
     const cached = this.cache.get(key);
     if (cached) {
       this.cache.delete(key);
@@ -248,7 +250,9 @@ export class InstallerBuilder {
     }
     let pending = this.building.get(key);
     if (!pending) {
-      pending = this.customize(resolved, info, entry).finally(() => this.building.delete(key));
+      pending = this.customize(resolved, info, entry, keys).finally(() =>
+        this.building.delete(key),
+      );
       this.building.set(key, pending);
     }
     const built = await pending;
@@ -260,6 +264,7 @@ export class InstallerBuilder {
     resolved: ResolvedConfig,
     info: PlatformInfo,
     entry: BaseManifestEntry,
+    keys: readonly KnownUpdateKey[],
   ): Promise<BuiltInstaller> {
     // parseManifest admits only plain file names, so this stays inside basesDir.
     const file = join(this.basesDir, entry.file);
@@ -274,7 +279,6 @@ export class InstallerBuilder {
       // The manifest's SHA-256 says the file is the one listed; this says its software is what a
       // key this deployment trusts signed.
       const report = await this.software(entry.sha256, base);
-      const { keys } = await this.trust();
       const problems = report ? softwareBuildProblems(applyTrust(report, keys), entry.file) : [];
       if (errorsOf(problems).length > 0) throw new CibError(problems);
       bytes = await (

@@ -15,13 +15,14 @@ import { BASES_DIR, startTestServer, type TestServer } from './helpers.ts';
 let cases: CaseFiles;
 let mixed: TestServer;
 let demo: TestServer;
+let demoBases: string;
 let mixedBuild: string;
 let demoBuild: string;
 
 /** The demo bases with some replaced; the manifest lists every file as it is. */
-function deployment(replace: Record<string, string>): string {
-  const bases = mkdtempSync(join(tmpdir(), 'cib-software-bases-'));
-  cpSync(BASES_DIR, bases, { recursive: true });
+function deployment(replace: Record<string, string>, into?: string): string {
+  const bases = into ?? mkdtempSync(join(tmpdir(), 'cib-software-bases-'));
+  if (!into) cpSync(BASES_DIR, bases, { recursive: true });
   for (const [file, from] of Object.entries(replace)) cpSync(from, join(bases, file));
   const manifest = JSON.parse(readFileSync(join(bases, 'manifest.json'), 'utf8'));
   for (const entry of manifest.bases) {
@@ -66,7 +67,8 @@ beforeAll(async () => {
     }),
     UPDATE_KEYS: `${otherKey} # the operator's key`,
   });
-  demo = await startTestServer({ BASES_DIR: deployment({}) });
+  demoBases = deployment({});
+  demo = await startTestServer({ BASES_DIR: demoBases });
   mixedBuild = await build(mixed, otherKey);
   demoBuild = await build(demo, otherKey);
 }, 120_000);
@@ -136,5 +138,19 @@ describe('the server and the software check', () => {
     };
     expect(config.demoBases).toEqual(manifest.bases.map((b) => b.sha256));
     expect(config.updateKeys).toEqual([]);
+  });
+});
+
+describe('the demo key, decided from the files as they are now', () => {
+  it('stops counting, for installers already built too, once one base is replaced by a real one', async () => {
+    expect((await fetch(`${demoBuild}/android/`)).status).toBe(200);
+    deployment({ 'seattle_win.zip': cases.file('other-key', 'seattle_win.zip') }, demoBases);
+    const response = await fetch(`${demoBuild}/android/`);
+    expect(response.status).toBe(503);
+    const config = (await (await fetch(`${demo.origin}/config.json`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(config.demoBases).toBeUndefined();
   });
 });
