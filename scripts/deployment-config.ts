@@ -31,6 +31,8 @@ export function deploymentConfig(): Plugin {
       });
     },
     async closeBundle() {
+      // Only after a build wrote the page (vitest runs the plugins without one).
+      if (!existsSync(resolve(outDir, 'index.html'))) return;
       const bases = resolve(outDir, 'base-installers');
       if (existsSync(sourceBases)) cpSync(sourceBases, bases, { recursive: true });
       const config = await pageConfig(bases);
