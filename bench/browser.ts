@@ -2,7 +2,8 @@
  * `npm run bench:browser`: the page's speed in headless Chromium, written to bench/browser.json.
  * The built dist/ is copied to a temporary folder whose only base installer is the 32 MiB
  * synthetic tree of the engine benchmark as an append-ready linux tgz (14.9 MiB, made by
- * make-base and signed with the demo update key, which the page knows by default), served from
+ * make-base and signed with the demo update key, which the staged config.json's demoBases lets the
+ * page trust), served from
  * this process. Medians of RUNS runs (FIRST_RUNS fresh contexts for the first build, whose
  * spread on a shared machine is widest); every figure's goal is written beside it.
  *
@@ -113,6 +114,13 @@ function stageSite(): string {
     ],
   };
   writeFileSync(join(bases, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  // What the build writes for a deployment whose every base is demo-signed (docs/keys.md).
+  const config = JSON.parse(readFileSync(join(site, 'config.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  config.demoBases = [manifest.bases[0]!.sha256];
+  writeFileSync(join(site, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   console.error(`bench:browser: synthetic linux base ${(base.length / 1_048_576).toFixed(1)} MiB`);
   return site;
 }

@@ -22,18 +22,31 @@ import { formatManifest } from '../src/core/manifest.ts';
 import { PROJECT_ROOT } from '../src/node/deployment.ts';
 import { median } from './stats.ts';
 import type { BenchSuite } from './suites.ts';
-import { LARGE_TREE, SMALL_TREE, syntheticBases, type TreeShape } from './synthetic.ts';
+import {
+  benchUpdateKeys,
+  LARGE_TREE,
+  SMALL_TREE,
+  syntheticBases,
+  type TreeShape,
+  type UpdateKeyPair,
+} from './synthetic.ts';
 
 const RUNS = Number(process.env.BENCH_CLI_RUNS ?? 7);
 const CIB = join(PROJECT_ROOT, 'bin/cib.cjs');
 const KEY = `65537 ${2n ** 2047n + 12345n}`;
+
+/**
+ * The bases are signed by the run's own update key, trusted through UPDATE_KEYS as an operator
+ * trusts theirs: a base copied out of its deployment (the plain one has no manifest) is no demo.
+ */
+let updateKeys = '';
 
 function timed(command: string, args: string[], cwd: string, cacheDir: string): number {
   const start = performance.now();
   const run = spawnSync(command, args, {
     cwd,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, CIB_CACHE_DIR: cacheDir },
+    env: { ...process.env, CIB_CACHE_DIR: cacheDir, UPDATE_KEYS: updateKeys },
   });
   const ms = performance.now() - start;
   if (run.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${run.stderr}`);
@@ -67,10 +80,16 @@ function pair(
  * A folder with a signed append-ready `seattle_linux.tgz` (made by make-base) and its manifest, or
  * the same files repacked by Python's tarfile as a plain tgz with no manifest.
  */
-function baseFolder(root: string, name: string, shape: TreeShape, plain: boolean): string {
+function baseFolder(
+  root: string,
+  name: string,
+  shape: TreeShape,
+  plain: boolean,
+  keys: UpdateKeyPair,
+): string {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
-  const made = syntheticBases(shape);
+  const made = syntheticBases(shape, keys);
   const linux = made.bases.find((b) => b.entry.platform === 'linux')!;
   writeFileSync(join(dir, 'seattle_linux.tgz'), linux.bytes);
   if (plain) {
@@ -109,6 +128,8 @@ export const cliSuite: BenchSuite = {
   async run() {
     execFileSync(process.execPath, [join(PROJECT_ROOT, 'scripts/build-node.mjs')]);
     const work = mkdtempSync(join(tmpdir(), 'bench-cli-'));
+    const keys = await benchUpdateKeys();
+    updateKeys = keys.text;
     const before = load();
     const underLoad = loadavg()[0]! >= cpus().length / 2;
     try {
@@ -152,13 +173,13 @@ export const cliSuite: BenchSuite = {
           work,
           cacheDir,
         );
-      const smallDir = baseFolder(work, 'small', SMALL_TREE, false);
-      const bigDir = baseFolder(work, 'big', LARGE_TREE, false);
+      const smallDir = baseFolder(work, 'small', SMALL_TREE, false, keys);
+      const bigDir = baseFolder(work, 'big', LARGE_TREE, false, keys);
       const small = customize(smallDir, kept);
       const big = customize(bigDir, kept);
       // An empty CIB_CACHE_DIR keeps nothing: every run walks the base, as a first run does.
       const uncached = customize(bigDir, '');
-      const plain = customize(baseFolder(work, 'plain', LARGE_TREE, true), kept);
+      const plain = customize(baseFolder(work, 'plain', LARGE_TREE, true, keys), kept);
       const size = (name: string) => readFileSync(join(work, name, 'seattle_linux.tgz')).length;
       const ratio = (ours: number, theirs: number) => Math.round((ours / theirs) * 100) / 100;
       const figures = {

@@ -6,7 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBases, type MadeBases } from '../src/core/archive/makebase.ts';
-import { parsePrivateKey, parsePublicKey } from '../src/core/keys.ts';
+import { generateKeyPair } from '../src/core/keygen.ts';
+import {
+  parsePrivateKey,
+  parsePublicKey,
+  type PrivateKey,
+  type PublicKey,
+} from '../src/core/keys.ts';
 import { PROJECT_ROOT } from '../src/node/deployment.ts';
 
 export interface SyntheticFile {
@@ -139,7 +145,10 @@ export function syntheticTree(seed = 1, shape: TreeShape = LARGE_TREE): Syntheti
   return files;
 }
 
-/** The demo update key pair the committed demo bases are signed with (known by default). */
+/**
+ * The demo update key pair the committed demo bases are signed with. A deployment trusts it only
+ * while every base it serves is signed by it (docs/keys.md).
+ */
 export function demoUpdateKeys() {
   const text = (name: string) => readFileSync(join(PROJECT_ROOT, 'demo/update-keys', name), 'utf8');
   return {
@@ -148,16 +157,44 @@ export function demoUpdateKeys() {
   };
 }
 
+export interface UpdateKeyPair {
+  publicKey: PublicKey;
+  privateKey: PrivateKey;
+}
+
 /**
- * The synthetic tree as real bases: made by make-base (so signed with the demo update key, as
- * every build now checks), `seattle/seattle_repy/` as the program and the rest as each platform's.
+ * A throwaway update key pair for bases that leave a demo deployment (a bench trusts it through
+ * UPDATE_KEYS, as an operator trusts their own).
  */
-export function syntheticBases(shape: TreeShape = LARGE_TREE): MadeBases {
+export async function benchUpdateKeys(): Promise<UpdateKeyPair & { text: string }> {
+  const pair = await generateKeyPair(1024);
+  return {
+    publicKey: parsePublicKey(pair.publicKey).key!,
+    privateKey: parsePrivateKey(pair.privateKey).key!,
+    text: pair.publicKey,
+  };
+}
+
+/**
+ * The synthetic tree as real bases: made by make-base (so signed, with the demo update key unless
+ * `keys` is given, as every build now checks), `seattle/seattle_repy/` as the program and the rest
+ * as each platform's.
+ */
+export function syntheticBases(
+  shape: TreeShape = LARGE_TREE,
+  keys: UpdateKeyPair = demoUpdateKeys(),
+): MadeBases {
   const files = syntheticTree(1, shape).flatMap((f) => {
     const rest = f.path.slice('seattle/'.length);
     return rest.startsWith('seattle_repy/')
       ? [{ ...f, path: rest }]
       : ['linux', 'mac', 'windows', 'android'].map((p) => ({ ...f, path: `${p}/${rest}` }));
   });
-  return makeBases({ files, ...demoUpdateKeys(), timestamp: 1_700_000_000, version: 'bench' });
+  return makeBases({
+    files,
+    publicKey: keys.publicKey,
+    privateKey: keys.privateKey,
+    timestamp: 1_700_000_000,
+    version: 'bench',
+  });
 }

@@ -5,7 +5,9 @@ import {
   type DeploymentSettings,
   type KnownUpdateKey,
 } from '../core/settings.ts';
+import type { BaseManifest } from '../core/manifest.ts';
 import { knownUpdateKeys } from '../core/software.ts';
+import { demoBasesHold, withDemoKey } from '../core/update-trust.ts';
 
 /** What the page reads at start-up from `config.json` (written by scripts/deployment-config.ts). */
 export interface PageConfig extends DeploymentSettings {
@@ -13,6 +15,20 @@ export interface PageConfig extends DeploymentSettings {
   baseInstallersUrl: string;
   /** The Seattle update key, then config.json's `updateKeys`: the keys the software check trusts. */
   knownKeys: KnownUpdateKey[];
+  /**
+   * config.json's `demoBases`: the SHA-256 of every base, written only when all of them are
+   * signed by the demo update key (docs/keys.md). Use `trustedKeysFor`, never this directly.
+   */
+  demoBases?: string[];
+}
+
+/** The update keys the page trusts for the bases this manifest lists (docs/keys.md). */
+export function trustedKeysFor(config: PageConfig, manifest: BaseManifest): KnownUpdateKey[] {
+  const demo = demoBasesHold(
+    manifest.bases.map((b) => b.sha256),
+    config.demoBases,
+  );
+  return withDemoKey(config.knownKeys, demo);
 }
 
 const CONFIG_FILE = 'config.json';
@@ -61,5 +77,19 @@ function checkPageConfig(raw: unknown, configUrl: string): PageConfig {
   if (typeof bases !== 'string') return fail('baseInstallersUrl: must be a URL.');
   let baseInstallersUrl = new URL(bases, configUrl).href;
   if (!baseInstallersUrl.endsWith('/')) baseInstallersUrl += '/';
-  return { ...settings, baseInstallersUrl, knownKeys: knownUpdateKeys(settings.updateKeys) };
+  const demoBases = value.demoBases;
+  if (
+    demoBases !== undefined &&
+    !(
+      Array.isArray(demoBases) &&
+      demoBases.every((d) => typeof d === 'string' && /^[0-9a-f]{64}$/.test(d))
+    )
+  )
+    return fail('demoBases: must be a list of SHA-256 digests (64 lowercase hex digits).');
+  return {
+    ...settings,
+    baseInstallersUrl,
+    knownKeys: knownUpdateKeys(settings.updateKeys),
+    ...(demoBases ? { demoBases: demoBases as string[] } : {}),
+  };
 }

@@ -113,13 +113,13 @@ export async function buildInWorker(options: {
   platform: Platform;
   mediaType: string;
   onProgress?: (progress: BaseProgress) => void;
-}): Promise<{ installer: Blob; softwareWarning?: string }> {
+}): Promise<{ installer: Blob; software?: SoftwareReport }> {
   const { onProgress, ...request } = options;
   const result = await call({ op: 'buildInstaller', ...request }, [], onProgress);
   if (result.op !== 'buildInstaller') throw new Error('The worker answered the wrong request.');
   return {
     installer: result.installer,
-    ...(result.softwareWarning ? { softwareWarning: result.softwareWarning } : {}),
+    ...(result.software ? { software: result.software } : {}),
   };
 }
 

@@ -7,10 +7,18 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import type { BaseCheck } from '../core/archive/base-check.ts';
+import { dirname, join } from 'node:path';
+import {
+  checkBase,
+  retrustBaseCheck,
+  validSigner,
+  type BaseCheck,
+} from '../core/archive/base-check.ts';
 import type { SpliceCut } from '../core/archive/tgz-marker.ts';
 import type { KnownUpdateKey } from '../core/settings.ts';
+import { applyTrust, knownUpdateKeys, type SoftwareReport } from '../core/software.ts';
+import { isDemoUpdateKey, withDemoKey } from '../core/update-trust.ts';
+import { demoKeyTrustedFor, type SignerOf } from '../node/demo-bases.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { sha256Hex } from '../node/hash.ts';
 
@@ -85,4 +93,58 @@ export function storeCheck(
   } catch {
     // Not kept: correct, only slower next time.
   }
+}
+
+/**
+ * Whether the deployment `file` belongs to trusts the demo key, asked only for a report signed by
+ * it: for the command line, the deployment is the folder beside the file, whose manifest.json
+ * must list the file's SHA-256 and only demo-signed bases (docs/keys.md).
+ */
+async function demoEarned(
+  file: string,
+  sha256: string | (() => Promise<string>),
+  report: SoftwareReport | undefined,
+): Promise<boolean> {
+  if (report?.verdict !== 'untrusted-key' || !report.key || !isDemoUpdateKey(report.key.key))
+    return false;
+  return demoKeyTrustedFor(
+    dirname(file),
+    typeof sha256 === 'string' ? sha256 : await sha256(),
+    keptSigner,
+  );
+}
+
+/**
+ * A base's signer from the check kept for its SHA-256, else from one walk that is then kept, so
+ * the demo-key rule reads each base of the folder once, not on every run.
+ */
+const keptSigner: SignerOf = async (bytes, sha256) => {
+  const keys = knownUpdateKeys();
+  const kept = storedCheck(sha256, keys);
+  if (kept) return validSigner(kept.check.software);
+  const check = await checkBase(bytes, { knownKeys: keys });
+  storeCheck(sha256, keys, { check });
+  return validSigner(check.software);
+};
+
+/** A base check judged under the trust of the deployment the base file belongs to. */
+export async function deploymentBaseCheck(
+  file: string,
+  sha256: string,
+  knownKeys: readonly KnownUpdateKey[],
+  check: BaseCheck,
+): Promise<BaseCheck> {
+  if (!(await demoEarned(file, sha256, check.software))) return check;
+  return retrustBaseCheck(check, withDemoKey(knownKeys, true));
+}
+
+/** A software report judged under the trust of the deployment the file belongs to. */
+export async function deploymentReport(
+  file: string,
+  sha256: string | (() => Promise<string>),
+  knownKeys: readonly KnownUpdateKey[],
+  report: SoftwareReport | undefined,
+): Promise<SoftwareReport | undefined> {
+  if (!report || !(await demoEarned(file, sha256, report))) return report;
+  return applyTrust(report, withDemoKey(knownKeys, true));
 }

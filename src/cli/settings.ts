@@ -12,6 +12,7 @@ import type { DeploymentSettings } from '../core/settings.ts';
 import {
   knownUpdateKeys,
   parseUpdateKeys,
+  softwareNotes,
   softwareVerdictLine,
   type KnownUpdateKey,
   type SoftwareReport,
@@ -155,7 +156,9 @@ export const updateKeyOptions = {
 } as const;
 
 export const UPDATE_KEY_HELP = `  --update-key FILE     trust this software-update public key "e n" too (repeatable), besides
-                        the Seattle update key and UPDATE_KEYS / UPDATE_KEYS_FILE`;
+                        the Seattle update key and UPDATE_KEYS / UPDATE_KEYS_FILE; the demo
+                        update key is trusted only for a base whose folder's manifest.json lists
+                        it and only demo-signed bases (no option can trust it)`;
 
 /** The Seattle update key, the environment's UPDATE_KEYS and every --update-key FILE. */
 export function cliUpdateKeys(
@@ -175,13 +178,13 @@ export function cliUpdateKeys(
       throw new CibError(problem('cli.update-key.empty', file, 'The file holds no public key.'));
     return keys.map((k) => ({
       ...k,
-      label: k.label.startsWith('the update key') ? `the key in ${file}` : k.label,
+      label: k.label === 'an update key this deployment trusts' ? `the key in ${file}` : k.label,
     }));
   });
   return knownUpdateKeys([...fromEnv, ...fromFiles]);
 }
 
-/** The software section of inspect and prepare-base: the verdict line, then what differs. */
+/** The software section of inspect and prepare-base: the verdict line, its notes, then the files. */
 export function printSoftware(report: SoftwareReport | undefined, log = console.log): void {
   if (!report) {
     log(
@@ -190,8 +193,9 @@ export function printSoftware(report: SoftwareReport | undefined, log = console.
     return;
   }
   log(`Software: ${softwareVerdictLine(report)}`);
+  for (const note of softwareNotes(report)) log(`  note: ${note.text}`);
   for (const path of report.modified) log(`  modified  seattle/seattle_repy/${path}`);
-  for (const path of report.missing) log(`  missing   seattle/seattle_repy/${path}`);
   for (const path of report.unlisted) log(`  unlisted  seattle/seattle_repy/${path}`);
-  for (const f of report.otherFiles) log(`  other     ${f.path}  sha256 ${f.sha256}`);
+  for (const path of report.missing) log(`  left out  seattle/seattle_repy/${path}`);
+  for (const f of report.unsigned) log(`  unsigned  ${f.path}  sha256 ${f.sha256}`);
 }

@@ -1,6 +1,7 @@
 /** Deployment settings: configuration an operator changes, never constants buried in code. */
 import { formatPublicKey, parsePublicKey } from './keys.ts';
 import { errorsOf, problem, type Problem } from './problems.ts';
+import { demoKeySettingProblem } from './update-trust.ts';
 
 /** A software-update key the software check trusts, with the name people are shown for it. */
 export interface KnownUpdateKey {
@@ -15,7 +16,10 @@ export interface DeploymentSettings {
   reservedKey: string;
   /** Key size the page and the command line generate by default. */
   defaultKeyBits: KeyBits;
-  /** Software-update keys trusted besides the Seattle update key (UPDATE_KEYS, config.json). */
+  /**
+   * Software-update keys trusted besides the Seattle update key (UPDATE_KEYS, config.json); never
+   * the demo update key, which only a deployment's own bases can earn (src/core/update-trust.ts).
+   */
   updateKeys: KnownUpdateKey[];
 }
 
@@ -166,7 +170,13 @@ function checkUpdateKeys(
       );
       return;
     }
-    keys.push({ key: formatPublicKey(parsed.key), label });
+    const canonical = formatPublicKey(parsed.key);
+    const demo = demoKeySettingProblem(canonical, at);
+    if (demo) {
+      problems.push(demo);
+      return;
+    }
+    keys.push({ key: canonical, label });
   });
   return { keys, problems };
 }

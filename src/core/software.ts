@@ -1,27 +1,38 @@
 /**
- * The software check: is the Seattle program inside an installer the one its update key signed?
- * An EntryVisitor over any installer's entries (docs/keys.md and the README's "Security and
- * limits" tell what it proves and what it does not). It reads `seattle/seattle_repy/metainfo`,
- * verifies its signature the way Seattle's signeddata code does (src/core/metainfo.ts), checks
- * that the signing key is the one in `softwareupdater.publickey`, says whether that key is known,
- * and compares every file under `seattle_repy/` with the signed list. The installer's own files
- * outside `seattle_repy/` are reported with their SHA-256.
+ * The software check: is the Seattle program inside an installer the one its update key signed,
+ * and does this deployment trust that key? An EntryVisitor over any installer's entries
+ * (docs/formats.md, "The software check", says what it proves and what it does not). It reads
+ * `seattle/seattle_repy/metainfo`, verifies its signature the way Seattle's signeddata code does
+ * (src/core/metainfo.ts), checks that the signer is the key the node trusts for updates, and
+ * compares every file under `seattle_repy/` with the signed list by Seattle's rules
+ * (src/core/software-rules.ts). Files not covered by the signature (the installer's own scripts)
+ * are reported with their SHA-256.
  */
 import type { ArchiveEntry, EntryVisitor } from './archive/entries.ts';
 import { defaultDigester, type Digester } from './digest.ts';
 import { fingerprint, formatPublicKey, parsePublicKey } from './keys.ts';
-import { isListedInMetainfo, METAINFO_FILE, verifyMetainfo } from './metainfo.ts';
+import { METAINFO_FILE, verifyMetainfo } from './metainfo.ts';
 import { problem, type Problem } from './problems.ts';
 import { SEATTLE_UPDATE_KEY } from './seattle-keys.ts';
 import type { KnownUpdateKey } from './settings.ts';
+import {
+  isSeattleCode,
+  nodeUpdateKey,
+  PROGRAM_PREFIX,
+  SOFTWAREUPDATER_FILE,
+  UPDATE_KEY_FILE,
+  unlistedRefusal,
+} from './software-rules.ts';
+import { demoKeySettingProblem, HOW_TO_TRUST, isDemoUpdateKey } from './update-trust.ts';
 
-/** Where the program lives in every installer (case-folded, as `extractedPath` gives it). */
-export const PROGRAM_PREFIX = 'seattle/seattle_repy/';
-export const UPDATE_KEY_NAME = 'softwareupdater.publickey';
+export { PROGRAM_PREFIX };
+export const UPDATE_KEY_NAME = UPDATE_KEY_FILE;
 /** Added by customisation after signing, so never listed. */
 const VESSELINFO_NAME = 'vesselinfo';
 /** Bigger metainfo or key files are not Seattle's; refusing them bounds what is held. */
 const MAX_TEXT_BYTES = 4 * 1024 * 1024;
+/** The files whose text the check reads, relative to `seattle_repy/`. */
+const TEXT_FILES = [METAINFO_FILE, UPDATE_KEY_FILE, SOFTWAREUPDATER_FILE];
 
 export type { KnownUpdateKey };
 
@@ -33,15 +44,18 @@ export function knownUpdateKeys(operatorKeys: readonly KnownUpdateKey[] = []): K
 }
 
 /**
- * - `intact`: signed by a known key, every listed file present and unchanged;
- * - `unknown-key`: the same, but the key is not a known one (builds warn);
- * - `modified`: the signature holds but files differ from the signed list (builds refuse);
- * - `signature-fails`: the metainfo's signature does not verify, or names another key than the
- *   installer's `softwareupdater.publickey` (builds refuse);
+ * - `intact`: signed by a key the deployment trusts, which is the key the node trusts for
+ *   updates, and every listed file that is present is unchanged (builds go ahead; listed files
+ *   left out and unsigned scripts are notes);
+ * - `untrusted-key`: the same, but the deployment does not trust the key (builds refuse);
+ * - `modified`: the signature holds but a listed file differs, or an unlisted file is code a
+ *   node could run (builds refuse);
+ * - `signature-fails`: the metainfo's signature does not verify, or its signer is not the key
+ *   the node trusts, or that key cannot be read (builds refuse);
  * - `not-signed`: no metainfo at all (builds refuse).
  */
 export type SoftwareVerdict =
-  'intact' | 'unknown-key' | 'modified' | 'signature-fails' | 'not-signed';
+  'intact' | 'untrusted-key' | 'modified' | 'signature-fails' | 'not-signed';
 
 export interface OtherFile {
   path: string;
@@ -52,7 +66,7 @@ export interface OtherFile {
 export interface SoftwareReport {
   verdict: SoftwareVerdict;
   /** The key the metainfo names, when it has a readable signature block. */
-  key?: { fingerprint: string; known: boolean; label?: string };
+  key?: { fingerprint: string; key: string; trusted: boolean; label?: string };
   /** Signing time and expiry, seconds since 1970. */
   timestamp?: number;
   expiration?: number;
@@ -63,15 +77,21 @@ export interface SoftwareReport {
   intact: number;
   /** Listed files whose bytes, size or kind differ (paths as the metainfo writes them). */
   modified: string[];
+  /** Listed files the installer leaves out: allowed, the node's updater fetches them. */
   missing: string[];
-  /** Files under `seattle_repy/` the metainfo does not name (the vesselinfo excepted). */
+  /** Unlisted entries under `seattle_repy/` that are refused: code a node could run, or links. */
   unlisted: string[];
-  /** The installer's own files outside `seattle_repy/`, to compare with a published list. */
-  otherFiles: OtherFile[];
+  /**
+   * Files the signature does not cover and the check allows, with their SHA-256 to compare with
+   * a published list: unlisted scripts under `seattle_repy/` and the installer's own files
+   * outside it (full archive paths, sorted).
+   */
+  unsigned: OtherFile[];
   problems: Problem[];
 }
 
 export interface SoftwareCheckOptions {
+  /** The update keys this deployment trusts (knownUpdateKeys, plus the demo key where earned). */
   knownKeys?: readonly KnownUpdateKey[];
   /** Seconds since 1970; when given, `expired` is reported. */
   now?: number;
@@ -82,6 +102,8 @@ export interface SoftwareCheckOptions {
 interface SeenFile {
   /** Listed-path spelling is unknown here; the case-folded path relative to seattle_repy/. */
   sha1?: string;
+  /** Computed only for files that are not code, the ones the check may allow unlisted. */
+  sha256?: string;
   size: number;
   regular: boolean;
 }
@@ -91,6 +113,8 @@ function canonicalKey(text: string): string | undefined {
   return key ? formatPublicKey(key) : undefined;
 }
 
+const latin1 = (bytes: Uint8Array) => new TextDecoder('latin1').decode(bytes);
+
 /**
  * Collects what the check needs from a walk over an installer's entries; `finish()` gives the
  * report. Entries may arrive in any order; a later entry of the same path replaces an earlier
@@ -99,8 +123,7 @@ function canonicalKey(text: string): string | undefined {
 export class SoftwareCheck implements EntryVisitor {
   private program = new Map<string, SeenFile>();
   private other = new Map<string, OtherFile>();
-  private metainfo?: Uint8Array;
-  private updateKey?: Uint8Array;
+  private texts = new Map<string, Uint8Array | undefined>();
   private tooLarge: string[] = [];
   /** Digests still being computed by the platform (WebCrypto runs them off this thread). */
   private pending: Promise<void>[] = [];
@@ -135,15 +158,18 @@ export class SoftwareCheck implements EntryVisitor {
       return;
     }
     const inner = entry.path.slice(PROGRAM_PREFIX.length);
-    if (inner === METAINFO_FILE || inner === UPDATE_KEY_NAME) {
+    if (TEXT_FILES.includes(inner)) {
       const keep = regular && data.length <= MAX_TEXT_BYTES ? data : undefined;
       if (regular && !keep) this.tooLarge.push(entry.path);
-      if (inner === METAINFO_FILE) this.metainfo = keep;
-      else this.updateKey = keep;
+      this.texts.set(inner, keep);
     }
     const seen: SeenFile = { size: regular ? data.length : entry.size, regular };
     this.program.set(inner, seen);
-    if (regular) this.digest('SHA-1', data, (hex) => (seen.sha1 = hex));
+    if (regular) {
+      this.digest('SHA-1', data, (hex) => (seen.sha1 = hex));
+      // The few files that are not code may turn out unlisted and allowed: reported by SHA-256.
+      if (!isSeattleCode(inner)) this.digest('SHA-256', data, (hex) => (seen.sha256 = hex));
+    }
   }
 
   /** The report; call after `settle()`, once every digest is in. */
@@ -152,30 +178,31 @@ export class SoftwareCheck implements EntryVisitor {
     const problems: Problem[] = this.tooLarge.map((path) =>
       problem('software.file.too-large', path, 'This file is far larger than Seattle writes it.'),
     );
-    const otherFiles = [...this.other.values()].sort((a, b) => compare(a.path, b.path));
-    const unlistedAll = [...this.program.keys()].filter(
-      (p) => p !== VESSELINFO_NAME && p !== METAINFO_FILE,
-    );
-    const base = { listed: 0, intact: 0, modified: [], missing: [], otherFiles };
-    if (!this.metainfo) {
+    const metainfo = this.texts.get(METAINFO_FILE);
+    const where = PROGRAM_PREFIX + METAINFO_FILE;
+    if (!metainfo) {
       problems.push(
         problem(
           'software.not-signed',
-          PROGRAM_PREFIX + METAINFO_FILE,
+          where,
           'The installer carries no metainfo: nothing says which Seattle software it holds.',
         ),
       );
+      const { unlisted, unsigned } = this.unlistedFiles(new Set(), []);
       return {
-        ...base,
         verdict: 'not-signed',
-        unlisted: unlistedAll.sort(compare),
+        listed: 0,
+        intact: 0,
+        modified: [],
+        missing: [],
+        unlisted,
+        unsigned,
         problems,
       };
     }
-    const text = new TextDecoder('latin1').decode(this.metainfo);
+    const text = latin1(metainfo);
     const signer = signerOf(text);
     const signerKey = signer === undefined ? undefined : parsePublicKey(signer).key;
-    const where = PROGRAM_PREFIX + METAINFO_FILE;
     let signatureOk = false;
     let check: ReturnType<typeof verifyMetainfo> | undefined;
     if (!signerKey) {
@@ -202,41 +229,8 @@ export class SoftwareCheck implements EntryVisitor {
         );
       }
     }
-    let keyMatches = true;
     const canonicalSigner = signerKey ? formatPublicKey(signerKey) : undefined;
-    if (!this.updateKey) {
-      problems.push(
-        problem(
-          'software.update-key.missing',
-          PROGRAM_PREFIX + UPDATE_KEY_NAME,
-          'The installer carries no softwareupdater.publickey to compare the signing key with.',
-          'warning',
-        ),
-      );
-    } else if (
-      canonicalSigner !== undefined &&
-      canonicalKey(new TextDecoder('latin1').decode(this.updateKey)) !== canonicalSigner
-    ) {
-      keyMatches = false;
-      problems.push(
-        problem(
-          'software.update-key.mismatch',
-          PROGRAM_PREFIX + UPDATE_KEY_NAME,
-          "The metainfo is signed by another key than the installer's softwareupdater.publickey, so the node's updater would not trust it.",
-        ),
-      );
-    }
-    const knownKeys = this.options.knownKeys ?? knownUpdateKeys();
-    const known = canonicalSigner
-      ? knownKeys.find((k) => canonicalKey(k.key) === canonicalSigner)
-      : undefined;
-    const key = canonicalSigner
-      ? {
-          fingerprint: fingerprint(canonicalSigner),
-          known: known !== undefined,
-          ...(known ? { label: known.label } : {}),
-        }
-      : undefined;
+    const keyOk = this.checkNodeKey(canonicalSigner, problems);
 
     // Compare the files, case-folded as extractedPath folds entry paths.
     const entries = check?.entries ?? [];
@@ -253,9 +247,6 @@ export class SoftwareCheck implements EntryVisitor {
         modified.push(listed.path);
       else intact++;
     }
-    const unlisted = unlistedAll.filter((p) => !named.has(p)).sort(compare);
-    // Files Seattle leaves out of the list by design (*.pyc, *.swp, *_repy.py) are shown, not failed.
-    const unexpected = unlisted.filter((p) => isListedInMetainfo(p));
     for (const path of modified)
       problems.push(
         problem(
@@ -264,48 +255,29 @@ export class SoftwareCheck implements EntryVisitor {
           'This file differs from the signed list.',
         ),
       );
-    for (const path of missing)
-      problems.push(
-        problem('software.file.missing', PROGRAM_PREFIX + path, 'This signed file is missing.'),
-      );
-    for (const path of unlisted)
-      problems.push(
-        problem(
-          'software.file.unlisted',
-          PROGRAM_PREFIX + path,
-          isListedInMetainfo(path)
-            ? 'This file is not in the signed list.'
-            : 'This file is not in the signed list (Seattle never lists such files).',
-          isListedInMetainfo(path) ? 'error' : 'warning',
-        ),
-      );
-    if (key && !key.known && signatureOk && keyMatches) {
-      problems.push(
-        problem(
-          'software.key.unknown',
-          where,
-          `The software is signed by an unknown update key (${key.fingerprint}), not by the Seattle update key or one this deployment lists.`,
-          'warning',
-        ),
-      );
-    }
+    const { unlisted, unsigned } = this.unlistedFiles(named, problems);
     const timestamp = check?.timestamp;
     const expiration = check?.expiration;
     const expired =
       this.options.now !== undefined && expiration !== undefined
         ? expiration <= this.options.now
         : undefined;
-    const verdict: SoftwareVerdict =
-      !signatureOk || !keyMatches
-        ? 'signature-fails'
-        : modified.length + missing.length + unexpected.length > 0
-          ? 'modified'
-          : key?.known
-            ? 'intact'
-            : 'unknown-key';
-    return {
-      verdict,
-      ...(key ? { key } : {}),
+    const report: SoftwareReport = {
+      verdict:
+        !signatureOk || !keyOk
+          ? 'signature-fails'
+          : modified.length + unlisted.length > 0
+            ? 'modified'
+            : 'intact',
+      ...(canonicalSigner
+        ? {
+            key: {
+              fingerprint: fingerprint(canonicalSigner),
+              key: canonicalSigner,
+              trusted: false,
+            },
+          }
+        : {}),
       ...(timestamp !== undefined ? { timestamp } : {}),
       ...(expiration !== undefined ? { expiration } : {}),
       ...(expired !== undefined ? { expired } : {}),
@@ -314,9 +286,62 @@ export class SoftwareCheck implements EntryVisitor {
       modified,
       missing,
       unlisted,
-      otherFiles,
+      unsigned,
       problems,
     };
+    return applyTrust(report, this.options.knownKeys ?? knownUpdateKeys());
+  }
+
+  /**
+   * The signer must be the key the node trusts for updates (software-rules.ts `nodeUpdateKey`).
+   * Pushes the problems; false when the key cannot be established or differs.
+   */
+  private checkNodeKey(signer: string | undefined, problems: Problem[]): boolean {
+    const text = (name: string) => {
+      const bytes = this.texts.get(name);
+      return bytes === undefined ? undefined : latin1(bytes);
+    };
+    // A file present but too large to read counts as unreadable, not as absent.
+    const present = (name: string) => this.program.has(name);
+    const node = nodeUpdateKey({
+      ...(present(SOFTWAREUPDATER_FILE) ? { updater: text(SOFTWAREUPDATER_FILE) ?? '' } : {}),
+      ...(present(UPDATE_KEY_FILE) ? { publicKeyFile: text(UPDATE_KEY_FILE) ?? '' } : {}),
+    });
+    problems.push(...node.problems);
+    if (!node.key) return false;
+    if (signer !== undefined && node.key !== signer) {
+      problems.push(
+        problem(
+          'software.update-key.mismatch',
+          PROGRAM_PREFIX + (present(SOFTWAREUPDATER_FILE) ? SOFTWAREUPDATER_FILE : UPDATE_KEY_FILE),
+          `The metainfo is signed by another key (${fingerprint(signer)}) than the one the node trusts for updates (${fingerprint(node.key)}), so the node's updater would not trust it.`,
+        ),
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** Unlisted entries under seattle_repy/: refused ones by name, allowed ones with SHA-256. */
+  private unlistedFiles(
+    named: Set<string>,
+    problems: Problem[],
+  ): { unlisted: string[]; unsigned: OtherFile[] } {
+    const unlisted: string[] = [];
+    const unsigned: OtherFile[] = [...this.other.values()];
+    for (const [path, seen] of this.program) {
+      if (path === VESSELINFO_NAME || path === METAINFO_FILE || named.has(path)) continue;
+      const refusal = unlistedRefusal(path, seen.regular);
+      if (refusal === undefined) {
+        unsigned.push({ path: PROGRAM_PREFIX + path, size: seen.size, sha256: seen.sha256 ?? '' });
+      } else {
+        unlisted.push(path);
+        problems.push(problem('software.file.unlisted', PROGRAM_PREFIX + path, refusal));
+      }
+    }
+    unlisted.sort(compare);
+    unsigned.sort((a, b) => compare(a.path, b.path));
+    return { unlisted, unsigned };
   }
 }
 
@@ -330,22 +355,66 @@ function signerOf(text: string): string | undefined {
   return fields.length >= 7 ? fields[fields.length - 6] : undefined;
 }
 
-/** Whether a build may go on: refused unless the signature holds and every file matches. */
+/**
+ * The report judged against another list of trusted keys: only the key's trust, the verdict
+ * between `intact` and `untrusted-key`, and the problem that says so change. A deployment
+ * decides whether it trusts the demo key after its bases were checked (update-trust.ts), so
+ * the walk need not be repeated.
+ */
+export function applyTrust(
+  report: SoftwareReport,
+  knownKeys: readonly KnownUpdateKey[],
+): SoftwareReport {
+  const problems = report.problems.filter((p) => p.code !== 'software.key.untrusted');
+  if (!report.key) return { ...report, problems };
+  const signer = report.key.key;
+  const known = knownKeys.find((k) => canonicalKey(k.key) === signer);
+  const key = {
+    fingerprint: report.key.fingerprint,
+    key: signer,
+    trusted: known !== undefined,
+    ...(known ? { label: known.label } : {}),
+  };
+  let verdict = report.verdict;
+  if (verdict === 'intact' || verdict === 'untrusted-key') {
+    verdict = known ? 'intact' : 'untrusted-key';
+    if (!known) problems.push(untrustedKeyProblem(signer));
+  }
+  return { ...report, key, verdict, problems };
+}
+
+/** The refusal of a key the deployment does not trust: its fingerprint, and how to trust it. */
+function untrustedKeyProblem(key: string): Problem {
+  const where = PROGRAM_PREFIX + METAINFO_FILE;
+  if (isDemoUpdateKey(key)) {
+    return problem(
+      'software.key.untrusted',
+      where,
+      `Signed by the demo update key (${fingerprint(key)}), whose private key is public: anyone can sign with it. It is trusted only in a deployment whose every base is signed by it, and no setting can trust it (docs/keys.md).`,
+    );
+  }
+  return problem(
+    'software.key.untrusted',
+    where,
+    `Signed by an update key this deployment does not trust (${fingerprint(key)}): whoever holds it could update the donor's machine for as long as Seattle runs there. ${HOW_TO_TRUST}`,
+  );
+}
+
+/** Whether a build may go on: only an intact base signed by a trusted key. */
 export function softwareBuildable(report: SoftwareReport): boolean {
-  return report.verdict === 'intact' || report.verdict === 'unknown-key';
+  return report.verdict === 'intact';
 }
 
 function isoDate(seconds: number): string {
   return new Date(seconds * 1000).toISOString().slice(0, 10);
 }
 
+function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
 /** The one-line verdict people read in inspect, the page and before builds. */
 export function softwareVerdictLine(report: SoftwareReport): string {
-  const signedBy = report.key
-    ? report.key.known
-      ? `${report.key.label} (${report.key.fingerprint})`
-      : `an unknown key (${report.key.fingerprint})`
-    : 'no key';
   const when =
     report.timestamp !== undefined
       ? `, signed on ${isoDate(report.timestamp)}${
@@ -354,39 +423,70 @@ export function softwareVerdictLine(report: SoftwareReport): string {
             : ''
         }`
       : '';
-  const differing = report.modified.length + report.missing.length;
+  const fp = report.key ? ` (${report.key.fingerprint})` : '';
   switch (report.verdict) {
     case 'intact':
-      return `Seattle software signed by ${signedBy}, ${report.intact} files intact${when}.`;
-    case 'unknown-key':
-      return `Seattle software signed by ${signedBy}, ${report.intact} files intact${when}. Signed by an unknown key: check that you trust who signed it.`;
+      return `Seattle software signed by ${report.key?.label ?? 'a trusted key'}${fp}, ${report.intact} files intact${when}.`;
+    case 'untrusted-key':
+      return report.key && isDemoUpdateKey(report.key.key)
+        ? `Untrusted key: signed by the demo update key${fp}, whose private key is public; this deployment does not trust it${when}.`
+        : `Untrusted key: signed by an update key this deployment does not trust${fp}${when}.`;
     case 'modified': {
-      const extra = report.unlisted.filter((p) => isListedInMetainfo(p)).length;
+      const differing = report.modified.length;
       const parts = [
         differing > 0
-          ? `${differing} file${differing === 1 ? '' : 's'} differ${differing === 1 ? 's' : ''} from the signed list`
+          ? `${plural(differing, 'file differs', 'files differ')} from the signed list`
           : '',
-        extra > 0 ? `${extra} file${extra === 1 ? ' is' : 's are'} not in it` : '',
+        report.unlisted.length > 0
+          ? `${plural(report.unlisted.length, 'program file is', 'program files are')} not in it`
+          : '',
       ].filter(Boolean);
-      return `Modified: ${parts.join(', ')} (signed by ${signedBy}${when}).`;
+      const who = report.key?.label
+        ? `${report.key.label}${fp}`
+        : report.key
+          ? `the key ${report.key.fingerprint}`
+          : 'no readable key';
+      return `Modified: ${parts.join(', ')} (signed by ${who}${when}).`;
     }
     case 'signature-fails':
-      return `Signature fails: the metainfo is not validly signed by the update key this installer carries${report.key ? ` (${report.key.fingerprint})` : ''}.`;
+      return `Signature fails: the metainfo is not validly signed by the update key this installer's node trusts${fp}.`;
     case 'not-signed':
       return 'Not signed: the installer carries no metainfo, so its Seattle software cannot be checked.';
   }
 }
 
+/** A calm note beside a verdict: it never stops a build. */
+export interface SoftwareNote {
+  /** `left-out`: listed files the installer does not carry; `unsigned`: files no signature covers. */
+  kind: 'left-out' | 'unsigned';
+  text: string;
+}
+
 /**
- * Problems for a build from this base: errors when it must be refused (the base still matches
- * the manifest, but its software is not what the update key signed), a warning for an unknown key.
+ * The notes beside a verdict: listed files left out (the node's updater fetches them) and files
+ * the signature does not cover (the installer's own scripts, listed with their SHA-256).
+ */
+export function softwareNotes(report: SoftwareReport): SoftwareNote[] {
+  const notes: SoftwareNote[] = [];
+  if (report.missing.length > 0)
+    notes.push({
+      kind: 'left-out',
+      text: `${plural(report.missing.length, 'listed file is', 'listed files are')} not in this installer; the node's updater fetches them.`,
+    });
+  if (report.unsigned.length > 0)
+    notes.push({
+      kind: 'unsigned',
+      text: `${plural(report.unsigned.length, 'file is', 'files are')} not covered by the signature (the installer's own scripts).`,
+    });
+  return notes;
+}
+
+/**
+ * Problems for a build from this base: one error when it must be refused (the base may still
+ * match the manifest, but its software is not what a trusted key signed), none otherwise.
  */
 export function softwareBuildProblems(report: SoftwareReport, where = 'base'): Problem[] {
-  if (softwareBuildable(report)) {
-    return report.verdict === 'unknown-key'
-      ? [problem('software.key.unknown', where, softwareVerdictLine(report), 'warning')]
-      : [];
-  }
+  if (softwareBuildable(report)) return [];
   const details = report.problems
     .filter((p) => p.severity === 'error')
     .slice(0, 10)
@@ -400,7 +500,10 @@ export function softwareBuildProblems(report: SoftwareReport, where = 'base'): P
   ];
 }
 
-/** Reads the operator's known keys from text: one `"e n"` per line, `#` comments, optional label after `#`. */
+/**
+ * Reads the operator's trusted keys from text: one `"e n"` per line, `#` comments, optional label
+ * after `#`. The demo update key is refused: no setting can trust it (update-trust.ts).
+ */
 export function parseUpdateKeys(
   text: string,
   source: string,
@@ -414,9 +517,14 @@ export function parseUpdateKeys(
     const parsed = parsePublicKey(body, path);
     problems.push(...parsed.problems.filter((p) => p.severity === 'error'));
     if (parsed.key) {
+      const canonical = formatPublicKey(parsed.key);
+      const demo = demoKeySettingProblem(canonical, path);
+      if (demo) {
+        problems.push(demo);
+        return;
+      }
       const label = comment.join('#').trim();
-      const fp = fingerprint(parsed.key);
-      keys.push({ key: formatPublicKey(parsed.key), label: label || `the update key ${fp}` });
+      keys.push({ key: canonical, label: label || 'an update key this deployment trusts' });
     }
   });
   return { keys, problems };

@@ -68,26 +68,27 @@ function wholeNumber(text: string | undefined, fallback: number): number | strin
 /**
  * The page's `config.json` for these settings: written into dist/ by the build (for static
  * hosting) and served by the server from its own validated settings, so the two never disagree.
+ * `demoBases` is given only when every base being deployed is signed by the demo update key: the
+ * SHA-256 of each, so the page trusts the demo key only while its manifest lists exactly these
+ * bases (docs/keys.md).
  */
-export function pageConfigOf(settings: DeploymentSettings): Record<string, unknown> {
+export function pageConfigOf(
+  settings: DeploymentSettings,
+  demoBases?: readonly string[],
+): Record<string, unknown> {
   return {
     ...settings,
     // Relative to the page, so dist/ works under any sub-path.
     baseInstallersUrl: 'base-installers/',
+    ...(demoBases && demoBases.length > 0 ? { demoBases: [...demoBases] } : {}),
   };
 }
 
-/** The demo bases' update key: its private key is in the repository, so it proves nothing. */
-export const DEMO_UPDATE_KEY_FILE = join(PROJECT_ROOT, 'demo/update-keys/demo.publickey');
-export const DEMO_UPDATE_KEY_LABEL =
-  'the demo update key (its private key is public: for demonstrations only)';
-
 /**
  * Update keys trusted besides the Seattle update key: UPDATE_KEYS (keys "e n" separated by ";" or
- * new lines, each optionally followed by "# label") or UPDATE_KEYS_FILE (one per line). With
- * neither set, the demo update key, so the committed demo bases build without a warning; an
- * operator who serves real bases sets UPDATE_KEYS (empty for the Seattle key alone), and the
- * server says so at start while it is unset.
+ * new lines, each optionally followed by "# label") or UPDATE_KEYS_FILE (one per line); none when
+ * neither is set. The demo update key is refused here: a deployment trusts it only while every
+ * base it serves is signed by it (src/core/update-trust.ts, src/node/demo-bases.ts).
  */
 export function loadUpdateKeys(env: NodeJS.ProcessEnv = process.env): KnownUpdateKey[] {
   let text = env.UPDATE_KEYS;
@@ -102,10 +103,7 @@ export function loadUpdateKeys(env: NodeJS.ProcessEnv = process.env): KnownUpdat
       );
     }
   }
-  if (text === undefined) {
-    const demo = readFileSync(DEMO_UPDATE_KEY_FILE, 'utf8').trim();
-    return [{ key: demo, label: DEMO_UPDATE_KEY_LABEL }];
-  }
+  if (text === undefined) return [];
   const { keys, problems } = parseUpdateKeys(
     source === 'UPDATE_KEYS' ? text.replace(/;/g, '\n') : text,
     source,

@@ -1,6 +1,7 @@
 /** Node's native hashes, for the callers that hash on a hot path (build ids, base checksums). */
 import { createHash } from 'node:crypto';
 import type { Digester } from '../core/digest.ts';
+import { forEachFilePiece } from './files.ts';
 
 /** SHA-1 of the UTF-8 text as 40 lowercase hex digits: the hash `buildId` takes. */
 export function sha1Hex(text: string): string {
@@ -63,3 +64,10 @@ export const nodeDigester: Digester = (algorithm, data) =>
   createHash(algorithm === 'SHA-1' ? 'sha1' : 'sha256')
     .update(data)
     .digest('hex');
+
+/** The SHA-256 of a file, read in pieces. */
+export async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  forEachFilePiece(file, (piece) => hash.update(piece));
+  return hash.digest('hex');
+}

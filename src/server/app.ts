@@ -110,7 +110,6 @@ export function createApp(
     ...(options.keygen ? { keygen: options.keygen } : {}),
   });
   const installers = options.installers ?? installerBuilder(settings);
-  const warned = new Set<string>();
   // Files are looked up per request, so rebuilding dist/ while the server runs is safe: a new
   // file is served, a vanished one is a 404.
   const serveDist = serveStatic(settings.distDir, {
@@ -150,7 +149,6 @@ export function createApp(
     shim,
     installers,
     logError,
-    warned,
     serveBases,
     limits,
   };

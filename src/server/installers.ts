@@ -11,7 +11,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BaseCheck } from '../core/archive/base-check.ts';
+import { retrustBaseCheck, validSigner, type BaseCheck } from '../core/archive/base-check.ts';
 import type { ResolvedConfig } from '../core/config.ts';
 import {
   MANIFEST_FILE,
@@ -22,7 +22,14 @@ import {
 import { platformInfoOf, type Platform } from '../core/platforms.ts';
 import { CibError, errorsOf, problem, type Problem } from '../core/problems.ts';
 import type { KnownUpdateKey } from '../core/settings.ts';
-import { knownUpdateKeys, softwareVerdictLine } from '../core/software.ts';
+import {
+  applyTrust,
+  knownUpdateKeys,
+  softwareNotes,
+  softwareVerdictLine,
+  type SoftwareReport,
+} from '../core/software.ts';
+import { deploymentTrustsDemoKey, withDemoKey } from '../core/update-trust.ts';
 import { renderVesselinfo } from '../core/vesselinfo.ts';
 import type { Piece, WorkerReply, WorkerRequest } from './build-worker.ts';
 import { DEFAULT_BUILD_QUEUE, DEFAULT_BUILD_THREADS } from './settings.ts';
@@ -81,8 +88,21 @@ export interface BaseState {
   /** The file's own size and SHA-256, as served to the page and read for builds. */
   size?: number;
   sha256?: string;
-  /** The software check's verdict and sentence; undefined for a base that is not there. */
-  software?: { verdict: string; summary: string };
+  /** The software check's verdict, sentence and notes; undefined for a base that is not there. */
+  software?: { verdict: string; summary: string; notes?: string[] };
+}
+
+/** Which update keys the deployment trusts, decided from its bases (docs/keys.md). */
+export interface DeploymentTrust {
+  keys: KnownUpdateKey[];
+  /** Every base's SHA-256 when all are signed by the demo update key, which is then trusted. */
+  demoBases?: string[];
+}
+
+/** A base as the manifest lists it, read and checked (its report judged under no deployment). */
+interface ReadBase {
+  state: BaseState;
+  report?: SoftwareReport;
 }
 
 /** A base file as read into shared memory. */
@@ -219,29 +239,48 @@ export class InstallerBuilder {
 
   /**
    * Every base the manifest lists: present with the size and SHA-256 given, and its software
-   * verdict. The start-up check and /healthz both read it; a malformed manifest is one problem.
-   * Only a file's metadata is read on the event loop.
+   * verdict under the deployment's trust. The start-up check and /healthz both read it; a
+   * malformed manifest is one problem. Only a file's metadata is read on the event loop.
    */
-  async check(): Promise<{ problems: Problem[]; bases: BaseState[] }> {
+  async check(): Promise<{ problems: Problem[]; bases: BaseState[]; trust: DeploymentTrust }> {
     let manifest: BaseManifest;
     try {
       manifest = await this.manifest();
     } catch (error) {
-      if (error instanceof CibError) return { problems: error.problems, bases: [] };
+      if (error instanceof CibError)
+        return { problems: error.problems, bases: [], trust: { keys: [...this.knownKeys] } };
       throw error;
     }
-    const bases = await Promise.all(manifest.bases.map((entry) => this.baseState(entry)));
-    return { problems: bases.flatMap((b) => b.problems), bases };
+    const read = await Promise.all(manifest.bases.map((entry) => this.readBase(entry)));
+    const trust = trustOf(this.knownKeys, read);
+    const bases = read.map(({ state, report }) => {
+      if (report) {
+        const judged = applyTrust(report, trust.keys);
+        state.software = {
+          verdict: judged.verdict,
+          summary: softwareVerdictLine(judged),
+          notes: softwareNotes(judged).map((note) => note.text),
+        };
+      }
+      return state;
+    });
+    return { problems: bases.flatMap((b) => b.problems), bases, trust };
   }
 
-  private async baseState(entry: BaseManifestEntry): Promise<BaseState> {
+  /** The update keys the deployment trusts now: the operator's, and the demo key if earned. */
+  async trust(): Promise<DeploymentTrust> {
+    return (await this.check()).trust;
+  }
+
+  /** A listed base's file checked against its entry, and its software report (trust aside). */
+  private async readBase(entry: BaseManifestEntry): Promise<ReadBase> {
     const state: BaseState = { platform: entry.platform, file: entry.file, problems: [] };
     let base: KeptBase;
     try {
       base = await this.base(join(this.basesDir, entry.file));
     } catch (error) {
       state.problems.push(unreadable(entry, error));
-      return state;
+      return { state };
     }
     const size = base.bytes.byteLength;
     state.size = size;
@@ -261,13 +300,14 @@ export class InstallerBuilder {
         verdict: 'unreadable',
         summary: result.unreadable[0]?.message ?? 'The base cannot be read.',
       };
-    } else {
-      const report = result.check.software;
-      state.software = report
-        ? { verdict: report.verdict, summary: softwareVerdictLine(report) }
-        : { verdict: 'not-checked', summary: 'The GUI executable is not checked.' };
+      return { state };
     }
-    return state;
+    const report = result.check.software;
+    if (!report) {
+      state.software = { verdict: 'not-checked', summary: 'The GUI executable is not checked.' };
+      return { state };
+    }
+    return { state, report };
   }
 
   /**
@@ -296,14 +336,16 @@ export class InstallerBuilder {
     }
     const result = await this.checkOf(base);
     if ('unreadable' in result) throw new CibError(result.unreadable);
-    const named = result.check.problems.map((p) => ({
+    // Whether the demo key is trusted depends on every base, so it is part of what was built.
+    const { keys, demoBases } = await this.trust();
+    const judged = retrustBaseCheck(result.check, keys);
+    const named = judged.problems.map((p) => ({
       ...p,
       path: p.path === 'base' ? entry.file : `${entry.file}: ${p.path}`,
     }));
     if (errorsOf(named).length > 0) throw new CibError(errorsOf(named));
-    const warning = named[0]?.message;
 
-    const key = `${id}/${platform}/${entry.sha256}`;
+    const key = `${id}/${platform}/${entry.sha256}${demoBases ? '/demo' : ''}`;
     let pieces = this.cached(key);
     if (!pieces) {
       let pending = this.building.get(key);
@@ -336,7 +378,6 @@ export class InstallerBuilder {
       length: out.reduce((n, p) => n + p.length, 0),
       contentType: info.mediaType,
       filename: info.outputFile,
-      ...(warning ? { warning } : {}),
     };
   }
 
@@ -359,4 +400,19 @@ export class InstallerBuilder {
       this.tailBytes -= old.bytes;
     }
   }
+}
+
+/**
+ * The demo-key rule on what was read: the demo key is trusted only when every listed base is there
+ * as listed and validly signed by it (docs/keys.md).
+ */
+function trustOf(knownKeys: readonly KnownUpdateKey[], read: readonly ReadBase[]): DeploymentTrust {
+  const signers = read.map(({ state, report }) =>
+    state.problems.length === 0 ? validSigner(report) : undefined,
+  );
+  const demo = deploymentTrustsDemoKey(signers);
+  return {
+    keys: withDemoKey(knownKeys, demo),
+    ...(demo ? { demoBases: read.map(({ state }) => state.sha256!) } : {}),
+  };
 }

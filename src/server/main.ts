@@ -37,11 +37,13 @@ if (cluster.isPrimary) {
   }
   for (const base of bases.bases) {
     if (base.software && base.software.verdict !== 'intact')
-      console.error(`cib server: ${base.file}: ${base.software.summary}`);
+      console.error(
+        `cib server: ${base.file}: ${base.software.summary} Builds from it are refused (run \`cib prepare-base\` on the bases to see why).`,
+      );
   }
-  if (process.env.UPDATE_KEYS === undefined && process.env.UPDATE_KEYS_FILE === undefined) {
+  if (bases.trust.demoBases) {
     console.error(
-      'cib server: UPDATE_KEYS is not set, so the demo update key (whose private key is public) is trusted; set it when serving real bases.',
+      'cib server: every base is signed by the demo update key, whose private key is public: this is a demo deployment, and the demo key is trusted for these bases only.',
     );
   }
 }

@@ -51,8 +51,6 @@ export interface AppContext {
   shim: XmlRpcShim;
   installers: InstallerBuilder;
   logError: (line: string) => void;
-  /** Software warnings already logged, so each is logged once. */
-  warned: Set<string>;
   /** Sends a file of BASES_DIR (conditional and range requests included); `next` when absent. */
   serveBases: (
     req: IncomingMessage,
@@ -312,12 +310,7 @@ export async function installer(
     throw error;
   }
   if (!built) throw new HttpError(404, `This server has no ${platform} base installer.`);
-  if (built.warning && !ctx.warned.has(built.warning)) {
-    ctx.warned.add(built.warning);
-    ctx.logError(`installers: ${platform}: warning: ${built.warning}`);
-  }
   res.writeHead(200, {
-    ...(built.warning ? { 'X-CIB-Software-Warning': built.warning } : {}),
     'Content-Type': built.contentType,
     'Content-Length': String(built.length),
     'Content-Disposition': `attachment; filename="${built.filename}"`,
@@ -350,10 +343,14 @@ export async function buildRecord(ctx: AppContext, res: ServerResponse, id: stri
   sendJson(res, 200, { build_id: id, share: encodeShare(resolved) });
 }
 
-/** GET config.json: the page's deployment settings, from the server's own. */
-export function pageConfig(ctx: AppContext, res: ServerResponse): void {
+/**
+ * GET config.json: the page's deployment settings, from the server's own, with `demoBases` when
+ * the bases it serves earn the demo update key (docs/keys.md).
+ */
+export async function pageConfig(ctx: AppContext, res: ServerResponse): Promise<void> {
+  const { demoBases } = await ctx.installers.trust();
   sendJson(res, 200, {
-    ...pageConfigOf(ctx.settings.deployment),
+    ...pageConfigOf(ctx.settings.deployment, demoBases),
     // This server's own base-installers/ route (relative to config.json, so under BASE_PATH),
     // which serves BASES_DIR: the page builds from the bases the server builds from.
     baseInstallersUrl: 'base-installers/',

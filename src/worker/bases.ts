@@ -14,6 +14,7 @@ import { checkSha256, customizeInstallerParts, type Platform } from '../core/arc
 import { CibError, errorsOf } from '../core/problems.ts';
 import { BaseReceiver } from '../core/archive/receive.ts';
 import { InflatePool, type PoolStats } from './inflate-pool.ts';
+import type { SoftwareReport } from '../core/software.ts';
 import type { BaseProgress, BaseRequest } from './protocol.ts';
 import { keepVerdict, keptVerdict } from './verdicts.ts';
 
@@ -26,8 +27,8 @@ export interface VerifiedBase {
   blob: Blob;
   /** No entry extracts to the vesselinfo (so a build need not walk the entries again). */
   clean: boolean;
-  /** Set when the software is signed by an update key that is not known. */
-  softwareWarning?: string;
+  /** The software check (intact, or the base would have been refused), notes included. */
+  software?: SoftwareReport;
   timing: BaseTimings;
 }
 
@@ -304,14 +305,13 @@ async function receive(
   if (!kept && pool) timing.pool = { ...pool.stats }; // for the visit so far
   timing.verified = clock();
   if (!baseBuildable(check)) throw new CibError(errorsOf(check.problems));
-  const warning = check.problems.find((p) => p.severity === 'warning')?.message;
   return {
     request,
     bytes,
     sha256,
     blob: new Blob(pieces),
     clean: check.clean,
-    ...(warning ? { softwareWarning: warning } : {}),
+    ...(check.software ? { software: check.software } : {}),
     timing,
   };
 }
@@ -384,7 +384,7 @@ export async function buildInstaller(options: {
   platform: Platform;
   mediaType: string;
   onProgress?: Listener;
-}): Promise<{ installer: Blob; softwareWarning?: string }> {
+}): Promise<{ installer: Blob; software?: SoftwareReport }> {
   const base = await fetchAndVerifyBase(options.base, options.onProgress);
   const start = clock();
   options.onProgress?.({ phase: 'writing' });
@@ -402,7 +402,7 @@ export async function buildInstaller(options: {
     { type: options.mediaType },
   );
   base.timing.builds.push({ start, end: clock() });
-  return { installer, ...(base.softwareWarning ? { softwareWarning: base.softwareWarning } : {}) };
+  return { installer, ...(base.software ? { software: base.software } : {}) };
 }
 
 function sliceOfBase(base: VerifiedBase, part: Uint8Array): Blob | undefined {

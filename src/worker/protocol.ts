@@ -28,8 +28,8 @@ export type WorkerResult =
   | {
       op: 'buildInstaller';
       installer: Blob;
-      /** The base's software is signed by an unknown update key. */
-      softwareWarning?: string;
+      /** The base's software check (intact, since the build went ahead), with its notes. */
+      software?: SoftwareReport;
     }
   | { op: 'qrCode'; svg: string }
   | { op: 'inspectInstaller'; inspection: Inspection; software?: SoftwareReport }
@@ -47,7 +47,7 @@ export interface BaseRequest {
   size: number;
   /** The manifest's SHA-256, lowercase hex: nothing is built from other bytes. */
   sha256: string;
-  /** The update keys the software check trusts (public keys). */
+  /** The update keys this deployment trusts for the base (public keys; see app/config.ts). */
   knownKeys: KnownUpdateKey[];
 }
 

@@ -11,6 +11,7 @@ import {
   runCib,
   tempDir,
 } from '../support/tools.ts';
+import { testDeployment } from '../support/test-bases.ts';
 
 function configFile(dir: string, config: unknown): string {
   const file = join(dir, 'config.json');
@@ -95,14 +96,21 @@ describe('cib customize', () => {
       runCib(['customize', '--base', join(BASES, windows.file), '--config', config, '--out', out])
         .status,
     ).toBe(0);
+    // Outside the demo deployment's folder, the demo key is trusted by nothing: inspect is red.
     const text = runCib(['inspect', out]);
-    expect(text.status).toBe(0);
+    expect(text.status).toBe(1);
     expect(text.stdout).toContain('v1   80%  ports 63100-63179');
     expect(text.stdout).toContain('The node will accept this installer.');
+    expect(text.stdout).toContain('Software: Untrusted key: signed by the demo update key');
+    expect(text.stderr).toContain('no setting can trust it');
     const json = runCib(['inspect', out, '--json']);
     const inspection = JSON.parse(json.stdout);
     expect(inspection.format).toBe('zip');
     expect(inspection.valid).toBe(true);
+    expect(inspection.software).toMatchObject({
+      verdict: 'untrusted-key',
+      key: { trusted: false, fingerprint: '60af:d27d:1d0a:0b05' },
+    });
     expect(inspection.vessels[0]).toMatchObject({
       name: 'v1',
       percent: 80,
@@ -165,8 +173,9 @@ describe('cib customize', () => {
 
   it('streams tgz bases and writes exactly the bytes the in-memory engine gives', async () => {
     const dir = tempDir();
-    // A base written the way operators' bases are (Python tarfile w:gz), and the demo base.
-    const tree = extractWithTools(join(BASES, 'seattle_linux.tgz'));
+    const deployment = testDeployment();
+    // A base written the way operators' bases are (Python tarfile w:gz), and a make-base base.
+    const tree = extractWithTools(join(deployment.dir, 'seattle_linux.tgz'));
     const pythonBase = join(dir, 'python.tgz');
     execFileSync('python3', [
       '-c',
@@ -179,9 +188,11 @@ describe('cib customize', () => {
       user_data: { owner: { public_key: '3 3233' }, user: { public_key: '17 3233' } },
     });
     const vesselinfo = `Percent 80\nOwner 3 3233\nUser 17 3233\nPercent 20\nOwner ${RESERVED_KEY_FIXTURE}`;
-    for (const base of [pythonBase, join(BASES, 'seattle_linux.tgz')]) {
+    for (const base of [pythonBase, join(deployment.dir, 'seattle_linux.tgz')]) {
       const out = join(dir, 'out.tgz');
-      const run = runCib(['customize', '--base', base, '--config', config, '--out', out]);
+      const run = runCib(['customize', '--base', base, '--config', config, '--out', out], {
+        env: deployment.env,
+      });
       expect(run.status, run.stderr).toBe(0);
       const expected = await customizeInstaller({
         base: new Uint8Array(readFileSync(base)),
@@ -250,9 +261,10 @@ describe('cib customize', () => {
 
     it('takes the SHA-256 from a first read when no manifest lists the base, and says so', () => {
       const dir = tempDir();
-      cpSync(join(BASES, 'seattle_mac.tgz'), join(dir, 'seattle_mac.tgz'));
+      const deployment = testDeployment();
+      cpSync(join(deployment.dir, 'seattle_mac.tgz'), join(dir, 'seattle_mac.tgz'));
       const out = join(dir, 'out.tgz');
-      const run = customizeOneOwner(dir, join(dir, 'seattle_mac.tgz'), out);
+      const run = customizeOneOwner(dir, join(dir, 'seattle_mac.tgz'), out, deployment.env);
       expect(run.status).toBe(0);
       expect(run.stderr).toContain('base check: no manifest.json beside the base');
       execFileSync('tar', ['-tzf', out]);
@@ -286,10 +298,10 @@ describe('cib customize', () => {
 
     it('never reuses a check for other bytes: a changed base without a manifest is walked and refused', () => {
       const dir = tempDir();
-      const env = { ...process.env, CIB_CACHE_DIR: join(dir, 'cache') };
+      const env = { ...testDeployment().env, CIB_CACHE_DIR: join(dir, 'cache') };
       const good = join(dir, 'good', 'seattle_linux.tgz');
       execFileSync('mkdir', ['-p', join(dir, 'good'), join(dir, 'tree')]);
-      cpSync(join(BASES, 'seattle_linux.tgz'), good);
+      cpSync(join(testDeployment().dir, 'seattle_linux.tgz'), good);
       expect(customizeOneOwner(dir, good, join(dir, 'a.tgz'), env).status).toBe(0);
       // The same files with one program file changed, repacked by GNU tar.
       execFileSync('tar', ['-xzf', good, '-C', join(dir, 'tree')]);

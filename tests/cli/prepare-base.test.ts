@@ -12,9 +12,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/core/manifest.ts';
-import { BASES, runCib } from '../support/tools.ts';
+import { BASES, extractWithTools, runCib } from '../support/tools.ts';
+import { testDeployment } from '../support/test-bases.ts';
 import { isAppendReady, readTgzEntries } from '../../src/core/archive/tgz.ts';
 import { prepareBaseCommand } from '../../src/cli/commands/prepare-base.ts';
 import { CibError } from '../../src/core/problems.ts';
@@ -22,7 +23,18 @@ import { CibError } from '../../src/core/problems.ts';
 const work = mkdtempSync(join(tmpdir(), 'prepare-base-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A base the way the old packaging scripts wrote them: Python's tarfile `w:gz`. */
+/** Python's tarfile `w:gz` of the folder `tree/seattle`, as the old packaging scripts wrote bases. */
+function pythonTgz(tree: string, out: string): string {
+  execFileSync('python3', [
+    '-c',
+    'import sys, tarfile\nwith tarfile.open(sys.argv[2], "w:gz") as t: t.add(sys.argv[1], arcname="seattle")',
+    join(tree, 'seattle'),
+    out,
+  ]);
+  return out;
+}
+
+/** An unsigned base the way the old packaging scripts wrote them: Python's tarfile `w:gz`. */
 function pythonBase(dir: string): string {
   mkdirSync(join(dir, 'src/seattle/seattle_repy'), { recursive: true });
   writeFileSync(join(dir, 'src/seattle/install.sh'), '#!/bin/sh\necho install\n', { mode: 0o755 });
@@ -38,26 +50,53 @@ function pythonBase(dir: string): string {
 }
 
 describe('cib prepare-base', () => {
-  it('rewrites a Python tarfile base into the append-ready layout with the same entries', async () => {
+  it('rewrites a Python tarfile base into the append-ready layout with the same entries', () => {
     const dir = join(work, 'ok');
     mkdirSync(dir);
-    const input = pythonBase(dir);
+    // Signed software (by the tests' operator key, trusted through UPDATE_KEYS), repacked by Python.
+    const deployment = testDeployment();
+    const input = pythonTgz(
+      extractWithTools(join(deployment.dir, 'seattle_linux.tgz')),
+      join(dir, 'seattle_linux.tgz'),
+    );
     const output = join(dir, 'ready.tgz');
-    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-    try {
-      expect(await prepareBaseCommand.run([input, '--out', output])).toBe(0);
-      expect(log.mock.calls[0]?.[0]).toMatch(/append-ready; 4 entries verified identical/);
-    } finally {
-      log.mockRestore();
-    }
+    const run = runCib(['prepare-base', input, '--out', output], { env: deployment.env });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/append-ready; \d+ entries verified identical/);
+    expect(run.stdout).toContain("Software: Seattle software signed by the tests' operator key");
     const before = readFileSync(input);
     const after = readFileSync(output);
     expect(isAppendReady(before)).toBe(false);
     expect(isAppendReady(after)).toBe(true);
-    expect(await readTgzEntries(after)).toEqual(await readTgzEntries(before));
-    const list = (file: string) => execFileSync('tar', ['-tvzf', file], { encoding: 'utf8' });
-    expect(list(output)).toBe(list(input));
-    execFileSync('gzip', ['-t', output]);
+    return Promise.all([readTgzEntries(after), readTgzEntries(before)]).then(([a, b]) => {
+      expect(a).toEqual(b);
+      const list = (file: string) => execFileSync('tar', ['-tvzf', file], { encoding: 'utf8' });
+      expect(list(output)).toBe(list(input));
+      execFileSync('gzip', ['-t', output]);
+    });
+  });
+
+  it('refuses a base a build would refuse, with exit 1 and the reason, writing nothing', () => {
+    const dir = join(work, 'unsigned');
+    mkdirSync(dir);
+    const input = pythonBase(dir);
+    const output = join(dir, 'ready.tgz');
+    const run = runCib(['prepare-base', input, '--out', output]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain('Software: Not signed');
+    expect(run.stderr).toContain(`${input}: The base installer is refused: Not signed`);
+    expect(existsSync(output)).toBe(false);
+    // The same signed base is refused where its key is not trusted, and says how to trust it.
+    const signed = pythonTgz(
+      extractWithTools(join(testDeployment().dir, 'seattle_linux.tgz')),
+      join(dir, 'signed.tgz'),
+    );
+    const { UPDATE_KEYS: _k, UPDATE_KEYS_FILE: _f, ...env } = process.env;
+    const untrusted = runCib(['prepare-base', signed, '--out', output], { env });
+    expect(untrusted.status).toBe(1);
+    expect(untrusted.stderr).toContain('Signed by an update key this deployment does not trust');
+    expect(untrusted.stderr).toContain('UPDATE_KEYS');
+    expect(existsSync(output)).toBe(false);
   });
 
   it('writes nothing, not even a temporary file, when the base is damaged', async () => {

@@ -50,8 +50,17 @@ test.beforeAll(async () => {
   ).map((pair) => pair.publicKey) as [string, string, string];
 });
 
-/** Serves the Python-made base and its manifest where config.json says the bases are. */
+/**
+ * Serves the Python-made base and its manifest where config.json says the bases are, and the
+ * config.json a build of that deployment writes: its one base is signed by the demo update key,
+ * so `demoBases` pins it (docs/keys.md).
+ */
 async function serveBase(context: BrowserContext): Promise<void> {
+  const config = {
+    ...(JSON.parse(readFileSync('dist/config.json', 'utf8')) as Record<string, unknown>),
+    demoBases: [createHash('sha256').update(base).digest('hex')],
+  };
+  await context.route('**/config.json', (route) => route.fulfill({ json: config }));
   const manifest = {
     version: 'e2e',
     bases: [
@@ -310,7 +319,8 @@ test('inspect shows a red verdict naming every entry of an ambiguous installer, 
   await expect(verdict).toHaveAttribute('data-ambiguous', 'true');
   await expect(verdict).toHaveClass(/bad/);
   await expect(verdict).toContainText('Do not install this');
-  const problems = page.locator('.problems li.error');
+  // Its software section lists its own problems (this one is not signed); these are the entries'.
+  const problems = page.locator('.problems li.error[data-code="base.vesselinfo.ambiguous"]');
   await expect(problems).toHaveCount(2);
   await expect(problems.nth(0)).toContainText(VESSELINFO);
   await expect(problems.nth(1)).toContainText('seattle/./seattle_repy/vesselinfo');

@@ -14,11 +14,15 @@ Checks that
     `vesselinfo` may be present unlisted: customisation adds it after signing.
 
 With --archive, reads a .tgz (tarfile) or .zip (zipfile) installer and prints one JSON object
-{verdict, fingerprint, modified, missing, unlisted} with the same verdicts as the core's software
-check: "not-signed" (no seattle/seattle_repy/metainfo), "signature-fails" (bad signature, or a
-key other than softwareupdater.publickey), "modified" (listed files differ or are missing, or
-files Seattle would list are not listed), "unknown-key", "intact" (the key is one of --known or
-Seattle's update key, read from src/core/seattle-keys.ts). Exit 0 for intact/unknown-key.
+{verdict, fingerprint, modified, missing, unlisted, unsigned} with the same verdicts as the core's
+software check, by Seattle's rules: "not-signed" (no seattle/seattle_repy/metainfo),
+"signature-fails" (bad signature, or a signer other than the key the node trusts: the
+softwareupdatepublickey line of softwareupdater.py, else softwareupdater.publickey, the two
+agreeing where both exist), "modified" (a listed file present but different, or an unlisted file
+a node could run: .py .pyw .pyc .pyo .pyd .so .dll .r2py .repy, or an unlisted link),
+"untrusted-key" (the signer is not one of --known nor Seattle's update key, read from
+src/core/seattle-keys.ts), else "intact". Listed files that are absent are "missing" and allowed;
+other unlisted files are "unsigned" and allowed. Exit 0 for intact only.
 
 Prints one line per finding and exits 0 when everything holds, 1 otherwise. Written separately
 from src/core/metainfo.ts on purpose, so the two implementations check each other.
@@ -91,14 +95,69 @@ def fingerprint(key_text):
     return ":".join(hex_digits[i : i + 4] for i in range(0, 16, 4))
 
 
+CODE_ENDINGS = (".py", ".pyw", ".pyc", ".pyo", ".pyd", ".so", ".dll", ".r2py", ".repy")
+
+
+def updater_key(text):
+    """The key softwareupdater.py assigns, as Seattle writes it; None when not exactly that."""
+    import re
+
+    lines = text.split("\n")
+    assigned = [l.rstrip("\r") for l in lines if re.match(r"^[ \t]*softwareupdatepublickey[ \t]*=(?!=)", l)]
+    if len(assigned) != 1:
+        return None
+    match = re.match(
+        r"^softwareupdatepublickey[ \t]*=[ \t]*\{[ \t]*'e'[ \t]*:[ \t]*([0-9]+)[ \t]*,"
+        r"[ \t]*'n'[ \t]*:[ \t]*([0-9]+)[ \t]*\}[ \t]*(#.*)?$",
+        assigned[0],
+    )
+    if not match:
+        return None
+    return "%d %d" % (int(match.group(1)), int(match.group(2)))
+
+
+def node_key(program):
+    """The key the node trusts for updates, or None when it cannot be established."""
+    from_updater = from_file = None
+    if "softwareupdater.py" in program:
+        data = program["softwareupdater.py"]
+        from_updater = updater_key(data.decode("latin-1")) if data is not None else None
+        if from_updater is None:
+            return None
+    if "softwareupdater.publickey" in program:
+        data = program["softwareupdater.publickey"]
+        words = data.decode("latin-1").split() if data is not None else []
+        if len(words) != 2 or not all(w.isdigit() for w in words):
+            return None
+        from_file = "%d %d" % (int(words[0]), int(words[1]))
+    if from_updater and from_file and from_updater != from_file:
+        return None
+    return from_updater or from_file
+
+
 def check_archive(path, known_files):
     files = archive_files(path)
     program = {p[len(PROGRAM):]: d for p, d in files.items() if p.startswith(PROGRAM)}
-    report = {"verdict": None, "fingerprint": None, "modified": [], "missing": [], "unlisted": []}
+    report = {
+        "verdict": None,
+        "fingerprint": None,
+        "modified": [],
+        "missing": [],
+        "unlisted": [],
+        "unsigned": [],
+    }
     skip = ("metainfo", "vesselinfo")
+
+    def sort_unlisted(names):
+        for name in sorted(names):
+            if name in skip:
+                continue
+            refused = program[name] is None or name.lower().endswith(CODE_ENDINGS)
+            (report["unlisted"] if refused else report["unsigned"]).append(name)
+
     if program.get("metainfo") is None:
         report["verdict"] = "not-signed"
-        report["unlisted"] = sorted(p for p in program if p not in skip)
+        sort_unlisted(program)
         return report
     raw = program["metainfo"]
     signed, _bang, signature = raw.rpartition(b"!")
@@ -129,12 +188,7 @@ def check_archive(path, known_files):
                     ok = False
                     break
                 listed[fields[0]] = (fields[1], int(fields[2]))
-        pub = program.get("softwareupdater.publickey")
-        if ok and pub is not None:
-            words = pub.decode("latin-1").split()
-            ok = len(words) == 2 and words[0].isdigit() and words[1].isdigit() and (
-                "%d %d" % (int(words[0]), int(words[1])) == "%d %d" % (e, n)
-            )
+        ok = ok and node_key(program) == "%d %d" % (e, n)
     if not ok:
         report["verdict"] = "signature-fails"
         return report
@@ -146,16 +200,15 @@ def check_archive(path, known_files):
         if data is None or hashlib.sha1(data).hexdigest() != sha1_hex or len(data) != size:
             report["modified"].append(name)
     names = {n.lower() for n in listed}
-    report["unlisted"] = sorted(p for p in program if p not in names and p not in skip)
-    unexpected = [p for p in report["unlisted"] if must_be_listed(p)]
-    if report["modified"] or report["missing"] or unexpected:
+    sort_unlisted(p for p in program if p not in names)
+    if report["modified"] or report["unlisted"]:
         report["verdict"] = "modified"
         return report
     known = {fingerprint(seattle_update_key())}
     for known_file in known_files:
         with open(known_file) as handle:
             known.add(fingerprint(handle.read()))
-    report["verdict"] = "intact" if report["fingerprint"] in known else "unknown-key"
+    report["verdict"] = "intact" if report["fingerprint"] in known else "untrusted-key"
     return report
 
 
@@ -173,7 +226,7 @@ def archive_main(argv):
         rest = rest[2:]
     report = check_archive(path, known)
     print(json.dumps(report))
-    return 0 if report["verdict"] in ("intact", "unknown-key") else 1
+    return 0 if report["verdict"] == "intact" else 1
 
 
 def main(argv):

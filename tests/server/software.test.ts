@@ -1,26 +1,29 @@
 /**
- * The server's Node-side build runs the software check: a base whose files differ from its
- * signed metainfo is refused even though the manifest's SHA-256 matches it, a base signed by an
- * unknown update key is served with a warning, and /healthz reports the verdict of every base.
+ * The server's Node-side build runs the software check under the deployment's trust: a base whose
+ * files differ from its signed metainfo is refused even though the manifest's SHA-256 matches it,
+ * a base signed by a key the deployment does not trust is refused, the demo key counts only while
+ * every base is signed by it, and /healthz and /config.json say so.
  */
 import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSoftwareCases } from '../support/software-cases.ts';
+import { makeSoftwareCases, type CaseFiles } from '../support/software-cases.ts';
 import { BASES_DIR, startTestServer, type TestServer } from './helpers.ts';
 
-let server: TestServer;
-let buildPath: string;
+let cases: CaseFiles;
+let mixed: TestServer;
+let demo: TestServer;
+let demoBases: string;
+let mixedBuild: string;
+let demoBuild: string;
 
-beforeAll(async () => {
-  const cases = makeSoftwareCases(['seattle_linux.tgz', 'seattle_win.zip']);
-  const bases = mkdtempSync(join(tmpdir(), 'cib-software-bases-'));
-  cpSync(BASES_DIR, bases, { recursive: true });
-  cpSync(cases.file('modified', 'seattle_linux.tgz'), join(bases, 'seattle_linux.tgz'));
-  cpSync(cases.file('other-key', 'seattle_win.zip'), join(bases, 'seattle_win.zip'));
-  // The manifest lists the changed files as they are: only the software check can tell.
+/** The demo bases with some replaced; the manifest lists every file as it is. */
+function deployment(replace: Record<string, string>, into?: string): string {
+  const bases = into ?? mkdtempSync(join(tmpdir(), 'cib-software-bases-'));
+  if (!into) cpSync(BASES_DIR, bases, { recursive: true });
+  for (const [file, from] of Object.entries(replace)) cpSync(from, join(bases, file));
   const manifest = JSON.parse(readFileSync(join(bases, 'manifest.json'), 'utf8'));
   for (const entry of manifest.bases) {
     const bytes = readFileSync(join(bases, entry.file));
@@ -28,8 +31,10 @@ beforeAll(async () => {
     entry.sha256 = createHash('sha256').update(bytes).digest('hex');
   }
   writeFileSync(join(bases, 'manifest.json'), JSON.stringify(manifest));
-  server = await startTestServer({ BASES_DIR: bases });
-  const owner = readFileSync(cases.otherKey, 'utf8').trim();
+  return bases;
+}
+
+async function build(server: TestServer, owner: string): Promise<string> {
   const body = `<?xml version="1.0"?><methodCall><methodName>build_installers</methodName><params>
 <param><value><array><data><value><struct>
 <member><name>percentage</name><value><int>80</int></value></member>
@@ -48,44 +53,104 @@ beforeAll(async () => {
   ).text();
   const id = /<name>build_id<\/name><value><string>([a-z0-9]{40})</.exec(answer)?.[1];
   if (!id) throw new Error(answer);
-  buildPath = `${server.origin}/${id}/installers`;
+  return `${server.origin}/${id}/installers`;
+}
+
+beforeAll(async () => {
+  cases = makeSoftwareCases(['seattle_linux.tgz', 'seattle_win.zip']);
+  const otherKey = readFileSync(cases.otherKey, 'utf8').trim();
+  // Among the demo bases: a modified one, and one signed by the operator's own key.
+  mixed = await startTestServer({
+    BASES_DIR: deployment({
+      'seattle_linux.tgz': cases.file('modified', 'seattle_linux.tgz'),
+      'seattle_win.zip': cases.file('other-key', 'seattle_win.zip'),
+    }),
+    UPDATE_KEYS: `${otherKey} # the operator's key`,
+  });
+  demoBases = deployment({});
+  demo = await startTestServer({ BASES_DIR: demoBases });
+  mixedBuild = await build(mixed, otherKey);
+  demoBuild = await build(demo, otherKey);
 }, 120_000);
-afterAll(() => server.stop());
+afterAll(async () => {
+  await mixed.stop();
+  await demo.stop();
+});
 
 describe('the server and the software check', () => {
   it('refuses to build from a modified base whose SHA-256 matches the manifest', async () => {
-    const response = await fetch(`${buildPath}/linux/`);
+    const response = await fetch(`${mixedBuild}/linux/`);
     expect(response.status).toBe(503);
     expect(await response.text()).toContain('linux base installer is not available');
   });
 
-  it('builds from a base signed by an unknown key, with a warning header', async () => {
-    const response = await fetch(`${buildPath}/windows/`);
+  it("builds from a base signed by the operator's key, trusted through UPDATE_KEYS", async () => {
+    const response = await fetch(`${mixedBuild}/windows/`);
     expect(response.status).toBe(200);
-    expect(response.headers.get('X-CIB-Software-Warning')).toMatch(
-      /^Seattle software signed by an unknown key/,
-    );
+    expect(response.headers.get('X-CIB-Software-Warning')).toBeNull();
     expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(0);
   });
 
-  it('builds from an intact demo base with no warning (the demo key is known by default)', async () => {
-    const response = await fetch(`${buildPath}/android/`);
-    expect(response.status).toBe(200);
-    expect(response.headers.get('X-CIB-Software-Warning')).toBeNull();
-  });
-
-  it('/healthz reports the verdict of every base', async () => {
-    const health = (await (await fetch(`${server.origin}/healthz`)).json()) as {
+  it('refuses the demo bases once any base is signed by another key', async () => {
+    const response = await fetch(`${mixedBuild}/android/`);
+    expect(response.status).toBe(503);
+    const health = (await (await fetch(`${mixed.origin}/healthz`)).json()) as {
       software: Record<string, { verdict: string; summary: string }>;
     };
     expect(
       Object.fromEntries(Object.entries(health.software).map(([k, v]) => [k, v.verdict])),
     ).toEqual({
       linux: 'modified',
-      mac: 'intact',
-      windows: 'unknown-key',
-      android: 'intact',
+      mac: 'untrusted-key',
+      windows: 'intact',
+      android: 'untrusted-key',
     });
     expect(health.software.linux!.summary).toMatch(/^Modified: 1 file differs/);
+    expect(health.software.mac!.summary).toMatch(/^Untrusted key: signed by the demo update key/);
+    expect(health.software.windows!.summary).toMatch(/signed by the operator's key/);
+    const config = (await (await fetch(`${mixed.origin}/config.json`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(config.demoBases).toBeUndefined();
+    expect(JSON.stringify(config.updateKeys)).not.toContain('60af');
+  });
+
+  it('a deployment of demo bases only trusts the demo key, and its config.json pins them', async () => {
+    const response = await fetch(`${demoBuild}/android/`);
+    expect(response.status).toBe(200);
+    const health = (await (await fetch(`${demo.origin}/healthz`)).json()) as {
+      software: Record<string, { verdict: string; summary: string }>;
+    };
+    expect(Object.values(health.software).map((v) => v.verdict)).toEqual([
+      'intact',
+      'intact',
+      'intact',
+      'intact',
+    ]);
+    expect(health.software.linux!.summary).toMatch(/signed by the demo update key/);
+    const config = (await (await fetch(`${demo.origin}/config.json`)).json()) as {
+      demoBases?: string[];
+      updateKeys: unknown[];
+    };
+    const manifest = JSON.parse(readFileSync(join(BASES_DIR, 'manifest.json'), 'utf8')) as {
+      bases: { sha256: string }[];
+    };
+    expect(config.demoBases).toEqual(manifest.bases.map((b) => b.sha256));
+    expect(config.updateKeys).toEqual([]);
+  });
+});
+
+describe('the demo key, decided from the files as they are now', () => {
+  it('stops counting, for installers already built too, once one base is replaced by a real one', async () => {
+    expect((await fetch(`${demoBuild}/android/`)).status).toBe(200);
+    deployment({ 'seattle_win.zip': cases.file('other-key', 'seattle_win.zip') }, demoBases);
+    const response = await fetch(`${demoBuild}/android/`);
+    expect(response.status).toBe(503);
+    const config = (await (await fetch(`${demo.origin}/config.json`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(config.demoBases).toBeUndefined();
   });
 });

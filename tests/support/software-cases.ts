@@ -14,15 +14,27 @@ const MUTATE = join(ROOT, 'tests/python/mutate_base.py');
 export const VERIFY = join(ROOT, 'tests/python/verify_metainfo.py');
 
 export type SoftwareCase =
-  'made' | 'modified' | 'signature' | 'not-signed' | 'unlisted' | 'other-key';
+  | 'made'
+  | 'modified'
+  | 'signature'
+  | 'not-signed'
+  | 'unlisted'
+  | 'other-key'
+  | 'left-out'
+  | 'unsigned-script'
+  | 'changed-script';
 
+/** The verdict of each case with the demo key trusted (docs/formats.md, "The software check"). */
 export const EXPECTED: Record<SoftwareCase, string> = {
   made: 'intact',
   modified: 'modified',
   signature: 'signature-fails',
   'not-signed': 'not-signed',
   unlisted: 'modified',
-  'other-key': 'unknown-key',
+  'other-key': 'untrusted-key',
+  'left-out': 'intact',
+  'unsigned-script': 'intact',
+  'changed-script': 'intact',
 };
 
 export interface CaseFiles {
@@ -66,6 +78,14 @@ export function makeSoftwareCases(baseFiles: readonly string[]): CaseFiles {
     mutate('signature', 'signature-digit');
     mutate('not-signed', 'remove', 'seattle/seattle_repy/metainfo');
     mutate('unlisted', 'add', 'seattle/seattle_repy/random.py');
+    // Seattle's packaging leaves listed files out, and adds unsigned scripts, after signing.
+    mutate('left-out', 'remove', 'seattle/seattle_repy/nmmain.py');
+    mutate('unsigned-script', 'add', 'seattle/seattle_repy/start_seattle.sh');
+    mutate(
+      'changed-script',
+      'flip-byte',
+      base.endsWith('.tgz') ? 'seattle/install.sh' : 'seattle/install.bat',
+    );
   }
   return { dir, otherKey: join(keys, 'other.publickey'), file: path };
 }
@@ -80,6 +100,7 @@ export function pythonVerdict(
   modified: string[];
   missing: string[];
   unlisted: string[];
+  unsigned: string[];
 } {
   let out: string;
   try {

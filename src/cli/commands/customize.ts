@@ -6,16 +6,18 @@ import { basename, dirname, join } from 'node:path';
 import { checkSha256, normalizeSha256, resolveFormat } from '../../core/archive/format.ts';
 import { spliceMembers, type SpliceCut } from '../../core/archive/tgz-marker.ts';
 import { isPlatform, PLATFORMS, type ArchiveFormat, type Platform } from '../../core/platforms.ts';
-import { storedCheck, storeCheck } from '../base-checks.ts';
+import { deploymentBaseCheck, storedCheck, storeCheck } from '../base-checks.ts';
 import { MANIFEST_FILE, parseManifest } from '../../core/manifest.ts';
 import { CibError, errorsOf, problem, type Problem } from '../../core/problems.ts';
 import type { KnownUpdateKey } from '../../core/settings.ts';
+import type { SoftwareReport } from '../../core/software.ts';
 import { renderVesselinfo } from '../../core/vesselinfo.ts';
 import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../build-config.ts';
 import {
   cliSettings,
   cliUpdateKeys,
   printProblems,
+  printSoftware,
   readTextFile,
   settingsOptions,
   SETTINGS_HELP,
@@ -29,6 +31,7 @@ import {
   writePiecesAtomic,
   writeStreamAtomic,
 } from '../../node/files.ts';
+import { fileSha256 } from '../../node/hash.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
@@ -49,9 +52,11 @@ configuration (the JSON of \`cib vesselinfo\`). Nothing but the vesselinfo chang
 ${KEY_OPTIONS_HELP}
 ${UPDATE_KEY_HELP}
 
-The base's Seattle software is checked first: a base whose signed metainfo fails, or whose files
-differ from it, is refused (even when --expect-sha256 matches); one signed by an unknown update
-key is customised with a warning.
+The base's Seattle software is checked first, by Seattle's rules (README, "Software
+verification"): a base whose signed metainfo fails, whose listed files differ, that carries
+unsigned code, or that is signed by an update key this deployment does not trust is refused, even
+when --expect-sha256 matches. The demo update key is trusted only when manifest.json beside the
+base lists it and only demo-signed bases.
 ${SETTINGS_HELP}`;
 
 export const customizeCommand: Command = {
@@ -107,6 +112,7 @@ export const customizeCommand: Command = {
         const errors = errorsOf(base.problems);
         if (errors.length > 0) throw new CibError(errors);
         printProblems(base.problems, baseFile);
+        if (base.software) printSoftware(base.software, console.error);
       };
       // A tgz streams through in bounded memory; a zip is read whole (its directory is at the end).
       if (format === 'tgz') {
@@ -205,8 +211,7 @@ async function checkedBase(
   if (kept) {
     return {
       sha256,
-      clean: kept.check.clean,
-      problems: kept.check.problems,
+      ...(await deploymentBaseCheck(baseFile, sha256, knownKeys, kept.check)),
       ...(kept.cut ? { cut: kept.cut } : {}),
       description: `software and vesselinfo check: kept from an earlier run for SHA-256 ${sha256}`,
     };
@@ -214,17 +219,19 @@ async function checkedBase(
   const { checkBaseFile } = await import('../base-walk.ts');
   const walked = await checkBaseFile(baseFile, knownKeys);
   checkSha256(walked.sha256, sha256);
-  const check = walked.check;
-  storeCheck(sha256, knownKeys, { check });
+  storeCheck(sha256, knownKeys, { check: walked.check });
+  const check = await deploymentBaseCheck(baseFile, sha256, knownKeys, walked.check);
   const ambiguous = check.problems.filter((p) => p.code === 'base.vesselinfo.ambiguous');
   if (ambiguous.length > 0) throw new CibError(ambiguous);
   return {
     sha256,
     clean: check.clean,
     problems: check.problems,
+    ...(check.software ? { software: check.software } : {}),
     description: 'software and vesselinfo check: walked the base',
-    // Kept with the check once a copy of these very bytes has shown where they are cut.
-    keepCut: (cut) => storeCheck(sha256, knownKeys, { check, cut }),
+    // Kept with the check once a copy of these very bytes has shown where they are cut; the check
+    // as walked, since the deployment's trust is judged again on every run.
+    keepCut: (cut) => storeCheck(sha256, knownKeys, { check: walked.check, cut }),
   };
 }
 
@@ -235,18 +242,13 @@ interface CheckedBase {
   /** No entry extracts to the vesselinfo: an append-ready base may be spliced. */
   clean: boolean;
   problems: Problem[];
+  /** The software check's report, for its notes (files the updater fetches, unsigned scripts). */
+  software?: SoftwareReport;
   description: string;
   /** Where an append-ready base is cut, kept from an earlier run. */
   cut?: SpliceCut;
   /** Keeps the cut with a check just made. */
   keepCut?: (cut: SpliceCut) => void;
-}
-
-/** The SHA-256 of a file. */
-async function fileSha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  forEachFilePiece(file, (piece) => hash.update(piece));
-  return hash.digest('hex');
 }
 
 /** The first bytes of the base, enough to tell its format; a CibError naming the file otherwise. */

@@ -25,6 +25,11 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./check-vesselinfo.ts')).checkVesselinfoCommand,
   },
   {
+    name: 'assemble-source',
+    summary: "assemble make-base's source tree from clones of Seattle's repositories",
+    load: async () => (await import('./assemble-source.ts')).assembleSourceCommand,
+  },
+  {
     name: 'make-base',
     summary: 'build the base installers and manifest.json from a source tree',
     load: async () => (await import('./make-base.ts')).makeBaseCommand,

@@ -1,8 +1,10 @@
 import { inspectInstaller, type InstallerSource } from '../../core/archive/index.ts';
 import { checkInstallerSoftware } from '../../core/archive/base-check.ts';
 import { CibError, problem } from '../../core/problems.ts';
-import { softwareBuildable, softwareVerdictLine } from '../../core/software.ts';
+import { softwareBuildable, softwareNotes, softwareVerdictLine } from '../../core/software.ts';
 import { fileSource } from '../../node/files.ts';
+import { fileSha256 } from '../../node/hash.ts';
+import { deploymentReport } from '../base-checks.ts';
 import {
   cliUpdateKeys,
   printProblems,
@@ -16,25 +18,27 @@ const help = `Usage: cib inspect FILE [--json] [--update-key FILE]...
 
 Shows what an installer (.tgz, .zip or the GUI .exe) will do on the donor's machine: its vessels
 with node names, shares and ports, the owner's and users' key fingerprints, and whether the
-node-side installer would accept it. Then the software: whether seattle/seattle_repy/metainfo is
-validly signed, by which update key (known or not), and whether every program file matches the
-signed list; the installer's own files outside seattle_repy/ are listed with their SHA-256.
+node-side installer would accept it. Then the software, by Seattle's rules: whether
+seattle/seattle_repy/metainfo is validly signed by the key the node trusts for updates, whether
+that key is trusted here, whether every listed file present matches the signed list, which listed
+files are left out (the node's updater fetches them), and the files the signature does not cover
+(the installer's own scripts) with their SHA-256.
 
   --json   print {format, vesselinfo, vessels: [{name, percent, owner, users, ports: [first, last],
            ownerFingerprint, userFingerprints}], valid, ambiguous,
            problems: [{code, path, message, severity}],
-           software: {verdict, summary, key: {fingerprint, known, label}, timestamp, expiration,
-           expired, listed, intact, modified, missing, unlisted, otherFiles: [{path, size, sha256}],
-           problems}}
+           software: {verdict, summary, notes, key: {fingerprint, key, trusted, label}, timestamp,
+           expiration, expired, listed, intact, modified, missing, unlisted,
+           unsigned: [{path, size, sha256}], problems}}
 ${UPDATE_KEY_HELP}
 
 A tgz is streamed from disk with its inflated size capped; more than one entry extracting to
 seattle/seattle_repy/vesselinfo, or one that is not a regular file, makes the installer
 ambiguous: every such entry is named and the exit code is 1.
 
-Exit 0 when the node would accept the installer and its software is intact (or signed by an
-unknown key), 1 when the node would refuse it, files differ from the signed list, the signature
-fails, it is not signed, or the file is unreadable.`;
+Exit 0 when the node would accept the installer and its software is intact (notes allowed), 1
+when the node would refuse it, files differ from the signed list, it carries unsigned code, the
+signature fails, it is not signed, its update key is not trusted here, or the file is unreadable.`;
 
 export const inspectCommand: Command = {
   help,
@@ -58,10 +62,15 @@ export const inspectCommand: Command = {
     const inspection = await inspectInstaller(source);
     let software;
     try {
-      software = await checkInstallerSoftware(source, {
+      software = await deploymentReport(
+        file,
+        () => fileSha256(file),
         knownKeys,
-        now: Math.floor(Date.now() / 1000),
-      });
+        await checkInstallerSoftware(source, {
+          knownKeys,
+          now: Math.floor(Date.now() / 1000),
+        }),
+      );
     } catch (error) {
       // A damaged archive or one past the caps: inspect already reported why it cannot be read.
       if (!(error instanceof CibError)) throw error;
@@ -73,7 +82,13 @@ export const inspectCommand: Command = {
           {
             ...inspection,
             ...(software
-              ? { software: { summary: softwareVerdictLine(software), ...software } }
+              ? {
+                  software: {
+                    summary: softwareVerdictLine(software),
+                    notes: softwareNotes(software).map((note) => note.text),
+                    ...software,
+                  },
+                }
               : {}),
           },
           null,

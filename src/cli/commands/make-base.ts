@@ -1,10 +1,12 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  BASE_LAYOUT_STYLES,
   BASE_PLATFORMS,
   formatManifest,
   makeBases,
   PROGRAM_DIR,
+  type BaseLayoutStyle,
   type SourceFile,
 } from '../../core/archive/makebase.ts';
 import {
@@ -21,16 +23,25 @@ import { parseCommandArgs, requireOption, UsageError, type Command } from '../co
 const MANIFEST_FILE = 'manifest.json';
 const DEFAULT_VERSION = 'unversioned';
 
-const help = `Usage: cib make-base --src DIR --pubkey FILE --privkey FILE --out DIR [--version V] [--timestamp SECONDS]
+const help = `Usage: cib make-base --src DIR --pubkey FILE --privkey FILE --out DIR [--layout cib|seattle]
+                     [--version V] [--timestamp SECONDS]
 
 Builds the base installers seattle_linux.tgz, seattle_mac.tgz (append-ready layout),
 seattle_win.zip and seattle_android.zip, and manifest.json, into --out.
 
   --src DIR          source tree: DIR/seattle_repy/ (program files, shared by every platform) and
-                     DIR/linux/, DIR/mac/, DIR/windows/, DIR/android/ (each platform's own files,
-                     placed directly under seattle/ in its archive). Nothing else in DIR is read.
+                     DIR/linux/, DIR/mac/, DIR/windows/, DIR/android/ (each platform's own files).
+                     Nothing else in DIR is read. \`cib assemble-source\` writes one from clones of
+                     Seattle's repositories.
+  --layout L         cib (default): each platform's files go directly under seattle/ in its
+                     archive. seattle: as Seattle's own packaging lays bases out: a platform
+                     folder's seattle_repy/ files (install.sh, start_seattle.sh, …) go into
+                     seattle/seattle_repy/ after signing, unlisted, the rest (the install.sh
+                     wrapper) under seattle/; pyreadline/ is signed but shipped in the Windows
+                     base only.
   --pubkey FILE      software-update public key ("e n"); copied into every base as
-                     seattle/seattle_repy/softwareupdater.publickey
+                     seattle/seattle_repy/softwareupdater.publickey. When the program has
+                     softwareupdater.py, its softwareupdatepublickey must be this key.
   --privkey FILE     the matching private key ("d p q"); signs seattle/seattle_repy/metainfo
   --out DIR          where the four archives and manifest.json are written (created if missing)
   --version V        version recorded in manifest.json (default "${DEFAULT_VERSION}")
@@ -124,12 +135,19 @@ export const makeBaseCommand: Command = {
       out: { type: 'string' },
       version: { type: 'string' },
       timestamp: { type: 'string' },
+      layout: { type: 'string' },
     });
     const src = requireOption(values.src, 'src');
     const pubkeyFile = requireOption(values.pubkey, 'pubkey');
     const privkeyFile = requireOption(values.privkey, 'privkey');
     const out = requireOption(values.out, 'out');
     const version = values.version ?? DEFAULT_VERSION;
+    const layout = (values.layout ?? 'cib') as BaseLayoutStyle;
+    if (!BASE_LAYOUT_STYLES.includes(layout)) {
+      throw new UsageError(
+        `--layout must be ${BASE_LAYOUT_STYLES.join(' or ')}, not "${values.layout}".`,
+      );
+    }
     if (!/^[\x21-\x7e]+$/.test(version)) {
       throw new UsageError('--version must be printable ASCII without spaces.');
     }
@@ -152,7 +170,7 @@ export const makeBaseCommand: Command = {
       );
     }
     const files = readSource(src);
-    const made = makeBases({ files, publicKey, privateKey, timestamp, version });
+    const made = makeBases({ files, layout, publicKey, privateKey, timestamp, version });
 
     mkdirSync(out, { recursive: true });
     for (const { entry, bytes } of made.bases) writeFileAtomic(join(out, entry.file), bytes);

@@ -14,13 +14,26 @@ import {
   type BaseLayout,
   type BaseManifestEntry,
 } from '../../core/manifest.ts';
-import { checkInstallerSoftware } from '../../core/archive/base-check.ts';
+import {
+  checkBase,
+  retrustBaseCheck,
+  validSigner,
+  type BaseCheck,
+} from '../../core/archive/base-check.ts';
+import { deploymentTrustsDemoKey, withDemoKey } from '../../core/update-trust.ts';
 import { PLATFORMS, type PlatformInfo } from '../../core/platforms.ts';
 import type { KnownUpdateKey } from '../../core/settings.ts';
-import { CibError, problem } from '../../core/problems.ts';
+import { CibError, errorsOf, problem } from '../../core/problems.ts';
 import { writeFileAtomic } from '../../node/files.ts';
 import { sha256Hex } from '../../node/hash.ts';
-import { cliUpdateKeys, printSoftware, UPDATE_KEY_HELP, updateKeyOptions } from '../settings.ts';
+import { deploymentBaseCheck } from '../base-checks.ts';
+import {
+  cliUpdateKeys,
+  printProblems,
+  printSoftware,
+  UPDATE_KEY_HELP,
+  updateKeyOptions,
+} from '../settings.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 const help = `Usage: cib prepare-base FILE --out FILE [--update-key FILE]...
@@ -39,8 +52,12 @@ prepared into the --out folder: tgz bases are made append-ready, zip and exe bas
 after their format is checked, and manifest.json (platform, file, size, SHA-256, layout, version)
 is written last, so a folder of existing Seattle bases becomes a deployable one in one command.
 
-Each base's software check is reported too (the signed metainfo against the program files), as
-\`cib inspect\` does; builds refuse a base whose files differ or whose signature fails.
+Each base then gets the check a build runs (README, "Software verification"): its Seattle
+software against the signed metainfo by Seattle's rules, the update key the node trusts against
+the keys trusted here, and no ambiguous vesselinfo. It is reported as \`cib inspect\` does, and a
+base a build would refuse makes the command exit 1 with the reason, writing nothing. Given a
+folder, the demo update key is trusted only when every base in it is signed by it; given a file,
+only when manifest.json beside it lists it and only demo-signed bases.
 
   --out FILE|DIR   where to write (each file replaced atomically; a folder is created if missing)
   --version V      the version recorded in manifest.json (folder mode; default: the input folder's
@@ -152,9 +169,24 @@ async function prepareFolder(
       prepared.push({ info, bytes, layout: 'plain', note: 'copied' });
     }
   }
+  // The check a build runs, with the folder as the deployment for the demo-key rule.
+  let checks: BaseCheck[] = [];
+  for (const { info, bytes } of prepared)
+    checks.push(await checkBase(bytes, { knownKeys }, info.format));
+  if (deploymentTrustsDemoKey(checks.map((c) => validSigner(c.software))))
+    checks = checks.map((c) => retrustBaseCheck(c, withDemoKey(knownKeys, true)));
+  prepared.forEach(({ info, note }, i) => {
+    console.log(`${join(out, info.baseFile)}: ${note}.`);
+    reportCheck(info.baseFile, checks[i]!, info.format === 'exe');
+  });
+  const refused = prepared.flatMap(({ info }, i) =>
+    errorsOf(checks[i]!.problems).map((p) => ({ ...p, path: join(dir, info.baseFile) })),
+  );
+  if (refused.length > 0) throw new CibError(refused);
+
   mkdirSync(out, { recursive: true });
   const bases: BaseManifestEntry[] = [];
-  for (const { info, bytes, layout, note } of prepared) {
+  for (const { info, bytes, layout } of prepared) {
     writeFileAtomic(join(out, info.baseFile), bytes);
     bases.push({
       platform: info.platform,
@@ -164,14 +196,22 @@ async function prepareFolder(
       layout,
       ...(version === undefined ? {} : { version }),
     });
-    console.log(`${join(out, info.baseFile)}: ${note}.`);
-    printSoftware(await checkInstallerSoftware(bytes, { knownKeys }, info.format));
   }
   writeFileAtomic(
     join(out, MANIFEST_FILE),
     formatManifest({ ...(version === undefined ? {} : { version }), bases }),
   );
   console.log(`${join(out, MANIFEST_FILE)}: ${bases.length} base installers listed.`);
+}
+
+/** A base's check as prepare-base prints it: the software section, then the other problems. */
+function reportCheck(file: string, check: BaseCheck, exe: boolean): void {
+  if (check.software || exe) printSoftware(check.software);
+  // The software's reasons are in the refusal itself, printed once at the end.
+  printProblems(
+    check.problems.filter((p) => !p.code.startsWith('software.')),
+    file,
+  );
 }
 
 export const prepareBaseCommand: Command = {
@@ -195,11 +235,19 @@ export const prepareBaseCommand: Command = {
       throw new UsageError('--version applies to a folder of bases only.');
     const base = readBase(input);
     const { prepared, wasReady, entries } = await prepareTgz(input, base);
-    writeFileAtomic(out, prepared);
+    const check = await deploymentBaseCheck(
+      input,
+      sha256Hex(base),
+      knownKeys,
+      await checkBase(prepared, { knownKeys }, 'tgz'),
+    );
     console.log(
       `${out}: append-ready${wasReady ? ' (the input already was)' : ''}; ${entries} entries verified identical to ${input} (${base.length} -> ${prepared.length} bytes).`,
     );
-    printSoftware(await checkInstallerSoftware(prepared, { knownKeys }, 'tgz'));
+    reportCheck(input, check, false);
+    const refused = errorsOf(check.problems);
+    if (refused.length > 0) throw new CibError(refused.map((p) => ({ ...p, path: input })));
+    writeFileAtomic(out, prepared);
     return 0;
   },
 };

@@ -7,9 +7,11 @@
  */
 import { errorsOf, type Problem } from '../problems.ts';
 import {
+  applyTrust,
   SoftwareCheck,
   softwareBuildProblems,
   type SoftwareCheckOptions,
+  type KnownUpdateKey,
   type SoftwareReport,
 } from '../software.ts';
 import type { ArchiveEntry, EntryVisitor } from './entries.ts';
@@ -111,4 +113,35 @@ export async function checkBase(
 /** Whether a base with this check may be built from (warnings allowed). */
 export function baseBuildable(check: BaseCheck): boolean {
   return errorsOf(check.problems).length === 0;
+}
+
+/**
+ * The same check judged against another list of trusted keys (a deployment that turned out to
+ * trust the demo key, src/core/update-trust.ts): only the software's trust changes.
+ */
+export function retrustBaseCheck(
+  check: BaseCheck,
+  knownKeys: readonly KnownUpdateKey[],
+): BaseCheck {
+  if (!check.software) return check;
+  const software = applyTrust(check.software, knownKeys);
+  return {
+    ...check,
+    software,
+    problems: [
+      ...check.problems.filter((p) => !p.code.startsWith('software.')),
+      ...softwareBuildProblems(software, 'base'),
+    ],
+  };
+}
+
+/**
+ * The key a base's metainfo is validly signed by, for the demo-key rule
+ * (`deploymentTrustsDemoKey`); undefined when no signature verifies or the base is not read.
+ */
+export function validSigner(report: SoftwareReport | undefined): string | undefined {
+  if (!report?.key) return undefined;
+  return report.verdict === 'signature-fails' || report.verdict === 'not-signed'
+    ? undefined
+    : report.key.key;
 }

@@ -12,6 +12,13 @@
  * (`softwareupdater.publickey`, docs/formats.md#base-installers); the
  * platform's own files go directly under `seattle/` (e.g. `seattle/install.sh`). No vesselinfo.
  *
+ * With `layout: 'seattle'` the bases are laid out as Seattle's own packaging lays them out
+ * (`make_base_installers.py`): a platform folder's `seattle_repy/` files (install.sh,
+ * start_seattle.sh… or the .bat files) go into `seattle/seattle_repy/` after the metainfo is
+ * signed, so they are not in the signed list, and its other files (the `install.sh` wrapper that
+ * runs the one inside, README, LICENSE) directly under `seattle/`; `pyreadline/` is signed but left
+ * out of the tgz and Android bases, as Seattle leaves it out (it is Windows-only).
+ *
  * Reproducible by construction: entries are sorted by path (a directory sorts before its
  * contents), every entry gets the same mtime (the caller's timestamp), owner 0/0, and modes are
  * normalised to 0755 (any execute bit in the source) or 0644, because a git checkout keeps only
@@ -21,6 +28,7 @@ import { zipSync, type ZipOptions, type Zippable } from 'fflate';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { buildMetainfo, METAINFO_FILE } from '../metainfo.ts';
+import { isSeattleCode, readSoftwareUpdaterKey, SOFTWAREUPDATER_FILE } from '../software-rules.ts';
 import {
   fingerprint,
   formatPublicKey,
@@ -73,8 +81,20 @@ export interface SourceFile {
 
 export { formatManifest, type BaseLayout, type BaseManifest, type BaseManifestEntry };
 
+/**
+ * `cib`: each platform's files directly under `seattle/` (the demo bases); `seattle`: Seattle's
+ * own packaging's layout (see above).
+ */
+export type BaseLayoutStyle = 'cib' | 'seattle';
+export const BASE_LAYOUT_STYLES: readonly BaseLayoutStyle[] = ['cib', 'seattle'];
+
+/** Seattle's packaging leaves this program folder out of the tgz and Android bases. */
+const WINDOWS_ONLY_PREFIX = 'pyreadline/';
+
 export interface MakeBasesOptions {
   files: readonly SourceFile[];
+  /** Default `cib`. */
+  layout?: BaseLayoutStyle;
   publicKey: PublicKey;
   privateKey: PrivateKey;
   /** Seconds since the epoch: the metainfo timestamp and every entry's mtime. */
@@ -113,7 +133,10 @@ function compareText(a: string, b: string): number {
 }
 
 /** Checks the source paths and splits them into program files and per-platform files. */
-function splitSource(files: readonly SourceFile[]): {
+function splitSource(
+  files: readonly SourceFile[],
+  layout: BaseLayoutStyle,
+): {
   program: SourceFile[];
   platforms: Map<BasePlatform, SourceFile[]>;
 } {
@@ -171,17 +194,46 @@ function splitSource(files: readonly SourceFile[]): {
       );
       continue;
     }
-    if (rest[0] === PROGRAM_DIR) {
+    if (rest[0] === PROGRAM_DIR && layout !== 'seattle') {
       problems.push(
         problem(
           'makebase.source.collision',
           file.path,
-          `A platform's own files may not go inside ${PROGRAM_DIR}/; that folder is shared by every platform.`,
+          `A platform's own files may not go inside ${PROGRAM_DIR}/; that folder is shared by every platform (--layout seattle puts them there, unsigned, as Seattle's packaging does).`,
+        ),
+      );
+      continue;
+    }
+    if (rest[0] === PROGRAM_DIR && isSeattleCode(inner)) {
+      problems.push(
+        problem(
+          'makebase.source.unsigned-code',
+          file.path,
+          `A platform's files in ${PROGRAM_DIR}/ are not signed, and the software check refuses unsigned code there; put program files in ${PROGRAM_DIR}/ of the source tree instead.`,
         ),
       );
       continue;
     }
     list.push({ ...file, path: inner });
+  }
+  const programPaths = new Set(
+    [...program.map((f) => f.path), ...GENERATED_FILES].map((p) => p.toLowerCase()),
+  );
+  for (const [platform, list] of platforms) {
+    for (const file of list) {
+      const inside = file.path.startsWith(`${PROGRAM_DIR}/`)
+        ? file.path.slice(PROGRAM_DIR.length + 1)
+        : undefined;
+      if (inside !== undefined && programPaths.has(inside.toLowerCase())) {
+        problems.push(
+          problem(
+            'makebase.source.collision',
+            `${platform}/${file.path}`,
+            `The program in ${PROGRAM_DIR}/ already has ${inside}; a platform's file may not replace a signed one.`,
+          ),
+        );
+      }
+    }
   }
   if (program.length === 0) {
     problems.push(
@@ -280,6 +332,32 @@ function writeZip(entries: readonly ArchiveEntry[]): Uint8Array {
 }
 
 /**
+ * Where the program carries Seattle's `softwareupdater.py`, the key it embeds is the one every
+ * installed node trusts for updates; the bases must be signed by that key, as Seattle's own
+ * build scripts insist (docs/keys.md).
+ */
+function checkUpdaterKey(program: readonly SourceFile[], publicKey: PublicKey): void {
+  const updater = program.find((f) => f.path === SOFTWAREUPDATER_FILE);
+  if (!updater) return;
+  const where = `${PROGRAM_DIR}/${SOFTWAREUPDATER_FILE}`;
+  const { key, problems } = readSoftwareUpdaterKey(
+    new TextDecoder('latin1').decode(updater.data),
+    where,
+  );
+  if (!key)
+    throw new CibError(problems.map((p) => ({ ...p, code: 'makebase.update-key.unreadable' })));
+  if (key !== formatPublicKey(publicKey)) {
+    throw new CibError(
+      problem(
+        'makebase.update-key.mismatch',
+        where,
+        `softwareupdatepublickey in softwareupdater.py is ${fingerprint(key)}, not the --pubkey key ${fingerprint(publicKey)}: every installed node would trust that key for updates. Write the --pubkey key there (softwareupdatepublickey = {'e':…, 'n':…}) or sign with the key it names.`,
+      ),
+    );
+  }
+}
+
+/**
  * Builds the four base installers and their manifest. Throws CibError (codes `makebase.*`,
  * `metainfo.*`) for a source tree that breaks the layout rules or a private key that does not
  * belong to the public key.
@@ -307,7 +385,9 @@ export function makeBases(options: MakeBasesOptions): MadeBases {
       ),
     );
   }
-  const { program, platforms } = splitSource(options.files);
+  const layout = options.layout ?? 'cib';
+  const { program, platforms } = splitSource(options.files, layout);
+  checkUpdaterKey(program, options.publicKey);
   const updateKey: SourceFile = {
     path: UPDATE_KEY_FILE,
     data: new TextEncoder().encode(formatPublicKey(options.publicKey)),
@@ -330,8 +410,13 @@ export function makeBases(options: MakeBasesOptions): MadeBases {
   }));
 
   const bases = BASE_PLATFORMS.map(({ platform, file, format }) => {
+    // Seattle's packaging signs pyreadline/ but ships it in the Windows base only.
+    const shipped =
+      layout === 'seattle' && (format === 'tgz' || platform === 'android')
+        ? programUnderTop.filter((f) => !f.path.startsWith(`${PROGRAM_DIR}/${WINDOWS_ONLY_PREFIX}`))
+        : programUnderTop;
     const entries = archiveEntries(
-      [...programUnderTop, ...(platforms.get(platform) ?? [])],
+      [...shipped, ...(platforms.get(platform) ?? [])],
       options.timestamp,
     );
     const bytes = format === 'tgz' ? writeAppendReadyTgz(entries) : writeZip(entries);
