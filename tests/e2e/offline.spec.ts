@@ -88,7 +88,8 @@ test('after one visit the page reloads and builds offline, byte for byte the sam
   // Only our own static files and the verified bases are kept, all under the sub-path.
   const kept = await cacheContents(page);
   const shell = `cib-shell:${sub}:${buildId('dist')}`;
-  expect(Object.keys(kept).sort()).toEqual(['cib-base-installers-v1', shell]);
+  // The page's worker keeps the bases and its checks' verdicts; the service worker the shell.
+  expect(Object.keys(kept).sort()).toEqual(['cib-base-checks-v1', 'cib-base-installers-v1', shell]);
   const root = `${server.base}${sub}`;
   for (const url of kept[shell] ?? [])
     expect(url).toMatch(
@@ -100,6 +101,9 @@ test('after one visit the page reloads and builds offline, byte for byte the sam
   expect(kept[shell]).toContain(`${root}base-installers/manifest.json`);
   for (const url of kept['cib-base-installers-v1'] ?? [])
     expect(url).toMatch(new RegExp(`^${root}base-installers/seattle_\\w+\\.(tgz|zip)\\?sha256=`));
+  // A verdict is a name, never a fetched address, and holds no key.
+  for (const url of kept['cib-base-checks-v1'] ?? [])
+    expect(url).toMatch(/\/cib-base-check\/[0-9a-f]{64}\/[0-9a-f]{64}$/);
 
   // Offline: the browser says so, and the server is gone, so no request can reach it.
   await context.setOffline(true);
@@ -162,7 +166,12 @@ test('a new deployment replaces its old cache whole and drops the bases its mani
     await expect.poll(keptBases).toEqual([oldBase]);
     await expect
       .poll(async () => Object.keys(await cacheContents(page)).sort())
-      .toEqual(['cib-base-installers-v1', `cib-shell:/a/:${id}`, `cib-shell:/b/:${id}`]);
+      .toEqual([
+        'cib-base-checks-v1',
+        'cib-base-installers-v1',
+        `cib-shell:/a/:${id}`,
+        `cib-shell:/b/:${id}`,
+      ]);
 
     // A new deployment of /a/: a new build (its service worker and index.html carry a new id) and
     // a new Linux base (the demo macOS base's bytes, listed under the Linux name).
@@ -181,7 +190,12 @@ test('a new deployment replaces its old cache whole and drops the bases its mani
     await page.reload();
     await expect
       .poll(async () => Object.keys(await cacheContents(page)).sort(), { timeout: 30_000 })
-      .toEqual(['cib-base-installers-v1', `cib-shell:/a/:${next}`, `cib-shell:/b/:${id}`]);
+      .toEqual([
+        'cib-base-checks-v1',
+        'cib-base-installers-v1',
+        `cib-shell:/a/:${next}`,
+        `cib-shell:/b/:${id}`,
+      ]);
     // The fresh manifest no longer lists the old base's SHA-256: it is no longer kept.
     await expect.poll(keptBases).not.toContain(oldBase);
     await page.reload();

@@ -14,6 +14,7 @@
  * one by one), and pass the check; Node 20's drops trailing bytes silently and fails it (Node
  * callers pass zlib's raw inflate instead, src/node/inflate.ts).
  */
+import { concatBytes } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
 import { GzipReader, GZIP_TRAILER_LENGTH, readGzipHeader, writeStoredGzipMember } from './gzip.ts';
 import { MARKER_ID, MARKER_TAG } from './tgz-marker.ts';
@@ -156,19 +157,31 @@ let probed: Promise<boolean> | undefined;
  */
 export function nativeInflateSafe(): Promise<boolean> {
   probed ??= (async () => {
-    if (typeof DecompressionStream !== 'function' || typeof Blob !== 'function') return false;
+    if (typeof DecompressionStream !== 'function') return false;
     const encode = (text: string) => new TextEncoder().encode(text);
     const one = writeStoredGzipMember(encode('cib'));
     const two = writeStoredGzipMember(encode('probe'));
+    // Read as inflateMemberNative reads (a writer and a reader, every promise handled): Firefox
+    // logs a failed Response body or pipe to the console even when the failure is caught.
     const inflate = async (bytes: Uint8Array): Promise<string | undefined> => {
+      const inflater = new DecompressionStream('gzip');
+      const writer = inflater.writable.getWriter();
+      const writing = writer.write(bytes as Uint8Array<ArrayBuffer>).then(() => writer.close());
+      writing.catch(() => {});
+      const reader = inflater.readable.getReader();
+      const parts: Uint8Array[] = [];
       try {
-        const stream = new Blob([bytes as Uint8Array<ArrayBuffer>])
-          .stream()
-          .pipeThrough(new DecompressionStream('gzip'));
-        return await new Response(stream).text();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          parts.push(value);
+        }
+        await writing;
       } catch {
+        await reader.cancel().catch(() => {});
         return undefined;
       }
+      return new TextDecoder().decode(concatBytes(parts));
     };
     const badCrc = one.slice();
     badCrc[badCrc.length - GZIP_TRAILER_LENGTH] = ~one[one.length - GZIP_TRAILER_LENGTH]! & 0xff;
