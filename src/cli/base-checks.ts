@@ -14,8 +14,11 @@ import type { KnownUpdateKey } from '../core/settings.ts';
 import { fileSource, writeFileAtomic } from '../node/files.ts';
 import { sha256Hex, sha256Through } from '../node/hash.ts';
 
-/** Bumped when what a stored check means changes, so an old one is never misread. */
-const FORMAT = 1;
+/**
+ * Bumped when what a stored check means changes, so an old one is never misread: 2 since the
+ * strict archive profile, which refuses bases an earlier check passed.
+ */
+const FORMAT = 2;
 
 /**
  * Where checks are kept: CIB_CACHE_DIR, else the user's cache folder. CIB_CACHE_DIR set to the

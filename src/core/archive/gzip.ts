@@ -8,6 +8,8 @@ import { Gunzip, deflateSync } from 'fflate';
 import { concatBytes } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
 import { crc32 } from './crc32.ts';
+import { PROFILE_SECTION, profileError } from './profile.ts';
+import { holdsZipArchive } from './zip.ts';
 
 // RFC 1952 §2.3: member header. ID1 ID2 CM FLG MTIME(4) XFL OS, then the optional fields.
 export const GZIP_ID1 = 0x1f;
@@ -243,7 +245,37 @@ export class GzipReader {
       this.checkTrailer(this.trailerBefore(offset), `byte ${this.memberStart}`);
       this.memberStart = offset;
       this.memberOffsets.push(offset);
+      this.uncheckedMember = offset;
+      this.checkMemberFlags();
     };
+  }
+
+  /** Where a member starts whose first four bytes have not been checked yet (-1: none). */
+  private uncheckedMember = 0;
+
+  /**
+   * The profile's gzip (docs/formats.md, "Strict archive profile"): every member deflate, with no
+   * header CRC (GNU gzip checks it, Python and fflate do not) and no reserved flag bits.
+   */
+  private checkMemberFlags(): void {
+    const at = this.uncheckedMember;
+    if (at < 0 || this.received < at + 4) return;
+    const head = new Uint8Array(4);
+    for (const { start, bytes } of this.kept) {
+      for (let i = Math.max(at, start); i < Math.min(at + 4, start + bytes.length); i++) {
+        head[i - at] = bytes[i - start]!;
+      }
+    }
+    this.uncheckedMember = -1;
+    if (head[0] !== GZIP_ID1 || head[1] !== GZIP_ID2) return; // fflate reports what is wrong
+    if (head[2] !== GZIP_CM_DEFLATE || head[3]! & (FLG_FHCRC | FLG_RESERVED)) {
+      throw profileError(
+        'gzip',
+        `byte ${at}`,
+        `The gzip member at byte ${at} sets a header CRC or reserved flags, which gzip checks and ` +
+          `other readers ignore (${PROFILE_SECTION}).`,
+      );
+    }
   }
 
   push(chunk: Uint8Array, final = false): void {
@@ -251,6 +283,7 @@ export class GzipReader {
     if (this.received === 0 && chunk.length) readGzipHeaderStart(chunk);
     this.kept.push({ start: this.received, bytes: chunk });
     this.received += chunk.length;
+    this.checkMemberFlags();
     this.trimKept();
     try {
       // fflate inflates large inputs faster in pieces (its output buffer stays small).
@@ -287,6 +320,23 @@ export class GzipReader {
         );
       }
       this.checkTrailer(this.trailerBefore(this.received), `byte ${this.memberStart}`);
+      this.checkNotZip();
+    }
+  }
+
+  /**
+   * A tgz whose last bytes also hold a zip end record is two archives: unzip would extract the
+   * zip from it (docs/formats.md, "Strict archive profile"). Readers look for that record in the
+   * last 65,557 bytes, which are kept.
+   */
+  private checkNotZip(): void {
+    const tail = concatBytes(this.kept.map((k) => k.bytes));
+    if (holdsZipArchive(tail, Math.max(0, tail.length - ZIP_END_SEARCH))) {
+      throw profileError(
+        'tgz-zip',
+        'end of file',
+        `The gzip file also ends like a zip archive: unzip would extract a zip from it (${PROFILE_SECTION}).`,
+      );
     }
   }
 
@@ -338,6 +388,8 @@ export class GzipReader {
 }
 
 const INFLATE_PIECE = 1 << 18;
+/** A zip end record (22 bytes) and the longest comment: where readers look for one. */
+const ZIP_END_SEARCH = 22 + 0xffff;
 
 /** Input kept back to find member trailers; a member header longer than this is refused. */
 const KEEP_BYTES = 1 << 20;
