@@ -76,6 +76,10 @@ function nameProblem(name: string, message: string): CibError {
   return profileError('name', name, `The entry ${showName(name)} ${message} (${PROFILE_SECTION}).`);
 }
 
+/** ASCII: names made only of it need no Unicode normalising or folding. */
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\u0000-\u007f]*$/u;
+
 /** Why one path component is refused, or undefined. */
 function componentFault(part: string): string | undefined {
   if (part === '') return 'has an empty path component (a doubled or leading slash)';
@@ -120,16 +124,18 @@ export function profilePath(name: string, style: EntryNameStyle, directory: bool
   if (path.startsWith('/')) throw nameProblem(name, 'is an absolute path');
   if (encoder.encode(path).length > MAX_NAME_BYTES)
     throw nameProblem(name, `is longer than ${MAX_NAME_BYTES} bytes`);
+  if (!ASCII.test(path) && path.normalize('NFC') !== path) {
+    throw nameProblem(
+      name,
+      'is not in Unicode normalization form C: bsdtar rewrites such names, macOS stores them decomposed',
+    );
+  }
   for (const part of path.split('/')) {
     const fault = componentFault(part);
     if (fault) throw nameProblem(name, fault);
   }
   return path;
 }
-
-/** Printable ASCII: names made only of it need no Unicode folding. */
-// eslint-disable-next-line no-control-regex
-const ASCII = /^[\u0000-\u007f]*$/u;
 
 /**
  * The key two names share when a case-insensitive or normalising file system (macOS, Windows)

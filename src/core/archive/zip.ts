@@ -64,6 +64,8 @@ import {
 
 export const VESSELINFO_ENTRY = 'seattle/seattle_repy/vesselinfo';
 
+/** 4.4.2.2: "version made by" host 3, Unix. */
+const ZIP_HOST_UNIX = 3;
 /** 4.4.2: upper byte 3 = Unix (external attributes hold st_mode), lower byte 30 = APPNOTE 3.0. */
 const MADE_BY_UNIX = (3 << 8) | 30;
 const MADE_BY_UNIX_ZIP64 = (3 << 8) | 45;
@@ -436,7 +438,7 @@ function checkEntry(
     problems.push(problem(code, decodeName(record.name, record.flags), message));
     return undefined;
   }
-  const name = profileName(record.name, record.flags);
+  const name = profileName(record.name, record.flags, record.madeBy);
   // Flags, method, version and disk: the profile's plain zip (4.4.2-4.4.5).
   if (record.flags & FLAG_ENCRYPTED) {
     zipFault('zip-encrypted', name, `The entry ${showName(name)} is encrypted`);
@@ -675,32 +677,33 @@ function checkEntry(
 }
 
 /**
- * The name as every reader decodes it: UTF-8 when flag bit 11 says so, else printable ASCII only
- * (unzip writes other bytes as they are, Python decodes them as CP437: two different names).
+ * The name as every reader decodes it: printable ASCII, or UTF-8 marked by flag bit 11 in an entry
+ * made on Unix. Unmarked bytes unzip writes as they are and Python decodes as CP437; and unzip
+ * converts the names of entries made on MS-DOS or NTFS from the OEM code page even when marked.
  */
-function profileName(bytes: Uint8Array, flags: number): string {
-  if (flags & FLAG_UTF8) {
-    const name = decodeUtf8(bytes);
-    if (name === undefined) {
-      zipFault(
-        'name',
-        decodeName(bytes, flags),
-        `The entry ${showName(decodeName(bytes, flags))} is marked UTF-8 but its name is not`,
-      );
-    }
-    return name;
+function profileName(bytes: Uint8Array, flags: number, madeBy: number): string {
+  const ascii = bytes.every((b) => b < 0x80);
+  if (ascii) return latin1Decoder.decode(bytes);
+  const shown = decodeName(bytes, flags);
+  if (!(flags & FLAG_UTF8)) {
+    zipFault(
+      'name',
+      shown,
+      `The entry ${showName(shown)} has a non-ASCII name not marked as UTF-8: unzip writes its bytes as they are, Python decodes them as CP437`,
+    );
   }
-  for (const b of bytes) {
-    if (b >= 0x80) {
-      const shown = decodeName(bytes, flags);
-      zipFault(
-        'name',
-        shown,
-        `The entry ${showName(shown)} has a non-ASCII name not marked as UTF-8: unzip writes its bytes as they are, Python decodes them as CP437`,
-      );
-    }
+  const name = decodeUtf8(bytes);
+  if (name === undefined) {
+    zipFault('name', shown, `The entry ${showName(shown)} is marked UTF-8 but its name is not`);
   }
-  return latin1Decoder.decode(bytes);
+  if (madeBy >> 8 !== ZIP_HOST_UNIX) {
+    zipFault(
+      'name',
+      name,
+      `The entry ${showName(name)} has a non-ASCII name but was not made on Unix: unzip converts such names from the MS-DOS code page, Python and 7-Zip read UTF-8`,
+    );
+  }
+  return name;
 }
 
 /**
