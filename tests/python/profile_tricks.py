@@ -235,7 +235,22 @@ def zip_case_variant(base):
     return out.getvalue()
 
 
-def exe_zip_stub(base):
+def pe_stub():
+    """The smallest PE header this builder checks: MZ, e_lfanew, "PE\\0\\0", one section inside the
+    file."""
+    stub = bytearray(0x200)
+    stub[0:2] = b"MZ"
+    struct.pack_into("<I", stub, 0x3C, 0x80)
+    stub[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<HH", stub, 0x84, 0x14C, 1)  # machine i386, one section
+    struct.pack_into("<H", stub, 0x84 + 16, 0)  # no optional header
+    section = 0x84 + 20
+    stub[section:section + 8] = b".text\0\0\0"
+    struct.pack_into("<II", stub, section + 16, 0x100, 0x100)  # raw size, raw pointer
+    return bytes(stub)
+
+
+def exe_zip_stub(base, stub=b"MZ" + bytes(62)):
     """A DOS stub in front of a zip, its START: block in the zip comment: detected as the GUI
     executable (software never checked), while unzip extracts the zip."""
     changed = zipfile.ZipFile(io.BytesIO(base))
@@ -244,7 +259,6 @@ def exe_zip_stub(base):
         for item in changed.infolist():
             z.writestr(item, CHANGED if item.filename == TARGET else changed.read(item))
         z.comment = b"START:Percent 80\nOwner 65537 3233\nPercent 20\nOwner 65537 3233"
-    stub = b"MZ" + bytes(62)
     data = bytearray(out.getvalue())
     # Offsets count the stub, as `zip -A` leaves them.
     end = data.rfind(b"PK\x05\x06")
@@ -264,36 +278,37 @@ def main(linux_base, windows_base, out):
     win = open(windows_base, "rb").read()
     tricks = []
 
-    def save(file, trick, fools, entry, data):
+    def save(file, trick, fools, entry, rule, data):
         open(os.path.join(out, file), "wb").write(data)
-        tricks.append({"file": file, "trick": trick, "fools": fools, "entry": entry})
+        tricks.append({"file": file, "trick": trick, "fools": fools, "entry": entry, "rule": rule})
 
     save("pax-sparse-rename.tgz", "pax 1.0 sparse entry renamed by GNU.sparse.name",
-         ["gnutar", "python"], "tar byte", finish_tgz(pax_sparse_rename(tar)))
+         ["gnutar", "python"], TARGET, "sparse", finish_tgz(pax_sparse_rename(tar)))
     save("pax-path-nul.tgz", "pax path= holding a NUL, name ending in .pyc", ["gnutar"],
-         TARGET, finish_tgz(pax_path_nul(tar)))
+         TARGET + "\\u0000.pyc", "name", finish_tgz(pax_path_nul(tar)))
     save("pax-then-longname.tgz", "pax path, then a GNU long name for the same entry",
-         ["gnutar", "python"], "tar byte", finish_tgz(pax_then_long_name(tar)))
+         ["gnutar", "python"], TARGET, "meta", finish_tgz(pax_then_long_name(tar)))
     save("longname-then-pax.tgz", "a GNU long name, then a pax path for the same entry",
-         ["gnutar", "python"], "tar byte", finish_tgz(long_name_then_pax(tar)))
+         ["gnutar", "python"], TARGET, "meta", finish_tgz(long_name_then_pax(tar)))
     save("pax-global-path.tgz", "a pax global header with path=", ["gnutar", "python"],
-         "seattle/harmless.txt", finish_tgz(pax_global_path(tar)))
+         "pax_global_header", "global-header", finish_tgz(pax_global_path(tar)))
     save("pax-char-lengths.tgz", "pax record lengths counted in characters", ["gnutar", "python"],
-         "tar byte", finish_tgz(pax_char_lengths(tar)))
+         TARGET, "pax", finish_tgz(pax_char_lengths(tar)))
     save("symlinked-folder.tgz", "a symlinked folder, then a file through it", ["gnutar", "python"],
-         "seattle/lib", finish_tgz(symlinked_folder(tar)))
+         "seattle/lib", "type", finish_tgz(symlinked_folder(tar)))
     save("case-variant.tgz", "a changed file, then the signed one under a case variant", ["gnutar"],
-         "seattle/seattle_repy/NMMAIN.py", finish_tgz(tar_case_variant(tar)))
+         "seattle/seattle_repy/NMMAIN.py", "case", finish_tgz(tar_case_variant(tar)))
     save("case-variant.zip", "a changed file, then the signed one under a case variant", ["unzip"],
-         "seattle/seattle_repy/NMMAIN.py", zip_case_variant(win))
-    save("nul-name.zip", "zip name nmmain.py\\0.pyc", ["unzip", "pyzipfile"], TARGET + "\0.pyc",
-         zip_nul_name(win))
+         "seattle/seattle_repy/NMMAIN.py", "case", zip_case_variant(win))
+    save("nul-name.zip", "zip name nmmain.py\\0.pyc", ["unzip", "pyzipfile"], TARGET + "\\u0000.pyc", "name", zip_nul_name(win))
     save("unicode-path.zip", "zip Unicode Path extra field (0x7075)", ["unzip"],
-         "seattle/harmless.txt", zip_unicode_path(win))
+         "seattle/harmless.txt", "zip-extra", zip_unicode_path(win))
     save("unlisted-local.zip", "a zip local entry the central directory does not list",
-         ["bsdtar-stream"], "central directory", zip_unlisted_local(win))
+         ["bsdtar-pipe", "java"], TARGET, "zip-layout", zip_unlisted_local(win))
     save("zip-behind-stub.exe", "a zip behind an MZ stub, taken for the GUI exe", ["unzip"],
-         "MZ header", exe_zip_stub(win))
+         "MZ header", "exe", exe_zip_stub(win))
+    save("zip-behind-pe.exe", "the same zip behind a real PE header", ["unzip"], "zip end record",
+         "exe-zip", exe_zip_stub(win, pe_stub()))
     json.dump(tricks, open(os.path.join(out, "tricks.json"), "w"), indent=1)
 
 

@@ -229,10 +229,28 @@ function strictNumber(
   return i === end ? value : undefined;
 }
 
-/** Owner numbers only inform inspection: a malformed one reads as 0. */
+/** Read after the header passed the profile's number rules (readHeader). */
 function ownerNumber(block: Uint8Array, field: readonly [number, number]): number {
   return strictNumber(block, field) ?? 0;
 }
+
+/** devmajor and devminor: Python parses them for every entry, GNU tar only for devices. */
+const DEVMAJOR = [329, 8] as const;
+const DEVMINOR = [337, 8] as const;
+
+/** Empty (NULs and spaces only), as GNU tar leaves device numbers of files, or a number. */
+function emptyOrNumber(block: Uint8Array, [offset, length]: readonly [number, number]): boolean {
+  for (let i = offset; i < offset + length; i++) {
+    if (block[i] !== 0 && block[i] !== 0x20)
+      return strictNumber(block, [offset, length]) !== undefined;
+  }
+  return true;
+}
+
+/** uid_t and gid_t: GNU tar refuses larger owner numbers. */
+const MAX_OWNER = 2 ** 32 - 1;
+/** Times from 1970 to 2242 (what 11 octal digits hold): GNU tar refuses some outside them. */
+const MAX_TIME = 8 ** 11 - 1;
 
 /** What each refused typeflag is, in words. */
 const TYPE_WORDS: Record<string, string> = {
@@ -270,7 +288,7 @@ const PAX_KEYS = new Set([
   'gname',
 ]);
 const PAX_DECIMAL = /^[0-9]+$/;
-const PAX_TIME = /^-?[0-9]+(\.[0-9]+)?$/;
+const PAX_TIME = /^[0-9]+(\.[0-9]+)?$/;
 // eslint-disable-next-line no-control-regex
 const PAX_OWNER = /^[^\u0000-\u001f\u007f]*$/u;
 
@@ -370,15 +388,25 @@ function paxRecords(body: Uint8Array, where: string): PaxRecords {
       case 'size':
       case 'uid':
       case 'gid':
-        if (!PAX_DECIMAL.test(value) || !Number.isSafeInteger(Number(value)))
-          throw paxFault(place, `gives ${key} as ${JSON.stringify(value)}, not a whole number`);
+        if (
+          !PAX_DECIMAL.test(value) ||
+          !Number.isSafeInteger(Number(value)) ||
+          (key !== 'size' && Number(value) > MAX_OWNER)
+        )
+          throw paxFault(
+            place,
+            `gives ${key} as ${JSON.stringify(value)}, not a whole number in range`,
+          );
         found[key] = Number(value);
         break;
       case 'mtime':
       case 'atime':
       case 'ctime':
-        if (!PAX_TIME.test(value))
-          throw paxFault(place, `gives ${key} as ${JSON.stringify(value)}, not a decimal time`);
+        if (!PAX_TIME.test(value) || Number(value) < 0 || Number(value) > MAX_TIME)
+          throw paxFault(
+            place,
+            `gives ${key} as ${JSON.stringify(value)}, not a decimal time from 1970 to 2242`,
+          );
         if (key === 'mtime') found.mtime = Math.floor(Number(value));
         break;
       default:
@@ -687,7 +715,27 @@ export class TarScanner {
     if (size === undefined || mode === undefined) {
       throw badTar('header', where, 'A tar header holds a malformed size or mode.');
     }
-    return { block, type, size, mode, mtime: ownerNumber(block, MTIME), gnu };
+    const uid = strictNumber(block, UID);
+    const gid = strictNumber(block, GID);
+    const mtime = strictNumber(block, MTIME);
+    if (
+      uid === undefined ||
+      gid === undefined ||
+      mtime === undefined ||
+      uid > MAX_OWNER ||
+      gid > MAX_OWNER ||
+      mtime > MAX_TIME ||
+      !emptyOrNumber(block, DEVMAJOR) ||
+      !emptyOrNumber(block, DEVMINOR)
+    ) {
+      throw profileError(
+        'tar-header',
+        where,
+        `The tar header at ${where} holds an owner, time or device number that is not a plain ` +
+          `octal number in range: GNU tar fails on it, Python skips the entry (${PROFILE_SECTION}).`,
+      );
+    }
+    return { block, type, size, mode, mtime, gnu };
   }
 
   private onEntry(block: Uint8Array, header: Header, where: string): void {

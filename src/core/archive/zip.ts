@@ -357,7 +357,7 @@ function readCentralDirectory(
       `The central directory's ${totalEntries} records do not fill the size the end record gives: the file is corrupt.`,
     );
   }
-  if (problems.length === 0) checkTiling(entries, centralAt, problems);
+  if (problems.length === 0) checkTiling(bytes, entries, centralAt, problems);
   if (problems.length) throw new CibError(problems);
   return entries;
 }
@@ -711,32 +711,46 @@ function profileName(bytes: Uint8Array, flags: number, madeBy: number): string {
  * from byte 0 to the central directory in central-directory order, so no reader that walks local
  * headers (Java's ZipInputStream, bsdtar on a pipe) meets an entry the directory does not list.
  */
-function checkTiling(entries: ParsedEntry[], centralAt: number, problems: Problem[]): void {
+function checkTiling(
+  bytes: Uint8Array,
+  entries: ParsedEntry[],
+  centralAt: number,
+  problems: Problem[],
+): void {
+  /** What lies in a gap: an unlisted local entry (named) or other bytes. */
+  const gap = (at: number, before: string): Problem => {
+    const local = readLocalHeader(bytes, at);
+    const name = local ? decodeName(local.name, local.flags) : undefined;
+    return profileProblem(
+      'zip-layout',
+      name ?? before,
+      name !== undefined
+        ? `The local entry ${showName(name)} at byte ${at} is not in the central directory: ` +
+            `readers that walk local headers (Java's ZipInputStream, bsdtar on a pipe) extract it, ` +
+            `unzip and Python do not (${PROFILE_SECTION}).`
+        : `Bytes the central directory does not list lie at byte ${at}, before ${before}: a reader ` +
+            `that walks local headers would meet them (${PROFILE_SECTION}).`,
+    );
+  };
   let expected = 0;
   for (const entry of entries) {
-    if (entry.localHeaderAt !== expected) {
+    if (entry.localHeaderAt < expected) {
       problems.push(
         profileProblem(
           'zip-layout',
           nameOf(entry),
-          entry.localHeaderAt < expected
-            ? `The entry ${showName(nameOf(entry))} overlaps the bytes of the entry before it, or is out of order (${PROFILE_SECTION}).`
-            : `${entry.localHeaderAt - expected} bytes the central directory does not list lie before the entry ${showName(nameOf(entry))}: a reader that walks local headers would find something there (${PROFILE_SECTION}).`,
+          `The entry ${showName(nameOf(entry))} overlaps the bytes of the entry before it, or is out of order (${PROFILE_SECTION}).`,
         ),
       );
       return;
     }
+    if (entry.localHeaderAt > expected) {
+      problems.push(gap(expected, showName(nameOf(entry))));
+      return;
+    }
     expected = entry.end;
   }
-  if (expected !== centralAt) {
-    problems.push(
-      profileProblem(
-        'zip-layout',
-        'central directory',
-        `${centralAt - expected} bytes the central directory does not list lie before it: a reader that walks local headers would find something there (${PROFILE_SECTION}).`,
-      ),
-    );
-  }
+  if (expected !== centralAt) problems.push(gap(expected, 'the central directory'));
 }
 
 function nameOf(entry: ParsedEntry): string {
