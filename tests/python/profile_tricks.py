@@ -289,7 +289,7 @@ def main(linux_base, windows_base, out):
     save("pax-then-longname.tgz", "pax path, then a GNU long name for the same entry",
          ["gnutar", "python"], TARGET, "meta", finish_tgz(pax_then_long_name(tar)))
     save("longname-then-pax.tgz", "a GNU long name, then a pax path for the same entry",
-         ["gnutar", "python"], TARGET, "meta", finish_tgz(long_name_then_pax(tar)))
+         ["python", "bsdtar"], TARGET, "meta", finish_tgz(long_name_then_pax(tar)))
     save("pax-global-path.tgz", "a pax global header with path=", ["gnutar", "python"],
          "pax_global_header", "global-header", finish_tgz(pax_global_path(tar)))
     save("pax-char-lengths.tgz", "pax record lengths counted in characters", ["gnutar", "python"],
