@@ -71,7 +71,7 @@ describe('every archive our reader accepts is extracted alike by every extractor
     expect(table.mutant!.agreed).toBeGreaterThan(SEEDS.length * 2);
     expect(table.mutant!.refused).toBeGreaterThan(SEEDS.length * 15);
     // Every trick refused, every archive our writers make accepted.
-    expect(table.trick).toEqual({ refused: 13, agreed: 0, disagreed: 0 });
+    expect(table.trick).toEqual({ refused: 14, agreed: 0, disagreed: 0 });
     expect(table.ours).toEqual({ refused: 0, agreed: 8, disagreed: 0 });
   });
 });

@@ -10,12 +10,16 @@
 import { CibError, problem, type Problem } from '../problems.ts';
 import type { EntryNameStyle } from './paths.ts';
 
-/** No Seattle installer comes near it; a cap keeps the cross-entry checks' memory bounded. */
-export const MAX_ENTRIES = 100_000;
-/** macOS's PATH_MAX; Windows without long-path support stops far earlier still. */
-export const MAX_NAME_BYTES = 1024;
-/** NAME_MAX on every common file system. */
-export const MAX_COMPONENT_BYTES = 255;
+/**
+ * Files and folders (implied ones included): no Seattle installer comes near it, and it bounds
+ * the memory and time of the checks across entries.
+ */
+export const MAX_ENTRIES = 20_000;
+/**
+ * Windows without long paths stops at 260 characters, the extraction folder included; Seattle's
+ * own paths are well under 100.
+ */
+export const MAX_NAME_BYTES = 240;
 
 export const PROFILE_SECTION = 'docs/formats.md, "Strict archive profile"';
 
@@ -71,6 +75,11 @@ const FORBIDDEN =
 const DEVICE = /^(con|prn|aux|nul|conin\$|conout\$|com[0-9¹²³]|lpt[0-9¹²³])$/iu;
 /** An 8.3 short name: on Windows `SOFTWA~1.PY` may be another file's second name. */
 const SHORT_NAME_ALIAS = /~[0-9]/u;
+/**
+ * Every name that may break a component rule matches: an empty, `.` or `..` component, a component
+ * ending in a dot or a space, `~` and a digit, or a component starting like a Windows device.
+ */
+const SUSPECT = /(^|\/)\.{0,2}(\/|$)|[. ](\/|$)|~[0-9]|(^|\/)(con|prn|aux|nul|com|lpt)/iu;
 
 function nameProblem(name: string, message: string): CibError {
   return profileError('name', name, `The entry ${showName(name)} ${message} (${PROFILE_SECTION}).`);
@@ -84,8 +93,6 @@ const ASCII = /^[\u0000-\u007f]*$/u;
 function componentFault(part: string): string | undefined {
   if (part === '') return 'has an empty path component (a doubled or leading slash)';
   if (part === '.' || part === '..') return `has a "${part}" path component`;
-  if (encoder.encode(part).length > MAX_COMPONENT_BYTES)
-    return `has a path component longer than ${MAX_COMPONENT_BYTES} bytes`;
   const bad = FORBIDDEN.exec(part);
   if (bad) {
     const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
@@ -122,17 +129,22 @@ export function profilePath(name: string, style: EntryNameStyle, directory: bool
   }
   if (path === '') throw nameProblem(name, 'has an empty name');
   if (path.startsWith('/')) throw nameProblem(name, 'is an absolute path');
-  if (encoder.encode(path).length > MAX_NAME_BYTES)
+  const ascii = ASCII.test(path);
+  if ((ascii ? path.length : encoder.encode(path).length) > MAX_NAME_BYTES)
     throw nameProblem(name, `is longer than ${MAX_NAME_BYTES} bytes`);
-  if (!ASCII.test(path) && path.normalize('NFC') !== path) {
+  if (!ascii && path.normalize('NFC') !== path) {
     throw nameProblem(
       name,
       'is not in Unicode normalization form C: bsdtar rewrites such names, macOS stores them decomposed',
     );
   }
-  for (const part of path.split('/')) {
-    const fault = componentFault(part);
-    if (fault) throw nameProblem(name, fault);
+  // One pass over the whole name finds every name that might break a rule; only those are taken
+  // apart component by component, to say which rule.
+  if (FORBIDDEN.test(path) || SUSPECT.test(path)) {
+    for (const part of path.split('/')) {
+      const fault = componentFault(part);
+      if (fault) throw nameProblem(name, fault);
+    }
   }
   return path;
 }
@@ -169,20 +181,11 @@ export class ProfileNames {
 
   /** Checks the next entry; returns its exact path (`''` for tar's root folder entry). */
   add(name: string, kind: 'file' | 'directory'): string {
-    if (++this.count > MAX_ENTRIES) {
-      throw profileError(
-        'entries',
-        name,
-        `The archive holds more than ${MAX_ENTRIES} entries; no installer has that many (${PROFILE_SECTION}).`,
-      );
-    }
+    this.count++;
+    this.checkCount(name);
     const path = profilePath(name, this.style, kind === 'directory');
     if (path === '') return path;
-    let slash = path.indexOf('/');
-    while (slash >= 0) {
-      this.folder(path.slice(0, slash), name);
-      slash = path.indexOf('/', slash + 1);
-    }
+    this.folders(path, name);
     const key = foldedKey(path);
     const before = this.seen.get(key);
     if (!before) {
@@ -192,27 +195,52 @@ export class ProfileNames {
     if (kind === 'directory' && before.kind === 'implied' && before.spelling === path) {
       before.kind = 'directory';
       before.entry = name;
+      this.count--; // counted already, when implied
       return path;
     }
     throw this.clash(name, path, kind, before);
   }
 
-  /** A folder some entry's path runs through. */
-  private folder(path: string, name: string): void {
-    const key = foldedKey(path);
-    const before = this.seen.get(key);
-    if (!before) {
-      this.seen.set(key, { spelling: path, entry: name, kind: 'implied' });
-    } else if (before.kind === 'file') {
+  private checkCount(name: string): void {
+    if (this.count > MAX_ENTRIES) {
       throw profileError(
-        'file-and-folder',
+        'entries',
         name,
-        `The entry ${showName(name)} puts a file inside ${showName(path)}, which the entry ` +
-          `${showName(before.entry)} makes a file: extractors would fail or follow something else ` +
-          `(${PROFILE_SECTION}).`,
+        `The archive holds more than ${MAX_ENTRIES} files and folders; no installer has that many (${PROFILE_SECTION}).`,
       );
-    } else if (before.spelling !== path) {
-      throw this.caseClash(name, path, before);
+    }
+  }
+
+  /**
+   * The folders `path` runs through, deepest first, up to the first one already known: its own
+   * were checked when it was added, so each folder costs its checks once.
+   */
+  private folders(path: string, name: string): void {
+    const added: [string, string][] = [];
+    for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
+      const folder = path.slice(0, slash);
+      const key = foldedKey(folder);
+      const before = this.seen.get(key);
+      if (!before) {
+        added.push([key, folder]);
+        continue;
+      }
+      if (before.kind === 'file') {
+        throw profileError(
+          'file-and-folder',
+          name,
+          `The entry ${showName(name)} puts a file inside ${showName(folder)}, which the entry ` +
+            `${showName(before.entry)} makes a file: extractors would fail or follow something else ` +
+            `(${PROFILE_SECTION}).`,
+        );
+      }
+      if (before.spelling !== folder) throw this.caseClash(name, folder, before);
+      break;
+    }
+    for (const [key, folder] of added) {
+      this.count++;
+      this.checkCount(name);
+      this.seen.set(key, { spelling: folder, entry: name, kind: 'implied' });
     }
   }
 
