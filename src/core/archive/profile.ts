@@ -14,7 +14,7 @@ import type { EntryNameStyle } from './paths.ts';
  * Files and folders (implied ones included): no Seattle installer comes near it, and it bounds
  * the memory and time of the checks across entries.
  */
-export const MAX_ENTRIES = 20_000;
+export const MAX_ENTRIES = 10_000;
 /**
  * Windows without long paths stops at 260 characters, the extraction folder included; Seattle's
  * own paths are well under 100.
