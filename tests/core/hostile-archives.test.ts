@@ -99,6 +99,20 @@ describe('a second entry where tar or unzip leaves the vesselinfo', () => {
     },
   );
 
+  it('a vesselinfo that is a folder is ambiguous too, inside the profile', async () => {
+    const inspection = await inspectInstaller(readFileSync(join(dir, 'folder-vesselinfo.tgz')));
+    expect(inspection.ambiguous).toBe(true);
+    expect(inspection.problems.map((p) => [p.code, p.path])).toEqual([
+      ['base.vesselinfo.ambiguous', `${VESSELINFO}/`],
+    ]);
+    await expect(
+      customizeInstaller({
+        base: readFileSync(join(dir, 'folder-vesselinfo.tgz')),
+        vesselinfo: 'Percent 80\n',
+      }),
+    ).rejects.toMatchObject({ code: 'base.vesselinfo.ambiguous' });
+  });
+
   it('a lone symlink in the vesselinfo place is refused too', async () => {
     expect(extracted('symlink-only.tgz')).toEqual({ kind: 'symlink' });
     const inspection = await inspectInstaller(readFileSync(join(dir, 'symlink-only.tgz')));

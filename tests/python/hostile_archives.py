@@ -171,6 +171,14 @@ def main(out):
     write_forged_ready(j("forged-ready-two.tgz"), ["seattle/./seattle_repy/vesselinfo",
                                                    "./seattle/seattle_repy/vesselinfo"])
     write_tgz(j("case.tgz"), lambda t: tar_file(t, "Seattle/Seattle_repy/VesselInfo", SECOND))
+    # Inside the strict profile, but the vesselinfo is a folder: still ambiguous.
+    with tarfile.open(j("folder-vesselinfo.tgz"), "w:gz") as tar:
+        tar_file(tar, "seattle/seattle_repy/nmmain.py", b"print('hello')\n")
+        folder = tarfile.TarInfo(VESSELINFO + "/")
+        folder.type = tarfile.DIRTYPE
+        folder.mode = 0o755
+        tar.addfile(folder)
+        tar_file(tar, VESSELINFO + "/x", SECOND)
 
     # unzip turns \ into / for entries made on MS-DOS/Windows (create_system 0), as Windows does.
     write_zip(j("backslash.zip"),

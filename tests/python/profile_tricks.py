@@ -131,7 +131,7 @@ def pax_then_long_name(tar):
 
 def long_name_then_pax(tar):
     """The reverse order: a GNU long name for the target, then a harmless pax path=."""
-    return (tar + long_name("seattle/seattle_repy/" + "n" * 0 + "nmmain.py")
+    return (tar + long_name(TARGET)
             + pax_header([pax_record("path", b"seattle/harmless.txt")])
             + entry("seattle/harmless.txt", CHANGED))
 

@@ -791,9 +791,7 @@ export class TarScanner {
         size,
         offset: start,
         mtime,
-        ...(this.hook.owners
-          ? { owner: { ...readOwner(block, header.gnu), ...paxOwner(pax) } }
-          : {}),
+        ...(this.hook.owners ? { owner: { ...readOwner(block), ...paxOwner(pax) } } : {}),
       });
       this.hookLeft = wants ? size : 0;
     }
@@ -868,7 +866,7 @@ function headerName(block: Uint8Array, gnu: boolean): string | undefined {
 }
 
 /** The owner fields of a header block (see TarOwner). */
-function readOwner(block: Uint8Array, _gnu: boolean): TarOwner {
+function readOwner(block: Uint8Array): TarOwner {
   return {
     uid: ownerNumber(block, UID),
     gid: ownerNumber(block, GID),
