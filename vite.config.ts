@@ -2,11 +2,12 @@ import { defineConfig } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { deploymentConfig } from './scripts/deployment-config.ts';
 import { devCspRelax } from './scripts/dev-csp.ts';
+import { serviceWorker } from './scripts/service-worker.ts';
 
 // Relative base and hash routing let dist/ be served from any static host or sub-path.
 export default defineConfig({
   base: './',
-  plugins: [svelte(), deploymentConfig(), devCspRelax()],
+  plugins: [svelte(), deploymentConfig(), devCspRelax(), serviceWorker()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -5,14 +5,14 @@ import { suites } from './suites.ts';
 
 // `npm run bench [suite…]`: runs every suite (or the named ones) and writes bench/results.json.
 // Naming suites re-measures only those and keeps the other suites' figures from the last run.
+// `npm run loadtest` writes its figures under `loadtest`; they are always kept.
 const wanted = process.argv.slice(2);
 const out = resolve(PROJECT_ROOT, 'bench/results.json');
-const previous: Record<string, unknown> =
-  wanted.length && existsSync(out)
-    ? (JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>)
-    : {};
+const previous: Record<string, unknown> = existsSync(out)
+  ? (JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>)
+  : {};
 const results: Record<string, unknown> = {
-  ...previous,
+  ...(wanted.length ? previous : { loadtest: previous.loadtest }),
   date: new Date().toISOString(),
   node: process.version,
 };

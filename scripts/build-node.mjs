@@ -1,6 +1,13 @@
-// The Node build of the command line and the server: dist-node/cib.mjs, dist-node/server.mjs and
-// the store's worker thread, as ES modules with shared chunks, so production runs compiled
-// JavaScript and each command loads only the chunks it uses. Packages stay in node_modules.
+// The Node build of the command line and the server, into dist-node/. The packages they use are
+// bundled in: nothing is resolved from node_modules at run time, and dist-node/ runs on its own.
+//
+// - The command line is one CommonJS file, dist-node/cib.cjs (started by bin/cib.cjs), so a
+//   command costs Node's start-up and little more: no ES module loader (which reads modules with
+//   promises and loads Node's stream and readline modules to do it), no package resolution, one
+//   file to compile. Each command's code still runs only when the command does. node-forge, the
+//   key generator used only where WebCrypto is missing, is its own file, loaded on demand.
+// - The server (dist-node/server.mjs) and its worker threads are ES modules with shared chunks;
+//   add a worker thread's entry to SERVER_ENTRIES.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -9,24 +16,88 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = resolve(root, 'dist-node');
 
-rmSync(outdir, { recursive: true, force: true });
-await build({
+const SERVER_ENTRIES = [
+  { in: 'src/server/main.ts', out: 'server' },
+  { in: 'src/server/store-worker.ts', out: 'store-worker' },
+  { in: 'src/server/keygen-worker.ts', out: 'keygen-worker' },
+  { in: 'src/server/build-worker.ts', out: 'build-worker' },
+];
+
+/**
+ * Node's built-in modules through `require` rather than `import`: an ES module import of, say,
+ * node:fs reads every export at once, and its lazy ones (fs.promises, the stream classes,
+ * crypto.webcrypto) load dozens of Node's own modules that a command never uses.
+ */
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) =>
+      args.namespace === 'builtin'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'builtin' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** In the command line, node-forge is dist-node/node-forge.cjs, required only when it is used. */
+const forgeOnDemand = {
+  name: 'forge-on-demand',
+  setup(build) {
+    build.onResolve({ filter: /^node-forge$/ }, () => ({
+      path: './node-forge.cjs',
+      external: true,
+    }));
+  },
+};
+
+const common = {
   absWorkingDir: root,
-  entryPoints: [
-    { in: 'src/cli/main.ts', out: 'cib' },
-    { in: 'src/server/main.ts', out: 'server' },
-    { in: 'src/server/store-worker.ts', out: 'store-worker' },
-  ],
-  outdir,
-  outExtension: { '.js': '.mjs' },
-  chunkNames: 'chunk-[hash]',
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  // ES module builds first: a UMD build (jsonc-parser's) requires its own files at run time.
+  mainFields: ['module', 'main'],
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
-});
+};
+
+rmSync(outdir, { recursive: true, force: true });
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: [{ in: 'src/cli/main.ts', out: 'cib' }],
+    outdir,
+    outExtension: { '.js': '.cjs' },
+    format: 'cjs',
+    // The one module that asks where it is (src/node/deployment.ts) gets this file's address.
+    define: { 'import.meta.url': '__cibModuleUrl' },
+    banner: { js: "const __cibModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    plugins: [forgeOnDemand],
+  }),
+  build({
+    ...common,
+    entryPoints: [{ in: 'node_modules/node-forge/lib/index.js', out: 'node-forge' }],
+    outdir,
+    outExtension: { '.js': '.cjs' },
+    format: 'cjs',
+  }),
+  build({
+    ...common,
+    entryPoints: SERVER_ENTRIES,
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunk-[hash]',
+    splitting: true,
+    format: 'esm',
+    // CommonJS packages bundled into ES modules still call require() for Node's built-ins.
+    banner: {
+      js: "import { createRequire as __cibCreateRequire } from 'node:module'; const require = __cibCreateRequire(import.meta.url);",
+    },
+    plugins: [builtinsByRequire],
+  }),
+]);

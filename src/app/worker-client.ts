@@ -145,3 +145,16 @@ export async function inspectInWorker(
     ...(result.software ? { software: result.software } : {}),
   };
 }
+
+/** The platforms among `bases` a build can use without the network (kept by the worker). */
+export async function keptBasesInWorker(bases: BaseRequest[]): Promise<Platform[]> {
+  const result = await call({ op: 'keptBases', bases });
+  if (result.op !== 'keptBases') throw new Error('The worker answered the wrong request.');
+  return result.platforms;
+}
+
+/** Drops bases kept from `folder` that the current manifest no longer lists (README, "Offline"). */
+export async function forgetOtherBasesInWorker(folder: string, keep: BaseRequest[]): Promise<void> {
+  const result = await call({ op: 'forgetOtherBases', folder, keep });
+  if (result.op !== 'forgetOtherBases') throw new Error('The worker answered the wrong request.');
+}

@@ -1,24 +1,30 @@
 /**
  * `cib customize`'s base checks (software against the signed metainfo, no ambiguous vesselinfo),
- * run in one pass that also computes the base's SHA-256, and remembered by that SHA-256: the
- * verdict belongs to the bytes, so customising from the same base again skips the walk, while
- * every run still checks that the bytes it copies have that SHA-256 before the output appears.
+ * kept by the base's SHA-256 (base-walk.ts runs them): the verdict belongs to the bytes, so
+ * customising from the same base again skips the walk, while every run still checks that the
+ * bytes it copies have that SHA-256 before the output appears. With the verdict goes where an
+ * append-ready base is cut, so a later run reads nothing but the bytes it copies.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { checkBase, type BaseCheck } from '../core/archive/base-check.ts';
-import type { InstallerSource } from '../core/archive/walk.ts';
-import { fingerprint } from '../core/keys.ts';
+import type { BaseCheck } from '../core/archive/base-check.ts';
+import type { SpliceCut } from '../core/archive/tgz-marker.ts';
 import type { KnownUpdateKey } from '../core/settings.ts';
-import { fileSource, writeFileAtomic } from '../node/files.ts';
-import { sha256Hex, sha256Through } from '../node/hash.ts';
+import { writeFileAtomic } from '../node/files.ts';
+import { sha256Hex } from '../node/hash.ts';
 
 /**
- * Bumped when what a stored check means changes, so an old one is never misread: 2 since the
+ * Bumped when what a stored check means changes, so an old one is never misread: 3 since the
  * strict archive profile, which refuses bases an earlier check passed.
  */
-const FORMAT = 2;
+const FORMAT = 3;
+
+/** A kept check, and for an append-ready tgz base where it is cut. */
+export interface KeptCheck {
+  check: BaseCheck;
+  cut?: SpliceCut;
+}
 
 /**
  * Where checks are kept: CIB_CACHE_DIR, else the user's cache folder. CIB_CACHE_DIR set to the
@@ -32,7 +38,7 @@ export function checksFolder(env: NodeJS.ProcessEnv = process.env): string | und
 /** The verdict depends on the bytes and on which update keys are known. */
 function checkFile(folder: string, sha256: string, knownKeys: readonly KnownUpdateKey[]): string {
   const keys = sha256Hex(
-    new TextEncoder().encode(knownKeys.map((k) => `${fingerprint(k.key)} ${k.label}`).join('\n')),
+    new TextEncoder().encode(JSON.stringify(knownKeys.map((k) => [k.key, k.label]))),
   ).slice(0, 16);
   return join(folder, `${sha256}-${keys}.json`);
 }
@@ -42,18 +48,23 @@ export function storedCheck(
   sha256: string,
   knownKeys: readonly KnownUpdateKey[],
   env: NodeJS.ProcessEnv = process.env,
-): BaseCheck | undefined {
+): KeptCheck | undefined {
   const folder = checksFolder(env);
   if (!folder) return undefined;
   try {
     const stored = JSON.parse(readFileSync(checkFile(folder, sha256, knownKeys), 'utf8')) as {
       format?: unknown;
+      sha256?: unknown;
       check?: BaseCheck;
+      cut?: SpliceCut;
     };
-    const check = stored.check;
-    if (stored.format !== FORMAT || typeof check?.clean !== 'boolean') return undefined;
-    if (!Array.isArray(check.problems)) return undefined;
-    return check;
+    const { check, cut } = stored;
+    if (stored.format !== FORMAT || stored.sha256 !== sha256) return undefined;
+    if (typeof check?.clean !== 'boolean' || !Array.isArray(check.problems)) return undefined;
+    const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+    if (cut !== undefined && !(whole(cut.cut) && whole(cut.cutTar) && whole(cut.mtime)))
+      return undefined;
+    return cut ? { check, cut } : { check };
   } catch {
     return undefined;
   }
@@ -63,7 +74,7 @@ export function storedCheck(
 export function storeCheck(
   sha256: string,
   knownKeys: readonly KnownUpdateKey[],
-  check: BaseCheck,
+  kept: KeptCheck,
   env: NodeJS.ProcessEnv = process.env,
 ): void {
   const folder = checksFolder(env);
@@ -72,50 +83,9 @@ export function storeCheck(
     mkdirSync(folder, { recursive: true });
     writeFileAtomic(
       checkFile(folder, sha256, knownKeys),
-      JSON.stringify({ format: FORMAT, sha256, check }),
+      JSON.stringify({ format: FORMAT, sha256, ...kept }),
     );
   } catch {
     // Not kept: correct, only slower next time.
   }
-}
-
-/**
- * `source` with the SHA-256 of every byte the walk reads: a tgz is streamed, a zip read whole
- * (its directory is at its end), never both.
- */
-function hashing(source: InstallerSource): { source: InstallerSource; digest(): string } {
-  let read: { length(): number; digest(): string } | undefined;
-  return {
-    source: {
-      size: source.size,
-      head: (length) => source.head(length),
-      stream: () => {
-        const through = sha256Through(source.stream());
-        read = through;
-        return through.stream;
-      },
-      bytes: async () => {
-        const bytes = await source.bytes();
-        read = { length: () => bytes.length, digest: () => sha256Hex(bytes) };
-        return bytes;
-      },
-    },
-    digest() {
-      // Every byte must have been read once, or the SHA-256 would not be the file's.
-      const hashed = read?.length() ?? 0;
-      if (!read || hashed !== source.size)
-        throw new Error(`The base changed size while it was read (${hashed} of ${source.size}).`);
-      return read.digest();
-    },
-  };
-}
-
-/** Walks the base file once: its checks, and the SHA-256 of exactly the bytes checked. */
-export async function checkBaseFile(
-  file: string,
-  knownKeys: readonly KnownUpdateKey[],
-): Promise<{ check: BaseCheck; sha256: string }> {
-  const read = hashing(fileSource(file));
-  const check = await checkBase(read.source, { knownKeys });
-  return { check, sha256: read.digest() };
 }

@@ -43,4 +43,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// No top-level await: the compiled command line is a CommonJS file (scripts/build-node.mjs).
+void main(process.argv.slice(2)).then((code) => (process.exitCode = code));

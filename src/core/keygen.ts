@@ -86,11 +86,16 @@ async function generateWithWebCrypto(bits: KeyBits): Promise<KeyPair> {
     true,
     ['sign', 'verify'],
   );
-  const jwk = await subtle.exportKey('jwk', pair.privateKey);
-  const n = jwkNumber(jwk, 'n');
-  const e = jwkNumber(jwk, 'e');
+  return keyPairOfJwk(await subtle.exportKey('jwk', pair.privateKey));
+}
+
+/**
+ * The Seattle strings of an RSA private key exported as a JSON Web Key (RFC 7518 §6.3), as
+ * WebCrypto and Node's KeyObject export it.
+ */
+export function keyPairOfJwk(jwk: JsonWebKey): KeyPair {
   return {
-    publicKey: formatPublicKey({ e, n }),
+    publicKey: formatPublicKey({ e: jwkNumber(jwk, 'e'), n: jwkNumber(jwk, 'n') }),
     privateKey: formatPrivateKey({
       d: jwkNumber(jwk, 'd'),
       p: jwkNumber(jwk, 'p'),

@@ -7,10 +7,8 @@
  * and compares every file under `seattle_repy/` with the signed list. The installer's own files
  * outside `seattle_repy/` are reported with their SHA-256.
  */
-import { sha1 } from '@noble/hashes/legacy.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
 import type { ArchiveEntry, EntryVisitor } from './archive/entries.ts';
+import { defaultDigester, type Digester } from './digest.ts';
 import { fingerprint, formatPublicKey, parsePublicKey } from './keys.ts';
 import { isListedInMetainfo, METAINFO_FILE, verifyMetainfo } from './metainfo.ts';
 import { problem, type Problem } from './problems.ts';
@@ -77,6 +75,8 @@ export interface SoftwareCheckOptions {
   knownKeys?: readonly KnownUpdateKey[];
   /** Seconds since 1970; when given, `expired` is reported. */
   now?: number;
+  /** Digests the files (default: WebCrypto, else @noble/hashes; digest.ts). */
+  digester?: Digester;
 }
 
 interface SeenFile {
@@ -107,18 +107,11 @@ export class SoftwareCheck implements EntryVisitor {
 
   constructor(private readonly options: SoftwareCheckOptions = {}) {}
 
-  /** Hashes with the platform's native digest where there is one, @noble/hashes elsewhere. */
+  /** Hashes with the caller's digester; one that answers later is waited for in `settle()`. */
   private digest(algorithm: 'SHA-1' | 'SHA-256', data: Uint8Array, done: (hex: string) => void) {
-    const subtle = globalThis.crypto?.subtle;
-    if (!subtle) {
-      done(bytesToHex(algorithm === 'SHA-1' ? sha1(data) : sha256(data)));
-      return;
-    }
-    this.pending.push(
-      subtle
-        .digest(algorithm, data as Uint8Array<ArrayBuffer>)
-        .then((digest) => done(bytesToHex(new Uint8Array(digest)))),
-    );
+    const hex = (this.options.digester ?? defaultDigester)(algorithm, data);
+    if (typeof hex === 'string') done(hex);
+    else this.pending.push(hex.then(done));
   }
 
   /** Waits for every digest; `finish()` reads them. */

@@ -12,7 +12,6 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { InstallerSource } from '../core/archive/walk.ts';
 
@@ -27,8 +26,35 @@ export function readFileHead(path: string, length: number): Uint8Array {
   }
 }
 
+/** Bytes read at once by `fileChunks`: few calls, little memory. */
+const CHUNK_BYTES = 1 << 20;
+
 /**
- * A file as the core's InstallerSource: its head and stream read from disk on demand, so a tgz is
+ * A file's bytes from `start` to `end` (default: to its end) in chunks, with plain synchronous
+ * reads: no stream machinery to load and drive, which costs a short command more than the reads.
+ * Each chunk is a new buffer.
+ */
+export async function* fileChunks(
+  path: string,
+  start = 0,
+  end = Number.POSITIVE_INFINITY,
+): AsyncGenerator<Uint8Array> {
+  const fd = openSync(path, 'r');
+  try {
+    for (let at = start; at < end;) {
+      const chunk = new Uint8Array(Math.min(CHUNK_BYTES, end - at));
+      const n = readSync(fd, chunk, 0, chunk.length, at);
+      if (n === 0) break;
+      at += n;
+      yield n === chunk.length ? chunk : chunk.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A file as the core's InstallerSource: its head and chunks read from disk on demand, so a tgz is
  * inspected without ever being held whole. Throws (the caller names the file) when it cannot be
  * opened.
  */
@@ -44,6 +70,7 @@ export function fileSource(path: string): InstallerSource {
     size,
     head: async (length) => readFileHead(path, length),
     stream: () => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
+    chunks: () => fileChunks(path),
     bytes: async () => readFileSync(path),
   };
 }
@@ -74,6 +101,70 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
 }
 
 /**
+ * Writes `path` the same way from pieces: `fill` calls `write` for each piece in order (no need to
+ * join them first), then `beforeRename` (a last check) runs after the data is on disk and before
+ * the rename. Returns the bytes written.
+ */
+export async function writePiecesAtomic(
+  path: string,
+  fill: (write: (piece: Uint8Array) => void) => void,
+  beforeRename: () => void | Promise<void> = () => {},
+  mode = 0o644,
+): Promise<number> {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | undefined;
+  let written = 0;
+  try {
+    fd = openSync(temporary, 'wx', mode);
+    const target = fd;
+    fill((piece) => {
+      for (let at = 0; at < piece.length;) at += writeSync(target, piece, at, piece.length - at);
+      written += piece.length;
+    });
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    await beforeRename();
+    renameSync(temporary, path);
+    return written;
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** `length` bytes of a file from `position` (fewer at its end). */
+export function readFileRange(path: string, position: number, length: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const bytes = new Uint8Array(length);
+    return bytes.subarray(0, readSync(fd, bytes, 0, length, position));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Calls `each` with every piece of the file in order, read into one reused buffer. */
+export function forEachFilePiece(
+  path: string,
+  each: (piece: Uint8Array, at: number) => void,
+): void {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = new Uint8Array(Math.max(1, Math.min(CHUNK_BYTES, fstatSync(fd).size)));
+    for (let at = 0; ;) {
+      const n = readSync(fd, buffer, 0, buffer.length, at);
+      if (n === 0) return;
+      each(buffer.subarray(0, n), at);
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Streams `source` into `path` the same way: a temp file beside it, fsynced, and renamed only
  * after the stream ended cleanly and `beforeRename` (a last check) passed. On any error the temp
  * file is removed and the target is untouched.
@@ -85,6 +176,8 @@ export async function writeStreamAtomic(
   mode = 0o644,
 ): Promise<number> {
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  // Loaded here: node:fs/promises brings Node's readline and stream modules with it.
+  const { open } = await import('node:fs/promises');
   const handle = await open(temporary, 'wx', mode);
   let written = 0;
   try {

@@ -1,17 +1,21 @@
 /**
- * The one server behind `npm start` (README, "Server and XML-RPC shim"): the page and base
- * installers from dist/, the XML-RPC shim, build share links and node-built installers, all under
- * BASE_PATH.
+ * The one server behind `npm start` (README, "Server and XML-RPC shim"): the page from dist/, the
+ * base installers from the folder it builds from (BASES_DIR), the XML-RPC shim, build share links
+ * and node-built installers, all under BASE_PATH.
  */
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import serveStatic from 'serve-static';
 import { knownUpdateKeys } from '../core/software.ts';
 import { FRAMING_HEADERS, HttpError, cacheControlFor, sendText } from './http.ts';
 import { InstallerBuilder } from './installers.ts';
+import { KeygenPool } from './keygen-pool.ts';
+import { capConnections, RateLimiter } from './limits.ts';
 import {
+  baseFile,
   buildPage,
   buildRecord,
   healthz,
@@ -26,14 +30,44 @@ import { FileBuildStore, isBuildId, type BuildStore } from './store.ts';
 import { XmlRpcShim } from './xmlrpc.ts';
 
 export { MAX_LOCATION_BYTES } from './routes.ts';
-/** A client gets this long to send its headers, and its whole request. */
+/** A client gets this long to send its headers, and its whole request (then 408, closed). */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * How often Node checks those two timeouts: its default, 30 s, let a 10 s header timeout fire only
+ * after up to 40 s.
+ */
+export const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
+/** An idle keep-alive connection is closed after this long. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+/** A request path as logged: at most MAX_LOGGED_PATH characters, printable ASCII only. */
+export const MAX_LOGGED_PATH = 200;
+/** No logged error is longer than this (a stack included): input never floods the log. */
+export const MAX_LOG_ENTRY = 4000;
+
+function shown(path: string): string {
+  const cut = path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;
+  return cut.replace(/[^\x21-\x7e…]/g, '?');
+}
+
+/** An error for the log: control characters other than newlines replaced, cut to MAX_LOG_ENTRY. */
+function boundedLogLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- exactly the characters a terminal would act on
+  const clean = text.replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, '?');
+  return clean.length > MAX_LOG_ENTRY ? `${clean.slice(0, MAX_LOG_ENTRY)}…` : clean;
+}
 
 export interface AppOptions {
   store?: BuildStore;
+  /** The key generator; by default one with KEYGEN_CONCURRENCY threads and KEYGEN_QUEUE. */
+  keygen?: KeygenPool;
+  /** The builder the start-up check used, so its kept base checks are not made again. */
+  installers?: InstallerBuilder;
   /** One line per request (never a body); defaults to stdout when settings.logRequests. */
   log?: (line: string) => void;
+  /** Errors and warnings for the operator; defaults to stderr. */
+  logError?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -43,6 +77,15 @@ export interface RunningServer {
   /** http://host:port of the bound socket. */
   origin: string;
   close(): Promise<void>;
+}
+
+/** The server's installer builder, with the settings' threads, queue and update keys. */
+export function installerBuilder(settings: ServerSettings): InstallerBuilder {
+  return new InstallerBuilder(settings.basesDir, {
+    knownKeys: knownUpdateKeys(settings.deployment.updateKeys),
+    threads: settings.buildThreads,
+    queue: settings.buildQueue,
+  });
 }
 
 /** Builds the request handler; `publicUrl` is read per request since port 0 binds late. */
@@ -55,7 +98,8 @@ export function createApp(
   const log =
     options.log ??
     (settings.logRequests ? (line: string) => process.stdout.write(`${line}\n`) : undefined);
-  const logError = (line: string) => process.stderr.write(`${line}\n`);
+  const writeError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const logError = (line: string) => writeError(boundedLogLine(line));
   const shim = new XmlRpcShim({
     deployment: settings.deployment,
     store,
@@ -63,12 +107,9 @@ export function createApp(
     logError,
     keygenConcurrency: settings.keygenConcurrency,
     keygenQueue: settings.keygenQueue,
+    ...(options.keygen ? { keygen: options.keygen } : {}),
   });
-  const installers = new InstallerBuilder(
-    settings.basesDir,
-    undefined,
-    knownUpdateKeys(settings.deployment.updateKeys),
-  );
+  const installers = options.installers ?? installerBuilder(settings);
   const warned = new Set<string>();
   // Files are looked up per request, so rebuilding dist/ while the server runs is safe: a new
   // file is served, a vanished one is a 404.
@@ -78,13 +119,41 @@ export function createApp(
     redirect: false,
     setHeaders: (res, path) => res.setHeader('Cache-Control', cacheControlFor(path)),
   });
+  // The page's bases come from the folder the server builds from, never from DIST_DIR: one
+  // installer address gives the same installer to a browser and a script.
+  const serveBases = serveStatic(settings.basesDir, {
+    index: false,
+    dotfiles: 'ignore',
+    redirect: false,
+    setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache'),
+  });
   const notFound = (res: ServerResponse) =>
     existsSync(join(settings.distDir, 'index.html'))
       ? sendText(res, 404, 'Not found.')
       : sendText(res, 503, 'The page is not built on this server; run `npm run build`.');
   const base = settings.basePath;
 
-  const ctx: AppContext = { settings, publicUrl, store, shim, installers, logError, warned };
+  const trust = { clients: settings.trustedClients, proxies: settings.trustedProxies };
+  const limits = {
+    builds: new RateLimiter(settings.rateLimitBuilds, settings.rateLimitBuilds, trust.clients),
+    downloads: new RateLimiter(
+      settings.rateLimitDownloads,
+      settings.rateLimitDownloads,
+      trust.clients,
+    ),
+    trust,
+  };
+  const ctx: AppContext = {
+    settings,
+    publicUrl,
+    store,
+    shim,
+    installers,
+    logError,
+    warned,
+    serveBases,
+    limits,
+  };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
@@ -124,6 +193,7 @@ export function createApp(
     if (!readOnly)
       throw new HttpError(405, `${method.slice(0, 20)} is not supported here; use GET.`);
     if (rest === 'healthz') return healthz(ctx, res);
+    if (first === 'base-installers') return baseFile(ctx, req, res, segments);
     if (second === 'installers') {
       if (segments.length === 3 || (segments.length === 4 && fourth === '')) {
         return installer(ctx, req, res, first, third ?? '');
@@ -141,7 +211,7 @@ export function createApp(
     serveDist(req, res, (error?: Error & { status?: number }) => {
       if (!error || error.status === 404) return notFound(res);
       // Called after this handler returned: answer here, never throw.
-      logError(`GET ${rest.slice(0, 200)}: ${error.message}`);
+      logError(`GET ${shown(rest)}: ${error.message}`);
       if (!res.headersSent) sendText(res, 500, 'The file could not be read; please try again.');
       else res.destroy();
     });
@@ -149,7 +219,7 @@ export function createApp(
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const shownPath = (req.url ?? '').slice(0, 200).replace(/[^\x21-\x7e]/g, '?');
+    const shownPath = shown(req.url ?? '');
     const writtenBefore = req.socket.bytesWritten;
     if (log) {
       res.on('close', () => {
@@ -166,7 +236,7 @@ export function createApp(
       await route(req, res);
     } catch (error) {
       if (error instanceof HttpError) {
-        if (!res.headersSent) sendText(res, error.status, error.message);
+        if (!res.headersSent) sendText(res, error.status, error.message, error.headers);
         return;
       }
       logError(`${req.method} ${shownPath}: ${(error as Error)?.stack ?? error}`);
@@ -194,14 +264,44 @@ export async function startServer(
     if (removed > 0) process.stderr.write(`store: removed ${removed} stale temp files\n`);
     options = { ...options, store };
   }
+  // Made here, so closing the server also stops its threads.
+  const keygen =
+    options.keygen ??
+    new KeygenPool({ threads: settings.keygenConcurrency, queueLimit: settings.keygenQueue });
+  options = { ...options, keygen };
   const handler = createApp(settings, publicUrl, options);
-  const server = createServer((req, res) => void handler(req, res));
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable)
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy();
+  const server = createServer(
+    {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    },
+    (req, res) => void handler(req, res),
+  );
+  server.maxConnections = settings.maxConnections;
+  capConnections(server, settings.maxConnectionsPerClient, {
+    clients: settings.trustedClients,
+    proxies: settings.trustedProxies,
+  });
+  // Malformed requests and the header and request timeouts end here: a short answer when the
+  // socket can still take one, and the socket destroyed either way, never left half-open.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const status =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? '408 Request Timeout'
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () =>
+      socket.destroy(),
+    );
+    setTimeout(() => socket.destroy(), 1000).unref();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -217,10 +317,12 @@ export async function startServer(
     server,
     publicUrl: bound,
     origin: `http://${hostShown}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await keygen.close();
+    },
   };
 }

@@ -9,6 +9,11 @@ export const FRAMING_HEADERS = {
   'Content-Security-Policy': "frame-ancestors 'none'",
   'X-Frame-Options': 'DENY',
 };
+/**
+ * A download on which nothing moves for this long (a client that stopped reading) is destroyed.
+ * Only downloads: a call may wait longer than this for key generation.
+ */
+export const STALLED_DOWNLOAD_MS = 60_000;
 /** After a 413 we discard at most this much more of the body before closing the connection. */
 const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
 
@@ -16,6 +21,8 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Sent with the answer, e.g. Retry-After. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }

@@ -1,5 +1,17 @@
+/**
+ * The server's node-side installer builder (README, "Server and XML-RPC shim"): the same core the
+ * page uses, run in worker threads (build-worker.ts) so no base's bytes are read, hashed, walked
+ * or copied on the event loop.
+ *
+ * Each base is read once into shared memory (and again only when its file changes), its SHA-256
+ * compared with the manifest, and checked once per SHA-256 (software and vesselinfo, the core's
+ * `checkBase`). A build then only makes the new tail in a worker; the answer is streamed as slices
+ * of the kept base plus that tail, and only tails are cached. At most `threads + queue` builds are
+ * under way at once; beyond, `BuildersBusy` (503 with Retry-After).
+ */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BaseCheck } from '../core/archive/base-check.ts';
 import type { ResolvedConfig } from '../core/config.ts';
 import {
   MANIFEST_FILE,
@@ -7,17 +19,14 @@ import {
   type BaseManifest,
   type BaseManifestEntry,
 } from '../core/manifest.ts';
-import { platformInfoOf, type Platform, type PlatformInfo } from '../core/platforms.ts';
+import { platformInfoOf, type Platform } from '../core/platforms.ts';
 import { CibError, errorsOf, problem, type Problem } from '../core/problems.ts';
 import type { KnownUpdateKey } from '../core/settings.ts';
-import {
-  knownUpdateKeys,
-  softwareBuildProblems,
-  softwareVerdictLine,
-  type SoftwareReport,
-} from '../core/software.ts';
+import { knownUpdateKeys, softwareVerdictLine } from '../core/software.ts';
 import { renderVesselinfo } from '../core/vesselinfo.ts';
-import { sha256Hex } from '../node/hash.ts';
+import type { Piece, WorkerReply, WorkerRequest } from './build-worker.ts';
+import { DEFAULT_BUILD_QUEUE, DEFAULT_BUILD_THREADS } from './settings.ts';
+import { WorkerPool } from './worker-pool.ts';
 
 /** The manifest in `basesDir`, read and validated; a CibError says what is wrong. */
 export async function readManifest(basesDir: string): Promise<BaseManifest> {
@@ -35,21 +44,32 @@ export async function readManifest(basesDir: string): Promise<BaseManifest> {
   return manifest;
 }
 
-/** Built installers kept in memory, least recently used dropped first. */
+/** New bytes of built installers (their tails) kept in memory, least recently used dropped first. */
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+/** What a 503 for busy builders tells the client to wait, in seconds. */
+export const BUSY_RETRY_SECONDS = 5;
+/** Base slices are streamed in pieces of this size, so a slow reader holds no more than that. */
+const STREAM_PIECE = 1 << 20;
 
 export interface BuiltInstaller {
-  bytes: Uint8Array;
+  /** The installer in order: views of the kept base and the new bytes; never copied whole. */
+  pieces: Uint8Array[];
+  length: number;
   contentType: string;
   filename: string;
   /** Set when the base's software is signed by an unknown update key. */
   warning?: string;
 }
 
-interface FileDigest {
-  stamp: string;
-  size: number;
-  sha256: string;
+/** More builds are under way than the bound allows: answer 503 with Retry-After. */
+export class BuildersBusy extends Error {
+  readonly retryAfterSeconds = BUSY_RETRY_SECONDS;
+  constructor(readonly underWay: number) {
+    super(
+      `The server is building ${underWay} other installers right now; try again in ${BUSY_RETRY_SECONDS} seconds.`,
+    );
+    this.name = 'BuildersBusy';
+  }
 }
 
 /** One base's state, as /healthz and the start-up check report it. */
@@ -58,54 +78,149 @@ export interface BaseState {
   file: string;
   /** Present, with the size and SHA-256 the manifest lists. */
   problems: Problem[];
+  /** The file's own size and SHA-256, as served to the page and read for builds. */
+  size?: number;
+  sha256?: string;
   /** The software check's verdict and sentence; undefined for a base that is not there. */
   software?: { verdict: string; summary: string };
 }
 
-/** The engine is loaded on first use, so the server starts (and the shim works) without it. */
-const archive = () => import('../core/archive/index.ts');
+/** A base file as read into shared memory. */
+interface KeptBase {
+  bytes: SharedArrayBuffer;
+  sha256: string;
+}
 
-/**
- * Builds custom installers in Node with the same core the page uses: the base from `basesDir`
- * (its SHA-256 checked against the manifest) plus the build's vesselinfo. Results are cached by
- * build id, platform and base SHA-256, so replacing a base never serves a stale installer.
- */
+/** The core's check of a base, or the problems that kept it from reading the base at all. */
+type CheckResult = { check: BaseCheck } | { unreadable: Problem[] };
+
+export interface InstallerBuilderOptions {
+  knownKeys?: readonly KnownUpdateKey[];
+  /** Worker threads building (BUILD_THREADS). */
+  threads?: number;
+  /** Builds waiting beyond those running (BUILD_QUEUE); beyond both, BuildersBusy. */
+  queue?: number;
+  maxCacheBytes?: number;
+}
+
+function piecesOf(base: SharedArrayBuffer, pieces: readonly Piece[]): Uint8Array[] {
+  return pieces.flatMap((piece) => {
+    if (piece instanceof Uint8Array) return [piece];
+    const out: Uint8Array[] = [];
+    for (let at = piece.start; at < piece.end; at += STREAM_PIECE)
+      out.push(new Uint8Array(base, at, Math.min(STREAM_PIECE, piece.end - at)));
+    return out;
+  });
+}
+
+/** Why a base could not be read: missing, or (a worker thread that failed, say) the reason. */
+function unreadable(entry: BaseManifestEntry, error: unknown): Problem {
+  if ((error as NodeJS.ErrnoException)?.code === 'ENOENT')
+    return problem('base.missing', entry.file, 'The manifest lists it, but the file is missing.');
+  return problem(
+    'base.unreadable',
+    entry.file,
+    `The file cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+  );
+}
+
+function failed(reply: WorkerReply): never {
+  if (reply.kind !== 'failed') throw new Error(`The build thread answered ${reply.kind}.`);
+  throw reply.problems ? new CibError(reply.problems) : new Error(reply.message);
+}
+
 export class InstallerBuilder {
-  private cache = new Map<string, BuiltInstaller>();
-  private cacheBytes = 0;
-  private building = new Map<string, Promise<BuiltInstaller>>();
-  private bases = new Map<string, Uint8Array>();
-  /** Each base file's size and SHA-256, with the size and mtime they were read at. */
-  private digests = new Map<string, FileDigest>();
-  /** Software reports by the base's SHA-256: the verdict belongs to the bytes. */
-  private reports = new Map<string, Promise<SoftwareReport | undefined>>();
+  private readonly pool: WorkerPool<WorkerRequest, WorkerReply>;
+  private readonly knownKeys: KnownUpdateKey[];
+  private readonly maxBuilds: number;
+  private readonly maxCacheBytes: number;
+  /** Each base file as last read, by path, with the `size:mtimeMs` it was read at. */
+  private readonly files = new Map<string, { stamp: string; kept: Promise<KeptBase> }>();
+  /** The kept check of each base, by its SHA-256: the verdict belongs to the bytes. */
+  private readonly checks = new Map<string, Promise<CheckResult>>();
+  /** Tails of built installers, by build id, platform and base SHA-256. */
+  private readonly tails = new Map<string, { pieces: Piece[]; bytes: number }>();
+  private tailBytes = 0;
+  private readonly building = new Map<string, Promise<Piece[]>>();
+  private underWay = 0;
+  private checksRun = 0;
 
   constructor(
     readonly basesDir: string,
-    private readonly maxCacheBytes = DEFAULT_CACHE_BYTES,
-    private readonly knownKeys: readonly KnownUpdateKey[] = knownUpdateKeys(),
-  ) {}
+    options: InstallerBuilderOptions = {},
+  ) {
+    this.knownKeys = [...(options.knownKeys ?? knownUpdateKeys())];
+    const threads = options.threads ?? DEFAULT_BUILD_THREADS;
+    this.pool = new WorkerPool('build-worker', threads);
+    this.maxBuilds = threads + (options.queue ?? DEFAULT_BUILD_QUEUE);
+    this.maxCacheBytes = options.maxCacheBytes ?? DEFAULT_CACHE_BYTES;
+  }
 
   manifest(): Promise<BaseManifest> {
     return readManifest(this.basesDir);
   }
 
-  /** The software check of the base whose SHA-256 is `sha256`, computed once per content. */
-  private software(sha256: string, base: Uint8Array): Promise<SoftwareReport | undefined> {
-    let report = this.reports.get(sha256);
-    if (!report) {
-      report = import('../core/archive/base-check.ts').then((walk) =>
-        walk.checkInstallerSoftware(base, { knownKeys: this.knownKeys }),
-      );
-      report.catch(() => this.reports.delete(sha256));
-      this.reports.set(sha256, report);
+  /**
+   * For /healthz: builds under way (running or waiting for a thread) and their bound, base checks
+   * run since start (one per base SHA-256), and the bytes of built tails kept.
+   */
+  get load(): { under_way: number; limit: number; base_checks: number; cached_tail_bytes: number } {
+    return {
+      under_way: this.underWay,
+      limit: this.maxBuilds,
+      base_checks: this.checksRun,
+      cached_tail_bytes: this.tailBytes,
+    };
+  }
+
+  /** Ends the worker threads. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  /**
+   * The base file's bytes and SHA-256, read in a worker thread when the file is new or changed
+   * (by size or mtime) since it was last read; throws when it cannot be read.
+   */
+  private async base(file: string): Promise<KeptBase> {
+    const info = await stat(file);
+    const stamp = `${info.size}:${info.mtimeMs}`;
+    const known = this.files.get(file);
+    if (known?.stamp === stamp) return known.kept;
+    const kept = this.pool.run({ kind: 'read', file }).then((reply) => {
+      if (reply.kind !== 'read') failed(reply);
+      return { bytes: reply.base, sha256: reply.sha256 };
+    });
+    this.files.set(file, { stamp, kept });
+    kept.catch(() => {
+      if (this.files.get(file)?.kept === kept) this.files.delete(file);
+    });
+    return kept;
+  }
+
+  /** The core's check of these bytes, run once per SHA-256 and kept. */
+  private checkOf(base: KeptBase): Promise<CheckResult> {
+    let result = this.checks.get(base.sha256);
+    if (!result) {
+      this.checksRun += 1;
+      result = this.pool
+        .run({ kind: 'check', base: base.bytes, knownKeys: this.knownKeys })
+        .then((reply): CheckResult => {
+          if (reply.kind === 'checked') return { check: reply.check };
+          if (reply.kind === 'failed' && reply.problems) return { unreadable: reply.problems };
+          failed(reply);
+        });
+      const pending = result;
+      pending.catch(() => this.checks.delete(base.sha256));
+      this.checks.set(base.sha256, pending);
     }
-    return report;
+    return result;
   }
 
   /**
    * Every base the manifest lists: present with the size and SHA-256 given, and its software
    * verdict. The start-up check and /healthz both read it; a malformed manifest is one problem.
+   * Only a file's metadata is read on the event loop.
    */
   async check(): Promise<{ problems: Problem[]; bases: BaseState[] }> {
     let manifest: BaseManifest;
@@ -115,57 +230,50 @@ export class InstallerBuilder {
       if (error instanceof CibError) return { problems: error.problems, bases: [] };
       throw error;
     }
-    const bases: BaseState[] = [];
-    for (const entry of manifest.bases) {
-      const state: BaseState = { platform: entry.platform, file: entry.file, problems: [] };
-      bases.push(state);
-      const file = join(this.basesDir, entry.file);
-      let digest: FileDigest;
-      let bytes: Uint8Array | undefined;
-      try {
-        // /healthz asks often: a file is read and hashed again only when it has changed.
-        const info = await stat(file);
-        const stamp = `${info.size}:${info.mtimeMs}`;
-        const known = this.digests.get(file);
-        if (known?.stamp === stamp) digest = known;
-        else {
-          bytes = new Uint8Array(await readFile(file));
-          digest = { stamp, size: bytes.length, sha256: sha256Hex(bytes) };
-          this.digests.set(file, digest);
-        }
-      } catch {
-        state.problems.push(
-          problem('base.missing', entry.file, 'The manifest lists it, but the file is missing.'),
-        );
-        continue;
-      }
-      const { size, sha256 } = digest;
-      if (size !== entry.size || sha256 !== entry.sha256) {
-        state.problems.push(
-          problem(
-            'base.sha256.mismatch',
-            entry.file,
-            `The file (${size} bytes, SHA-256 ${sha256}) is not the one the manifest lists (${entry.size} bytes, SHA-256 ${entry.sha256}).`,
-          ),
-        );
-      }
-      try {
-        const report = await (this.reports.get(sha256) ??
-          this.software(sha256, bytes ?? new Uint8Array(await readFile(file))));
-        state.software = report
-          ? { verdict: report.verdict, summary: softwareVerdictLine(report) }
-          : { verdict: 'not-checked', summary: 'The GUI executable is not checked.' };
-      } catch (error) {
-        state.software = {
-          verdict: 'unreadable',
-          summary: error instanceof CibError ? error.message : 'The base cannot be read.',
-        };
-      }
-    }
+    const bases = await Promise.all(manifest.bases.map((entry) => this.baseState(entry)));
     return { problems: bases.flatMap((b) => b.problems), bases };
   }
 
-  /** The installer for `platform`, or undefined when no base exists for it. */
+  private async baseState(entry: BaseManifestEntry): Promise<BaseState> {
+    const state: BaseState = { platform: entry.platform, file: entry.file, problems: [] };
+    let base: KeptBase;
+    try {
+      base = await this.base(join(this.basesDir, entry.file));
+    } catch (error) {
+      state.problems.push(unreadable(entry, error));
+      return state;
+    }
+    const size = base.bytes.byteLength;
+    state.size = size;
+    state.sha256 = base.sha256;
+    if (size !== entry.size || base.sha256 !== entry.sha256) {
+      state.problems.push(
+        problem(
+          'base.sha256.mismatch',
+          entry.file,
+          `The file (${size} bytes, SHA-256 ${base.sha256}) is not the one the manifest lists (${entry.size} bytes, SHA-256 ${entry.sha256}).`,
+        ),
+      );
+    }
+    const result = await this.checkOf(base);
+    if ('unreadable' in result) {
+      state.software = {
+        verdict: 'unreadable',
+        summary: result.unreadable[0]?.message ?? 'The base cannot be read.',
+      };
+    } else {
+      const report = result.check.software;
+      state.software = report
+        ? { verdict: report.verdict, summary: softwareVerdictLine(report) }
+        : { verdict: 'not-checked', summary: 'The GUI executable is not checked.' };
+    }
+    return state;
+  }
+
+  /**
+   * The installer for `platform`, or undefined when no base exists for it. Throws CibError
+   * (`base.*`, `software.*`) when the base cannot be built from, and BuildersBusy beyond the bound.
+   */
   async build(
     id: string,
     resolved: ResolvedConfig,
@@ -174,74 +282,81 @@ export class InstallerBuilder {
     const info = platformInfoOf(platform);
     const entry = (await this.manifest()).bases.find((b) => b.platform === platform);
     if (!info || !entry) return undefined;
-    const key = `${id}/${platform}/${entry.sha256}`;
-    const cached = this.cache.get(key);
-    if (cached) {
-      this.cache.delete(key);
-      this.cache.set(key, cached);
-      return cached;
+    const base = await this.base(join(this.basesDir, entry.file)).catch((error: unknown) => {
+      throw new CibError(unreadable(entry, error));
+    });
+    if (base.bytes.byteLength !== entry.size || base.sha256 !== entry.sha256) {
+      throw new CibError(
+        problem(
+          'base.sha256.mismatch',
+          entry.file,
+          `The base installer's SHA-256 is ${base.sha256}, not the ${entry.sha256} the manifest lists.`,
+        ),
+      );
     }
-    let pending = this.building.get(key);
-    if (!pending) {
-      pending = this.customize(resolved, info, entry).finally(() => this.building.delete(key));
-      this.building.set(key, pending);
-    }
-    const built = await pending;
-    this.remember(key, built);
-    return built;
-  }
+    const result = await this.checkOf(base);
+    if ('unreadable' in result) throw new CibError(result.unreadable);
+    const named = result.check.problems.map((p) => ({
+      ...p,
+      path: p.path === 'base' ? entry.file : `${entry.file}: ${p.path}`,
+    }));
+    if (errorsOf(named).length > 0) throw new CibError(errorsOf(named));
+    const warning = named[0]?.message;
 
-  private async customize(
-    resolved: ResolvedConfig,
-    info: PlatformInfo,
-    entry: BaseManifestEntry,
-  ): Promise<BuiltInstaller> {
-    // parseManifest admits only plain file names, so this stays inside basesDir.
-    const file = join(this.basesDir, entry.file);
-    const baseKey = `${file}:${entry.sha256}`;
-    let base = this.bases.get(baseKey);
-    if (!base) {
-      base = new Uint8Array(await readFile(file));
-      this.bases.set(baseKey, base);
+    const key = `${id}/${platform}/${entry.sha256}`;
+    let pieces = this.cached(key);
+    if (!pieces) {
+      let pending = this.building.get(key);
+      if (!pending) {
+        if (this.underWay >= this.maxBuilds) throw new BuildersBusy(this.underWay);
+        this.underWay += 1;
+        pending = this.pool
+          .run({
+            kind: 'build',
+            base: base.bytes,
+            sha256: base.sha256,
+            clean: result.check.clean,
+            vesselinfo: renderVesselinfo(resolved),
+            platform,
+            format: info.format,
+          })
+          .then((reply) => (reply.kind === 'built' ? reply.pieces : failed(reply)))
+          .finally(() => {
+            this.underWay -= 1;
+            this.building.delete(key);
+          });
+        this.building.set(key, pending);
+      }
+      pieces = await pending;
+      this.remember(key, pieces);
     }
-    let bytes: Uint8Array;
-    let warning: string | undefined;
-    try {
-      // The manifest's SHA-256 says the file is the one listed; this says its software is signed.
-      const report = await this.software(entry.sha256, base);
-      const problems = report ? softwareBuildProblems(report, entry.file) : [];
-      if (errorsOf(problems).length > 0) throw new CibError(problems);
-      warning = problems[0]?.message;
-      bytes = await (
-        await archive()
-      ).customizeInstaller({
-        base,
-        vesselinfo: renderVesselinfo(resolved),
-        platform: info.platform,
-        format: info.format,
-        expectSha256: entry.sha256,
-      });
-    } catch (error) {
-      this.bases.delete(baseKey); // the file may have been replaced: read it afresh next time
-      this.reports.delete(entry.sha256);
-      throw error;
-    }
+    const out = piecesOf(base.bytes, pieces);
     return {
-      bytes,
+      pieces: out,
+      length: out.reduce((n, p) => n + p.length, 0),
       contentType: info.mediaType,
       filename: info.outputFile,
       ...(warning ? { warning } : {}),
     };
   }
 
-  private remember(key: string, built: BuiltInstaller): void {
-    if (this.cache.has(key) || built.bytes.length > this.maxCacheBytes) return;
-    this.cache.set(key, built);
-    this.cacheBytes += built.bytes.length;
-    for (const [oldKey, old] of this.cache) {
-      if (this.cacheBytes <= this.maxCacheBytes) break;
-      this.cache.delete(oldKey);
-      this.cacheBytes -= old.bytes.length;
+  private cached(key: string): Piece[] | undefined {
+    const hit = this.tails.get(key);
+    if (!hit) return undefined;
+    this.tails.delete(key);
+    this.tails.set(key, hit);
+    return hit.pieces;
+  }
+
+  private remember(key: string, pieces: Piece[]): void {
+    const bytes = pieces.reduce((n, p) => n + (p instanceof Uint8Array ? p.length : 16), 0);
+    if (this.tails.has(key) || bytes > this.maxCacheBytes) return;
+    this.tails.set(key, { pieces, bytes });
+    this.tailBytes += bytes;
+    for (const [oldKey, old] of this.tails) {
+      if (this.tailBytes <= this.maxCacheBytes) break;
+      this.tails.delete(oldKey);
+      this.tailBytes -= old.bytes;
     }
   }
 }

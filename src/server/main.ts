@@ -2,9 +2,8 @@ import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeProblems } from '../core/problems.ts';
-import { startServer } from './app.ts';
-import { knownUpdateKeys } from '../core/software.ts';
-import { InstallerBuilder } from './installers.ts';
+import { installerBuilder, startServer } from './app.ts';
+import type { InstallerBuilder } from './installers.ts';
 import { loadServerSettings, type ServerSettings } from './settings.ts';
 
 // `npm start`: the page, the base installers and the XML-RPC shim in one process (README, "Server
@@ -24,13 +23,12 @@ try {
 }
 
 // The bases are part of the settings: a deployment whose bases do not match their manifest stops
-// here rather than failing donors one download at a time.
+// here rather than failing donors one download at a time. The check (in worker threads) is kept,
+// so the first download does not wait for it.
+let installers: InstallerBuilder | undefined;
 if (cluster.isPrimary) {
-  const bases = await new InstallerBuilder(
-    settings.basesDir,
-    undefined,
-    knownUpdateKeys(settings.deployment.updateKeys),
-  ).check();
+  installers = installerBuilder(settings);
+  const bases = await installers.check();
   if (bases.problems.length > 0) {
     console.error(
       `cib server: BASES_DIR ${settings.basesDir}: the base installers are not usable:\n${describeProblems(bases.problems)}`,
@@ -83,7 +81,7 @@ if (workers > 1 && cluster.isPrimary) {
       `cib server: ${settings.distDir} has no built page; run \`npm run build\` first.`,
     );
   }
-  const running = await startServer(settings);
+  const running = await startServer(settings, installers ? { installers } : {});
   if (cluster.isWorker) process.send?.({ origin: running.origin, publicUrl: running.publicUrl });
   else announce(running.origin, running.publicUrl);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

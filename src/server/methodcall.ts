@@ -2,10 +2,11 @@
  * Reads an XML-RPC methodCall (xmlrpc.com/spec.md) with saxes, a strict, conforming XML 1.0
  * parser (the one jsdom uses): well-formedness errors, undefined entities and stray text are
  * errors, only the five predefined entities and character references are decoded, and nothing is
- * ever fetched or expanded. One leniency: raw characters XML 1.0 forbids (control characters,
- * which Python's xmlrpc.client does not escape) are kept, as the previous parser kept them. On top of its events this builds the call's values, checking the
- * XML-RPC structure as it goes (methodCall > methodName, params > param > value; struct > member
- * > name, value; array > data > value).
+ * ever fetched or expanded. The first error of any kind ends the parse (README, "Security and
+ * limits"): nothing after it is read. On top of its events this builds the call's values, checking
+ * the XML-RPC structure as it goes (methodCall > methodName, params > param > value; struct >
+ * member > name, value; array > data > value); an element in the wrong place is refused as soon as
+ * its name is read, and any attribute (XML-RPC has none) at the first.
  *
  * Values come back as strings, numbers, booleans, arrays, `Struct`s (members in document order;
  * a later duplicate wins) and `Unsupported` markers for nil, dateTime.iso8601 and base64, which
@@ -13,7 +14,7 @@
  * the parse at once with NestingTooDeep, and more than `maxValues` values with TooManyValues, so
  * no deep or huge structure is ever built.
  */
-import { SaxesParser, type SaxesTagPlain } from 'saxes';
+import { SaxesParser, type SaxesStartTagPlain, type SaxesTagPlain } from 'saxes';
 
 /** A struct's members; the shim turns it into a plain object after checking the names. */
 export class Struct extends Map<string, unknown> {}
@@ -129,6 +130,11 @@ function clip(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
+/** An element name as a fault quotes it: at most 60 characters (README, "Security and limits"). */
+function tagName(name: string): string {
+  return name.length > 60 ? `${name.slice(0, 60)}…` : name;
+}
+
 /** Parses `text` (already decoded, DTD-free) as a methodCall; throws Error with a reason. */
 export function readMethodCall(
   text: string,
@@ -141,6 +147,8 @@ export function readMethodCall(
   let method: string | undefined;
   let params: unknown[] | undefined;
   let done = false;
+  /** The element whose start tag is being read (checked already, so a known name). */
+  let opening = '';
 
   const addText = (chunk: string) => {
     const top = stack[stack.length - 1];
@@ -150,25 +158,30 @@ export function readMethodCall(
       parser.fail(`text is not allowed directly inside <${top.tag}>.`);
   };
 
-  // Python's xmlrpc.client sends control characters in strings unescaped, which XML 1.0 forbids;
-  // like the parser before, keep them (saxes reports them and reads on). Any other error stops
-  // the parse: the handler throws, out of write() or close().
-  parser.on('error', (error: Error) => {
-    if (!error.message.endsWith(' disallowed character.')) throw error;
-  });
+  // No error handler: saxes throws at its first error, out of write() or close(), and so does
+  // every check below (parser.fail), so nothing after the first error is read.
   parser.on('text', addText);
   parser.on('cdata', addText);
-  parser.on('opentag', (tag: SaxesTagPlain) => {
+  // Checked when the name is read, before any attribute: a misplaced element costs nothing more.
+  parser.on('opentagstart', (tag: SaxesStartTagPlain) => {
     const name = tag.name;
     const parent = stack[stack.length - 1];
     if (parent === undefined) {
-      if (name !== 'methodCall') parser.fail(`the root element is <${name}>, not <methodCall>.`);
+      if (name !== 'methodCall')
+        parser.fail(`the root element is <${tagName(name)}>, not <methodCall>.`);
     } else {
       if (!CHILDREN[parent.tag]?.has(name))
-        parser.fail(`<${parent.tag}> cannot contain <${name}>.`);
+        parser.fail(`<${parent.tag}> cannot contain <${tagName(name)}>.`);
       if (parent.tag === 'value' && parent.hasValue) parser.fail('a <value> holds one value.');
     }
     if (stack.length >= maxDepth) throw new NestingTooDeep(maxDepth);
+    opening = name;
+  });
+  parser.on('attribute', () => {
+    parser.fail(`<${opening}> has an attribute; XML-RPC elements have none.`);
+  });
+  parser.on('opentag', (tag: SaxesTagPlain) => {
+    const name = tag.name;
     // Stops the parse early: the rest of an oversized call is never read or built.
     if (name === 'value' && ++values > maxValues) throw new TooManyValues(maxValues);
     const frame: Frame = { tag: name, text: '', hasValue: false };

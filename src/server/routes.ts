@@ -2,12 +2,14 @@
  * One handler per route of the server (README, "Server and XML-RPC shim"); app.ts parses the path
  * and picks the handler. Each gets the server's shared state as an AppContext.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { access, stat, statfs } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../core/config.ts';
+import { MANIFEST_FILE } from '../core/manifest.ts';
 import { STANDARD_PLATFORMS, platformInfoOf, type Platform } from '../core/platforms.ts';
 import { CibError, describeProblems } from '../core/problems.ts';
 import { encodeShare } from '../core/share.ts';
@@ -22,11 +24,13 @@ import {
   redirect,
   sendJson,
   sendText,
+  STALLED_DOWNLOAD_MS,
 } from './http.ts';
-import type { InstallerBuilder } from './installers.ts';
+import { BuildersBusy, type InstallerBuilder } from './installers.ts';
+import { clientAddress, type ClientTrust, type RateLimiter } from './limits.ts';
 import type { ServerSettings } from './settings.ts';
 import { isBuildId, type BuildStore } from './store.ts';
-import type { XmlRpcShim } from './xmlrpc.ts';
+import { FaultCode, ShimFault, type XmlRpcShim } from './xmlrpc.ts';
 
 /**
  * Redirects longer than this go to the page's short route `#/b/<build id>` instead, which reads
@@ -49,39 +53,113 @@ export interface AppContext {
   logError: (line: string) => void;
   /** Software warnings already logged, so each is logged once. */
   warned: Set<string>;
+  /** Sends a file of BASES_DIR (conditional and range requests included); `next` when absent. */
+  serveBases: (
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: (error?: Error & { status?: number }) => void,
+  ) => void;
+  /** Per-client rate limits (README, "Security and limits") and who is trusted. */
+  limits: { builds: RateLimiter; downloads: RateLimiter; trust: ClientTrust };
 }
 
-/** GET healthz: the page, DATA_DIR, the bases and each base's software check. */
+/**
+ * GET base-installers/<file>: the manifest and the bases it lists, from BASES_DIR, the folder the
+ * server's own builds read; config.json points the page here. Nothing else in that folder is
+ * served.
+ */
+export async function baseFile(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  segments: readonly string[],
+): Promise<void> {
+  const [, name = '', ...more] = segments;
+  if (more.length > 0 || name === '')
+    throw new HttpError(404, 'Base installers are served as base-installers/<file>.');
+  if (name !== MANIFEST_FILE) {
+    let listed = false;
+    try {
+      listed = (await ctx.installers.manifest()).bases.some((b) => b.file === name);
+    } catch {
+      // No usable manifest: no base is listed, and /healthz says why.
+    }
+    if (!listed)
+      throw new HttpError(404, `This server's manifest lists no base "${name.slice(0, 60)}".`);
+  }
+  req.url = `/${encodeURIComponent(name)}`;
+  ctx.serveBases(req, res, (error) => {
+    // Called after this handler returned: answer here, never throw.
+    if (!error || error.status === 404) return sendText(res, 404, 'Not found.');
+    ctx.logError(`GET base-installers/${name.slice(0, 60)}: ${error.message}`);
+    if (!res.headersSent) sendText(res, 500, 'The file could not be read; please try again.');
+    else res.destroy();
+  });
+}
+
+/** Below this much free space in DATA_DIR's file system, /healthz reports it full. */
+export const MIN_FREE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Whether DATA_DIR can take records, found without writing anything (a probe file would be left
+ * behind on a full disk): the folder, or the nearest existing folder above it when it is yet to
+ * be made, is a writable folder; its file system has MIN_FREE_BYTES free; and the store's latest
+ * write did not fail. Undefined when all is well, else why not.
+ */
+async function dataDirProblem(ctx: AppContext): Promise<string | undefined> {
+  let dir = ctx.settings.dataDir;
+  for (;;) {
+    try {
+      if (!(await stat(dir)).isDirectory()) return 'not writable (ENOTDIR)';
+      break;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || dirname(dir) === dir) return `not writable (${code ?? 'error'})`;
+      dir = dirname(dir);
+    }
+  }
+  try {
+    await access(dir, constants.W_OK);
+    const space = await statfs(dir);
+    const free = space.bavail * space.bsize;
+    if (free < MIN_FREE_BYTES) return `not writable: its disk is full (${free} bytes free)`;
+  } catch (error) {
+    return `not writable (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  const failure = ctx.store.writeFailure?.();
+  return failure ? `not writable: the latest record write failed (${failure})` : undefined;
+}
+
+/**
+ * GET healthz: the page, DATA_DIR, the bases and each base's software check. It writes nothing
+ * and reads no base: their checks are kept and redone only when a file changes.
+ */
 export async function healthz(ctx: AppContext, res: ServerResponse): Promise<void> {
   const page = existsSync(join(ctx.settings.distDir, 'index.html'));
-  let writable = true;
-  let writeError = '';
-  try {
-    await mkdir(ctx.settings.dataDir, { recursive: true });
-    const probe = join(
-      ctx.settings.dataDir,
-      `.healthz-${process.pid}-${randomBytes(4).toString('hex')}`,
-    );
-    await writeFile(probe, 'ok\n', { flag: 'wx' });
-    await rm(probe, { force: true });
-  } catch (error) {
-    writable = false;
-    writeError = (error as NodeJS.ErrnoException).code ?? 'error';
-  }
+  const dataDir = await dataDirProblem(ctx);
   const bases = await ctx.installers.check();
   const baseProblems = bases.problems;
-  const ok = page && writable && baseProblems.length === 0;
+  const ok = page && !dataDir && baseProblems.length === 0;
   sendJson(res, ok ? 200 : 503, {
     status: ok ? 'ok' : 'unavailable',
     checks: {
       page: page ? 'ok' : 'the built page (dist/index.html) is missing: run `npm run build`',
-      data_dir: writable ? 'ok' : `DATA_DIR is not writable (${writeError})`,
+      data_dir: dataDir ? `DATA_DIR is ${dataDir}` : 'ok',
       base_installers:
         baseProblems.length === 0
           ? 'ok'
           : `BASES_DIR ${ctx.settings.basesDir}: ${describeProblems(baseProblems)}`,
     },
+    // The bases the page fetches (config.json points it at this URL) and the server builds from:
+    // one folder, BASES_DIR, served at base-installers/.
+    bases: {
+      url: `${ctx.publicUrl()}/base-installers/`,
+      files: Object.fromEntries(
+        bases.bases.map((b) => [b.platform, { file: b.file, size: b.size, sha256: b.sha256 }]),
+      ),
+    },
     keygen: ctx.shim.keygen.load,
+    builds: ctx.installers.load,
     // Each base's software check; a refused base does not make the server unhealthy, it is
     // refused at build time, so it is reported here for the operator.
     software: Object.fromEntries(bases.bases.map((b) => [b.platform, b.software])),
@@ -133,7 +211,18 @@ export async function xmlrpc(
   res.once('close', () => {
     if (!res.writableFinished) gone.abort();
   });
-  const xml = Buffer.from(await ctx.shim.handle(body, gone.signal), 'utf8');
+  const client = clientAddress(req, ctx.limits.trust);
+  const admit = (method: string) => {
+    if (method !== 'build_installers') return;
+    const admission = ctx.limits.builds.take(client);
+    if (!admission.ok) {
+      throw new ShimFault(
+        FaultCode.SERVER_BUSY,
+        `build_installers: this address has made more than ${ctx.limits.builds.perMinute} calls in the last minute; try again in ${admission.retryAfterSeconds} seconds.`,
+      );
+    }
+  };
+  const xml = Buffer.from(await ctx.shim.handle(body, gone.signal, admit), 'utf8');
   res.writeHead(200, {
     'Content-Type': 'text/xml; charset=utf-8',
     'Content-Length': String(xml.length),
@@ -189,8 +278,20 @@ export async function installer(
       `There is no platform "${platform.slice(0, 40)}"; try ${PLATFORM_CHOICES}.`,
     );
   }
+  const browser = acceptsHtml(req.headers.accept);
+  if (!browser) {
+    // Only real downloads count: a browser is sent to the page, which builds on its own machine.
+    const admission = ctx.limits.downloads.take(clientAddress(req, ctx.limits.trust));
+    if (!admission.ok) {
+      throw new HttpError(
+        429,
+        `This address has downloaded more than ${ctx.limits.downloads.perMinute} installers in the last minute; try again in ${admission.retryAfterSeconds} seconds.`,
+        { 'Retry-After': String(admission.retryAfterSeconds) },
+      );
+    }
+  }
   const { resolved } = await record(ctx, id);
-  if (acceptsHtml(req.headers.accept)) {
+  if (browser) {
     redirect(res, pageLocation(ctx, id, resolved, platform));
     return;
   }
@@ -198,11 +299,11 @@ export async function installer(
   try {
     built = await ctx.installers.build(id, resolved, platform as Platform);
   } catch (error) {
-    if (
-      error instanceof CibError &&
-      (error.code.startsWith('base.') || error.code.startsWith('software.'))
-    ) {
-      ctx.logError(`installers: ${error.code}: ${error.message}`);
+    if (error instanceof BuildersBusy) {
+      throw new HttpError(503, error.message, { 'Retry-After': String(error.retryAfterSeconds) });
+    }
+    if (error instanceof CibError) {
+      ctx.logError(`installers: ${platform}: ${error.code}: ${error.message}`);
       throw new HttpError(
         503,
         `The ${platform} base installer is not available on this server right now.`,
@@ -218,13 +319,23 @@ export async function installer(
   res.writeHead(200, {
     ...(built.warning ? { 'X-CIB-Software-Warning': built.warning } : {}),
     'Content-Type': built.contentType,
-    'Content-Length': String(built.bytes.length),
+    'Content-Length': String(built.length),
     'Content-Disposition': `attachment; filename="${built.filename}"`,
     'Cache-Control': 'private, max-age=3600',
     Vary: 'Accept',
     'X-Content-Type-Options': 'nosniff',
   });
-  res.end(req.method === 'HEAD' ? undefined : built.bytes);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  // Slices of the kept base and the new tail, written as the client takes them. With no
+  // 'timeout' listener, Node destroys the socket when nothing moves for that long; after the
+  // answer, Node's keep-alive timeout replaces this one.
+  req.socket.setTimeout(STALLED_DOWNLOAD_MS);
+  await pipeline(Readable.from(built.pieces, { objectMode: false }), res).catch(() => {
+    // The client went away mid-download: the socket is already closed, nothing to answer.
+  });
 }
 
 /** GET <id>/: the page for the build (its share link). */
@@ -241,5 +352,10 @@ export async function buildRecord(ctx: AppContext, res: ServerResponse, id: stri
 
 /** GET config.json: the page's deployment settings, from the server's own. */
 export function pageConfig(ctx: AppContext, res: ServerResponse): void {
-  sendJson(res, 200, pageConfigOf(ctx.settings.deployment));
+  sendJson(res, 200, {
+    ...pageConfigOf(ctx.settings.deployment),
+    // This server's own base-installers/ route (relative to config.json, so under BASE_PATH),
+    // which serves BASES_DIR: the page builds from the bases the server builds from.
+    baseInstallersUrl: 'base-installers/',
+  });
 }

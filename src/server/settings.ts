@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { DeploymentSettings } from '../core/settings.ts';
 import { loadDeploymentSettings, PROJECT_ROOT } from '../node/deployment.ts';
+import { normalizeAddress } from './limits.ts';
 
 /** Everything the server reads from the environment, checked once at start-up. */
 export interface ServerSettings {
@@ -28,9 +31,23 @@ export interface ServerSettings {
   bodyTimeoutMs: number;
   /** One log line per request on stdout. */
   logRequests: boolean;
-  /** build_installers calls generating keys at once, and calls waiting beyond those. */
+  /** Keys generated at once, each on its own thread, and keys that may wait beyond those. */
   keygenConcurrency: number;
   keygenQueue: number;
+  /** Worker threads building installers, and builds waiting beyond those (then 503). */
+  buildThreads: number;
+  buildQueue: number;
+  /** build_installers calls and installer downloads per client per minute; 0 = no limit. */
+  rateLimitBuilds: number;
+  rateLimitDownloads: number;
+  /** Addresses never rate limited or capped (a clearinghouse). */
+  trustedClients: ReadonlySet<string>;
+  /** Reverse proxies whose X-Forwarded-For names the client. */
+  trustedProxies: ReadonlySet<string>;
+  /** Connections one client address (IPv6: one /64) may hold open; 0 = no cap. */
+  maxConnectionsPerClient: number;
+  /** Connections the server holds open in all. */
+  maxConnections: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -38,8 +55,31 @@ export const DEFAULT_PORT = 8080;
 /** A clearinghouse call is about 2 KB; 50 users with 4096-bit keys stay well under 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
-export const DEFAULT_KEYGEN_CONCURRENCY = 4;
-export const DEFAULT_KEYGEN_QUEUE = 16;
+/** Key-generation threads: one per core, since each keeps a core busy; more than 8 buys little. */
+export const MAX_DEFAULT_KEYGEN_THREADS = 8;
+export const DEFAULT_KEYGEN_CONCURRENCY = Math.max(
+  1,
+  Math.min(availableParallelism(), MAX_DEFAULT_KEYGEN_THREADS),
+);
+/**
+ * Keys that may wait for a thread. The old service's stress example (50 calls at once, two
+ * generated keys each) needs 100; this leaves room for more, and at 2048 bits a quiet core makes
+ * one in about 0.1 s, so the last waits well under a minute even on one core.
+ */
+export const DEFAULT_KEYGEN_QUEUE = 256;
+/** Threads cost memory each: a setting above this is a mistake. */
+export const MAX_KEYGEN_THREADS = 64;
+export const DEFAULT_BUILD_THREADS = 2;
+export const DEFAULT_BUILD_QUEUE = 64;
+export const DEFAULT_RATE_LIMIT_BUILDS = 60;
+export const DEFAULT_RATE_LIMIT_DOWNLOADS = 60;
+/**
+ * Connections one client address may hold. The old service's stress example opens 50 at once from
+ * one address, and is answered in full under the defaults; a trickling client still holds few of
+ * the server's 4096.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 64;
+export const DEFAULT_MAX_CONNECTIONS = 4096;
 
 function fail(message: string): never {
   throw new Error(message);
@@ -56,12 +96,31 @@ export function normalizeBasePath(text: string): string {
   return `/${inner}/`;
 }
 
-function parseCount(name: string, text: string | undefined, fallback: number, min: number): number {
+function parseCount(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max = 10_000,
+): number {
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > 10_000)
-    fail(`${name} must be a whole number from ${min} to 10000, not "${text}".`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    fail(`${name} must be a whole number from ${min} to ${max}, not "${text}".`);
   return value;
+}
+
+/** A comma-separated list of IP addresses, normalised as the server compares them. */
+function parseAddresses(name: string, text: string | undefined): ReadonlySet<string> {
+  const addresses = new Set<string>();
+  for (const item of (text ?? '').split(',')) {
+    const address = item.trim();
+    if (!address) continue;
+    if (!isIP(address))
+      fail(`${name} must list IP addresses separated by commas, not "${address.slice(0, 60)}".`);
+    addresses.add(normalizeAddress(address));
+  }
+  return addresses;
 }
 
 function parsePort(text: string | undefined): number {
@@ -89,7 +148,10 @@ function parsePublicUrl(text: string | undefined): string | undefined {
 }
 
 /** Reads HOST, PORT, PUBLIC_URL, DATA_DIR, BASE_PATH, DIST_DIR, BASES_DIR, MAX_BODY_BYTES,
- * BODY_TIMEOUT_MS, LOG_REQUESTS, KEYGEN_CONCURRENCY, KEYGEN_QUEUE and the deployment settings (RESERVED_SHARE, RESERVED_KEY/RESERVED_KEY_FILE). */
+ * BODY_TIMEOUT_MS, LOG_REQUESTS, KEYGEN_CONCURRENCY, KEYGEN_QUEUE, the limits of "Security and
+ * limits" (BUILD_THREADS, BUILD_QUEUE, RATE_LIMIT_BUILDS, RATE_LIMIT_DOWNLOADS, TRUSTED_CLIENTS,
+ * TRUSTED_PROXIES, MAX_CONNECTIONS_PER_CLIENT, MAX_CONNECTIONS) and the deployment settings
+ * (RESERVED_SHARE, RESERVED_KEY/RESERVED_KEY_FILE). */
 export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): ServerSettings {
   const distDir = resolve(env.DIST_DIR || resolve(PROJECT_ROOT, 'dist'));
   const distBases = resolve(distDir, 'base-installers');
@@ -122,8 +184,41 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
       env.KEYGEN_CONCURRENCY,
       DEFAULT_KEYGEN_CONCURRENCY,
       1,
+      MAX_KEYGEN_THREADS,
     ),
     keygenQueue: parseCount('KEYGEN_QUEUE', env.KEYGEN_QUEUE, DEFAULT_KEYGEN_QUEUE, 0),
+    buildThreads: parseCount('BUILD_THREADS', env.BUILD_THREADS, DEFAULT_BUILD_THREADS, 1, 64),
+    buildQueue: parseCount('BUILD_QUEUE', env.BUILD_QUEUE, DEFAULT_BUILD_QUEUE, 0),
+    rateLimitBuilds: parseCount(
+      'RATE_LIMIT_BUILDS',
+      env.RATE_LIMIT_BUILDS,
+      DEFAULT_RATE_LIMIT_BUILDS,
+      0,
+      1_000_000,
+    ),
+    rateLimitDownloads: parseCount(
+      'RATE_LIMIT_DOWNLOADS',
+      env.RATE_LIMIT_DOWNLOADS,
+      DEFAULT_RATE_LIMIT_DOWNLOADS,
+      0,
+      1_000_000,
+    ),
+    trustedClients: parseAddresses('TRUSTED_CLIENTS', env.TRUSTED_CLIENTS),
+    trustedProxies: parseAddresses('TRUSTED_PROXIES', env.TRUSTED_PROXIES),
+    maxConnectionsPerClient: parseCount(
+      'MAX_CONNECTIONS_PER_CLIENT',
+      env.MAX_CONNECTIONS_PER_CLIENT,
+      DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+      0,
+      100_000,
+    ),
+    maxConnections: parseCount(
+      'MAX_CONNECTIONS',
+      env.MAX_CONNECTIONS,
+      DEFAULT_MAX_CONNECTIONS,
+      1,
+      1_000_000,
+    ),
   };
 }
 

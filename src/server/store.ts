@@ -7,6 +7,7 @@ import { CibError, problem } from '../core/problems.ts';
 import { BUILDS_FOLDER, removeStaleTemps } from '../node/build-records.ts';
 import { sha1Hex } from '../node/hash.ts';
 import type { StoreReply, StoreRequest } from './store-worker.ts';
+import { workerUrl } from './worker-url.ts';
 
 export const RECORD_FORMAT = 'cib-build-record/1';
 /**
@@ -27,6 +28,8 @@ export interface BuildStore {
   /** Resolves only once the record is durable. Storing the same id again is a no-op. */
   put(id: string, record: BuildRecord): Promise<void>;
   get(id: string): Promise<BuildRecord | undefined>;
+  /** Why the latest write failed (`ENOSPC`…), until one succeeds again; for /healthz. */
+  writeFailure?(): string | undefined;
 }
 
 /**
@@ -127,20 +130,6 @@ interface Lane {
 /** Worker threads writing records; each owns a fixed share of the 256 shard folders. */
 export const DEFAULT_STORE_THREADS = 4;
 /**
- * The worker's module beside this one: compiled, dist-node/store-worker.mjs next to the chunk
- * holding this code. From the sources (tsx, vitest) it is store-worker.ts, which plain Node cannot
- * load: a one-line bootstrap loads it through tsx's tsImport instead (a worker ignores --import).
- */
-const FROM_SOURCES = import.meta.url.endsWith('.ts');
-function workerUrl(): URL {
-  if (!FROM_SOURCES) return new URL('./store-worker.mjs', import.meta.url);
-  const entry = new URL('./store-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import { tsImport } from ${JSON.stringify(tsx)}; await tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
-}
-
-/**
  * One immutable, content-addressed JSON file per build: `DATA_DIR/builds/<id[0..2]>/<id>.json`.
  * Each file is written to a uniquely named temp file in the same folder, fsynced, renamed into
  * place and the folder fsynced, so a crash never leaves a partial record and any number of
@@ -156,6 +145,7 @@ export class FileBuildStore implements BuildStore {
   readonly dataDir: string;
   private inFlight = new Map<string, PendingWrite>();
   private lanes: Lane[];
+  private failure: string | undefined;
 
   constructor(dataDir: string, options: { threads?: number } = {}) {
     this.dataDir = dataDir;
@@ -239,7 +229,7 @@ export class FileBuildStore implements BuildStore {
   }
 
   private startWorker(lane: Lane): Worker {
-    const worker = new Worker(workerUrl(), { execArgv: [] });
+    const worker = new Worker(workerUrl('store-worker'), { execArgv: [] });
     worker.unref();
     worker.on('message', (reply: StoreReply) => {
       const error = reply.error
@@ -259,9 +249,19 @@ export class FileBuildStore implements BuildStore {
     return worker;
   }
 
+  /** Why the latest batch failed, until one succeeds again: /healthz reports it. */
+  writeFailure(): string | undefined {
+    return this.failure;
+  }
+
   private finish(lane: Lane, error: unknown): void {
     const batch = lane.batch ?? [];
     lane.batch = undefined;
+    if (batch.length > 0) {
+      this.failure = error
+        ? ((error as NodeJS.ErrnoException).code ?? (error as Error).message ?? 'error')
+        : undefined;
+    }
     for (const write of batch) {
       this.inFlight.delete(write.id);
       if (error) write.reject(error);

@@ -25,7 +25,9 @@ import { buildId } from '../core/buildid.ts';
 import { STANDARD_PLATFORMS, type StandardPlatform } from '../core/platforms.ts';
 import { sha1Hex } from '../node/hash.ts';
 import { CibError, describeProblems, errorsOf, type Problem } from '../core/problems.ts';
-import type { DeploymentSettings } from '../core/settings.ts';
+import type { KeyPair } from '../core/keygen.ts';
+import type { DeploymentSettings, KeyBits } from '../core/settings.ts';
+import { KeygenBusy, KeygenCancelled, KeygenPool } from './keygen-pool.ts';
 import { DEFAULT_KEYGEN_CONCURRENCY, DEFAULT_KEYGEN_QUEUE } from './settings.ts';
 import { isBuildId, RECORD_FORMAT, type BuildStore } from './store.ts';
 
@@ -47,10 +49,6 @@ export const MAX_XML_DEPTH = 32;
 export const MAX_CALL_VALUES = 4096;
 /** Key generation is costly: a single call may ask for at most this many generated keys. */
 export const MAX_GENERATED_KEYS = 32;
-/** Calls generating keys at the same time; more wait their turn. */
-export const MAX_CONCURRENT_KEYGEN = DEFAULT_KEYGEN_CONCURRENCY;
-/** Calls waiting for key generation; beyond this a call is answered "busy, try again" at once. */
-export const MAX_QUEUED_KEYGEN = DEFAULT_KEYGEN_QUEUE;
 /** A fault lists at most this many problems, then says how many more there are. */
 export const MAX_FAULT_PROBLEMS = 20;
 /** Each listed problem is cut to this many characters (a path may quote a long struct member). */
@@ -66,7 +64,7 @@ export const FaultCode = {
   INVALID_PARAMS: -32602,
   INTERNAL_ERROR: -32603,
   APPLICATION_ERROR: -32500,
-  /** xmlrpc-epi's "system error": here, too many calls waiting for key generation. */
+  /** xmlrpc-epi's "system error": here, too many keys already waiting to be generated. */
   SERVER_BUSY: -32400,
 } as const;
 
@@ -89,12 +87,24 @@ export class ClientGone extends Error {
   }
 }
 
+/** One line of a fault, cut to MAX_FAULT_LINE characters. */
+function clipLine(line: string): string {
+  return line.length > MAX_FAULT_LINE ? `${line.slice(0, MAX_FAULT_LINE)}…` : line;
+}
+
+/**
+ * A problem's path with every run of input longer than MAX_QUOTED (a struct member or user name
+ * spelled into `user_data.<name>`) cut to that many characters.
+ */
+function clipPath(path: string): string {
+  return path.replace(/[^.[\]]{61,}/g, (run) => `${run.slice(0, MAX_QUOTED)}…`);
+}
+
 /** The problems as fault text: the first MAX_FAULT_PROBLEMS lines, then "… and N more". */
 export function faultText(problems: readonly Problem[]): string {
-  const shown = problems.slice(0, MAX_FAULT_PROBLEMS).map((p) => {
-    const line = describeProblems([p]);
-    return line.length > MAX_FAULT_LINE ? `${line.slice(0, MAX_FAULT_LINE)}…` : line;
-  });
+  const shown = problems
+    .slice(0, MAX_FAULT_PROBLEMS)
+    .map((p) => clipLine(describeProblems([{ ...p, path: clipPath(p.path) }])));
   const more = problems.length - shown.length;
   if (more > 0) shown.push(`… and ${more} more problem${more === 1 ? '' : 's'}.`);
   return shown.join('\n');
@@ -134,15 +144,80 @@ export function decodeBody(body: Uint8Array): string {
   return text;
 }
 
+/** Entity and character references one call may hold: calls of this API need none. */
+export const MAX_XML_REFERENCES = 1024;
+/** Comments, processing instructions and CDATA sections one call may hold (the declaration too). */
+export const MAX_XML_EXTRAS = 64;
+/** Quoted input in a fault is cut to this many characters (README, "Security and limits"). */
+export const MAX_QUOTED = 60;
+/** No fault is longer than this, whatever it quotes: MAX_FAULT_PROBLEMS lines and a summary. */
+export const MAX_FAULT_CHARS = (MAX_FAULT_LINE + 2) * (MAX_FAULT_PROBLEMS + 1);
+
+// eslint-disable-next-line no-control-regex -- exactly the characters XML 1.0 forbids
+const FORBIDDEN_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/;
+
+/** `text` as a fault quotes it: JSON, cut to MAX_QUOTED characters with "…". */
+export function quote(text: string): string {
+  return JSON.stringify(text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}…` : text);
+}
+
+/** How many times `needle` occurs in `text`, counting no further than `limit` + 1. */
+function countUpTo(text: string, needle: string, limit: number): number {
+  let count = 0;
+  for (
+    let at = text.indexOf(needle);
+    at !== -1 && count <= limit;
+    at = text.indexOf(needle, at + 1)
+  )
+    count += 1;
+  return count;
+}
+
+/** "line L, column C" of the character at `index` (1-based, as editors count). */
+function position(text: string, index: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let at = text.indexOf('\n'); at !== -1 && at < index; at = text.indexOf('\n', at + 1)) {
+    line += 1;
+    lineStart = at + 1;
+  }
+  return `line ${line}, column ${index - lineStart + 1}`;
+}
+
 /**
- * Rejects what the parser must never see: DTDs and entity declarations (external entities,
- * "billion laughs"). Nesting is bounded by the reader itself (readMethodCall's maxDepth).
+ * Rejects, before any parsing, what the parser must never see or what would cost it more than
+ * ordinary text: DTDs and entity declarations (external entities, "billion laughs"), characters
+ * XML 1.0 forbids (control characters, U+FFFE, U+FFFF: refused at the first, which also keeps a
+ * megabyte of them from costing a parser error each), and more references, comments, processing
+ * instructions or CDATA sections than any call of this API needs. Each scan is one pass that stops
+ * early. Nesting is bounded by the reader itself (readMethodCall's maxDepth).
  */
 export function checkXmlSafety(text: string): void {
   if (DTD_OR_ENTITY.test(text)) {
     throw new ShimFault(
       FaultCode.INVALID_XMLRPC,
       'The request contains a DOCTYPE or ENTITY declaration; XML-RPC calls must not have them.',
+    );
+  }
+  const forbidden = FORBIDDEN_CHARACTER.exec(text);
+  if (forbidden) {
+    const code = forbidden[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    throw new ShimFault(
+      FaultCode.INVALID_CHARACTER,
+      `The request holds U+${code} at ${position(text, forbidden.index)}, a character XML 1.0 forbids; XML-RPC strings cannot carry control characters.`,
+    );
+  }
+  if (countUpTo(text, '&', MAX_XML_REFERENCES) > MAX_XML_REFERENCES) {
+    throw new ShimFault(
+      FaultCode.INVALID_XMLRPC,
+      `The request holds more than ${MAX_XML_REFERENCES} entity or character references; calls of this API need none.`,
+    );
+  }
+  const extras = countUpTo(text, '<!', MAX_XML_EXTRAS) + countUpTo(text, '<?', MAX_XML_EXTRAS);
+  if (extras > MAX_XML_EXTRAS) {
+    throw new ShimFault(
+      FaultCode.INVALID_XMLRPC,
+      `The request holds more than ${MAX_XML_EXTRAS} comments, processing instructions or CDATA sections; calls of this API need none.`,
     );
   }
 }
@@ -189,8 +264,10 @@ export function responseXml(result: unknown): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<methodResponse><params><param>${valueXml(result)}</param></params></methodResponse>\n`;
 }
 
+/** A fault, never longer than MAX_FAULT_CHARS whatever its message quotes. */
 export function faultXml(code: number, message: string): string {
-  const fault = valueXml({ faultCode: code, faultString: message });
+  const text = message.length > MAX_FAULT_CHARS ? `${message.slice(0, MAX_FAULT_CHARS)}…` : message;
+  const fault = valueXml({ faultCode: code, faultString: text });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<methodResponse><fault>${fault}</fault></methodResponse>\n`;
 }
 
@@ -216,7 +293,7 @@ export async function parseMethodCall(
         `The request nests elements more than ${error.limit} deep; this API needs far fewer.`,
       );
     }
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const reason = clipLine(error instanceof Error ? error.message.split('\n')[0]! : String(error));
     throw new ShimFault(
       FaultCode.PARSE_ERROR,
       `The request is not a well-formed XML-RPC methodCall: ${reason}`,
@@ -252,7 +329,10 @@ function plainValue(value: unknown, path: string): unknown {
           `${path}: a struct member name is not allowed ("__proto__").`,
         );
       }
-      copy[key] = plainValue(item, `${path}.${key}`);
+      copy[key] = plainValue(
+        item,
+        `${path}.${key.length > MAX_QUOTED ? `${key.slice(0, MAX_QUOTED)}…` : key}`,
+      );
     }
     return copy;
   }
@@ -278,63 +358,6 @@ function expectArgs(method: string, args: unknown[], names: string[], optional =
   throw new ShimFault(FaultCode.INVALID_PARAMS, `${method} ${takes}, not ${args.length}.`);
 }
 
-/**
- * A counting semaphore around key generation with a bounded queue: beyond `maxWaiting` a call
- * faults "busy" at once, and a waiting call whose client has gone away leaves the queue.
- */
-export class Gate {
-  private waiting = new Set<() => void>();
-  private active = 0;
-  constructor(
-    private readonly limit: number,
-    private readonly maxWaiting: number,
-  ) {}
-
-  /** Calls generating keys now, and calls waiting for their turn. */
-  get load(): { running: number; queued: number } {
-    return { running: this.active, queued: this.waiting.size };
-  }
-
-  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) throw new ClientGone();
-    if (this.active >= this.limit) {
-      if (this.waiting.size >= this.maxWaiting) {
-        throw new ShimFault(
-          FaultCode.SERVER_BUSY,
-          `build_installers: the builder is busy generating keys for ${this.active + this.waiting.size} other calls; try again in a minute, or supply public keys in user_data.`,
-        );
-      }
-      await new Promise<void>((go, drop) => {
-        const turn = () => {
-          signal?.removeEventListener('abort', gone);
-          go();
-        };
-        const gone = () => {
-          this.waiting.delete(turn);
-          drop(new ClientGone());
-        };
-        this.waiting.add(turn);
-        signal?.addEventListener('abort', gone, { once: true });
-      });
-      // The finishing call handed its slot over: `active` already counts this one.
-    } else {
-      this.active += 1;
-    }
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.values().next();
-      if (next.done) {
-        this.active -= 1;
-      } else {
-        // Handed over directly, so a call arriving meanwhile cannot take the slot first.
-        this.waiting.delete(next.value);
-        next.value();
-      }
-    }
-  }
-}
-
 export interface ShimOptions {
   deployment: DeploymentSettings;
   store: BuildStore;
@@ -342,9 +365,11 @@ export interface ShimOptions {
   publicUrl: () => string;
   /** Internal failures are logged here (never request or response bodies). */
   logError?: (message: string) => void;
-  /** Calls generating keys at once (MAX_CONCURRENT_KEYGEN) and waiting (MAX_QUEUED_KEYGEN). */
+  /** Keys generated at once (threads) and keys that may wait (KEYGEN_CONCURRENCY, KEYGEN_QUEUE). */
   keygenConcurrency?: number;
   keygenQueue?: number;
+  /** A key generator to use instead of one made from the two settings above. */
+  keygen?: KeygenPool;
 }
 
 export interface BuildResult {
@@ -354,21 +379,30 @@ export interface BuildResult {
 }
 
 export class XmlRpcShim {
-  readonly keygen: Gate;
+  readonly keygen: KeygenPool;
   constructor(private readonly options: ShimOptions) {
-    this.keygen = new Gate(
-      options.keygenConcurrency ?? MAX_CONCURRENT_KEYGEN,
-      options.keygenQueue ?? MAX_QUEUED_KEYGEN,
-    );
+    this.keygen =
+      options.keygen ??
+      new KeygenPool({
+        threads: options.keygenConcurrency ?? DEFAULT_KEYGEN_CONCURRENCY,
+        queueLimit: options.keygenQueue ?? DEFAULT_KEYGEN_QUEUE,
+      });
   }
 
   /**
    * Always answers with a methodResponse: the result, or a fault. `signal` aborts when the
-   * client has gone away; work still queued for it is then dropped.
+   * client has gone away; work still queued for it is then dropped. `admit` is asked before the
+   * method runs and may refuse it by throwing a ShimFault.
    */
-  async handle(body: Uint8Array, signal?: AbortSignal): Promise<string> {
+  async handle(
+    body: Uint8Array,
+    signal?: AbortSignal,
+    admit?: (method: string) => void,
+  ): Promise<string> {
     try {
       const { method, args } = await parseMethodCall(body);
+      // The caller's limits (a per-client rate limit), which fault with a ShimFault.
+      admit?.(method);
       return responseXml(await this.call(method, args, signal));
     } catch (error) {
       if (error instanceof ShimFault) return faultXml(error.faultCode, error.message);
@@ -395,7 +429,7 @@ export class XmlRpcShim {
       default:
         throw new ShimFault(
           FaultCode.METHOD_NOT_FOUND,
-          `There is no method ${JSON.stringify(method)}; this service offers api_version, build_installers and get_urls.`,
+          `There is no method ${quote(method)}; this service offers api_version, build_installers and get_urls.`,
         );
     }
   }
@@ -432,11 +466,13 @@ export class XmlRpcShim {
         `build_installers would generate ${missing} key pairs; at most ${MAX_GENERATED_KEYS} per call. Supply public keys in user_data.`,
       );
     }
-    // Checked just above (the type says so): resolving need not check everything again.
-    const resolve = () =>
-      resolveValidConfig(config, deployment, { keyBits: deployment.defaultKeyBits });
-    const { resolved, generated } =
-      missing > 0 ? await this.keygen.run(resolve, signal) : await resolve();
+    const pairs = await this.generateKeys(missing, deployment.defaultKeyBits, signal);
+    // Checked just above (the type says so): resolving need not check everything again. It asks
+    // for exactly `missing` keys, which were made above.
+    const { resolved, generated } = await resolveValidConfig(config, deployment, {
+      keyBits: deployment.defaultKeyBits,
+      generate: async () => pairs.pop() as KeyPair,
+    });
     // Nobody is left to receive the generated private keys: store nothing.
     if (signal?.aborted) throw new ClientGone();
     const id = buildId(resolved, sha1Hex);
@@ -458,6 +494,27 @@ export class XmlRpcShim {
     return { build_id: id, installers: installerUrls(this.options.publicUrl(), id), users };
   }
 
+  /** `count` new key pairs from the pool, or the fault that says why not. */
+  private async generateKeys(
+    count: number,
+    bits: KeyBits,
+    signal?: AbortSignal,
+  ): Promise<KeyPair[]> {
+    if (count === 0) return [];
+    try {
+      return await this.keygen.generate(count, bits, signal);
+    } catch (error) {
+      if (error instanceof KeygenCancelled) throw new ClientGone();
+      if (error instanceof KeygenBusy) {
+        throw new ShimFault(
+          FaultCode.SERVER_BUSY,
+          `build_installers: the builder is busy generating ${error.keys} keys for ${error.calls} other calls; try again in a minute, or supply public keys in user_data.`,
+        );
+      }
+      throw error;
+    }
+  }
+
   async getUrls(id: unknown): Promise<Urls> {
     if (typeof id !== 'string') {
       throw new ShimFault(
@@ -468,7 +525,7 @@ export class XmlRpcShim {
     if (!isBuildId(id)) {
       throw new ShimFault(
         FaultCode.INVALID_PARAMS,
-        `get_urls: ${JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id)} is not a build id; a build id is 40 characters from a-z and 0-9.`,
+        `get_urls: ${quote(id)} is not a build id; a build id is 40 characters from a-z and 0-9.`,
       );
     }
     if (!(await this.lookup(id))) {

@@ -3,15 +3,19 @@
  * Base installers, fetched and checked in the worker so the page's main thread never touches
  * their bytes: read from the Cache API or the network into one buffer (and a Blob, piece by
  * piece) as they arrive, checked against the manifest's SHA-256, then held for every build of
- * this visit.
+ * this visit. The entry check walks the bytes as they arrive, its members inflated by the pool's
+ * threads (inflate-pool.ts); its verdict is kept for later visits (verdicts.ts).
  */
-import { baseBuildable, checkBase } from '../core/archive/base-check.ts';
+import { baseBuildable, checkBase, type BaseCheck } from '../core/archive/base-check.ts';
 import { concatBytes } from '../core/bytes.ts';
+import { nativeInflateSafe } from '../core/archive/members.ts';
 import type { InstallerSource } from '../core/archive/walk.ts';
 import { checkSha256, customizeInstallerParts, type Platform } from '../core/archive/index.ts';
 import { CibError, errorsOf } from '../core/problems.ts';
 import { BaseReceiver } from '../core/archive/receive.ts';
+import { InflatePool, type PoolStats } from './inflate-pool.ts';
 import type { BaseProgress, BaseRequest } from './protocol.ts';
+import { keepVerdict, keptVerdict } from './verdicts.ts';
 
 /** A base whose bytes passed every check; builds only ever start from one of these. */
 export interface VerifiedBase {
@@ -24,6 +28,7 @@ export interface VerifiedBase {
   clean: boolean;
   /** Set when the software is signed by an update key that is not known. */
   softwareWarning?: string;
+  timing: BaseTimings;
 }
 
 type Listener = (progress: BaseProgress) => void;
@@ -41,8 +46,48 @@ const CACHE_NAME = 'cib-base-installers-v1';
 const PROGRESS_STEP = 256 * 1024;
 /** The base's Blob is built piece by piece while bytes arrive, not in one copy at the end. */
 const BLOB_PIECE = 1 << 20;
+/** How long after a base is verified it is stored for later visits (see loadBase). */
+const STORE_DELAY_MS = 1500;
 
 const jobs = new Map<string, Job>();
+
+/**
+ * Where a base's time went, as wall-clock times (`performance.timeOrigin` + `now()`, so the page
+ * can set them beside its own), for `npm run bench:browser` (README, "The page's speed"); it
+ * reads `self.cibBaseTimings` in this worker. No bytes, no keys.
+ */
+export interface BaseTimings {
+  url: string;
+  /** The request started (network or Cache API). */
+  start: number;
+  /** The first and the last byte arrived. */
+  firstByte?: number;
+  lastByte?: number;
+  /** The entry walk ended (inflating and reading every member, digests handed out). */
+  walked?: number;
+  /** Every file digest in and the verdict reached. */
+  checked?: number;
+  /** The whole base's SHA-256 computed. */
+  digested?: number;
+  /** Ready to build from. */
+  verified?: number;
+  /** The verdict came from an earlier visit (no walk). */
+  kept: boolean;
+  source: 'network' | 'cache';
+  pool?: PoolStats;
+  /** Each build from this base: started, and the installer's Blob made. */
+  builds: { start: number; end: number }[];
+}
+
+const timings: BaseTimings[] = [];
+(globalThis as unknown as { cibBaseTimings: BaseTimings[] }).cibBaseTimings = timings;
+
+function clock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** One pool for the visit: its threads are started with the first base. */
+let pool: InflatePool | undefined;
 
 function cacheKey(request: BaseRequest): string {
   // The digest in the key means a new manifest never reuses an old base.
@@ -110,21 +155,29 @@ async function loadBase(
   const aborter = new AbortController();
   const network = download(request, aborter.signal);
   network.catch(() => undefined); // awaited below, or cancelled
+  // A verdict kept for these bytes, looked up meanwhile: the bytes' SHA-256 is checked below.
+  const verdict = keptVerdict(request.sha256, request.knownKeys);
   const cache = await openCache();
   const cached = await cache?.match(key).catch(() => undefined);
   if (cached?.body) {
     aborter.abort();
     try {
-      return await receive(request, cached, report);
+      return await receive(request, cached, report, await verdict, 'cache');
     } catch {
       // A damaged or stale stored copy: drop it and download afresh.
       await cache?.delete(key).catch(() => false);
     }
   }
   const response = await (aborter.signal.aborted ? download(request) : network);
-  const verified = await receive(request, response, report);
-  // Stored only once verified; the Blob is handed over, not copied again.
-  void cache?.put(key, new Response(verified.blob)).catch(() => undefined);
+  const verified = await receive(request, response, report, await verdict, 'network');
+  // Stored only once verified; the Blob is handed over, not copied again. A moment later, so the
+  // browser writing it to disk does not compete with saving the installer the click is waiting for.
+  if (cache) {
+    setTimeout(
+      () => void cache.put(key, new Response(verified.blob)).catch(() => undefined),
+      STORE_DELAY_MS,
+    );
+  }
   return verified;
 }
 
@@ -145,12 +198,53 @@ async function download(request: BaseRequest, signal?: AbortSignal): Promise<Res
   return response;
 }
 
+/**
+ * The entry check as the bytes arrive, with the members inflated by the pool where this platform's
+ * DecompressionStream is safe (else by fflate, here).
+ */
+async function checkArriving(
+  source: InstallerSource,
+  request: BaseRequest,
+  timing: BaseTimings,
+): Promise<BaseCheck> {
+  if (!(await nativeInflateSafe())) {
+    return checkBase(source, {
+      knownKeys: request.knownKeys,
+      walk: { inflateMember: null },
+      onWalked: () => (timing.walked = clock()),
+    });
+  }
+  pool ??= new InflatePool();
+  pool.warm();
+  const threads = pool;
+  try {
+    return await checkBase(source, {
+      knownKeys: request.knownKeys,
+      digester: threads.digester,
+      walk: { inflateMember: threads.inflate, parallel: 8, onMemberRead: threads.memberRead },
+      onWalked: () => (timing.walked = clock()),
+    });
+  } finally {
+    threads.release();
+  }
+}
+
 /** Reads, hashes and checks one response; nothing here runs on the page's main thread. */
 async function receive(
   request: BaseRequest,
   response: Response,
   report: Listener,
+  kept: BaseCheck | undefined,
+  source: BaseTimings['source'],
 ): Promise<VerifiedBase> {
+  const timing: BaseTimings = {
+    url: request.url,
+    start: clock(),
+    kept: !!kept,
+    source,
+    builds: [],
+  };
+  timings.push(timing);
   const header = Number(response.headers.get('Content-Length'));
   const total =
     Number.isFinite(header) && header > 0 ? header : request.size > 0 ? request.size : undefined;
@@ -165,17 +259,24 @@ async function receive(
     blobbed = receiver.loaded;
   };
   // The entry check (software, vesselinfo) walks the bytes while they arrive, so on a slow link it
-  // is done when the last byte is; it counts only if the bytes then pass the digest.
-  const arriving = arrivingSource(total ?? 0);
-  const checking = checkBase(arriving.source, { knownKeys: request.knownKeys });
+  // is done when the last byte is; it counts only if the bytes then pass the digest. A verdict
+  // kept from an earlier visit for this SHA-256 spares it.
+  const arriving = kept ? undefined : arrivingSource(total ?? 0);
+  const checking = kept
+    ? Promise.resolve(kept)
+    : checkArriving(arriving!.source, request, timing).then((check) => {
+        timing.checked = clock();
+        return check;
+      });
   checking.catch(() => undefined); // awaited below only if the digest matches
   report({ phase: 'downloading', loaded: 0, total });
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      timing.firstByte ??= clock();
       receiver.push(value);
-      arriving.push(value);
+      arriving?.push(value);
       if (receiver.loaded - blobbed >= BLOB_PIECE) addPiece();
       if (receiver.loaded - reported >= PROGRESS_STEP) {
         reported = receiver.loaded;
@@ -183,19 +284,25 @@ async function receive(
       }
     }
   } catch (error) {
-    arriving.fail(error); // the walk ends too, instead of waiting for bytes that will not come
+    arriving?.fail(error); // the walk ends too, instead of waiting for bytes that will not come
     throw error;
   }
+  timing.lastByte = clock();
   report({ phase: 'downloading', loaded: receiver.loaded, total });
   if (receiver.loaded > blobbed) addPiece();
   report({ phase: 'checking' });
-  arriving.end(receiver.received());
+  arriving?.end(receiver.received());
   // The digest runs off this thread while the entry check finishes on this one.
   const { bytes, sha256 } = await receiver.finish();
+  timing.digested = clock();
   checkSha256(sha256, request.sha256);
   // The manifest's SHA-256 says these are the listed bytes; this says their software is what
-  // the update key signed, and that they hold no ambiguous vesselinfo. Once per base and visit.
+  // the update key signed, and that they hold no ambiguous vesselinfo. Once per base and visit,
+  // and once per base ever where the verdict can be kept.
   const check = await checking;
+  if (!kept) void keepVerdict(sha256, request.knownKeys, check);
+  if (!kept && pool) timing.pool = { ...pool.stats }; // for the visit so far
+  timing.verified = clock();
   if (!baseBuildable(check)) throw new CibError(errorsOf(check.problems));
   const warning = check.problems.find((p) => p.severity === 'warning')?.message;
   return {
@@ -205,6 +312,7 @@ async function receive(
     blob: new Blob(pieces),
     clean: check.clean,
     ...(warning ? { softwareWarning: warning } : {}),
+    timing,
   };
 }
 
@@ -278,6 +386,7 @@ export async function buildInstaller(options: {
   onProgress?: Listener;
 }): Promise<{ installer: Blob; softwareWarning?: string }> {
   const base = await fetchAndVerifyBase(options.base, options.onProgress);
+  const start = clock();
   options.onProgress?.({ phase: 'writing' });
   // The digest and the entry check are done: the splice copies nothing and walks nothing again.
   const parts = await customizeInstallerParts({
@@ -292,6 +401,7 @@ export async function buildInstaller(options: {
     parts.map((part) => sliceOfBase(base, part) ?? (part as Uint8Array<ArrayBuffer>)),
     { type: options.mediaType },
   );
+  base.timing.builds.push({ start, end: clock() });
   return { installer, ...(base.softwareWarning ? { softwareWarning: base.softwareWarning } : {}) };
 }
 
@@ -300,4 +410,36 @@ function sliceOfBase(base: VerifiedBase, part: Uint8Array): Blob | undefined {
   const start = part.byteOffset - base.bytes.byteOffset;
   if (start < 0 || start + part.byteLength > base.bytes.byteLength) return undefined;
   return base.blob.slice(start, start + part.byteLength);
+}
+
+/**
+ * The platforms among `requests` a build can use without the network: verified in this visit, or
+ * kept in the Cache API with the manifest's SHA-256 (README, "Offline").
+ */
+export async function keptBases(requests: BaseRequest[]): Promise<Platform[]> {
+  const cache = await openCache();
+  const kept: Platform[] = [];
+  for (const request of requests) {
+    const key = cacheKey(request);
+    if (jobs.get(key)?.settled || (await cache?.match(key).catch(() => undefined)))
+      kept.push(request.platform);
+  }
+  return kept;
+}
+
+/**
+ * The manifest check for kept bases: drops every base kept from `folder` that the current
+ * manifest no longer lists with that SHA-256 (a deployment replaced it), so old bases do not pile
+ * up. Bases from other folders (another deployment on the same site) are left alone.
+ */
+export async function forgetOtherBases(folder: string, keep: BaseRequest[]): Promise<number> {
+  const cache = await openCache();
+  if (!cache) return 0;
+  const current = new Set(keep.map(cacheKey));
+  let forgotten = 0;
+  for (const request of await cache.keys()) {
+    if (!request.url.startsWith(folder) || current.has(request.url)) continue;
+    if (await cache.delete(request)) forgotten += 1;
+  }
+  return forgotten;
 }

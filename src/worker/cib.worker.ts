@@ -6,7 +6,13 @@ import { inspectInstaller } from '../core/archive/index.ts';
 import { blobSource } from '../core/archive/walk.ts';
 import { generateKeyPair } from '../core/keygen.ts';
 import { CibError } from '../core/problems.ts';
-import { basesSettled, buildInstaller, fetchAndVerifyBase } from './bases.ts';
+import {
+  basesSettled,
+  buildInstaller,
+  fetchAndVerifyBase,
+  forgetOtherBases,
+  keptBases,
+} from './bases.ts';
 import type { BaseProgress, WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -59,6 +65,14 @@ async function run(
         result: { op: 'inspectInstaller', inspection, ...(software ? { software } : {}) },
         transfer: [],
       };
+    }
+    case 'keptBases': {
+      const platforms = await keptBases(request.bases);
+      return { result: { op: 'keptBases', platforms }, transfer: [] };
+    }
+    case 'forgetOtherBases': {
+      const forgotten = await forgetOtherBases(request.folder, request.keep);
+      return { result: { op: 'forgetOtherBases', forgotten }, transfer: [] };
     }
   }
 }

@@ -18,7 +18,9 @@ export type WorkerRequest =
       mediaType: string;
     }
   | { id: number; op: 'qrCode'; text: string }
-  | { id: number; op: 'inspectInstaller'; file: Blob; knownKeys: KnownUpdateKey[] };
+  | { id: number; op: 'inspectInstaller'; file: Blob; knownKeys: KnownUpdateKey[] }
+  | { id: number; op: 'keptBases'; bases: BaseRequest[] }
+  | { id: number; op: 'forgetOtherBases'; folder: string; keep: BaseRequest[] };
 
 export type WorkerResult =
   | { op: 'generateKeyPair'; keyPair: KeyPair }
@@ -30,7 +32,10 @@ export type WorkerResult =
       softwareWarning?: string;
     }
   | { op: 'qrCode'; svg: string }
-  | { op: 'inspectInstaller'; inspection: Inspection; software?: SoftwareReport };
+  | { op: 'inspectInstaller'; inspection: Inspection; software?: SoftwareReport }
+  /** The platforms of the asked-for bases a build can use without the network. */
+  | { op: 'keptBases'; platforms: Platform[] }
+  | { op: 'forgetOtherBases'; forgotten: number };
 
 /** One base installer to fetch: where from, and what it must be. No key material, ever. */
 export interface BaseRequest {

@@ -10,7 +10,7 @@ let dir: string;
 
 function cib(args: string[], options: { umask?: string; env?: Record<string, string> } = {}) {
   // Through sh so a test can set the umask the files are created under.
-  const script = `umask ${options.umask ?? '022'}; exec node bin/cib.js keygen "$@"`;
+  const script = `umask ${options.umask ?? '022'}; exec node bin/cib.cjs keygen "$@"`;
   return spawnSync('sh', ['-c', script, 'sh', ...args], {
     cwd: PROJECT_ROOT,
     encoding: 'utf8',

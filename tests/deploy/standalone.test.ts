@@ -1,18 +1,21 @@
 /**
  * A clone with nothing beside it: the project's files copied into an empty temporary folder (only
- * node_modules linked in, to stay quick), built there, and run with no RESERVED_* settings. The
- * reserved vessel must carry the Seattle reserved key the repository ships, in the command line
- * and in the compiled server's answer to the clearinghouse's call.
+ * node_modules linked in, to stay quick, and unlinked again once built: the compiled command line
+ * and server must need no package at run time), built there, and run with no RESERVED_* settings.
+ * The reserved vessel must carry the Seattle reserved key the repository ships, in the command
+ * line and in the compiled server's answer to the clearinghouse's call.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   cpSync,
   mkdirSync,
   mkdtempSync,
+  existsSync,
   readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,6 +62,7 @@ beforeAll(() => {
   }
   symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
   execFileSync('npm', ['run', 'build'], { cwd: clone, env: bareEnvironment(), stdio: 'pipe' });
+  unlinkSync(join(clone, 'node_modules'));
 }, 240_000);
 
 afterAll(() => {
@@ -88,13 +92,52 @@ describe('a clone with nothing beside it', () => {
     );
     const stdout = execFileSync(
       process.execPath,
-      [join(clone, 'bin/cib.js'), 'vesselinfo', '--config', config],
+      [join(clone, 'bin/cib.cjs'), 'vesselinfo', '--config', config],
       { cwd: work, env: bareEnvironment(), encoding: 'utf8' },
     );
     expect(stdout.trimEnd().split('\n').slice(-2)).toEqual([
       'Percent 20',
       `Owner ${RESERVED_KEY_FIXTURE}`,
     ]);
+  });
+
+  it('customises a demo base with the compiled command line alone, walking it and then from the kept check', () => {
+    expect(existsSync(join(clone, 'node_modules'))).toBe(false);
+    const config = join(work, 'customize.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        vessels: [{ percentage: 80, owner: 'alex', users: [] }],
+        user_data: { alex: { public_key: `65537 ${2n ** 2047n + 12345n}` } },
+      }),
+    );
+    const cache = mkdtempSync(join(work, 'cache-'));
+    const outputs = ['first.tgz', 'kept.tgz'].map((name) => {
+      const out = join(work, name);
+      const run = spawnSync(
+        process.execPath,
+        [
+          join(clone, 'bin/cib.cjs'),
+          'customize',
+          '--base',
+          join(clone, 'base-installers/seattle_linux.tgz'),
+          '--config',
+          config,
+          '--out',
+          out,
+        ],
+        { cwd: work, env: { ...bareEnvironment(), CIB_CACHE_DIR: cache }, encoding: 'utf8' },
+      );
+      expect(run.status, run.stderr).toBe(0);
+      return { bytes: readFileSync(out), stderr: run.stderr };
+    });
+    expect(outputs.map((o) => /check: (walked|kept)/.exec(o.stderr)?.[1])).toEqual([
+      'walked',
+      'kept',
+    ]);
+    expect(Buffer.compare(outputs[0]!.bytes, outputs[1]!.bytes)).toBe(0);
+    const names = execFileSync('tar', ['-tzf', join(work, 'kept.tgz')], { encoding: 'utf8' });
+    expect(names.trim().split('\n').at(-1)).toBe('seattle/seattle_repy/vesselinfo');
   });
 
   it('serves the clearinghouse call from the compiled server with the Seattle reserved key', async () => {

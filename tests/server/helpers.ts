@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { startServer, type RunningServer } from '../../src/server/app.ts';
+import { startServer, type AppOptions, type RunningServer } from '../../src/server/app.ts';
 import { loadServerSettings, type ServerSettings } from '../../src/server/settings.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -22,7 +22,10 @@ export interface TestServer extends RunningServer {
  * A real server on an ephemeral loopback port with its own DATA_DIR and a small dist/ (an
  * index.html and a copy of the base installers), so tests need no `vite build`.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: AppOptions = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'cib-server-'));
   const distDir = join(dir, 'dist');
   mkdirSync(distDir);
@@ -37,7 +40,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     LOG_REQUESTS: '0',
     ...env,
   });
-  const running = await startServer(settings);
+  const running = await startServer(settings, options);
   return {
     ...running,
     settings,
@@ -56,10 +59,14 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
 export type PythonOutput = Record<string, any>;
 
 /** Runs one of tests/server/python/*.py with python3 and parses the JSON it prints. */
-export async function runPython(script: string, args: string[]): Promise<PythonOutput> {
+export async function runPython(
+  script: string,
+  args: string[],
+  timeout = 120_000,
+): Promise<PythonOutput> {
   const { stdout } = await run('python3', [join(ROOT, 'tests/server/python', script), ...args], {
     maxBuffer: 16 * 1024 * 1024,
-    timeout: 120_000,
+    timeout,
   });
   return JSON.parse(stdout) as PythonOutput;
 }

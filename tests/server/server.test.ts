@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { serializeMethodCall } from '@foxglove/xmlrpc';
@@ -19,6 +19,7 @@ import { generateKeyPair } from '../../src/core/keygen.ts';
 import { fingerprint } from '../../src/core/keys.ts';
 import { describeProblems, errorsOf } from '../../src/core/problems.ts';
 import { decodeShare, encodeShare } from '../../src/core/share.ts';
+import { KeygenPool, type SlotGenerator } from '../../src/server/keygen-pool.ts';
 import { MAX_CALL_VALUES, MAX_FAULT_PROBLEMS } from '../../src/server/xmlrpc.ts';
 import { nodeVessels, parseVesselinfo, renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import {
@@ -287,8 +288,8 @@ describe('hostile and malformed requests', () => {
       expect(out[name].faultString).toContain('not a well-formed XML-RPC methodCall');
     }
     expect(out.unknown_method.faultCode).toBe(-32601);
-    // Markup and control characters in echoed input survive the trip as text.
-    expect(out.markup_in_fault.faultString).toContain('"a<b>&c\u00e9\\u0001"');
+    // Markup in echoed input survives the trip as text.
+    expect(out.markup_in_fault.faultString).toContain('"a<b>&c\u00e9"');
     expect(out.wrong_type_vessels.faultString).toContain('vessels (argument 1) must be an array');
     expect(out.wrong_type_user_data.faultString).toContain(
       'user_data (argument 2) must be a struct',
@@ -565,24 +566,67 @@ describe('HTTP hardening', () => {
 });
 
 describe('the key-generation queue', () => {
-  it('faults "busy" beyond its bound and drops calls whose client has gone away', async () => {
-    const small = await startTestServer({
-      KEYGEN_CONCURRENCY: '1',
-      KEYGEN_QUEUE: '1',
-    });
+  it('queues up to its bound, faults "busy" beyond it and drops calls whose client has gone away', async () => {
+    // Every key is held until busy.py says "release", so the queue's states come in a fixed order.
+    let released = false;
+    const held: (() => void)[] = [];
+    const generateOn: SlotGenerator = async (_slot, bits) => {
+      if (!released) await new Promise<void>((resolve) => held.push(resolve));
+      return generateKeyPair(bits);
+    };
+    const release = () => {
+      released = true;
+      for (const resume of held.splice(0)) resume();
+    };
+    const small = await startTestServer(
+      { DEFAULT_KEY_BITS: '1024' },
+      { keygen: new KeygenPool({ threads: 1, queueLimit: 1, generateOn }) },
+    );
     try {
-      const out = await runPython('busy.py', [small.origin]);
-      // A (32 generated keys) held the one slot while B queued and left, C queued and D came.
+      const python = spawn('python3', [join(ROOT, 'tests/server/python/busy.py'), small.origin], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let stdout = '';
+      python.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('release\n')) release();
+      });
+      const code = await new Promise((resolve) => python.once('close', resolve));
+      release();
+      expect(code).toBe(0);
+      const out = JSON.parse(stdout.trim().split('\n').at(-1) as string) as PythonOutput;
+      // A's key held the one thread while B queued and left, C queued and D came.
       expect(out.steps).toEqual(['A generating', 'B queued', 'B dropped', 'C queued', 'idle']);
-      expect(out.a.keys).toBe(32);
-      expect(out.c.keys).toBe(2);
+      expect(out.d_waited).toBe(false);
       expect(out.d.faultCode).toBe(-32400);
       expect(out.d.faultString).toContain('busy');
       expect(out.d.faultString).toContain('try again');
+      expect(out.a.keys).toBe(1);
+      expect(out.c.keys).toBe(1);
       // B's work never happened: no record of it, and A's and C's are stored.
-      expect(allRecordText(small.dataDir)).not.toContain('bravo');
+      const records = allRecordText(small.dataDir);
+      expect(records).not.toContain('bravo');
+      expect(records).toContain('alpha');
+      expect(records).toContain('charlie');
     } finally {
+      release();
       await small.stop();
+    }
+  });
+
+  it('takes its size from KEYGEN_CONCURRENCY and KEYGEN_QUEUE, and reports it in /healthz', async () => {
+    const sized = await startTestServer({ KEYGEN_CONCURRENCY: '3', KEYGEN_QUEUE: '7' });
+    try {
+      const health = (await (await fetch(`${sized.origin}/healthz`)).json()) as PythonOutput;
+      expect(health.keygen).toEqual({
+        threads: 3,
+        queue_limit: 7,
+        running: 0,
+        queued: 0,
+        calls: 0,
+      });
+    } finally {
+      await sized.stop();
     }
   });
 });

@@ -7,7 +7,7 @@ import { parseManifest, type BaseManifestEntry } from '../../src/core/manifest.t
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 /** The `cib` bin, running the compiled command line (tests/support/global-setup.ts builds it). */
-export const CLI = join(ROOT, 'bin/cib.js');
+export const CLI = join(ROOT, 'bin/cib.cjs');
 export const BASES = join(ROOT, 'base-installers');
 /** The Seattle reserved key, kept as a fixture so tests compare the shipped constant with it. */
 export const RESERVED_KEY_FIXTURE = readFileSync(

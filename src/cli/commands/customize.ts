@@ -1,19 +1,12 @@
+// This module loads only what splicing an already checked append-ready base needs; the walk,
+// the compressor and the zip and exe code are imported when a run needs them.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import {
-  checkSha256,
-  customizeInstaller,
-  isPlatform,
-  normalizeSha256,
-  PLATFORMS,
-  resolveFormat,
-  type ArchiveFormat,
-  type Platform,
-} from '../../core/archive/index.ts';
-import { customizeTgzStream } from '../../core/archive/tgz.ts';
-import { checkBaseFile, storedCheck, storeCheck } from '../base-checks.ts';
+import { checkSha256, normalizeSha256, resolveFormat } from '../../core/archive/format.ts';
+import { spliceMembers, type SpliceCut } from '../../core/archive/tgz-marker.ts';
+import { isPlatform, PLATFORMS, type ArchiveFormat, type Platform } from '../../core/platforms.ts';
+import { storedCheck, storeCheck } from '../base-checks.ts';
 import { MANIFEST_FILE, parseManifest } from '../../core/manifest.ts';
 import { CibError, errorsOf, problem, type Problem } from '../../core/problems.ts';
 import type { KnownUpdateKey } from '../../core/settings.ts';
@@ -29,8 +22,13 @@ import {
   UPDATE_KEY_HELP,
   updateKeyOptions,
 } from '../settings.ts';
-import { readFileHead, writeFileAtomic, writeStreamAtomic } from '../../node/files.ts';
-import { sha256Through } from '../../node/hash.ts';
+import {
+  forEachFilePiece,
+  readFileHead,
+  writeFileAtomic,
+  writePiecesAtomic,
+  writeStreamAtomic,
+} from '../../node/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
@@ -114,6 +112,7 @@ export const customizeCommand: Command = {
       if (format === 'tgz') {
         size = await customizeTgzFile(baseFile, out, vesselinfo, base, verdict);
       } else {
+        const { customizeInstaller } = await import('../../core/archive/index.ts');
         const installer = await customizeInstaller({
           base: readFileSync(baseFile),
           vesselinfo,
@@ -135,7 +134,9 @@ export const customizeCommand: Command = {
       }
       throw error;
     }
-    console.error(`${check.description}\n${checked}\nwrote ${out} (${size} bytes)`);
+    // Written straight to the file descriptor: console.error would first build a stream for a
+    // piped stderr, loading more of Node than the rest of the command does.
+    writeSync(2, `${check.description}\n${checked}\nwrote ${out} (${size} bytes)\n`);
     return 0;
   },
 };
@@ -188,7 +189,7 @@ async function checkedBase(
   format: ArchiveFormat,
   expectSha256: string | undefined,
   knownKeys: KnownUpdateKey[],
-): Promise<{ sha256?: string; clean: boolean; problems: Problem[]; description: string }> {
+): Promise<CheckedBase> {
   if (format === 'exe') {
     return {
       ...(expectSha256 ? { sha256: expectSha256 } : {}),
@@ -204,14 +205,17 @@ async function checkedBase(
   if (kept) {
     return {
       sha256,
-      ...kept,
+      clean: kept.check.clean,
+      problems: kept.check.problems,
+      ...(kept.cut ? { cut: kept.cut } : {}),
       description: `software and vesselinfo check: kept from an earlier run for SHA-256 ${sha256}`,
     };
   }
+  const { checkBaseFile } = await import('../base-walk.ts');
   const walked = await checkBaseFile(baseFile, knownKeys);
   checkSha256(walked.sha256, sha256);
   const check = walked.check;
-  storeCheck(sha256, knownKeys, check);
+  storeCheck(sha256, knownKeys, { check });
   const ambiguous = check.problems.filter((p) => p.code === 'base.vesselinfo.ambiguous');
   if (ambiguous.length > 0) throw new CibError(ambiguous);
   return {
@@ -219,13 +223,29 @@ async function checkedBase(
     clean: check.clean,
     problems: check.problems,
     description: 'software and vesselinfo check: walked the base',
+    // Kept with the check once a copy of these very bytes has shown where they are cut.
+    keepCut: (cut) => storeCheck(sha256, knownKeys, { check, cut }),
   };
 }
 
-/** The SHA-256 of a file, read as a stream. */
+/** What customising needs to know of the base before it copies a byte. */
+interface CheckedBase {
+  /** The SHA-256 the copied bytes must have (none for an exe without one). */
+  sha256?: string;
+  /** No entry extracts to the vesselinfo: an append-ready base may be spliced. */
+  clean: boolean;
+  problems: Problem[];
+  description: string;
+  /** Where an append-ready base is cut, kept from an earlier run. */
+  cut?: SpliceCut;
+  /** Keeps the cut with a check just made. */
+  keepCut?: (cut: SpliceCut) => void;
+}
+
+/** The SHA-256 of a file. */
 async function fileSha256(file: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  forEachFilePiece(file, (piece) => hash.update(piece));
   return hash.digest('hex');
 }
 
@@ -245,18 +265,97 @@ function readHead(file: string): Uint8Array {
 }
 
 /**
- * Streams a tgz base through the core's streaming customiser into `out`. The SHA-256 is computed
- * on the way and checked before the output is renamed into place, so a mismatching base still
- * leaves no output; with it checked, the append-ready path may skip its own CRC pass.
+ * An append-ready base whose entries were checked (kept or walked) under `expectSha256`: its bytes
+ * up to the cut are copied into the output piece by piece, every byte of the base hashed on the
+ * way, then the new vesselinfo and end members written; the SHA-256 is checked before the rename.
+ * The cut comes with a kept check; otherwise it is read from the base's tail (and kept), which the
+ * copy then sees again, so it belongs to the very bytes whose SHA-256 is checked. Undefined for a
+ * tgz that is not append-ready.
+ */
+async function spliceTgzFile(
+  baseFile: string,
+  out: string,
+  vesselinfo: string,
+  expectSha256: string,
+  base: Pick<CheckedBase, 'cut' | 'keepCut'>,
+  beforeRename: () => Promise<void>,
+): Promise<number | undefined> {
+  const size = statSync(baseFile).size;
+  let at = base.cut;
+  let tail: { bytes: Uint8Array; offset: number } | undefined;
+  if (!at) {
+    const { appendReadyTail } = await import('../base-walk.ts');
+    const found = appendReadyTail(baseFile, size);
+    if (!found) return undefined;
+    at = found.cut;
+    tail = found.tail;
+  }
+  const cut = at;
+  const [member, end] = spliceMembers(cut, vesselinfo);
+  const hash = createHash('sha256');
+  let read = 0;
+  let tailSeen = true;
+  const written = await writePiecesAtomic(
+    out,
+    (write) => {
+      forEachFilePiece(baseFile, (piece, offset) => {
+        hash.update(piece);
+        read += piece.length;
+        if (offset < cut.cut) write(piece.subarray(0, cut.cut - offset));
+        if (tail) tailSeen &&= sameRange(piece, offset, tail);
+      });
+      write(member);
+      write(end);
+    },
+    async () => {
+      if (read !== size || !tailSeen) throw new Error(`${baseFile} changed while it was read.`);
+      checkSha256(hash.digest('hex'), expectSha256);
+      await beforeRename();
+    },
+  );
+  if (tail) base.keepCut?.(cut);
+  return written;
+}
+
+/** Whether `piece`, at file offset `offset`, agrees with `tail` where the two overlap. */
+function sameRange(
+  piece: Uint8Array,
+  offset: number,
+  tail: { bytes: Uint8Array; offset: number },
+): boolean {
+  const from = Math.max(offset, tail.offset);
+  const to = Math.min(offset + piece.length, tail.offset + tail.bytes.length);
+  for (let i = from; i < to; i++) {
+    if (piece[i - offset] !== tail.bytes[i - tail.offset]) return false;
+  }
+  return true;
+}
+
+/**
+ * Writes the customised tgz into `out`: an append-ready base already checked is spliced from the
+ * file (spliceTgzFile); any other streams through the core's streaming customiser. The SHA-256 is
+ * computed on the way and checked before the output is renamed into place, so a mismatching base
+ * still leaves no output; with it checked, the append-ready path may skip its own CRC pass.
  */
 async function customizeTgzFile(
   baseFile: string,
   out: string,
   vesselinfo: string,
-  base: { sha256?: string; clean: boolean },
+  base: CheckedBase,
   beforeRename: () => Promise<void>,
 ): Promise<number> {
   const expectSha256 = base.sha256;
+  if (expectSha256 !== undefined && base.clean) {
+    const size = await spliceTgzFile(baseFile, out, vesselinfo, expectSha256, base, beforeRename);
+    if (size !== undefined) return size;
+  }
+  const [{ customizeTgzStream }, { sha256Through }, { Readable }, { createReadStream }] =
+    await Promise.all([
+      import('../../core/archive/tgz.ts'),
+      import('../../node/hash.ts'),
+      import('node:stream'),
+      import('node:fs'),
+    ]);
   const hashed = sha256Through(
     Readable.toWeb(createReadStream(baseFile)) as ReadableStream<Uint8Array>,
   );

@@ -13,19 +13,35 @@ import {
   type SoftwareReport,
 } from '../software.ts';
 import type { ArchiveEntry, EntryVisitor } from './entries.ts';
-import { detectFormat, type ArchiveFormat } from './index.ts';
+import { detectFormat } from './format.ts';
+import type { ArchiveFormat } from '../platforms.ts';
 import { VesselinfoFinder } from './vesselinfo-entries.ts';
-import { bytesSource, MAX_INFLATED_BYTES, walkEntries, type InstallerSource } from './walk.ts';
+import {
+  bytesSource,
+  MAX_INFLATED_BYTES,
+  walkEntries,
+  type InstallerSource,
+  type WalkOptions,
+} from './walk.ts';
 
 /**
  * Every program file is read, so one may be as large as the walk's whole cap; the base is an
- * operator's, so larger inflate pieces (faster) are fine within that cap.
+ * operator's, so larger inflate pieces (faster) are fine within that cap, and so are whole members
+ * of an append-ready base (inflated natively, several at once: members.ts).
  */
 const BASE_WALK_LIMITS = {
   maxEntryBytes: MAX_INFLATED_BYTES,
   maxTotalBytes: MAX_INFLATED_BYTES,
   inflatePiece: 1 << 16,
+  memberBytes: 16 << 20,
 };
+
+/** The software check's options, and how the walk inflates (default: natively where safe). */
+export interface BaseCheckOptions extends SoftwareCheckOptions {
+  walk?: WalkOptions;
+  /** Called when the walk has read every entry, before the last digests are waited for. */
+  onWalked?: () => void;
+}
 
 /** Hands each entry to every visitor; data is inflated when any of them wants it. */
 function visitAll(visitors: EntryVisitor[]): EntryVisitor {
@@ -41,10 +57,11 @@ async function walk(
   installer: Uint8Array | InstallerSource,
   visitors: EntryVisitor[],
   format: ArchiveFormat | undefined,
+  options: WalkOptions = {},
 ): Promise<boolean> {
   const source = installer instanceof Uint8Array ? bytesSource(installer) : installer;
   if ((format ?? detectFormat(await source.head(8))) === 'exe') return false;
-  return (await walkEntries(source, visitAll(visitors), BASE_WALK_LIMITS)) !== undefined;
+  return (await walkEntries(source, visitAll(visitors), BASE_WALK_LIMITS, options)) !== undefined;
 }
 
 /**
@@ -53,11 +70,11 @@ async function walk(
  */
 export async function checkInstallerSoftware(
   installer: Uint8Array | InstallerSource,
-  options: SoftwareCheckOptions = {},
+  options: BaseCheckOptions = {},
   format?: ArchiveFormat,
 ): Promise<SoftwareReport | undefined> {
   const check = new SoftwareCheck(options);
-  if (!(await walk(installer, [check], format))) return undefined;
+  if (!(await walk(installer, [check], format, options.walk))) return undefined;
   await check.settle();
   return check.finish();
 }
@@ -74,12 +91,14 @@ export interface BaseCheck {
 /** Both checks a base must pass before a build, in one walk of its entries. */
 export async function checkBase(
   base: Uint8Array | InstallerSource,
-  options: SoftwareCheckOptions = {},
+  options: BaseCheckOptions = {},
   format?: ArchiveFormat,
 ): Promise<BaseCheck> {
   const finder = new VesselinfoFinder(false);
   const software = new SoftwareCheck(options);
-  if (!(await walk(base, [finder, software], format))) return { clean: true, problems: [] };
+  if (!(await walk(base, [finder, software], format, options.walk)))
+    return { clean: true, problems: [] };
+  options.onWalked?.();
   await software.settle();
   const report = software.finish();
   return {

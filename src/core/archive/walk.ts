@@ -8,9 +8,10 @@ import { CibError, problem } from '../problems.ts';
 import type { ArchiveEntry, EntryVisitor } from './entries.ts';
 import { concatBytes } from '../bytes.ts';
 import { GzipReader } from './gzip.ts';
+import { nativeInflater, walkMembers, type MemberInflater } from './members.ts';
 import { extractedPath } from './paths.ts';
 import { TarScanner, type TarEntryInfo } from './tar.ts';
-import { listZipEntries, readZipEntry } from './zip.ts';
+import { listZipEntries, readZipEntry, ZipTail } from './zip.ts';
 
 export interface WalkLimits {
   /** Largest single entry whose data a visitor may ask for. */
@@ -22,6 +23,25 @@ export interface WalkLimits {
    * input); a caller walking an operator's base may take larger pieces, which inflate faster.
    */
   inflatePiece?: number;
+  /**
+   * The largest gzip member a walk may inflate whole (by a MemberInflater: natively, on other
+   * threads); default 0, every member inflated in pieces as above. Only members that declare their
+   * length (an append-ready base's entries members) are taken whole; larger ones go in pieces.
+   */
+  memberBytes?: number;
+}
+
+/** How a tgz walk inflates the members it may take whole (WalkLimits.memberBytes). */
+export interface WalkOptions {
+  /**
+   * Default: the platform's DecompressionStream where it is safe (members.ts), in this thread;
+   * null: every member in pieces, by fflate.
+   */
+  inflateMember?: MemberInflater | null;
+  /** Members being inflated at once (default 4). */
+  parallel?: number;
+  /** Called with each whole member's output once the walk has read it (and no visitor holds it). */
+  onMemberRead?: (out: Uint8Array) => void;
 }
 
 /** The vesselinfo is a few KiB; thousands of 4096-bit users still fit in 4 MiB. */
@@ -44,6 +64,11 @@ export interface InstallerSource {
   head(length: number): Promise<Uint8Array>;
   /** The bytes from the start, in chunks; cancelled when a walk stops early. */
   stream(): ReadableStream<Uint8Array>;
+  /**
+   * The same chunks without a stream, where the platform reads them more cheaply (a file in
+   * Node: no stream machinery to load and drive); walks prefer it.
+   */
+  chunks?(): AsyncIterable<Uint8Array>;
   /** Every byte at once, for formats read from their end (zip, exe). */
   bytes(): Promise<Uint8Array>;
 }
@@ -125,6 +150,8 @@ export class TgzWalker {
   private readonly gzip: GzipReader;
   private readonly scanner: TarScanner;
   private current: { entry: ArchiveEntry; chunks: Uint8Array[]; got: number } | undefined;
+  /** The tar bytes being pushed are the walker's to keep: an entry inside them needs no copy. */
+  private owned = false;
 
   /**
    * `fragment`: the bytes are only the first members of an append-ready base (its end member is
@@ -165,6 +192,40 @@ export class TgzWalker {
     }
   }
 
+  /**
+   * Tar bytes inflated elsewhere (whole members, members.ts), pushed in order instead of through
+   * `push`; `owned` when the chunk is never reused, so entries inside it are handed out uncopied.
+   */
+  pushTar(chunk: Uint8Array, owned = false): void {
+    if (this.summary.stopped) return;
+    this.owned = owned;
+    try {
+      this.onInflated(chunk);
+    } catch (error) {
+      if (!(error instanceof StopWalk)) throw error;
+      this.summary.stopped = true;
+    } finally {
+      this.owned = false;
+    }
+  }
+
+  /** The end of the tar bytes given to `pushTar`. */
+  endTar(): void {
+    if (this.summary.stopped) return;
+    this.scanner.finish();
+  }
+
+  /** Refuses, before inflating, a member that would take the walk past its cap. */
+  assertWithinTotal(inflated: number): void {
+    if (inflated > this.limits.maxTotalBytes) {
+      throw limitError(
+        'total',
+        this.current?.entry.name ?? 'tar',
+        `The archive inflates to more than ${mib(this.limits.maxTotalBytes)}; no installer is that large.`,
+      );
+    }
+  }
+
   private deliver(entry: ArchiveEntry, data?: Uint8Array): void {
     this.summary.entries++;
     this.visitor.onEntry(entry, data);
@@ -188,6 +249,11 @@ export class TgzWalker {
 
   private onData(chunk: Uint8Array): void {
     const wanted = this.current!;
+    if (this.owned && wanted.got === 0 && chunk.length === wanted.entry.size) {
+      this.current = undefined;
+      this.deliver(wanted.entry, chunk);
+      return;
+    }
     wanted.chunks.push(chunk.slice()); // a copy, so the inflater's larger buffer can go
     wanted.got += chunk.length;
     if (wanted.got === wanted.entry.size) {
@@ -198,44 +264,90 @@ export class TgzWalker {
 
   private onInflated(chunk: Uint8Array): void {
     this.summary.inflated += chunk.length;
-    if (this.summary.inflated > this.limits.maxTotalBytes) {
-      throw limitError(
-        'total',
-        this.current?.entry.name ?? 'tar',
-        `The archive inflates to more than ${mib(this.limits.maxTotalBytes)}; no installer is that large.`,
-      );
-    }
+    this.assertWithinTotal(this.summary.inflated);
     this.scanner.push(chunk);
   }
 }
 
-/** Walks a gzip-compressed tar as it streams in, inflating each piece once. */
+/** A tgz's bytes: whole, a Web stream, or any async iterable of chunks (a file read in Node). */
+export type TgzInput = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** The chunks of `input` in order; leaving the loop early cancels a stream. */
+export async function* chunksOf(input: TgzInput): AsyncGenerator<Uint8Array> {
+  if (input instanceof Uint8Array) {
+    yield input;
+    return;
+  }
+  if (!('getReader' in input)) {
+    yield* input;
+    return;
+  }
+  const reader = input.getReader();
+  let ended = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        ended = true;
+        return;
+      }
+      yield value;
+    }
+  } finally {
+    if (!ended) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
+/** The chunks of `input`, each also handed to `tail`. */
+async function* keepingTail(
+  input: AsyncIterable<Uint8Array>,
+  tail: ZipTail,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of input) {
+    tail.push(chunk);
+    yield chunk;
+  }
+}
+
+/**
+ * Walks a gzip-compressed tar as it streams in, inflating each piece once: members that declare
+ * their length whole, where the limits allow it (members.ts), the rest in pieces.
+ */
 export async function walkTgz(
-  input: Uint8Array | ReadableStream<Uint8Array>,
+  input: TgzInput,
   visitor: EntryVisitor,
   limits: WalkLimits = DEFAULT_WALK_LIMITS,
+  options: WalkOptions = {},
 ): Promise<WalkSummary> {
   const walker = new TgzWalker(visitor, limits);
+  const inflate =
+    limits.memberBytes && options.inflateMember !== null
+      ? (options.inflateMember ?? (await nativeInflater()))
+      : undefined;
+  if (inflate) {
+    // The member readers each see part of the file; the whole file's end is checked here, as a
+    // sequential GzipReader checks it (docs/formats.md, "Strict archive profile": not also a zip).
+    const tail = new ZipTail();
+    await walkMembers(keepingTail(chunksOf(input), tail), walker, {
+      inflate,
+      memberBytes: limits.memberBytes!,
+      piece: limits.inflatePiece ?? WALK_INFLATE_PIECE,
+      parallel: options.parallel ?? 4,
+      ...(options.onMemberRead ? { onMemberRead: options.onMemberRead } : {}),
+    });
+    if (!walker.summary.stopped) tail.check();
+    return walker.summary;
+  }
   if (input instanceof Uint8Array) {
     walker.push(input, true);
     return walker.summary;
   }
-  const reader = input.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (value.length) walker.push(value);
-      if (walker.summary.stopped) break;
-    }
-    if (!walker.summary.stopped) walker.push(new Uint8Array(0), true);
-    if (walker.summary.stopped) await reader.cancel().catch(() => {});
-  } catch (error) {
-    await reader.cancel().catch(() => {});
-    throw error;
-  } finally {
-    reader.releaseLock();
+  for await (const value of chunksOf(input)) {
+    if (value.length) walker.push(value);
+    if (walker.summary.stopped) break;
   }
+  if (!walker.summary.stopped) walker.push(new Uint8Array(0), true);
   return walker.summary;
 }
 
@@ -300,10 +412,12 @@ export async function walkEntries(
   source: InstallerSource | Uint8Array,
   visitor: EntryVisitor,
   limits: WalkLimits = DEFAULT_WALK_LIMITS,
+  options: WalkOptions = {},
 ): Promise<WalkSummary | undefined> {
   const from = source instanceof Uint8Array ? bytesSource(source) : source;
   const head = await from.head(4);
-  if (isGzip(head)) return walkTgz(from.stream(), visitor, limits);
+  if (isGzip(head))
+    return walkTgz(from.chunks ? from.chunks() : from.stream(), visitor, limits, options);
   if (isZip(head)) return walkZip(await from.bytes(), visitor, limits);
   return undefined;
 }

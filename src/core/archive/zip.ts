@@ -798,6 +798,43 @@ export function holdsZipArchive(bytes: Uint8Array, from = 0): boolean {
   return false;
 }
 
+/** A zip end record and the longest comment: where readers look for one at a file's end. */
+const ZIP_END_SEARCH = END_FIXED_LENGTH + 0xffff;
+
+/**
+ * The last bytes of a tgz as it streams past, to check at its end that they hold no zip end
+ * record: unzip would extract a zip from the file (docs/formats.md, "Strict archive profile").
+ * Keeps at most twice the search window.
+ */
+export class ZipTail {
+  private chunks: Uint8Array[] = [];
+  private length = 0;
+
+  push(chunk: Uint8Array): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    while (this.chunks.length > 1 && this.length - this.chunks[0]!.length >= ZIP_END_SEARCH) {
+      this.length -= this.chunks.shift()!.length;
+    }
+    if (this.length > 2 * ZIP_END_SEARCH) {
+      const joined = concatBytes(this.chunks).slice(this.length - ZIP_END_SEARCH);
+      this.chunks = [joined];
+      this.length = joined.length;
+    }
+  }
+
+  check(): void {
+    const tail = concatBytes(this.chunks);
+    if (holdsZipArchive(tail, Math.max(0, tail.length - ZIP_END_SEARCH))) {
+      throw profileError(
+        'tgz-zip',
+        'end of file',
+        `The gzip file also ends like a zip archive: unzip would extract a zip from it (${PROFILE_SECTION}).`,
+      );
+    }
+  }
+}
+
 /** Every entry of a zip, in central-directory order; throws CibError `base.zip.*` on a bad zip. */
 export function listZipEntries(base: Uint8Array): ZipEntry[] {
   return readLayout(base).entries.map(publicEntry);

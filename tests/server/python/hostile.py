@@ -63,7 +63,7 @@ rpc("malformed", b"<?xml version='1.0'?><methodCall><methodName>api_version</met
 rpc("not_xml", b"hello, world")
 rpc("empty", b"")
 rpc("unknown_method", call("build_everything"))
-rpc("markup_in_fault", call("build_installers", [{"percentage": 80, "owner": "a<b>&c\u00e9\u0001"}]))
+rpc("markup_in_fault", call("build_installers", [{"percentage": 80, "owner": "a<b>&c\u00e9"}]))
 rpc("wrong_type_vessels", call("build_installers", "not a list"))
 rpc("wrong_type_user_data", call("build_installers", [{"percentage": 80, "owner": "owner"}], ["x"]))
 rpc("too_many_args", call("build_installers", [], {}, 3))

@@ -1,0 +1,342 @@
+/**
+ * Inflating a tgz member by member: the entries members of an append-ready base say their own
+ * length (`role=entries deflate=N`, docs/formats.md#append-ready-tgz), so a reader can cut the
+ * compressed stream into whole members as they arrive and inflate each on its own, with the
+ * platform's native inflater and on several threads where the caller has them. The inflated
+ * members are then read in order by the one tar reader (walk.ts), exactly as a sequential reader
+ * would read them.
+ *
+ * A member inflater must refuse anything but exactly one complete gzip member: bytes after its
+ * end, a short member, a wrong CRC-32 or ISIZE. Otherwise a member whose declared length is a lie
+ * could hide data a sequential reader (`gzip -d`, `tar`) would see. `nativeInflater()` checks this
+ * of the platform's `DecompressionStream` before using it. Chromium 156, Firefox ESR 153 and
+ * WebKitGTK 2.50 inflate only one member per stream and refuse anything after it (so members go
+ * one by one), and pass the check; Node 20's drops trailing bytes silently and fails it (Node
+ * callers pass zlib's raw inflate instead, src/node/inflate.ts).
+ */
+import { CibError, problem } from '../problems.ts';
+import { GzipReader, GZIP_TRAILER_LENGTH, readGzipHeader, writeStoredGzipMember } from './gzip.ts';
+import { MARKER_ID, MARKER_TAG } from './tgz-marker.ts';
+import type { TgzWalker } from './walk.ts';
+
+/** One whole gzip member, cut from the stream by its declared length. */
+export interface GzipMemberSpan {
+  /** The member's bytes: header, deflate data, trailer. */
+  bytes: Uint8Array;
+  /** Offset of its first byte in the file (for messages). */
+  offset: number;
+  headerLength: number;
+  /** Bytes of deflate data between the header and the trailer. */
+  deflateLength: number;
+  /** The trailer's CRC-32 and ISIZE (the inflated length; members here are far below 4 GiB). */
+  crc: number;
+  size: number;
+  /**
+   * `bytes` is a buffer of its own holding exactly the member, which the inflater may take (move
+   * to another thread); otherwise it is a view into the caller's bytes and must be left as it is.
+   */
+  owned?: boolean;
+}
+
+/**
+ * Inflates one member: resolves with exactly its `size` inflated bytes, or rejects (a CibError
+ * naming the member) when the bytes are not exactly one valid member holding that much.
+ */
+export type MemberInflater = (member: GzipMemberSpan) => Promise<Uint8Array>;
+
+const ENTRIES_SIZED = new RegExp(
+  `^${MARKER_TAG.replace(/[/.]/g, '\\$&')} role=entries deflate=(\\d+)$`,
+);
+const decoder = new TextDecoder();
+
+/** The gzip header's fixed part; an FEXTRA header is at least this plus XLEN. */
+const HEADER_PREFIX = 12;
+
+/**
+ * The member at the start of `bytes`: its lengths when it is an entries member that declares its
+ * length; `undefined` when it is any other member (read it sequentially); `{ need }` when the
+ * header needs that many bytes to be read.
+ */
+export function sizedMemberAt(
+  bytes: Uint8Array,
+): { headerLength: number; deflateLength: number; length: number } | { need: number } | undefined {
+  if (bytes.length < HEADER_PREFIX) return { need: HEADER_PREFIX };
+  // Only our own headers (FEXTRA and nothing else) can carry the length.
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b || bytes[3] !== 0x04) return undefined;
+  const headerLength = HEADER_PREFIX + (bytes[10]! | (bytes[11]! << 8));
+  if (bytes.length < headerLength) return { need: headerLength };
+  let header;
+  try {
+    header = readGzipHeader(bytes.subarray(0, headerLength));
+  } catch {
+    return undefined; // the sequential reader says what is wrong with it
+  }
+  const marker = header.subfields.length === 1 ? header.subfields[0]! : undefined;
+  if (!marker || marker.id[0] !== MARKER_ID[0] || marker.id[1] !== MARKER_ID[1]) return undefined;
+  const match = ENTRIES_SIZED.exec(decoder.decode(marker.data));
+  if (!match) return undefined;
+  const deflateLength = Number(match[1]);
+  if (!Number.isSafeInteger(deflateLength)) return undefined;
+  return {
+    headerLength,
+    deflateLength,
+    length: headerLength + deflateLength + GZIP_TRAILER_LENGTH,
+  };
+}
+
+/** The span for a member cut at its declared length; its trailer read. */
+export function memberSpan(
+  bytes: Uint8Array,
+  offset: number,
+  headerLength: number,
+  deflateLength: number,
+): GzipMemberSpan {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 8);
+  return {
+    bytes,
+    offset,
+    headerLength,
+    deflateLength,
+    crc: view.getUint32(0, true),
+    size: view.getUint32(4, true),
+  };
+}
+
+export function memberError(member: { offset: number }, message: string): CibError {
+  return new CibError(
+    problem(
+      'base.gzip.corrupt',
+      `member at byte ${member.offset}`,
+      `The gzip data is corrupt (${message}).`,
+    ),
+  );
+}
+
+/**
+ * Inflates one whole member with the platform's DecompressionStream into a buffer of exactly
+ * `size` bytes; more output than that is refused at once (memory stays bounded by `size`).
+ */
+export async function inflateMemberNative(
+  member: Pick<GzipMemberSpan, 'bytes' | 'offset' | 'size'>,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(member.size);
+  let at = 0;
+  // Written straight in: a Blob's stream would take a trip through the browser's blob store.
+  const inflater = new DecompressionStream('gzip');
+  const writer = inflater.writable.getWriter();
+  const writing = writer.write(member.bytes as Uint8Array<ArrayBuffer>).then(() => writer.close());
+  writing.catch(() => {}); // its error also ends the reading below
+  const reader = inflater.readable.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (at + value.length > out.length) {
+        throw memberError(member, 'it holds more than its length field (ISIZE) says');
+      }
+      out.set(value, at);
+      at += value.length;
+    }
+    await writing;
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    if (error instanceof CibError) throw error;
+    throw memberError(member, error instanceof Error ? error.message : String(error));
+  }
+  if (at !== out.length) throw memberError(member, 'its length field (ISIZE) does not match');
+  return out;
+}
+
+let probed: Promise<boolean> | undefined;
+
+/**
+ * Whether this platform's DecompressionStream may inflate members one by one: it inflates one
+ * member, and refuses a member followed by other bytes (or inflates every member, as Node's does
+ * not: it drops what follows silently), a wrong CRC-32 and a cut member. Measured once per thread.
+ */
+export function nativeInflateSafe(): Promise<boolean> {
+  probed ??= (async () => {
+    if (typeof DecompressionStream !== 'function' || typeof Blob !== 'function') return false;
+    const encode = (text: string) => new TextEncoder().encode(text);
+    const one = writeStoredGzipMember(encode('cib'));
+    const two = writeStoredGzipMember(encode('probe'));
+    const inflate = async (bytes: Uint8Array): Promise<string | undefined> => {
+      try {
+        const stream = new Blob([bytes as Uint8Array<ArrayBuffer>])
+          .stream()
+          .pipeThrough(new DecompressionStream('gzip'));
+        return await new Response(stream).text();
+      } catch {
+        return undefined;
+      }
+    };
+    const badCrc = one.slice();
+    badCrc[badCrc.length - GZIP_TRAILER_LENGTH] = ~one[one.length - GZIP_TRAILER_LENGTH]! & 0xff;
+    const joined = new Uint8Array([...one, ...two]);
+    const junk = new Uint8Array([...one, 0, 1, 2, 3]);
+    const [single, both, trailing, crc, cut] = await Promise.all([
+      inflate(one),
+      inflate(joined),
+      inflate(junk),
+      inflate(badCrc),
+      inflate(one.subarray(0, one.length - 3)),
+    ]);
+    return (
+      single === 'cib' &&
+      (both === undefined || both === 'cibprobe') &&
+      trailing === undefined &&
+      crc === undefined &&
+      cut === undefined
+    );
+  })();
+  return probed;
+}
+
+/** The platform's native member inflater, in this thread; undefined where it is not safe. */
+export async function nativeInflater(): Promise<MemberInflater | undefined> {
+  return (await nativeInflateSafe()) ? inflateMemberNative : undefined;
+}
+
+export interface MemberWalkOptions {
+  inflate: MemberInflater;
+  /** Members inflating more than this are read in pieces instead (WalkLimits.memberBytes). */
+  memberBytes: number;
+  /** Compressed bytes per piece for what is read in pieces. */
+  piece: number;
+  /** Members being inflated at once; reading the input waits while that many are. */
+  parallel: number;
+  /** Called with each member's output once the walker has read it. */
+  onMemberRead?: (out: Uint8Array) => void;
+}
+
+/**
+ * Feeds a tgz stream to `walker`: while members declare their length, each whole member goes to
+ * `inflate` as soon as it has arrived (several at once) and their output to the walker in file
+ * order; from the first member that does not (a vesselinfo or end member, any other writer's
+ * gzip), the rest is read in pieces by the same GzipReader a sequential walk uses. Stops reading
+ * when the walker's visitor is done.
+ */
+export async function walkMembers(
+  input: AsyncIterable<Uint8Array>,
+  walker: TgzWalker,
+  options: MemberWalkOptions,
+): Promise<void> {
+  const pending: Uint8Array[] = [];
+  let pendingLength = 0;
+  /** File offset of the first pending byte. */
+  let position = 0;
+  /** Inflated bytes of the members handed out so far, for the walk's cap. */
+  let promised = 0;
+  let sequential: GzipReader | undefined;
+  /** Work for the walker in file order, each resolving once it may run. */
+  const queue: Promise<() => void>[] = [];
+
+  /** Whether the last `take` joined chunks into a buffer of its own. */
+  let tookOwn = false;
+  const take = (length: number): Uint8Array => {
+    let out: Uint8Array;
+    tookOwn = pending[0]!.length < length;
+    if (!tookOwn) {
+      out = pending[0]!.subarray(0, length);
+    } else {
+      out = new Uint8Array(length);
+      let at = 0;
+      for (const chunk of pending) {
+        const n = Math.min(chunk.length, length - at);
+        out.set(chunk.subarray(0, n), at);
+        at += n;
+        if (at === length) break;
+      }
+    }
+    let left = length;
+    while (left > 0) {
+      const first = pending[0]!;
+      if (first.length <= left) {
+        pending.shift();
+        left -= first.length;
+      } else {
+        pending[0] = first.subarray(left);
+        left = 0;
+      }
+    }
+    pendingLength -= length;
+    position += length;
+    return out;
+  };
+  /** The first pending chunk, joined with the next ones until it holds `length` bytes (or all). */
+  const front = (length: number): Uint8Array => {
+    if (pending[0]!.length < length && pending.length > 1) {
+      const joined = take(Math.min(length, pendingLength));
+      pending.unshift(joined);
+      pendingLength += joined.length;
+      position -= joined.length;
+    }
+    return pending[0]!;
+  };
+  const runNext = async () => (await queue.shift()!)();
+  const enqueue = (work: Promise<() => void>) => {
+    work.catch(() => {}); // awaited in turn; an early end must not leave it unhandled
+    queue.push(work);
+  };
+  const readSequentially = (origin: number): GzipReader =>
+    new GzipReader((chunk) => walker.pushTar(chunk), { piece: options.piece, origin });
+
+  /** Hands out every whole sized member pending; false once a member does not declare its length. */
+  const cutMembers = async (): Promise<boolean> => {
+    while (pendingLength > 0 && !walker.summary.stopped) {
+      let sized = sizedMemberAt(front(HEADER_PREFIX));
+      if (sized && 'need' in sized) sized = sizedMemberAt(front(sized.need));
+      if (sized === undefined) return false;
+      if ('need' in sized) return true; // the header is still arriving
+      if (pendingLength < sized.length) return true;
+      const offset = position;
+      const span = memberSpan(take(sized.length), offset, sized.headerLength, sized.deflateLength);
+      if (tookOwn) span.owned = true;
+      promised += span.size;
+      walker.assertWithinTotal(promised);
+      if (span.size > options.memberBytes) {
+        enqueue(Promise.resolve(() => readSequentially(offset).push(span.bytes, true)));
+      } else {
+        enqueue(
+          options.inflate(span).then((out) => {
+            if (out.length !== span.size) {
+              throw memberError(span, 'its length field (ISIZE) does not match');
+            }
+            return () => {
+              walker.pushTar(out, true);
+              options.onMemberRead?.(out);
+            };
+          }),
+        );
+      }
+      while (queue.length >= options.parallel) await runNext();
+    }
+    return true;
+  };
+
+  for await (const value of input) {
+    if (!value.length) continue;
+    if (sequential) {
+      sequential.push(value);
+    } else {
+      pending.push(value);
+      pendingLength += value.length;
+      if (!(await cutMembers())) {
+        while (queue.length > 0) await runNext();
+        sequential = readSequentially(position);
+        for (const chunk of pending.splice(0)) sequential.push(chunk);
+        pendingLength = 0;
+      }
+    }
+    if (walker.summary.stopped) break; // leaving the loop cancels the input
+  }
+  while (queue.length > 0 && !walker.summary.stopped) await runNext();
+  if (walker.summary.stopped) return;
+  if (!sequential && (pendingLength > 0 || position === 0)) {
+    // A cut member or header at the end (or nothing at all): the sequential reader says so.
+    sequential = readSequentially(position);
+    for (const chunk of pending.splice(0)) sequential.push(chunk);
+  }
+  sequential?.push(new Uint8Array(0), true);
+  walker.endTar();
+}
