@@ -15,6 +15,8 @@ import {
 } from '../../src/core/archive/profile.ts';
 import { endOfArchiveLength, writeTarEntry } from '../../src/core/archive/tar.ts';
 import { makeAppendReady } from '../../src/core/archive/tgz.ts';
+import { writeEntriesMember } from '../../src/core/archive/tgz-layout.ts';
+import { zlibMemberInflater } from '../../src/node/inflate.ts';
 import { walkEntries } from '../../src/core/archive/walk.ts';
 import { CibError } from '../../src/core/problems.ts';
 import { BASES, tempDir } from '../support/tools.ts';
@@ -355,6 +357,77 @@ describe('tar', () => {
     const tar = new Uint8Array([...file('seattle/a'), ...new Uint8Array(endOfArchiveLength(1024))]);
     const polyglot = writeGzipMember(tar, 6, { id: [0x5a, 0x50], data: zip });
     expect(await verdict(polyglot)).toBe('base.profile.tgz-zip');
+  });
+});
+
+describe('the member walk (append-ready entries members inflated whole, as cib and the page do)', () => {
+  /** The walk over members that say their length, inflated by zlib several at once. */
+  async function memberVerdict(bytes: Uint8Array): Promise<string> {
+    try {
+      await walkEntries(
+        bytes,
+        { wantsData: () => true, onEntry: () => {} },
+        { ...LARGE, memberBytes: 1 << 22 },
+        { inflateMember: zlibMemberInflater },
+      );
+      return 'accepted';
+    } catch (error) {
+      if (error instanceof CibError) return error.code;
+      throw error;
+    }
+  }
+  const end = (length: number) => writeGzipMember(new Uint8Array(endOfArchiveLength(length)), 9);
+
+  it('applies every rule there too: a link, a second name source, data after the end', async () => {
+    const good = [folder('seattle/'), file('seattle/a')];
+    const members = (entries: Uint8Array[], tail?: Uint8Array) => {
+      const length = entries.reduce((n, e) => n + e.length, 0);
+      return new Uint8Array([
+        ...entries.flatMap((e) => [...writeEntriesMember(e)]),
+        ...writeGzipMember(
+          new Uint8Array([...new Uint8Array(endOfArchiveLength(length)), ...(tail ?? [])]),
+          9,
+        ),
+      ]);
+    };
+    expect(await memberVerdict(members(good))).toBe('accepted');
+    expect(await memberVerdict(members([...good, patched(file('seattle/lib'), 156, [0x32])]))).toBe(
+      'base.profile.type',
+    );
+    expect(
+      await memberVerdict(
+        members(
+          [paxEntry(record('path', 'seattle/b')), ...good.slice(1)].concat(file('Seattle/A')),
+        ),
+      ),
+    ).toBe('base.profile.case');
+    expect(await memberVerdict(members(good, file('hidden')))).toBe('base.profile.end');
+  });
+
+  it("checks the whole file's end for a zip there too", async () => {
+    const zip = new Uint8Array(46 + 22);
+    zip.set([0x50, 0x4b, 0x01, 0x02], 0);
+    zip.set([0x50, 0x4b, 0x05, 0x06], 46);
+    new DataView(zip.buffer).setUint16(46 + 10, 1, true);
+    new DataView(zip.buffer).setUint32(46 + 12, 46, true);
+    // The zip is a file's data in a stored entries member: sized, so inflated by zlib, and the
+    // end member after it is read by a reader that never sees the zip.
+    const holder = writeTarEntry(
+      { name: 'seattle/inner.zip', mode: 0o644, size: 0, mtime: 0, type: 'file' },
+      zip,
+    );
+    const plain = writeTarEntry(
+      { name: 'seattle/inner.bin', mode: 0o644, size: 0, mtime: 0, type: 'file' },
+      new Uint8Array(zip.length),
+    );
+    expect(
+      await memberVerdict(new Uint8Array([...writeEntriesMember(plain, 0), ...end(plain.length)])),
+    ).toBe('accepted');
+    expect(
+      await memberVerdict(
+        new Uint8Array([...writeEntriesMember(holder, 0), ...end(holder.length)]),
+      ),
+    ).toBe('base.profile.tgz-zip');
   });
 });
 
