@@ -40,21 +40,26 @@ function measure(file: string): { ms: number; rssMb: number; status: number } {
 
 /**
  * `npm run bench hostile`: whole-process `cib inspect` on hostile inputs (a ~1 MB tgz holding
- * 1 GiB of zeros; zips whose vesselinfo declares 4 GiB, or 100 bytes while inflating to 64 MiB),
- * against `cib inspect` of an ordinary custom installer in the same run.
+ * 1 GiB of zeros; zips whose vesselinfo declares 4 GiB, or 100 bytes while inflating to 64 MiB;
+ * tgz files of ~1.5 MB holding tens of thousands of entries with long names or deep paths, which
+ * load the strict profile's checks across entries), against `cib inspect` of an ordinary custom
+ * installer in the same run.
  */
 export const hostileSuite: BenchSuite = {
   name: 'hostile',
   async run() {
     const dir = mkdtempSync(join(tmpdir(), 'bench-hostile-'));
     try {
-      execFileSync('python3', [BUILDER, dir]);
+      execFileSync('python3', [BUILDER, dir, '--bench']);
       const inputs = {
         // a real installer shape, one vesselinfo: the figure the hostile ones compare with
         ordinary_tgz: join(dir, 'ordinary.tgz'),
         bomb_tgz: join(dir, 'bomb.tgz'),
         huge_declared_zip: join(dir, 'huge-declared.zip'),
         lying_size_zip: join(dir, 'lying-size.zip'),
+        // the strict profile's checks across entries: many long names, and deep paths
+        many_names_tgz: join(dir, 'many-names.tgz'),
+        deep_paths_tgz: join(dir, 'deep-paths.tgz'),
       };
       const key = `65537 ${2n ** 2047n + 1n}`;
       const ordinary = await customizeInstaller({

@@ -1,5 +1,6 @@
 import { cliSuite } from './cli.ts';
 import { hostileSuite } from './hostile.ts';
+import { inspectSuite } from './inspect.ts';
 import { keygenSuite } from './keygen.ts';
 import { softwareSuite } from './software.ts';
 import { tgzSuite } from './tgz.ts';
@@ -19,6 +20,7 @@ export const suites: BenchSuite[] = [
   tgzSuite,
   zipSuite,
   softwareSuite,
+  inspectSuite,
   hostileSuite,
   cliSuite,
 ];

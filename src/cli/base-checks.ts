@@ -22,8 +22,11 @@ import { demoKeyTrustedFor, type SignerOf } from '../node/demo-bases.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { sha256Hex } from '../node/hash.ts';
 
-/** Bumped when what a stored check means changes, so an old one is never misread. */
-const FORMAT = 2;
+/**
+ * Bumped when what a stored check means changes, so an old one is never misread: 3 since the
+ * strict archive profile, which refuses bases an earlier check passed.
+ */
+const FORMAT = 3;
 
 /** A kept check, and for an append-ready tgz base where it is cut. */
 export interface KeptCheck {

@@ -19,16 +19,22 @@ beforeAll(() => {
 });
 
 describe('cib inspect on hostile installers', () => {
-  it('names every entry of an ambiguous tgz and exits 1', () => {
+  it('names the entry and the rule of an archive outside the strict profile, and exits 1', () => {
     const run = runCib(['inspect', join(dir, 'dot.tgz')]);
     expect(run.status).toBe(1);
     expect(run.stdout).toContain('AMBIGUOUS');
     expect(run.stdout).not.toContain('will accept');
     expect(run.stderr).toContain(
-      'seattle/seattle_repy/vesselinfo: The entry "seattle/seattle_repy/vesselinfo" (a regular file) is 1 of 2',
+      'seattle/./seattle_repy/vesselinfo: The entry "seattle/./seattle_repy/vesselinfo" has a "." path component',
     );
+  });
+
+  it('names every vesselinfo entry when more than one is inside the profile', () => {
+    const run = runCib(['inspect', join(dir, 'folder-vesselinfo.tgz')]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain('AMBIGUOUS');
     expect(run.stderr).toContain(
-      'seattle/./seattle_repy/vesselinfo: The entry "seattle/./seattle_repy/vesselinfo" (a regular file) is 2 of 2',
+      'seattle/seattle_repy/vesselinfo/: The entry "seattle/seattle_repy/vesselinfo/" extracts to seattle/seattle_repy/vesselinfo but is a directory',
     );
   });
 
@@ -38,12 +44,11 @@ describe('cib inspect on hostile installers', () => {
     const inspection = JSON.parse(run.stdout) as {
       ambiguous: boolean;
       valid: boolean;
-      problems: { path: string }[];
+      problems: { code: string; path: string }[];
     };
     expect(inspection).toMatchObject({ ambiguous: true, valid: false });
-    expect(inspection.problems.map((p) => p.path)).toEqual([
-      'seattle/seattle_repy/vesselinfo',
-      'seattle\\seattle_repy\\vesselinfo',
+    expect(inspection.problems.map((p) => [p.code, p.path])).toEqual([
+      ['base.profile.name', 'seattle\\seattle_repy\\vesselinfo'],
     ]);
   });
 
@@ -74,7 +79,7 @@ describe('cib customize on an ambiguous base', () => {
         '--out',
         out,
       ]);
-      expect(run.stderr).toContain('extract to seattle/seattle_repy/vesselinfo');
+      expect(run.stderr).toContain('Strict archive profile');
       expect(run.status).toBe(1);
       expect(existsSync(out)).toBe(false);
       expect(readdirSync(dir).filter((name) => name.includes('out-'))).toEqual([]);
@@ -84,8 +89,8 @@ describe('cib customize on an ambiguous base', () => {
 
 describe('cib customize streaming an append-ready base whose marker hides a vesselinfo', () => {
   it.each([
-    ['forged-ready.tgz', 'lies where the append-ready marker says there is none'],
-    ['forged-ready-two.tgz', 'is 2 of 2 that extract to seattle/seattle_repy/vesselinfo'],
+    ['forged-ready.tgz', 'has a "." path component'],
+    ['forged-ready-two.tgz', 'has a "." path component'],
   ])('refuses %s and writes nothing', (file, sentence) => {
     const out = join(dir, `streamed-${file}`);
     const run = runCib([

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +131,31 @@ describe('customizeExe', () => {
     } catch (error) {
       expect((error as CibError).code).toBe('base.exe.truncated');
     }
+  });
+});
+
+describe('the strict profile of the GUI executable', () => {
+  it('refuses a DOS stub with no PE header', () => {
+    const stub = new Uint8Array(256);
+    stub.set([0x4d, 0x5a]);
+    expect(() => customizeExe(stub, VESSELINFO)).toThrow(
+      expect.objectContaining({ code: 'base.profile.exe' }),
+    );
+  });
+
+  it('refuses an executable that is also a zip, which unzip would extract', () => {
+    const zipFile = join(work, 'inner.zip');
+    execFileSync('python3', [
+      '-c',
+      'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w").writestr("seattle/a", "x")',
+      zipFile,
+    ]);
+    const exe = fakeExe();
+    const both = new Uint8Array([...exe, ...readFileSync(zipFile)]);
+    expect(() => customizeExe(both, VESSELINFO)).toThrow(
+      expect.objectContaining({ code: 'base.profile.exe-zip' }),
+    );
+    // Its START: block alone is fine: Seattle's helper reads only what follows the last one.
+    expect(helperExtracts(customizeExe(exe, VESSELINFO))).toBe(VESSELINFO);
   });
 });

@@ -168,8 +168,16 @@ describe('the installer engine', () => {
 
   it('customises the Windows GUI exe so the install-time helper finds the vesselinfo after the last START:', async () => {
     const exe = new Uint8Array(4096);
-    exe.set([0x4d, 0x5a]);
     for (let i = 2; i < exe.length; i++) exe[i] = (i * 131) & 0xff;
+    // A PE program, as the strict profile wants: "MZ", e_lfanew -> "PE\0\0", one section inside.
+    const view = new DataView(exe.buffer);
+    exe.set([0x4d, 0x5a]);
+    view.setUint32(0x3c, 0x80, true);
+    exe.set([0x50, 0x45, 0, 0], 0x80);
+    view.setUint16(0x86, 1, true);
+    view.setUint16(0x94, 0, true);
+    view.setUint32(0x98 + 16, 0x800, true);
+    view.setUint32(0x98 + 20, 0x200, true);
     const out = await customizeInstaller({ base: exe, vesselinfo, platform: 'windows_gui' });
     const dir = tempDir();
     writeFileSync(join(dir, 'x.exe'), out);

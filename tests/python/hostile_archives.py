@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Builds hostile installers with Python's tarfile, zipfile and gzip, for the inspect tests.
 
-Usage: hostile_archives.py OUTDIR
+Usage: hostile_archives.py OUTDIR [--bench]
 
 Each archive first holds a regular seattle/seattle_repy/vesselinfo reading "first", then a
 second entry that tar -x or unzip writes onto the same path (or onto the same path on a
 case-insensitive file system). Also writes bomb.tgz (a ~1 MB tgz holding 1 GiB of zeros) and two
 zips whose vesselinfo declares a size that is huge (huge-declared.zip) or a lie (lying-size.zip).
+With --bench, also the inputs that load the strict profile's checks across entries: many-names.tgz
+(entries with 200-byte names until the inflation cap) and deep-paths.tgz (100,000 entries, each
+more than a hundred folders deep).
 """
 import gzip
 import io
@@ -130,6 +133,24 @@ def patch_sizes(path, name, size):
     open(path, "wb").write(bytes(data))
 
 
+def many_entries(path, names):
+    """A tgz of empty files, one per name: headers only, so it compresses to almost nothing."""
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for name in names:
+                info = tarfile.TarInfo(name)
+                info.mode = 0o644
+                tar.addfile(info)
+
+
+def bench_inputs(out):
+    j = lambda name: os.path.join(out, name)
+    many_entries(j("many-names.tgz"),
+                 ("seattle/%s%08d" % ("n" * 180, i) for i in range(120_000)))
+    deep = "/".join(["d"] * 110)
+    many_entries(j("deep-paths.tgz"), ("seattle/%d/%s/f" % (i, deep) for i in range(100_000)))
+
+
 def main(out):
     import warnings
 
@@ -150,6 +171,14 @@ def main(out):
     write_forged_ready(j("forged-ready-two.tgz"), ["seattle/./seattle_repy/vesselinfo",
                                                    "./seattle/seattle_repy/vesselinfo"])
     write_tgz(j("case.tgz"), lambda t: tar_file(t, "Seattle/Seattle_repy/VesselInfo", SECOND))
+    # Inside the strict profile, but the vesselinfo is a folder: still ambiguous.
+    with tarfile.open(j("folder-vesselinfo.tgz"), "w:gz") as tar:
+        tar_file(tar, "seattle/seattle_repy/nmmain.py", b"print('hello')\n")
+        folder = tarfile.TarInfo(VESSELINFO + "/")
+        folder.type = tarfile.DIRTYPE
+        folder.mode = 0o755
+        tar.addfile(folder)
+        tar_file(tar, VESSELINFO + "/x", SECOND)
 
     # unzip turns \ into / for entries made on MS-DOS/Windows (create_system 0), as Windows does.
     write_zip(j("backslash.zip"),
@@ -182,3 +211,5 @@ def main(out):
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    if "--bench" in sys.argv[2:]:
+        bench_inputs(sys.argv[1])

@@ -32,9 +32,11 @@ files are left out (the node's updater fetches them), and the files the signatur
            unsigned: [{path, size, sha256}], problems}}
 ${UPDATE_KEY_HELP}
 
-A tgz is streamed from disk with its inflated size capped; more than one entry extracting to
-seattle/seattle_repy/vesselinfo, or one that is not a regular file, makes the installer
-ambiguous: every such entry is named and the exit code is 1.
+A tgz is streamed from disk with its inflated size capped. An archive outside the strict profile
+(docs/formats.md: regular files and folders only, names every extractor reads alike, no
+feature GNU tar, bsdtar, Python, unzip and 7-Zip disagree on), or with more than one entry
+extracting to seattle/seattle_repy/vesselinfo, is ambiguous: each entry and rule is named and
+the exit code is 1.
 
 Exit 0 when the node would accept the installer and its software is intact (notes allowed), 1
 when the node would refuse it, files differ from the signed list, it carries unsigned code, the
@@ -108,7 +110,8 @@ export const inspectCommand: Command = {
         inspection.valid
           ? 'The node will accept this installer.'
           : inspection.ambiguous
-            ? 'AMBIGUOUS installer: several entries (or a link) extract to the vesselinfo; do not install it.'
+            ? "AMBIGUOUS installer: extractors could leave different files on the donor's disk " +
+              '(see below); do not install it.'
             : 'The node would REFUSE this installer.',
       );
       printProblems(inspection.problems, file);

@@ -21,6 +21,8 @@ import {
   type BaseCheck,
 } from '../../core/archive/base-check.ts';
 import { deploymentTrustsDemoKey, withDemoKey } from '../../core/update-trust.ts';
+import { checkExecutable } from '../../core/archive/exe.ts';
+import { listZipEntries } from '../../core/archive/zip.ts';
 import { PLATFORMS, type PlatformInfo } from '../../core/platforms.ts';
 import type { KnownUpdateKey } from '../../core/settings.ts';
 import { CibError, errorsOf, problem } from '../../core/problems.ts';
@@ -166,6 +168,14 @@ async function prepareFolder(
         note: `append-ready${result.wasReady ? ' (already was)' : ''}, ${result.entries} entries verified`,
       });
     } else {
+      // The strict archive profile (docs/formats.md), before anything is written.
+      try {
+        if (format === 'zip') listZipEntries(bytes);
+        else checkExecutable(bytes);
+      } catch (error) {
+        if (!(error instanceof CibError)) throw error;
+        throw new CibError(error.problems.map((p) => ({ ...p, path: `${file}: ${p.path}` })));
+      }
       prepared.push({ info, bytes, layout: 'plain', note: 'copied' });
     }
   }

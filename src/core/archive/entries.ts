@@ -11,6 +11,11 @@ export interface ArchiveEntry {
   name: string;
   /** `extractedPath(name, style)`: where an extractor writes it, case-folded. */
   path: string;
+  /**
+   * Where every extractor writes it, case kept (`profilePath`: tar's leading `./` and a folder's
+   * trailing `/` dropped); `''` for a tar's root folder entry `./`.
+   */
+  exactPath: string;
   style: EntryNameStyle;
   type: ArchiveEntryType;
   /** The size the archive declares for the entry's data, in bytes. */

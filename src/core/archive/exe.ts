@@ -6,6 +6,8 @@
  */
 import { lastIndexOfBytes, read16, read32 } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
+import { PROFILE_SECTION, profileError } from './profile.ts';
+import { holdsZipArchive } from './zip.ts';
 
 export const EXE_MARKER = 'START:';
 const MARKER = new TextEncoder().encode(EXE_MARKER);
@@ -62,10 +64,13 @@ export function findAppendedVesselinfo(
 }
 
 /**
- * Checks the executable is one and is whole: "MZ", and when it has a PE header, every section's
- * raw data lies inside the file (a truncated download fails here).
+ * The profile of the GUI executable (docs/formats.md, "Strict archive profile"): a Windows PE
+ * program ("MZ", a PE header, every section's raw data inside the file: a truncated download fails
+ * here), then whatever the installer packs, then at most the `START:` block Seattle's helper
+ * reads. A file that is also a zip is refused: unzip and 7-Zip would extract the zip inside it,
+ * while the helper reads only what follows the last `START:`, and nothing checks that software.
  */
-function checkExecutable(bytes: Uint8Array): void {
+export function checkExecutable(bytes: Uint8Array): void {
   if (bytes.length < 2 || read16(bytes, 0) !== DOS_SIGNATURE) {
     throw new CibError(
       problem(
@@ -75,13 +80,17 @@ function checkExecutable(bytes: Uint8Array): void {
       ),
     );
   }
-  if (bytes.length < DOS_PE_OFFSET + 4) return;
-  const peAt = read32(bytes, DOS_PE_OFFSET);
+  const peAt = bytes.length >= DOS_PE_OFFSET + 4 ? read32(bytes, DOS_PE_OFFSET) : -1;
   if (
+    peAt < 0 ||
     peAt + COFF_HEADER_AT + COFF_HEADER_LENGTH > bytes.length ||
     read32(bytes, peAt) !== PE_SIGNATURE
   ) {
-    return; // a plain DOS program: nothing more to check
+    throw profileError(
+      'exe',
+      'MZ header',
+      `The file starts with "MZ" but has no PE header: it is not a Windows program, only a stub in front of something else (${PROFILE_SECTION}).`,
+    );
   }
   const coffAt = peAt + COFF_HEADER_AT;
   const sections = read16(bytes, coffAt + COFF_SECTION_COUNT);
@@ -100,6 +109,14 @@ function checkExecutable(bytes: Uint8Array): void {
     const rawAt = read32(bytes, section + SECTION_RAW_POINTER);
     const rawSize = read32(bytes, section + SECTION_RAW_SIZE);
     if (rawSize && rawAt + rawSize > bytes.length) throw truncated();
+  }
+  if (holdsZipArchive(bytes)) {
+    throw profileError(
+      'exe-zip',
+      'zip end record',
+      'The executable is also a zip archive: unzip and 7-Zip would extract files from it that ' +
+        `Seattle's installer never checks, while the installer reads only its START: block (${PROFILE_SECTION}).`,
+    );
   }
 }
 

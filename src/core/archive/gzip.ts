@@ -8,8 +8,11 @@ import { Gunzip, deflateSync } from 'fflate';
 import { concatBytes } from '../bytes.ts';
 import { CibError } from '../problems.ts';
 import { crc32 } from './crc32.ts';
+import { PROFILE_SECTION, profileError } from './profile.ts';
+import { ZipTail } from './zip.ts';
 import {
   badGzip,
+  GZIP_CM_DEFLATE,
   GZIP_ID1,
   GZIP_ID2,
   GZIP_TRAILER_LENGTH,
@@ -86,7 +89,41 @@ export class GzipReader {
       this.checkTrailer(this.trailerBefore(offset), `byte ${this.origin + this.memberStart}`);
       this.memberStart = offset;
       this.memberOffsets.push(this.origin + offset);
+      this.uncheckedMember = offset;
+      this.checkMemberFlags();
     };
+    // A reader of the whole file also sees its end, where unzip would look for a zip.
+    if (this.origin === 0) this.tail = new ZipTail();
+  }
+
+  /** Where a member starts (in this reader's input) whose first bytes are not checked yet. */
+  private uncheckedMember = 0;
+  private tail: ZipTail | undefined;
+
+  /**
+   * The profile's gzip (docs/formats.md, "Strict archive profile"): every member deflate, with no
+   * header CRC (GNU gzip checks it, Python and fflate do not) and no reserved flag bits.
+   */
+  private checkMemberFlags(): void {
+    const at = this.uncheckedMember;
+    if (at < 0 || this.received < at + 4) return;
+    const head = new Uint8Array(4);
+    for (const { start, bytes } of this.kept) {
+      for (let i = Math.max(at, start); i < Math.min(at + 4, start + bytes.length); i++) {
+        head[i - at] = bytes[i - start]!;
+      }
+    }
+    this.uncheckedMember = -1;
+    if (head[0] !== GZIP_ID1 || head[1] !== GZIP_ID2) return; // fflate reports what is wrong
+    if (head[2] !== GZIP_CM_DEFLATE || head[3]! & (FLG_FHCRC | FLG_RESERVED)) {
+      const where = this.origin + at;
+      throw profileError(
+        'gzip',
+        `byte ${where}`,
+        `The gzip member at byte ${where} sets a header CRC or reserved flags, which gzip checks ` +
+          `and other readers ignore (${PROFILE_SECTION}).`,
+      );
+    }
   }
 
   push(chunk: Uint8Array, final = false): void {
@@ -94,6 +131,8 @@ export class GzipReader {
     if (this.received === 0 && chunk.length) readGzipHeaderStart(chunk);
     this.kept.push({ start: this.received, bytes: chunk });
     this.received += chunk.length;
+    this.tail?.push(chunk);
+    this.checkMemberFlags();
     this.trimKept();
     try {
       // fflate inflates large inputs faster in pieces (its output buffer stays small).
@@ -136,6 +175,7 @@ export class GzipReader {
         this.trailerBefore(this.received),
         `byte ${this.origin + this.memberStart}`,
       );
+      this.tail?.check();
     }
   }
 
@@ -187,6 +227,9 @@ export class GzipReader {
 }
 
 const INFLATE_PIECE = 1 << 18;
+/** RFC 1952 §2.3.1 FLG bits the profile refuses: FHCRC and the reserved ones. */
+const FLG_FHCRC = 0x02;
+const FLG_RESERVED = 0xe0;
 
 /** Input kept back to find member trailers; a member header longer than this is refused. */
 const KEEP_BYTES = 1 << 20;

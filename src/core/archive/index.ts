@@ -7,7 +7,8 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { fingerprint } from '../keys.ts';
 import { CibError, errorsOf, problem, type Problem } from '../problems.ts';
 import { nodeVessels, parseVesselinfo } from '../vesselinfo.ts';
-import { customizeExe, readExeVesselinfo } from './exe.ts';
+import { checkExecutable, customizeExe, readExeVesselinfo } from './exe.ts';
+import { isProfileProblem } from './profile.ts';
 import { concatBytes } from '../bytes.ts';
 import { customizeTgzParts } from './tgz.ts';
 import { VESSELINFO_PATH, VesselinfoFinder } from './vesselinfo-entries.ts';
@@ -122,8 +123,9 @@ export interface Inspection {
   /** Whether the node-side installer would accept this installer's vesselinfo. */
   valid: boolean;
   /**
-   * More than one entry extracts to the vesselinfo, or one is not a regular file: what the node
-   * reads cannot be told, so nothing is shown but the entries (each named in `problems`).
+   * The archive is outside the strict profile (docs/formats.md, "Strict archive profile"), or more
+   * than one entry extracts to the vesselinfo, or one is not a regular file: what the node reads
+   * cannot be told, so nothing is shown but the problems, each naming an entry and a rule.
    */
   ambiguous: boolean;
   problems: Problem[];
@@ -145,7 +147,9 @@ export async function inspectInstaller(input: Uint8Array | InstallerSource): Pro
   let raw: Uint8Array | string | undefined;
   try {
     if (format === 'exe') {
-      raw = readExeVesselinfo(await source.bytes());
+      const bytes = await source.bytes();
+      checkExecutable(bytes);
+      raw = readExeVesselinfo(bytes);
     } else {
       const finder = new VesselinfoFinder(true);
       await walkEntries(source, finder);
@@ -155,8 +159,15 @@ export async function inspectInstaller(input: Uint8Array | InstallerSource): Pro
       raw = finder.data ?? (finder.matches.length ? new Uint8Array(0) : undefined);
     }
   } catch (error) {
+    // Outside the strict profile: what an extractor leaves cannot be told, as with two vesselinfos.
     if (error instanceof CibError)
-      return { format, vessels: [], valid: false, ambiguous: false, problems: error.problems };
+      return {
+        format,
+        vessels: [],
+        valid: false,
+        ambiguous: error.problems.some(isProfileProblem),
+        problems: error.problems,
+      };
     throw error;
   }
   if (raw === undefined) {

@@ -5,7 +5,7 @@
  */
 import { concatBytes } from '../bytes.ts';
 import { gunzipChecked } from './gzip.ts';
-import { TYPE_PAX_GLOBAL, TarScanner, normalizeEntryName } from './tar.ts';
+import { TarScanner, normalizeEntryName } from './tar.ts';
 
 export interface TgzEntry {
   path: string;
@@ -22,15 +22,8 @@ export interface TgzEntry {
   data?: Uint8Array;
 }
 
-/** ustar typeflags by name; any other flag is read as a regular file, as tar extracts it. */
-const TYPE_NAMES: Record<string, string> = {
-  '1': 'link',
-  '2': 'symlink',
-  '3': 'character-device',
-  '4': 'block-device',
-  '5': 'directory',
-  '6': 'fifo',
-};
+/** ustar typeflags by name: the strict profile lets only files (`0`) and folders (`5`) through. */
+const TYPE_NAMES: Record<string, string> = { '5': 'directory' };
 
 /** Every entry of a tgz, in archive order, after checking every gzip member's CRC-32. */
 export async function readTgzEntries(base: Uint8Array): Promise<TgzEntry[]> {
@@ -45,8 +38,6 @@ export async function readTgzEntries(base: Uint8Array): Promise<TgzEntry[]> {
     owners: true,
     entry(info) {
       close();
-      current = undefined;
-      if (info.typeflag === TYPE_PAX_GLOBAL) return false;
       current = {
         path: info.name,
         type: TYPE_NAMES[info.typeflag] ?? 'file',

@@ -167,7 +167,7 @@ function checkEndAt(base: Uint8Array, start: number, offset: number): AppendRead
       if (v < 0 || v >= start || roleOf(base, v) !== 'vesselinfo') return undefined;
       // Our vesselinfo member is small: inflate it and check it holds exactly that one entry.
       const raw = gunzipChecked(base.subarray(v, start));
-      const scan = new TarScanner(() => {}, VESSELINFO_PATH);
+      const scan = new TarScanner(() => {}, VESSELINFO_PATH, undefined, { fragment: true });
       scan.push(raw);
       const result = scan.finish();
       if (

@@ -14,7 +14,7 @@ import {
   type DeflateLevel,
   type GzipSubfield,
 } from './gzip.ts';
-import { TYPE_PAX_GLOBAL, TarScanner, type TarScanResult } from './tar.ts';
+import { TarScanner, type TarScanResult } from './tar.ts';
 import {
   GENERIC_LEVEL,
   badBase,
@@ -85,7 +85,7 @@ export function customizeTgzParts(
       return spliceAppendReadyParts(base, ready, vesselinfo);
     // Walk the entries before the cut: they must hold no vesselinfo the splice would keep.
     const finder = new VesselinfoFinder(false);
-    const walker = new TgzWalker(finder, CUSTOMIZE_LIMITS);
+    const walker = new TgzWalker(finder, CUSTOMIZE_LIMITS, true);
     walker.push(base.subarray(0, ready.cut), true);
     if (finder.matches.length === 0) {
       if (walker.summary.inflated !== ready.cutTar) {
@@ -176,7 +176,6 @@ export class GenericCustomizer {
     const finder = new VesselinfoFinder(false);
     this.scanner = new TarScanner((bytes) => this.entries.push(bytes), VESSELINFO_PATH, {
       entry(info) {
-        if (info.typeflag === TYPE_PAX_GLOBAL) return false;
         finder.onEntry(tarArchiveEntry(info));
         finder.assertUnambiguous(); // refused at once, before the rest is recompressed
         return false;

@@ -5,13 +5,13 @@
  * with a message naming the entry before memory grows with it (README, "Security and limits").
  */
 import { CibError, problem } from '../problems.ts';
-import type { ArchiveEntry, ArchiveEntryType, EntryVisitor } from './entries.ts';
+import type { ArchiveEntry, EntryVisitor } from './entries.ts';
 import { concatBytes } from '../bytes.ts';
 import { GzipReader } from './gzip.ts';
 import { nativeInflater, walkMembers, type MemberInflater } from './members.ts';
 import { extractedPath } from './paths.ts';
-import { TYPE_PAX_GLOBAL, TarScanner, type TarEntryInfo } from './tar.ts';
-import { listZipEntries, readZipEntry, type ZipEntry } from './zip.ts';
+import { TarScanner, type TarEntryInfo } from './tar.ts';
+import { listZipEntries, readZipEntry, ZipTail } from './zip.ts';
 
 export interface WalkLimits {
   /** Largest single entry whose data a visitor may ask for. */
@@ -126,34 +126,16 @@ function entrySizeError(entry: ArchiveEntry, limits: WalkLimits): CibError {
   );
 }
 
-function tarType(typeflag: string): ArchiveEntryType {
-  switch (typeflag) {
-    case '0':
-    case '\0':
-    case '7':
-      return 'file';
-    case '1':
-      return 'hardlink';
-    case '2':
-      return 'symlink';
-    case '5':
-      return 'directory';
-    default:
-      return 'other';
-  }
-}
-
-/** The ArchiveEntry for a tar entry as the scanner met it. */
+/** The ArchiveEntry for a tar entry as the scanner met it (a file or a folder: the profile). */
 export function tarArchiveEntry(info: TarEntryInfo): ArchiveEntry {
-  const type = tarType(info.typeflag);
   return {
     name: info.name,
     path: extractedPath(info.name, 'tar'),
+    exactPath: info.path,
     style: 'tar',
-    type,
+    type: info.typeflag === '5' ? 'directory' : 'file',
     size: info.size,
     mode: info.mode & 0o7777,
-    ...(type === 'symlink' || type === 'hardlink' ? { linkName: info.linkname } : {}),
     offset: info.offset,
   };
 }
@@ -171,14 +153,24 @@ export class TgzWalker {
   /** The tar bytes being pushed are the walker's to keep: an entry inside them needs no copy. */
   private owned = false;
 
+  /**
+   * `fragment`: the bytes are only the first members of an append-ready base (its end member is
+   * checked apart), so the tar's end-of-archive blocks are not required.
+   */
   constructor(
     private readonly visitor: EntryVisitor,
     private readonly limits: WalkLimits = DEFAULT_WALK_LIMITS,
+    fragment = false,
   ) {
-    this.scanner = new TarScanner(() => {}, undefined, {
-      entry: (info) => this.onHeader(info),
-      data: (chunk) => this.onData(chunk),
-    });
+    this.scanner = new TarScanner(
+      () => {},
+      undefined,
+      {
+        entry: (info) => this.onHeader(info),
+        data: (chunk) => this.onData(chunk),
+      },
+      { fragment },
+    );
     this.gzip = new GzipReader((chunk) => this.onInflated(chunk), {
       piece: limits.inflatePiece ?? WALK_INFLATE_PIECE,
     });
@@ -241,7 +233,6 @@ export class TgzWalker {
   }
 
   private onHeader(info: TarEntryInfo): boolean {
-    if (info.typeflag === TYPE_PAX_GLOBAL) return false; // settings, never extracted
     const entry = tarArchiveEntry(info);
     if (entry.type !== 'file' || !this.visitor.wantsData(entry)) {
       this.deliver(entry);
@@ -308,6 +299,17 @@ export async function* chunksOf(input: TgzInput): AsyncGenerator<Uint8Array> {
   }
 }
 
+/** The chunks of `input`, each also handed to `tail`. */
+async function* keepingTail(
+  input: AsyncIterable<Uint8Array>,
+  tail: ZipTail,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of input) {
+    tail.push(chunk);
+    yield chunk;
+  }
+}
+
 /**
  * Walks a gzip-compressed tar as it streams in, inflating each piece once: members that declare
  * their length whole, where the limits allow it (members.ts), the rest in pieces.
@@ -324,13 +326,17 @@ export async function walkTgz(
       ? (options.inflateMember ?? (await nativeInflater()))
       : undefined;
   if (inflate) {
-    await walkMembers(chunksOf(input), walker, {
+    // The member readers each see part of the file; the whole file's end is checked here, as a
+    // sequential GzipReader checks it (docs/formats.md, "Strict archive profile": not also a zip).
+    const tail = new ZipTail();
+    await walkMembers(keepingTail(chunksOf(input), tail), walker, {
       inflate,
       memberBytes: limits.memberBytes!,
       piece: limits.inflatePiece ?? WALK_INFLATE_PIECE,
       parallel: options.parallel ?? 4,
       ...(options.onMemberRead ? { onMemberRead: options.onMemberRead } : {}),
     });
+    if (!walker.summary.stopped) tail.check();
     return walker.summary;
   }
   if (input instanceof Uint8Array) {
@@ -345,24 +351,6 @@ export async function walkTgz(
   return walker.summary;
 }
 
-/** 4.4.15 with a Unix "made by": st_mode's file type bits. */
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-/** 4.4.15 with an MS-DOS "made by": the directory attribute. */
-const DOS_DIRECTORY = 0x10;
-
-function zipType(entry: ZipEntry): ArchiveEntryType {
-  const kind = (entry.unixMode ?? 0) & S_IFMT;
-  if (kind === S_IFLNK) return 'symlink';
-  if (kind === S_IFDIR || /[\\/]$/.test(entry.name)) return 'directory';
-  if (kind === 0 && entry.madeBy >> 8 === 0 && entry.externalAttributes & DOS_DIRECTORY) {
-    return 'directory';
-  }
-  return kind === 0 || kind === S_IFREG ? 'file' : 'other';
-}
-
 /**
  * Walks a zip in central-directory order (what unzip extracts). Entries nobody wants are never
  * inflated; a wanted entry declaring more than the caps allow is refused before allocation.
@@ -374,10 +362,12 @@ export function walkZip(
 ): WalkSummary {
   const summary: WalkSummary = { entries: 0, inflated: 0, stopped: false };
   for (const zipEntry of listZipEntries(bytes)) {
-    const type = zipType(zipEntry);
+    // The zip reader let only files and folders through, their names and attributes agreeing.
+    const type = zipEntry.isDirectory ? 'directory' : 'file';
     const entry: ArchiveEntry = {
       name: zipEntry.name,
       path: extractedPath(zipEntry.name, 'zip'),
+      exactPath: zipEntry.exactPath,
       style: 'zip',
       type,
       size: zipEntry.uncompressedSize,

@@ -116,6 +116,8 @@ export const FLAG_UTF8 = 1 << 11;
 
 export interface DataDescriptor {
   crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
   /** Bytes the descriptor occupies (with or without its optional signature, 4.3.9.3). */
   length: number;
 }
@@ -128,14 +130,17 @@ export function readDataDescriptor(
   expectedCrc: number,
 ): DataDescriptor | undefined {
   const sizes = zip64 ? 16 : 8;
+  const read = (from: number, length: number): DataDescriptor => ({
+    crc32: read32(bytes, from),
+    compressedSize: zip64 ? read64(bytes, from + 4) : read32(bytes, from + 4),
+    uncompressedSize: zip64 ? read64(bytes, from + 12) : read32(bytes, from + 8),
+    length,
+  });
   // The signature is optional; a CRC equal to the signature value is read the signed way first.
   if (at + 4 + 4 + sizes <= bytes.length && read32(bytes, at) === DESCRIPTOR_SIGNATURE) {
-    const crc32 = read32(bytes, at + 4);
-    if (crc32 === expectedCrc) return { crc32, length: 4 + 4 + sizes };
+    if (read32(bytes, at + 4) === expectedCrc) return read(at + 4, 4 + 4 + sizes);
   }
-  if (at + 4 + sizes <= bytes.length) {
-    return { crc32: read32(bytes, at), length: 4 + sizes };
-  }
+  if (at + 4 + sizes <= bytes.length) return read(at, 4 + sizes);
   return undefined;
 }
 

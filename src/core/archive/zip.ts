@@ -13,13 +13,23 @@
  *   [end-of-central-directory record with the base's comment]
  */
 import { Inflate } from 'fflate';
-import { concatBytes, read32 } from '../bytes.ts';
+import { concatBytes, read16, read32 } from '../bytes.ts';
 import { CibError, problem, type Problem } from '../problems.ts';
 import { crc32 } from './crc32.ts';
 import { extractedPath } from './paths.ts';
 import {
+  decodeUtf8,
+  MAX_ENTRIES,
+  PROFILE_SECTION,
+  ProfileNames,
+  profileError,
+  profileProblem,
+  showName,
+} from './profile.ts';
+import {
   CENTRAL_FIXED_LENGTH,
   CENTRAL_LOCAL_OFFSET,
+  CENTRAL_SIGNATURE,
   END_FIXED_LENGTH,
   END_MAX_LENGTH,
   END_SIGNATURE,
@@ -27,10 +37,12 @@ import {
   FLAG_ENCRYPTED,
   FLAG_UTF8,
   ZIP64_END_FIXED_LENGTH,
+  ZIP64_EXTRA_ID,
   ZIP64_LOCATOR_LENGTH,
   ZIP64_MARK_16,
   ZIP64_MARK_32,
   centralRecordLength,
+  read64,
   readCentralRecord,
   readDataDescriptor,
   readEndRecord,
@@ -52,6 +64,8 @@ import {
 
 export const VESSELINFO_ENTRY = 'seattle/seattle_repy/vesselinfo';
 
+/** 4.4.2.2: "version made by" host 3, Unix. */
+const ZIP_HOST_UNIX = 3;
 /** 4.4.2: upper byte 3 = Unix (external attributes hold st_mode), lower byte 30 = APPNOTE 3.0. */
 const MADE_BY_UNIX = (3 << 8) | 30;
 const MADE_BY_UNIX_ZIP64 = (3 << 8) | 45;
@@ -89,6 +103,8 @@ export interface ZipEntry {
   /** st_mode when the entry was made on Unix (e.g. 0o100755), otherwise undefined. */
   unixMode?: number;
   isDirectory: boolean;
+  /** Where every extractor writes it, case kept (`profilePath`: a folder's trailing `/` dropped). */
+  exactPath: string;
   /** Where the local header starts, the data starts and the entry (with any descriptor) ends. */
   localHeaderAt: number;
   dataAt: number;
@@ -98,6 +114,8 @@ export interface ZipEntry {
 /** Names stay bytes while parsing (decoding thousands of them would cost more than the copy). */
 interface ParsedEntry extends Omit<ZipEntry, 'name' | 'isDirectory'> {
   nameBytes: Uint8Array;
+  /** The name ends in `/`: a folder (its attributes were checked to agree). */
+  isDirectoryName: boolean;
   centralAt: number;
   centralLength: number;
   /** File position of a Zip64 8-byte local-header offset, when the offset lives there. */
@@ -106,11 +124,6 @@ interface ParsedEntry extends Omit<ZipEntry, 'name' | 'isDirectory'> {
 
 interface ZipLayout {
   entries: ParsedEntry[];
-  /**
-   * Bytes in front of the archive that its recorded offsets do not count (a self-extractor stub
-   * prepended without adjusting the offsets): file position = recorded offset + bias.
-   */
-  bias: number;
   centralAt: number;
   end: EndRecord;
   zip64?: Zip64EndRecord;
@@ -134,6 +147,30 @@ function decodeName(name: Uint8Array, flags: number): string {
   } catch {
     return latin1Decoder.decode(name);
   }
+}
+
+/** The record signatures of APPNOTE 4.3: none may hide in the archive comment. */
+const SIGNATURE_SECOND_BYTES = [
+  [1, 2],
+  [3, 4],
+  [5, 6],
+  [6, 6],
+  [6, 7],
+  [7, 8],
+];
+
+function holdsSignature(bytes: Uint8Array): boolean {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] !== 0x50 || bytes[i + 1] !== 0x4b) continue;
+    if (SIGNATURE_SECOND_BYTES.some(([a, b]) => bytes[i + 2] === a && bytes[i + 3] === b)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+function zipFault(rule: string, entry: string, message: string): never {
+  throw profileError(rule, entry, `${message} (${PROFILE_SECTION}).`);
 }
 
 /**
@@ -171,10 +208,24 @@ function findEndRecord(bytes: Uint8Array): { at: number; record: EndRecord } {
   );
 }
 
+/**
+ * The archive's layout, inside the strict profile (docs/formats.md, "Strict archive profile"):
+ * one end record, whose comment holds no record signature; Zip64 records only where they agree
+ * with it; the central directory where its offset says, so no bytes precede the archive; and
+ * entries that tile the file (readCentralDirectory).
+ */
 function readLayout(bytes: Uint8Array): ZipLayout {
   const { at: endAt, record: end } = findEndRecord(bytes);
   if (end.disk !== 0 || end.centralDisk !== 0 || end.diskEntries !== end.totalEntries) {
     fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
+  }
+  if (holdsSignature(end.comment)) {
+    zipFault(
+      'zip-comment',
+      'archive comment',
+      'The zip comment holds a zip record signature: a reader that searches for the end record ' +
+        'from the end of the file (Python) could take a record inside the comment for the real one',
+    );
   }
   let totalEntries = end.totalEntries;
   let centralSize = end.centralSize;
@@ -189,23 +240,33 @@ function readLayout(bytes: Uint8Array): ZipLayout {
     if (locator.endDisk !== 0 || locator.totalDisks > 1) {
       fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
     }
-    // Normally at its recorded offset; right before the locator when a stub was prepended.
-    for (const candidate of [locator.endOffset, locatorAt - ZIP64_END_FIXED_LENGTH]) {
-      const record = readZip64EndRecord(bytes, candidate);
-      if (record && candidate + ZIP64_END_FIXED_LENGTH + record.extensible.length === locatorAt) {
-        zip64 = record;
-        centralEnd = candidate;
-        break;
-      }
-    }
-    if (!zip64) {
+    const record = readZip64EndRecord(bytes, locator.endOffset);
+    if (
+      !record ||
+      locator.endOffset + ZIP64_END_FIXED_LENGTH + record.extensible.length !== locatorAt
+    ) {
       fail(
         'base.zip.zip64-end-missing',
-        'The Zip64 end-of-central-directory record is missing or damaged: the file is corrupt.',
+        'The Zip64 end-of-central-directory record is missing, damaged or not where its locator says: the file is corrupt or has bytes in front.',
       );
     }
+    zip64 = record;
+    centralEnd = locator.endOffset;
     if (zip64.disk !== 0 || zip64.centralDisk !== 0 || zip64.diskEntries !== zip64.totalEntries) {
       fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
+    }
+    const agrees =
+      zip64.extensible.length === 0 &&
+      (end.totalEntries === ZIP64_MARK_16 || end.totalEntries === zip64.totalEntries) &&
+      (end.centralSize === ZIP64_MARK_32 || end.centralSize === zip64.centralSize) &&
+      (end.centralOffset === ZIP64_MARK_32 || end.centralOffset === zip64.centralOffset);
+    if (!agrees) {
+      zipFault(
+        'zip64',
+        'end of central directory',
+        'The Zip64 end record disagrees with the end record (or carries extensible data): ' +
+          'readers that use one or the other read different directories',
+      );
     }
     totalEntries = zip64.totalEntries;
     centralSize = zip64.centralSize;
@@ -222,32 +283,50 @@ function readLayout(bytes: Uint8Array): ZipLayout {
   }
 
   const centralAt = centralEnd - centralSize;
-  const bias = centralAt - centralOffset;
-  if (centralAt < 0 || bias < 0) {
+  if (centralAt < 0 || centralAt < centralOffset) {
     fail(
       'base.zip.central-directory-out-of-range',
       'The central directory is not where the end record says: bytes are missing (the file is truncated or corrupt).',
     );
   }
+  if (centralAt !== centralOffset) {
+    zipFault(
+      'zip-layout',
+      'start of file',
+      `${centralAt - centralOffset} bytes precede the archive (a self-extractor stub?): ` +
+        'readers that walk local headers from the start and readers that trust the central ' +
+        'directory would see different files',
+    );
+  }
+  if (totalEntries > MAX_ENTRIES) {
+    zipFault(
+      'entries',
+      'central directory',
+      `The zip lists ${totalEntries} entries; no installer has more than ${MAX_ENTRIES}`,
+    );
+  }
   return {
-    entries: readCentralDirectory(bytes, centralAt, centralEnd, totalEntries, bias),
-    bias,
+    entries: readCentralDirectory(bytes, centralAt, centralEnd, totalEntries),
     centralAt,
     end,
     ...(zip64 ? { zip64 } : {}),
   };
 }
 
-/** 4.3.12 records, each checked against its local header (4.3.7) and data descriptor (4.3.9). */
+/**
+ * 4.3.12 records, each checked against its local header (4.3.7) and data descriptor (4.3.9), and
+ * the profile across entries: the local entries tile the file from its first byte to the central
+ * directory, in central-directory order, and every name is unique (ProfileNames).
+ */
 function readCentralDirectory(
   bytes: Uint8Array,
   centralAt: number,
   centralEnd: number,
   totalEntries: number,
-  bias: number,
 ): ParsedEntry[] {
   const entries: ParsedEntry[] = [];
   const problems: Problem[] = [];
+  const names = new ProfileNames('zip');
   let at = centralAt;
   for (let index = 0; index < totalEntries; index++) {
     const record = readCentralRecord(bytes, at);
@@ -259,8 +338,16 @@ function readCentralDirectory(
         `central directory record ${index + 1}`,
       );
     }
-    const entry = checkEntry(bytes, record, at, length, centralAt, bias, problems);
-    if (entry) entries.push(entry);
+    try {
+      const entry = checkEntry(bytes, record, at, length, centralAt, problems);
+      if (entry) {
+        entry.exactPath = names.add(nameOf(entry), entry.isDirectoryName ? 'directory' : 'file');
+        entries.push(entry);
+      }
+    } catch (error) {
+      if (!(error instanceof CibError)) throw error;
+      problems.push(...error.problems);
+    }
     if (problems.length >= MAX_PROBLEMS) break;
     at += length;
   }
@@ -270,9 +357,73 @@ function readCentralDirectory(
       `The central directory's ${totalEntries} records do not fill the size the end record gives: the file is corrupt.`,
     );
   }
-  if (problems.length === 0) checkNoOverlap(entries, problems);
+  if (problems.length === 0) checkTiling(bytes, entries, centralAt, problems);
   if (problems.length) throw new CibError(problems);
   return entries;
+}
+
+/** 4.4.4 flag bits the profile allows: deflate's speed hints (1, 2), data descriptor (3), UTF-8 (11). */
+const ALLOWED_FLAGS = 0x0002 | 0x0004 | FLAG_DATA_DESCRIPTOR | FLAG_UTF8;
+/** 4.4.3: what Info-ZIP's unzip 6.0 can extract is 4.6; the profile needs no more than 4.5 (Zip64). */
+const MAX_VERSION_NEEDED = 45;
+/** 4.5.2 / Info-ZIP's extra.fld: ids whose data only adds times, owners or Zip64 sizes. */
+const ALLOWED_EXTRA_IDS = new Map<number, string>([
+  [ZIP64_EXTRA_ID, 'Zip64'],
+  [0x000a, 'NTFS times'],
+  [0x5455, 'extended timestamp'],
+  [0x7855, 'Info-ZIP Unix (old)'],
+  [0x7875, 'Info-ZIP Unix owner'],
+]);
+const EXTRA_WORDS = new Map<number, string>([
+  [0x7075, 'an Info-ZIP Unicode Path field (0x7075), which renames the entry for unzip only'],
+  [0x6375, 'an Info-ZIP Unicode Comment field (0x6375)'],
+  [0x9901, 'an AES encryption field (0x9901)'],
+  [0x0017, 'a strong-encryption field (0x0017)'],
+]);
+/** 4.4.15 st_mode file types in the high word of the external attributes. */
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+/** MS-DOS attributes in the low byte: folder, volume label and the reserved device bit. */
+const DOS_DIRECTORY = 0x10;
+const DOS_VOLUME = 0x08;
+const DOS_DEVICE = 0x40;
+/** A deflate stream of nothing: one final fixed block holding only the end code. */
+const EMPTY_DEFLATE = [0x03, 0x00];
+
+/** The extra field's blocks (4.5.1), which must fill it exactly, each id once and allowed. */
+function checkExtraField(extra: Uint8Array, name: string, where: string): void {
+  const seen = new Set<number>();
+  for (let at = 0; at < extra.length;) {
+    if (at + 4 > extra.length || at + 4 + read16(extra, at + 2) > extra.length) {
+      zipFault('zip-extra', name, `The ${where} extra field of ${showName(name)} is malformed`);
+    }
+    const id = read16(extra, at);
+    if (!ALLOWED_EXTRA_IDS.has(id)) {
+      const words =
+        EXTRA_WORDS.get(id) ??
+        `an extra field the profile does not allow (0x${id.toString(16).padStart(4, '0')})`;
+      zipFault('zip-extra', name, `The ${where} of ${showName(name)} carries ${words}`);
+    }
+    if (seen.has(id)) {
+      zipFault(
+        'zip-extra',
+        name,
+        `The ${where} of ${showName(name)} carries the extra field 0x${id.toString(16).padStart(4, '0')} twice`,
+      );
+    }
+    seen.add(id);
+    at += 4 + read16(extra, at + 2);
+  }
+}
+
+/** The data of the Zip64 extra block, or undefined when there is none. */
+function zip64Block(extra: Uint8Array): Uint8Array | undefined {
+  for (let at = 0; at + 4 <= extra.length; at += 4 + read16(extra, at + 2)) {
+    if (read16(extra, at) === ZIP64_EXTRA_ID)
+      return extra.subarray(at + 4, at + 4 + read16(extra, at + 2));
+  }
+  return undefined;
 }
 
 function checkEntry(
@@ -281,27 +432,73 @@ function checkEntry(
   centralAt: number,
   centralLength: number,
   centralDirectoryAt: number,
-  bias: number,
   problems: Problem[],
 ): ParsedEntry | undefined {
   function say(code: string, message: string): undefined {
     problems.push(problem(code, decodeName(record.name, record.flags), message));
     return undefined;
   }
-  const zip64 = readZip64Extra(record.extra, {
+  const name = profileName(record.name, record.flags, record.madeBy);
+  // Flags, method, version and disk: the profile's plain zip (4.4.2-4.4.5).
+  if (record.flags & FLAG_ENCRYPTED) {
+    zipFault('zip-encrypted', name, `The entry ${showName(name)} is encrypted`);
+  }
+  if (record.flags & ~ALLOWED_FLAGS) {
+    zipFault(
+      'zip-flags',
+      name,
+      `The entry ${showName(name)} sets flag bits 0x${(record.flags & ~ALLOWED_FLAGS).toString(16)} (encryption, patches or masked headers) that readers honour differently`,
+    );
+  }
+  if (record.method !== METHOD_STORED && record.method !== METHOD_DEFLATED) {
+    zipFault(
+      'zip-method',
+      name,
+      `The entry ${showName(name)} uses compression method ${record.method}; the profile allows only stored (0) and deflate (8)`,
+    );
+  }
+  if ((record.versionNeeded & 0xff) > MAX_VERSION_NEEDED) {
+    zipFault(
+      'zip-version',
+      name,
+      `The entry ${showName(name)} says it needs zip version ${(record.versionNeeded & 0xff) / 10}, which unzip skips and others extract`,
+    );
+  }
+  if (record.diskStart !== 0) {
+    fail(
+      'base.zip.multi-disk',
+      'The zip spans several disks (a split archive); join it first.',
+      name,
+    );
+  }
+  checkExtraField(record.extra, name, 'central record');
+
+  // Zip64 (4.5.3): the central record's block holds exactly the values its fields mark.
+  const marks = {
     uncompressedSize: record.uncompressedSize === ZIP64_MARK_32,
     compressedSize: record.compressedSize === ZIP64_MARK_32,
     localOffset: record.localOffset === ZIP64_MARK_32,
-  });
+  };
+  const zip64 = readZip64Extra(record.extra, marks);
+  const block = zip64Block(record.extra);
+  const markedCount =
+    Number(marks.uncompressedSize) + Number(marks.compressedSize) + Number(marks.localOffset);
   if (!zip64) {
     return say(
       'base.zip.zip64-extra-damaged',
       'The Zip64 sizes or offset of this entry are missing.',
     );
   }
+  if ((block?.length ?? 0) !== 8 * markedCount) {
+    zipFault(
+      'zip64',
+      name,
+      `The Zip64 field of ${showName(name)} holds other values than the ones its central record marks`,
+    );
+  }
   const compressedSize = zip64.compressedSize ?? record.compressedSize;
   const uncompressedSize = zip64.uncompressedSize ?? record.uncompressedSize;
-  const localHeaderAt = (zip64.localOffset ?? record.localOffset) + bias;
+  const localHeaderAt = zip64.localOffset ?? record.localOffset;
 
   const local =
     localHeaderAt < centralDirectoryAt ? readLocalHeader(bytes, localHeaderAt) : undefined;
@@ -317,26 +514,67 @@ function checkEntry(
       'The local header names a different file or method than the central directory: the file is corrupt.',
     );
   }
+  if (local.flags !== record.flags || (local.versionNeeded & 0xff) > MAX_VERSION_NEEDED) {
+    zipFault(
+      'zip-local',
+      name,
+      `The local header of ${showName(name)} has other flags or version than its central record: readers that use one or the other disagree`,
+    );
+  }
+  checkExtraField(local.extra, name, 'local header');
+  const descriptorUsed = (record.flags & FLAG_DATA_DESCRIPTOR) !== 0;
+  if (descriptorUsed && record.method === METHOD_STORED) {
+    zipFault(
+      'zip-descriptor',
+      name,
+      `The stored entry ${showName(name)} puts its sizes after its data, where streaming readers cannot find its end`,
+    );
+  }
+  // The local header's Zip64 block (4.5.3): both sizes, exactly when its size fields are marked.
+  const localMarked =
+    local.uncompressedSize === ZIP64_MARK_32 || local.compressedSize === ZIP64_MARK_32;
+  const localBlock = zip64Block(local.extra);
+  if (
+    localMarked !== (localBlock !== undefined) ||
+    (localBlock !== undefined &&
+      (localBlock.length !== 16 ||
+        local.uncompressedSize !== ZIP64_MARK_32 ||
+        local.compressedSize !== ZIP64_MARK_32))
+  ) {
+    zipFault(
+      'zip64',
+      name,
+      `The local Zip64 field of ${showName(name)} does not hold exactly both sizes its header marks`,
+    );
+  }
+  const localUncompressed = localBlock ? read64(localBlock, 0) : local.uncompressedSize;
+  const localCompressed = localBlock ? read64(localBlock, 8) : local.compressedSize;
   const dataAt = localHeaderAt + local.length;
   let end = dataAt + compressedSize;
-  const localZip64 = readZip64Extra(local.extra, {
-    uncompressedSize: local.uncompressedSize === ZIP64_MARK_32,
-    compressedSize: local.compressedSize === ZIP64_MARK_32,
-    localOffset: false,
-  });
-  if (record.flags & FLAG_DATA_DESCRIPTOR) {
+  if (descriptorUsed) {
     // 4.4.4 bit 3: the CRC and sizes follow the data; the descriptor is Zip64-sized when the
-    // local header carries a Zip64 block (4.3.9.2).
-    const hasZip64Block = readZip64Extra(local.extra, {
-      uncompressedSize: true,
-      compressedSize: false,
-      localOffset: false,
-    });
+    // local header carries a Zip64 block (4.3.9.2). The local fields are then zero or the truth.
+    const zeroOr = (value: number, truth: number) => value === 0 || value === truth;
+    if (
+      !zeroOr(local.crc32, record.crc32) ||
+      !zeroOr(localCompressed, compressedSize) ||
+      !zeroOr(localUncompressed, uncompressedSize)
+    ) {
+      return say(
+        'base.zip.local-header-mismatch',
+        'The local header gives a different CRC or size than the central directory: the file is corrupt.',
+      );
+    }
     const descriptor =
       end <= centralDirectoryAt
-        ? readDataDescriptor(bytes, end, hasZip64Block !== undefined, record.crc32)
+        ? readDataDescriptor(bytes, end, localBlock !== undefined, record.crc32)
         : undefined;
-    if (!descriptor || descriptor.crc32 !== record.crc32) {
+    if (
+      !descriptor ||
+      descriptor.crc32 !== record.crc32 ||
+      descriptor.compressedSize !== compressedSize ||
+      descriptor.uncompressedSize !== uncompressedSize
+    ) {
       return say(
         'base.zip.data-descriptor-mismatch',
         "The data descriptor after this entry's data does not match the central directory: the file is truncated or corrupt.",
@@ -344,10 +582,9 @@ function checkEntry(
     }
     end += descriptor.length;
   } else if (
-    !localZip64 ||
     local.crc32 !== record.crc32 ||
-    (localZip64.compressedSize ?? local.compressedSize) !== compressedSize ||
-    (localZip64.uncompressedSize ?? local.uncompressedSize) !== uncompressedSize
+    localCompressed !== compressedSize ||
+    localUncompressed !== uncompressedSize
   ) {
     return say(
       'base.zip.local-header-mismatch',
@@ -360,8 +597,57 @@ function checkEntry(
       "The entry's data runs into the central directory: the file is truncated or corrupt.",
     );
   }
+  if (record.method === METHOD_STORED && compressedSize !== uncompressedSize) {
+    return say('base.zip.entry-corrupt', 'This stored entry gives two different sizes.');
+  }
+
+  // What it is: a file or a folder, by its name, its Unix mode and its MS-DOS attributes alike.
+  const directory = record.name.length > 0 && record.name[record.name.length - 1] === 0x2f;
+  const unix = record.externalAttributes >>> 16;
+  const kind = unix & S_IFMT;
+  const dos = record.externalAttributes & 0xff;
+  const what = directory ? 'a folder' : 'a file';
+  if (
+    (kind !== 0 && kind !== (directory ? S_IFDIR : S_IFREG)) ||
+    (!directory && dos & DOS_DIRECTORY) ||
+    dos & (DOS_VOLUME | DOS_DEVICE)
+  ) {
+    zipFault(
+      'type',
+      name,
+      `The entry ${showName(name)} is named as ${what} but its attributes say otherwise ` +
+        `(a link, a device or the other kind): installers may hold only regular files and folders`,
+    );
+  }
+  if (unix !== 0) {
+    const wanted = directory ? 0o700 : 0o400;
+    if (unix & 0o7000 || (unix & wanted) !== wanted) {
+      zipFault(
+        'mode',
+        name,
+        `The entry ${showName(name)} has mode ${(unix & 0o7777).toString(8)}: the profile allows permission bits only (no setuid, setgid or sticky bit), readable by its owner, and folders its owner can enter`,
+      );
+    }
+  }
+  if (
+    directory &&
+    (uncompressedSize !== 0 ||
+      !(
+        compressedSize === 0 ||
+        (record.method === METHOD_DEFLATED &&
+          compressedSize === EMPTY_DEFLATE.length &&
+          bytes[dataAt] === EMPTY_DEFLATE[0] &&
+          bytes[dataAt + 1] === EMPTY_DEFLATE[1])
+      ))
+  ) {
+    zipFault(
+      'size',
+      name,
+      `The folder ${showName(name)} carries data, which extractors skip or write differently`,
+    );
+  }
   const madeOnUnix = record.madeBy >> 8 === 3;
-  const unixMode = madeOnUnix ? record.externalAttributes >>> 16 : 0;
+  const unixMode = madeOnUnix ? unix : 0;
   return {
     nameBytes: record.name,
     method: record.method,
@@ -379,6 +665,8 @@ function checkEntry(
     end,
     centralAt,
     centralLength,
+    isDirectoryName: directory,
+    exactPath: '',
     ...(zip64.localOffsetAt !== undefined
       ? {
           zip64OffsetAt:
@@ -388,23 +676,81 @@ function checkEntry(
   };
 }
 
-/** Entries must not share bytes: overlapping entries are a known zip-bomb and confusion trick. */
-function checkNoOverlap(entries: ParsedEntry[], problems: Problem[]): void {
-  const byPosition = [...entries].sort((a, b) => a.localHeaderAt - b.localHeaderAt);
-  for (let i = 1; i < byPosition.length; i++) {
-    const before = byPosition[i - 1]!;
-    const entry = byPosition[i]!;
-    if (entry.localHeaderAt < before.end) {
+/**
+ * The name as every reader decodes it: printable ASCII, or UTF-8 marked by flag bit 11 in an entry
+ * made on Unix. Unmarked bytes unzip writes as they are and Python decodes as CP437; and unzip
+ * converts the names of entries made on MS-DOS or NTFS from the OEM code page even when marked.
+ */
+function profileName(bytes: Uint8Array, flags: number, madeBy: number): string {
+  const ascii = bytes.every((b) => b < 0x80);
+  if (ascii) return latin1Decoder.decode(bytes);
+  const shown = decodeName(bytes, flags);
+  if (!(flags & FLAG_UTF8)) {
+    zipFault(
+      'name',
+      shown,
+      `The entry ${showName(shown)} has a non-ASCII name not marked as UTF-8: unzip writes its bytes as they are, Python decodes them as CP437`,
+    );
+  }
+  const name = decodeUtf8(bytes);
+  if (name === undefined) {
+    zipFault('name', shown, `The entry ${showName(shown)} is marked UTF-8 but its name is not`);
+  }
+  if (madeBy >> 8 !== ZIP_HOST_UNIX) {
+    zipFault(
+      'name',
+      name,
+      `The entry ${showName(name)} has a non-ASCII name but was not made on Unix: unzip converts such names from the MS-DOS code page, Python and 7-Zip read UTF-8`,
+    );
+  }
+  return name;
+}
+
+/**
+ * The profile's layout: local entries, each followed by its data (and descriptor), fill the file
+ * from byte 0 to the central directory in central-directory order, so no reader that walks local
+ * headers (Java's ZipInputStream, bsdtar on a pipe) meets an entry the directory does not list.
+ */
+function checkTiling(
+  bytes: Uint8Array,
+  entries: ParsedEntry[],
+  centralAt: number,
+  problems: Problem[],
+): void {
+  /** What lies in a gap: an unlisted local entry (named) or other bytes. */
+  const gap = (at: number, before: string): Problem => {
+    const local = readLocalHeader(bytes, at);
+    const name = local ? decodeName(local.name, local.flags) : undefined;
+    return profileProblem(
+      'zip-layout',
+      name ?? before,
+      name !== undefined
+        ? `The local entry ${showName(name)} at byte ${at} is not in the central directory: ` +
+            `readers that walk local headers (Java's ZipInputStream, bsdtar on a pipe) extract it, ` +
+            `unzip and Python do not (${PROFILE_SECTION}).`
+        : `Bytes the central directory does not list lie at byte ${at}, before ${before}: a reader ` +
+            `that walks local headers would meet them (${PROFILE_SECTION}).`,
+    );
+  };
+  let expected = 0;
+  for (const entry of entries) {
+    if (entry.localHeaderAt < expected) {
       problems.push(
-        problem(
-          'base.zip.entries-overlap',
+        profileProblem(
+          'zip-layout',
           nameOf(entry),
-          `This entry overlaps the bytes of "${nameOf(before)}": the file is corrupt or crafted.`,
+          `The entry ${showName(nameOf(entry))} overlaps the bytes of the entry before it, or is out of order (${PROFILE_SECTION}).`,
         ),
       );
-      if (problems.length >= MAX_PROBLEMS) return;
+      return;
     }
+    if (entry.localHeaderAt > expected) {
+      problems.push(gap(expected, showName(nameOf(entry))));
+      return;
+    }
+    expected = entry.end;
   }
+  if (expected !== centralAt) problems.push(gap(expected, 'the central directory'));
 }
 
 function nameOf(entry: ParsedEntry): string {
@@ -412,9 +758,81 @@ function nameOf(entry: ParsedEntry): string {
 }
 
 function publicEntry(entry: ParsedEntry): ZipEntry {
-  const { nameBytes: _n, centralAt: _c, centralLength: _l, zip64OffsetAt: _z, ...rest } = entry;
-  const name = nameOf(entry);
-  return { name, ...rest, isDirectory: name.endsWith('/') };
+  const {
+    nameBytes: _n,
+    centralAt: _c,
+    centralLength: _l,
+    zip64OffsetAt: _z,
+    isDirectoryName,
+    ...rest
+  } = entry;
+  return { name: nameOf(entry), ...rest, isDirectory: isDirectoryName };
+}
+
+/**
+ * Whether a zip end record that a reader could act on lies in `bytes` at or after `from`: the
+ * signature with a Zip64 locator before it, or a central-directory record where its size or its
+ * offset points (a stub in front or not). unzip and 7-Zip find such a zip inside any file, so an
+ * executable or a tgz holding one means two different things (docs/formats.md, "Strict archive
+ * profile"). An empty directory lists nothing, so it does not count.
+ */
+export function holdsZipArchive(bytes: Uint8Array, from = 0): boolean {
+  for (let at = bytes.indexOf(0x50, from); at >= 0; at = bytes.indexOf(0x50, at + 1)) {
+    if (at + END_FIXED_LENGTH > bytes.length) return false;
+    if (read32(bytes, at) !== END_SIGNATURE) continue;
+    const entries = read16(bytes, at + 10);
+    const size = read32(bytes, at + 12);
+    const offset = read32(bytes, at + 16);
+    if (entries === 0 && size === 0) continue;
+    if (readZip64Locator(bytes, at - ZIP64_LOCATOR_LENGTH) !== undefined) return true;
+    for (const candidate of [at - size, offset]) {
+      if (
+        candidate >= 0 &&
+        candidate + 4 <= bytes.length &&
+        read32(bytes, candidate) === CENTRAL_SIGNATURE
+      ) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** A zip end record and the longest comment: where readers look for one at a file's end. */
+const ZIP_END_SEARCH = END_FIXED_LENGTH + 0xffff;
+
+/**
+ * The last bytes of a tgz as it streams past, to check at its end that they hold no zip end
+ * record: unzip would extract a zip from the file (docs/formats.md, "Strict archive profile").
+ * Keeps at most twice the search window.
+ */
+export class ZipTail {
+  private chunks: Uint8Array[] = [];
+  private length = 0;
+
+  push(chunk: Uint8Array): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    while (this.chunks.length > 1 && this.length - this.chunks[0]!.length >= ZIP_END_SEARCH) {
+      this.length -= this.chunks.shift()!.length;
+    }
+    if (this.length > 2 * ZIP_END_SEARCH) {
+      const joined = concatBytes(this.chunks).slice(this.length - ZIP_END_SEARCH);
+      this.chunks = [joined];
+      this.length = joined.length;
+    }
+  }
+
+  check(): void {
+    const tail = concatBytes(this.chunks);
+    if (holdsZipArchive(tail, Math.max(0, tail.length - ZIP_END_SEARCH))) {
+      throw profileError(
+        'tgz-zip',
+        'end of file',
+        `The gzip file also ends like a zip archive: unzip would extract a zip from it (${PROFILE_SECTION}).`,
+      );
+    }
+  }
 }
 
 /** Every entry of a zip, in central-directory order; throws CibError `base.zip.*` on a bad zip. */
@@ -566,16 +984,7 @@ export function customizeZipParts(
   options: CustomizeZipOptions = {},
 ): Uint8Array[] {
   const layout = readLayout(base);
-  const { bias, centralAt } = layout; // with bias 0, file positions are the recorded offsets
-  if (bias) {
-    // Info-ZIP's unzip warns (exit status 1) on such a file; its offsets would need rewriting in
-    // every central record, which this tool promises not to touch.
-    fail(
-      'base.zip.unaccounted-prefix',
-      `${bias} bytes precede the archive that its offsets do not count (a stub prepended without ` +
-        'adjusting the zip); run `zip -A` on the base first.',
-    );
-  }
+  const { centralAt } = layout; // the profile: file positions are the recorded offsets
   const nameBytes = utf8Encoder.encode(options.entryName ?? VESSELINFO_ENTRY);
   const data = utf8Encoder.encode(vesselinfoText);
   if (options.verifyData) {
