@@ -110,10 +110,18 @@ self.addEventListener('fetch', (event) => {
   }
 });
 
+/**
+ * This build's cache while it still exists. A newer deployment's worker deletes it on activate,
+ * and `caches.open` would make it again for a request this worker still answers.
+ */
+async function ownCache(): Promise<Cache | undefined> {
+  return (await caches.has(CACHE_NAME)) ? caches.open(CACHE_NAME) : undefined;
+}
+
 /** The page: the kept copy at once, revalidated behind it (stale-while-revalidate). */
 async function page(event: FetchEvent): Promise<Response> {
-  const cache = await caches.open(CACHE_NAME);
-  const kept = await cache.match(indexUrl);
+  const cache = await ownCache();
+  const kept = await cache?.match(indexUrl);
   if (!kept) return fetch(event.request);
   event.waitUntil(
     (async () => {
@@ -121,7 +129,7 @@ async function page(event: FetchEvent): Promise<Response> {
       if (!keepable(fresh, false)) return;
       // The same build edited in place (e.g. its Content-Security-Policy): keep the edit. Another
       // build: its own service worker brings its whole shell, so never mix the two.
-      if ((await fresh.clone().text()).includes(BUILD_MARKER)) await cache.put(indexUrl, fresh);
+      if ((await fresh.clone().text()).includes(BUILD_MARKER)) await cache!.put(indexUrl, fresh);
       else await self.registration.update();
     })().catch(() => undefined),
   );
@@ -130,8 +138,8 @@ async function page(event: FetchEvent): Promise<Response> {
 
 /** A file of this build: its name or content never changes within the build. */
 async function fromShell(request: Request): Promise<Response> {
-  const cache = await caches.open(CACHE_NAME);
-  return (await cache.match(request.url)) ?? fetch(request);
+  const cache = await ownCache();
+  return (await cache?.match(request.url)) ?? fetch(request);
 }
 
 /**
@@ -139,10 +147,10 @@ async function fromShell(request: Request): Promise<Response> {
  * copy when the network fails, answers something else or is slow.
  */
 async function networkFirst(event: FetchEvent): Promise<Response> {
-  const cache = await caches.open(CACHE_NAME);
+  const cache = await ownCache();
   const url = event.request.url;
   const network = fetch(event.request).then(async (response) => {
-    if (keepable(response, true)) await cache.put(url, response.clone());
+    if (cache && keepable(response, true)) await cache.put(url, response.clone());
     return response;
   });
   event.waitUntil(network.catch(() => undefined));
@@ -153,7 +161,7 @@ async function networkFirst(event: FetchEvent): Promise<Response> {
   const answer = await Promise.race([network.catch(() => undefined), slow]);
   self.clearTimeout(timer);
   if (answer && keepable(answer, true)) return answer;
-  const kept = await cache.match(url);
+  const kept = await cache?.match(url);
   if (kept) return kept;
   return answer ?? network;
 }
