@@ -51,13 +51,13 @@ export default ts.config(
   },
   // Layers: core imports nothing of ours; node, worker and sw (the service worker) import only
   // core; cli, server and app sit on top. Each folder may not reach the ones listed for it.
-  layer('src/core/**/*.ts', ['node', 'worker', 'cli', 'server', 'app'], nodeBuiltins),
-  layer('src/node/**/*.ts', ['worker', 'cli', 'server', 'app']),
-  layer('src/worker/**/*.ts', ['node', 'cli', 'server', 'app'], nodeBuiltins),
-  layer('src/sw/**/*.ts', ['node', 'worker', 'cli', 'server', 'app'], nodeBuiltins),
+  layer('src/core/**/*.ts', ['host', 'worker', 'cli', 'server', 'app'], nodeBuiltins),
+  layer('src/host/**/*.ts', ['worker', 'cli', 'server', 'app']),
+  layer('src/worker/**/*.ts', ['host', 'cli', 'server', 'app'], nodeBuiltins),
+  layer('src/sw/**/*.ts', ['host', 'worker', 'cli', 'server', 'app'], nodeBuiltins),
   layer('src/cli/**/*.ts', ['worker', 'server', 'app']),
   layer('src/server/**/*.{ts,mjs}', ['worker', 'cli', 'app']),
-  layer('src/app/**/*.{ts,svelte}', ['node', 'cli', 'server'], nodeBuiltins),
+  layer('src/app/**/*.{ts,svelte}', ['host', 'cli', 'server'], nodeBuiltins),
   {
     // The core runs unchanged in the page, a worker, Node and the server: no Node built-ins, no DOM.
     files: ['src/core/**/*.ts'],

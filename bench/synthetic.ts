@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeBases, type MadeBases } from '../src/core/archive/makebase.ts';
+import { makeBases, type MadeBases } from '../src/core/archive/build-bases.ts';
 import { generateKeyPair } from '../src/core/keygen.ts';
 import {
   parsePrivateKey,
@@ -13,7 +13,7 @@ import {
   type PrivateKey,
   type PublicKey,
 } from '../src/core/keys.ts';
-import { PROJECT_ROOT } from '../src/node/deployment.ts';
+import { PROJECT_ROOT } from '../src/host/deployment.ts';
 
 export interface SyntheticFile {
   path: string;

@@ -8,7 +8,7 @@ import { bytesToBigInt } from './bigint.ts';
 import { base64UrlToBytes } from './bytes.ts';
 import { formatPrivateKey, formatPublicKey } from './keys.ts';
 import { CibError, problem } from './problems.ts';
-import { KEY_BITS, type KeyBits } from './settings.ts';
+import { KEY_BITS, type KeyBits } from './deployment-settings.ts';
 
 export interface KeyPair {
   /** Seattle public key `"e n"`. */

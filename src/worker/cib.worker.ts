@@ -2,7 +2,7 @@
 // The worker wraps core functions for transfer across the thread boundary, and holds
 // the base installers (bases.ts) so their bytes never cross to the page's main thread.
 import { checkInstallerSoftware } from '../core/archive/base-check.ts';
-import { inspectInstaller } from '../core/archive/index.ts';
+import { inspectInstaller } from '../core/archive/installer.ts';
 import { blobSource } from '../core/archive/walk.ts';
 import { generateKeyPair } from '../core/keygen.ts';
 import { CibError } from '../core/problems.ts';
@@ -12,7 +12,7 @@ import {
   fetchAndVerifyBase,
   forgetOtherBases,
   keptBases,
-} from './bases.ts';
+} from './base-store.ts';
 import type { BaseProgress, WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;

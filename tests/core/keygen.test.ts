@@ -9,8 +9,8 @@ import {
   privateKeyMatches,
 } from '../../src/core/keys.ts';
 import { CibError } from '../../src/core/problems.ts';
-import type { KeyBits } from '../../src/core/settings.ts';
-import { PROJECT_ROOT } from '../../src/node/deployment.ts';
+import type { KeyBits } from '../../src/core/deployment-settings.ts';
+import { PROJECT_ROOT } from '../../src/host/deployment.ts';
 
 const CHECK_KEYPAIR = join(PROJECT_ROOT, 'tests/python/check_keypair.py');
 
