@@ -4,7 +4,7 @@
 import { checkInstallerSoftware } from '../core/archive/base-check.ts';
 import { inspectInstaller } from '../core/archive/installer.ts';
 import { blobSource } from '../core/archive/walk.ts';
-import { generateKeyPair } from '../core/keygen.ts';
+import { generateKeyPairInPage } from './keygen.ts';
 import { CibError } from '../core/problems.ts';
 import {
   basesSettled,
@@ -23,7 +23,7 @@ async function run(
 ): Promise<{ result: WorkerResult; transfer: Transferable[] }> {
   switch (request.op) {
     case 'generateKeyPair': {
-      const keyPair = await generateKeyPair(request.bits);
+      const keyPair = await generateKeyPairInPage(request.bits);
       return { result: { op: 'generateKeyPair', keyPair }, transfer: [] };
     }
     case 'prepareBase': {
