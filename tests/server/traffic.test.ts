@@ -175,14 +175,15 @@ describe('unfinished connections, through raw sockets', () => {
     for (const [i, { reply, ms }] of results.entries()) {
       expect(reply, `connection ${i}`).toMatch(/HTTP\/1\.1 408 /);
       // Documented: 10 s for headers, 10 s (BODY_TIMEOUT_MS) for a body. Node checks every second;
-      // the old setting checked every 30 s, so these closed after 30 to 40 s.
+      // the old setting checked every 30 s, so these closed after 30 to 40 s. The upper bound
+      // tells the two apart with room for a shared, loaded machine (14 s was seen at load 11).
       expect(ms, `connection ${i}`).toBeGreaterThan(9_000);
-      expect(ms, `connection ${i}`).toBeLessThan(15_000);
+      expect(ms, `connection ${i}`).toBeLessThan(25_000);
     }
     expect(results[3]!.reply).toMatch(/^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 408 /);
     // Destroyed, not only ended: the server holds none of them.
     expect(await openConnections(server)).toBe(0);
-  }, 40_000);
+  }, 60_000);
 
   it('holds at most MAX_CONNECTIONS_PER_CLIENT per address, trusted clients uncapped', async () => {
     const capped = Array.from({ length: 10 }, () => rawConnection(port(), '127.0.0.2'));
