@@ -32,10 +32,45 @@ export interface NodeVessel extends VesselinfoVessel {
   ports: [first: number, last: number];
 }
 
+/** What `nodeVesselsOf` reads: the person's vessels and the deployment's reserved vessel. */
+export interface VesselPlan {
+  vessels: readonly { percentage: number; owner: string; users?: readonly string[] }[];
+  reservedShare: number;
+  reservedKey: string;
+}
+
+/**
+ * One vessel the node will create from a plan: one of the person's (its owner and users named as
+ * the plan names them) or the reserved vessel (owned by the reserved key, no users).
+ */
+export interface PlannedVessel extends NodeVessel {
+  reserved: boolean;
+}
+
+/**
+ * The vessels the node creates for a configuration, in order, with their names and ports: the
+ * person's vessels, then the reserved vessel, last and only when its share is above 0
+ * (docs/formats.md#vesselinfo). The vesselinfo, the page's vessel editor and its installers'
+ * summary all take the rule from here.
+ */
+export function nodeVesselsOf(plan: VesselPlan): PlannedVessel[] {
+  const own = plan.vessels.map((vessel) => ({
+    percent: vessel.percentage,
+    owner: vessel.owner,
+    users: [...(vessel.users ?? [])],
+    reserved: false,
+  }));
+  const reserved =
+    plan.reservedShare > 0
+      ? [{ percent: plan.reservedShare, owner: plan.reservedKey, users: [], reserved: true }]
+      : [];
+  return nodeVessels([...own, ...reserved]);
+}
+
 /**
  * docs/formats.md#vesselinfo: `Percent N`, `Owner <key>`, any `User <key>` lines, per vessel, in
- * the given order; users de-duplicated first-seen; the reserved vessel last (omitted when its share
- * is 0); lines joined with `\n` and no trailing newline, as the old service wrote it.
+ * the order `nodeVesselsOf` gives; users de-duplicated first-seen; lines joined with `\n` and no
+ * trailing newline, as the old service wrote it.
  */
 export function renderVesselinfo(resolved: ResolvedConfig): string {
   const keyOf = (name: string, path: string): string => {
@@ -53,17 +88,17 @@ export function renderVesselinfo(resolved: ResolvedConfig): string {
     return key;
   };
   const lines: string[] = [];
-  resolved.vessels.forEach((vessel, index) => {
-    lines.push(`${PERCENT_LABEL} ${vessel.percentage}`);
+  nodeVesselsOf(resolved).forEach((vessel, index) => {
+    lines.push(`${PERCENT_LABEL} ${vessel.percent}`);
+    if (vessel.reserved) {
+      lines.push(`${OWNER_LABEL} ${vessel.owner}`);
+      return;
+    }
     lines.push(`${OWNER_LABEL} ${keyOf(vessel.owner, `vessels[${index}].owner`)}`);
     for (const user of new Set(vessel.users)) {
       lines.push(`${USER_LABEL} ${keyOf(user, `vessels[${index}].users`)}`);
     }
   });
-  if (resolved.reservedShare > 0) {
-    lines.push(`${PERCENT_LABEL} ${resolved.reservedShare}`);
-    lines.push(`${OWNER_LABEL} ${resolved.reservedKey}`);
-  }
   return lines.join('\n');
 }
 
@@ -274,7 +309,9 @@ export function parseVesselinfo(text: string): {
  * Names and port ranges the node gives the vessels (docs/formats.md#vesselinfo): 60% first gets
  * 63100–63159.
  */
-export function nodeVessels(vessels: readonly VesselinfoVessel[]): NodeVessel[] {
+export function nodeVessels<V extends VesselinfoVessel>(
+  vessels: readonly V[],
+): (V & Pick<NodeVessel, 'name' | 'ports'>)[] {
   let steps = 0;
   return vessels.map((vessel, index) => {
     const a = steps;
