@@ -24,13 +24,17 @@ import {
   unlistedRefusal,
 } from './software-rules.ts';
 import { demoKeySettingProblem, HOW_TO_TRUST, isDemoUpdateKey } from './update-trust.ts';
+import { MAX_VESSELINFO_BYTES } from './vesselinfo.ts';
 
 export { PROGRAM_PREFIX };
 export const UPDATE_KEY_NAME = UPDATE_KEY_FILE;
 /** Added by customisation after signing, so never listed. */
 const VESSELINFO_NAME = 'vesselinfo';
-/** Bigger metainfo or key files are not Seattle's; refusing them bounds what is held. */
-const MAX_TEXT_BYTES = 4 * 1024 * 1024;
+/**
+ * Bigger metainfo or key files are not Seattle's; refusing them bounds what is held. The same bound
+ * as the vesselinfo's, since these files are smaller still.
+ */
+const MAX_TEXT_BYTES = MAX_VESSELINFO_BYTES;
 /** The files whose text the check reads, relative to `seattle_repy/`. */
 const TEXT_FILES = [METAINFO_FILE, UPDATE_KEY_FILE, SOFTWAREUPDATER_FILE];
 

@@ -18,6 +18,11 @@ export const USER_LABEL = 'User';
  */
 export const FIRST_PORT = 63100;
 export const PORTS_PER_STEP = 10;
+/**
+ * The largest vesselinfo any reader here accepts (4 MiB): a real one is a few KiB, and thousands
+ * of 4096-bit users still fit. Bounds what a hostile installer can make us hold.
+ */
+export const MAX_VESSELINFO_BYTES = 4 * 2 ** 20;
 
 /** One vessel as written in a vesselinfo file: keys are Seattle public-key strings. */
 export interface VesselinfoVessel {

@@ -27,6 +27,7 @@
 import { zipSync, type ZipOptions, type Zippable } from 'fflate';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { write32 } from '../bytes.ts';
 import { buildMetainfo, METAINFO_FILE } from '../metainfo.ts';
 import { isSeattleCode, readSoftwareUpdaterKey, SOFTWAREUPDATER_FILE } from '../software-rules.ts';
 import {
@@ -291,7 +292,7 @@ const DEFLATE_LEVEL = 6;
 function unixTimeExtra(mtime: number): Uint8Array {
   const field = new Uint8Array(5);
   field[0] = EXTRA_UNIX_TIME_HAS_MTIME;
-  new DataView(field.buffer).setUint32(1, mtime, true);
+  write32(field, 1, mtime);
   return field;
 }
 

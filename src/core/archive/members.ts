@@ -14,7 +14,7 @@
  * one by one), and pass the check; Node 20's drops trailing bytes silently and fails it (Node
  * callers pass zlib's raw inflate instead, src/host/inflate.ts).
  */
-import { concatBytes } from '../bytes.ts';
+import { concatBytes, read16, read32 } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
 import { GzipReader, GZIP_TRAILER_LENGTH, readGzipHeader, writeStoredGzipMember } from './gzip.ts';
 import { MARKER_ID, MARKER_TAG } from './tgz-marker.ts';
@@ -64,7 +64,7 @@ export function sizedMemberAt(
   if (bytes.length < HEADER_PREFIX) return { need: HEADER_PREFIX };
   // Only our own headers (FEXTRA and nothing else) can carry the length.
   if (bytes[0] !== 0x1f || bytes[1] !== 0x8b || bytes[3] !== 0x04) return undefined;
-  const headerLength = HEADER_PREFIX + (bytes[10]! | (bytes[11]! << 8));
+  const headerLength = HEADER_PREFIX + read16(bytes, 10);
   if (bytes.length < headerLength) return { need: headerLength };
   let header;
   try {
@@ -92,14 +92,13 @@ export function memberSpan(
   headerLength: number,
   deflateLength: number,
 ): GzipMemberSpan {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 8);
   return {
     bytes,
     offset,
     headerLength,
     deflateLength,
-    crc: view.getUint32(0, true),
-    size: view.getUint32(4, true),
+    crc: read32(bytes, bytes.length - 8),
+    size: read32(bytes, bytes.length - 4),
   };
 }
 

@@ -27,7 +27,8 @@ import {
   writeEndMember,
 } from './tgz-layout.ts';
 import { VESSELINFO_PATH, VesselinfoFinder } from './vesselinfo-entries.ts';
-import { MAX_VESSELINFO_BYTES, TgzWalker, tarArchiveEntry, type WalkLimits } from './walk.ts';
+import { TgzWalker, tarArchiveEntry, type WalkLimits } from './walk.ts';
+import { MAX_VESSELINFO_BYTES } from '../vesselinfo.ts';
 
 /**
  * Customising reads only names, from an operator's base it streams: no cap on its total size, and

@@ -13,7 +13,7 @@
  *   [end-of-central-directory record with the base's comment]
  */
 import { Inflate } from 'fflate';
-import { concatBytes, read16, read32 } from '../bytes.ts';
+import { bytesEqual, concatBytes, read16, read32, read64, write32, write64 } from '../bytes.ts';
 import { CibError, problem, type Problem } from '../problems.ts';
 import { crc32 } from './crc32.ts';
 import { extractedPath } from './paths.ts';
@@ -42,7 +42,6 @@ import {
   ZIP64_MARK_16,
   ZIP64_MARK_32,
   centralRecordLength,
-  read64,
   readCentralRecord,
   readDataDescriptor,
   readEndRecord,
@@ -50,8 +49,6 @@ import {
   readZip64EndRecord,
   readZip64Extra,
   readZip64Locator,
-  write32,
-  write64,
   writeCentralRecord,
   writeEndRecord,
   writeLocalHeader,
@@ -131,12 +128,6 @@ interface ZipLayout {
 
 function fail(code: string, message: string, path = ''): never {
   throw new CibError(problem(code, path, message));
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** 4.4.4 bit 11 says UTF-8; otherwise names are CP437 by the letter, UTF-8 in practice. */
