@@ -55,7 +55,9 @@ import {
   writeZip64EndRecord,
   writeZip64Locator,
   writeZip64OffsetExtra,
+  type CentralRecord,
   type EndRecord,
+  type LocalHeader,
   type Zip64EndRecord,
 } from './zip-records.ts';
 
@@ -417,20 +419,78 @@ function zip64Block(extra: Uint8Array): Uint8Array | undefined {
   return undefined;
 }
 
+/** Why an entry cannot be read: said at its name, and the rest of the archive still checked. */
+class Refusal {
+  constructor(
+    readonly code: string,
+    readonly message: string,
+  ) {}
+}
+
+const CORRUPT_LOCAL_SIZES =
+  'The local header gives a different CRC or size than the central directory: the file is corrupt.';
+
+/**
+ * One central record, checked in the order a reader meets it: the record against the profile,
+ * its Zip64 values, the local header, the end of its data, and what kind of entry it is. A fault
+ * of the profile throws; damage that spoils only this entry is a problem at its name.
+ */
 function checkEntry(
   bytes: Uint8Array,
-  record: NonNullable<ReturnType<typeof readCentralRecord>>,
+  record: CentralRecord,
   centralAt: number,
   centralLength: number,
   centralDirectoryAt: number,
   problems: Problem[],
 ): ParsedEntry | undefined {
-  function say(code: string, message: string): undefined {
-    problems.push(problem(code, decodeName(record.name, record.flags), message));
+  const name = profileName(record.name, record.flags, record.madeBy);
+  checkRecordProfile(record, name);
+  const found = (() => {
+    const sizes = zip64SizesOf(record, name);
+    if (sizes instanceof Refusal) return sizes;
+    const local = checkLocalHeader(bytes, record, sizes, centralDirectoryAt, name);
+    if (local instanceof Refusal) return local;
+    const end = dataEnd(bytes, record, sizes, local, centralDirectoryAt);
+    if (end instanceof Refusal) return end;
+    return { sizes, local, end };
+  })();
+  if (found instanceof Refusal) {
+    problems.push(problem(found.code, decodeName(record.name, record.flags), found.message));
     return undefined;
   }
-  const name = profileName(record.name, record.flags, record.madeBy);
-  // Flags, method, version and disk: the profile's plain zip (4.4.2-4.4.5).
+  const { sizes, local, end } = found;
+  const { directory, unix } = checkKind(bytes, record, sizes, local.dataAt, name);
+  const unixMode = record.madeBy >> 8 === 3 ? unix : 0;
+  return {
+    nameBytes: record.name,
+    method: record.method,
+    flags: record.flags,
+    crc32: record.crc32,
+    compressedSize: sizes.compressedSize,
+    uncompressedSize: sizes.uncompressedSize,
+    dosDate: record.dosDate,
+    dosTime: record.dosTime,
+    madeBy: record.madeBy,
+    externalAttributes: record.externalAttributes,
+    ...(unixMode ? { unixMode } : {}),
+    localHeaderAt: sizes.localHeaderAt,
+    dataAt: local.dataAt,
+    end,
+    centralAt,
+    centralLength,
+    isDirectoryName: directory,
+    exactPath: '',
+    ...(sizes.localOffsetAt !== undefined
+      ? {
+          zip64OffsetAt:
+            centralAt + CENTRAL_FIXED_LENGTH + record.name.length + sizes.localOffsetAt,
+        }
+      : {}),
+  };
+}
+
+/** Flags, method, version and disk: the profile's plain zip (4.4.2-4.4.5), and its extra field. */
+function checkRecordProfile(record: CentralRecord, name: string): void {
   if (record.flags & FLAG_ENCRYPTED) {
     zipFault('zip-encrypted', name, `The entry ${showName(name)} is encrypted`);
   }
@@ -463,44 +523,76 @@ function checkEntry(
     );
   }
   checkExtraField(record.extra, name, 'central record');
+}
 
-  // Zip64 (4.5.3): the central record's block holds exactly the values its fields mark.
+/** An entry's sizes and local header offset, from its central record and Zip64 block. */
+interface EntrySizes {
+  compressedSize: number;
+  uncompressedSize: number;
+  localHeaderAt: number;
+  /** Where the Zip64 local offset sits in the record's extra field, when it has one. */
+  localOffsetAt?: number;
+}
+
+/** Zip64 (4.5.3): the central record's block holds exactly the values its fields mark. */
+function zip64SizesOf(record: CentralRecord, name: string): EntrySizes | Refusal {
   const marks = {
     uncompressedSize: record.uncompressedSize === ZIP64_MARK_32,
     compressedSize: record.compressedSize === ZIP64_MARK_32,
     localOffset: record.localOffset === ZIP64_MARK_32,
   };
   const zip64 = readZip64Extra(record.extra, marks);
-  const block = zip64Block(record.extra);
-  const markedCount =
-    Number(marks.uncompressedSize) + Number(marks.compressedSize) + Number(marks.localOffset);
   if (!zip64) {
-    return say(
+    return new Refusal(
       'base.zip.zip64-extra-damaged',
       'The Zip64 sizes or offset of this entry are missing.',
     );
   }
-  if ((block?.length ?? 0) !== 8 * markedCount) {
+  const markedCount =
+    Number(marks.uncompressedSize) + Number(marks.compressedSize) + Number(marks.localOffset);
+  if ((zip64Block(record.extra)?.length ?? 0) !== 8 * markedCount) {
     zipFault(
       'zip64',
       name,
       `The Zip64 field of ${showName(name)} holds other values than the ones its central record marks`,
     );
   }
-  const compressedSize = zip64.compressedSize ?? record.compressedSize;
-  const uncompressedSize = zip64.uncompressedSize ?? record.uncompressedSize;
-  const localHeaderAt = zip64.localOffset ?? record.localOffset;
+  return {
+    compressedSize: zip64.compressedSize ?? record.compressedSize,
+    uncompressedSize: zip64.uncompressedSize ?? record.uncompressedSize,
+    localHeaderAt: zip64.localOffset ?? record.localOffset,
+    ...(zip64.localOffsetAt !== undefined ? { localOffsetAt: zip64.localOffsetAt } : {}),
+  };
+}
 
-  const local =
-    localHeaderAt < centralDirectoryAt ? readLocalHeader(bytes, localHeaderAt) : undefined;
+/** The local header as read, its sizes through its own Zip64 block, and where its data starts. */
+interface CheckedLocal {
+  header: LocalHeader;
+  /** The local header holds a Zip64 block (so a data descriptor is Zip64-sized). */
+  zip64: boolean;
+  compressedSize: number;
+  uncompressedSize: number;
+  dataAt: number;
+}
+
+/** The local header agrees with the central record: same name, method, flags and Zip64 shape. */
+function checkLocalHeader(
+  bytes: Uint8Array,
+  record: CentralRecord,
+  sizes: EntrySizes,
+  centralDirectoryAt: number,
+  name: string,
+): CheckedLocal | Refusal {
+  const at = sizes.localHeaderAt;
+  const local = at < centralDirectoryAt ? readLocalHeader(bytes, at) : undefined;
   if (!local) {
-    return say(
+    return new Refusal(
       'base.zip.local-header-missing',
       'The local header is missing where the central directory says it starts: the file is truncated or corrupt.',
     );
   }
   if (!bytesEqual(local.name, record.name) || local.method !== record.method) {
-    return say(
+    return new Refusal(
       'base.zip.local-header-mismatch',
       'The local header names a different file or method than the central directory: the file is corrupt.',
     );
@@ -513,8 +605,7 @@ function checkEntry(
     );
   }
   checkExtraField(local.extra, name, 'local header');
-  const descriptorUsed = (record.flags & FLAG_DATA_DESCRIPTOR) !== 0;
-  if (descriptorUsed && record.method === METHOD_STORED) {
+  if (record.flags & FLAG_DATA_DESCRIPTOR && record.method === METHOD_STORED) {
     zipFault(
       'zip-descriptor',
       name,
@@ -524,11 +615,11 @@ function checkEntry(
   // The local header's Zip64 block (4.5.3): both sizes, exactly when its size fields are marked.
   const localMarked =
     local.uncompressedSize === ZIP64_MARK_32 || local.compressedSize === ZIP64_MARK_32;
-  const localBlock = zip64Block(local.extra);
+  const block = zip64Block(local.extra);
   if (
-    localMarked !== (localBlock !== undefined) ||
-    (localBlock !== undefined &&
-      (localBlock.length !== 16 ||
+    localMarked !== (block !== undefined) ||
+    (block !== undefined &&
+      (block.length !== 16 ||
         local.uncompressedSize !== ZIP64_MARK_32 ||
         local.compressedSize !== ZIP64_MARK_32))
   ) {
@@ -538,61 +629,83 @@ function checkEntry(
       `The local Zip64 field of ${showName(name)} does not hold exactly both sizes its header marks`,
     );
   }
-  const localUncompressed = localBlock ? read64(localBlock, 0) : local.uncompressedSize;
-  const localCompressed = localBlock ? read64(localBlock, 8) : local.compressedSize;
-  const dataAt = localHeaderAt + local.length;
-  let end = dataAt + compressedSize;
-  if (descriptorUsed) {
-    // 4.4.4 bit 3: the CRC and sizes follow the data; the descriptor is Zip64-sized when the
-    // local header carries a Zip64 block (4.3.9.2). The local fields are then zero or the truth.
+  return {
+    header: local,
+    zip64: block !== undefined,
+    uncompressedSize: block ? read64(block, 0) : local.uncompressedSize,
+    compressedSize: block ? read64(block, 8) : local.compressedSize,
+    dataAt: at + local.length,
+  };
+}
+
+/**
+ * Where the entry ends: after its data, and after its data descriptor when it has one (4.4.4 bit
+ * 3; Zip64-sized when the local header carries a Zip64 block, 4.3.9.2). The local CRC and sizes
+ * are the central record's, or zero when a descriptor follows.
+ */
+function dataEnd(
+  bytes: Uint8Array,
+  record: CentralRecord,
+  sizes: EntrySizes,
+  local: CheckedLocal,
+  centralDirectoryAt: number,
+): number | Refusal {
+  const mismatch = () => new Refusal('base.zip.local-header-mismatch', CORRUPT_LOCAL_SIZES);
+  let end = local.dataAt + sizes.compressedSize;
+  if (record.flags & FLAG_DATA_DESCRIPTOR) {
     const zeroOr = (value: number, truth: number) => value === 0 || value === truth;
     if (
-      !zeroOr(local.crc32, record.crc32) ||
-      !zeroOr(localCompressed, compressedSize) ||
-      !zeroOr(localUncompressed, uncompressedSize)
-    ) {
-      return say(
-        'base.zip.local-header-mismatch',
-        'The local header gives a different CRC or size than the central directory: the file is corrupt.',
-      );
-    }
+      !zeroOr(local.header.crc32, record.crc32) ||
+      !zeroOr(local.compressedSize, sizes.compressedSize) ||
+      !zeroOr(local.uncompressedSize, sizes.uncompressedSize)
+    )
+      return mismatch();
     const descriptor =
       end <= centralDirectoryAt
-        ? readDataDescriptor(bytes, end, localBlock !== undefined, record.crc32)
+        ? readDataDescriptor(bytes, end, local.zip64, record.crc32)
         : undefined;
     if (
       !descriptor ||
       descriptor.crc32 !== record.crc32 ||
-      descriptor.compressedSize !== compressedSize ||
-      descriptor.uncompressedSize !== uncompressedSize
+      descriptor.compressedSize !== sizes.compressedSize ||
+      descriptor.uncompressedSize !== sizes.uncompressedSize
     ) {
-      return say(
+      return new Refusal(
         'base.zip.data-descriptor-mismatch',
         "The data descriptor after this entry's data does not match the central directory: the file is truncated or corrupt.",
       );
     }
     end += descriptor.length;
   } else if (
-    local.crc32 !== record.crc32 ||
-    localCompressed !== compressedSize ||
-    localUncompressed !== uncompressedSize
+    local.header.crc32 !== record.crc32 ||
+    local.compressedSize !== sizes.compressedSize ||
+    local.uncompressedSize !== sizes.uncompressedSize
   ) {
-    return say(
-      'base.zip.local-header-mismatch',
-      'The local header gives a different CRC or size than the central directory: the file is corrupt.',
-    );
+    return mismatch();
   }
   if (end > centralDirectoryAt) {
-    return say(
+    return new Refusal(
       'base.zip.entry-out-of-range',
       "The entry's data runs into the central directory: the file is truncated or corrupt.",
     );
   }
-  if (record.method === METHOD_STORED && compressedSize !== uncompressedSize) {
-    return say('base.zip.entry-corrupt', 'This stored entry gives two different sizes.');
+  if (record.method === METHOD_STORED && sizes.compressedSize !== sizes.uncompressedSize) {
+    return new Refusal('base.zip.entry-corrupt', 'This stored entry gives two different sizes.');
   }
+  return end;
+}
 
-  // What it is: a file or a folder, by its name, its Unix mode and its MS-DOS attributes alike.
+/**
+ * What the entry is: a file or a folder, by its name, its Unix mode and its MS-DOS attributes
+ * alike; a folder carries no data and a deflated file at least a whole deflate stream.
+ */
+function checkKind(
+  bytes: Uint8Array,
+  record: CentralRecord,
+  sizes: EntrySizes,
+  dataAt: number,
+  name: string,
+): { directory: boolean; unix: number } {
   const directory = record.name.length > 0 && record.name[record.name.length - 1] === 0x2f;
   const unix = record.externalAttributes >>> 16;
   const kind = unix & S_IFMT;
@@ -620,17 +733,13 @@ function checkEntry(
       );
     }
   }
-  if (
-    directory &&
-    (uncompressedSize !== 0 ||
-      !(
-        compressedSize === 0 ||
-        (record.method === METHOD_DEFLATED &&
-          compressedSize === EMPTY_DEFLATE.length &&
-          bytes[dataAt] === EMPTY_DEFLATE[0] &&
-          bytes[dataAt + 1] === EMPTY_DEFLATE[1])
-      ))
-  ) {
+  const { compressedSize, uncompressedSize } = sizes;
+  const emptyDeflate =
+    record.method === METHOD_DEFLATED &&
+    compressedSize === EMPTY_DEFLATE.length &&
+    bytes[dataAt] === EMPTY_DEFLATE[0] &&
+    bytes[dataAt + 1] === EMPTY_DEFLATE[1];
+  if (directory && (uncompressedSize !== 0 || !(compressedSize === 0 || emptyDeflate))) {
     zipFault(
       'size',
       name,
@@ -645,34 +754,7 @@ function checkEntry(
       `The file ${showName(name)} is deflated but holds no complete deflate stream, which extractors read differently`,
     );
   }
-  const madeOnUnix = record.madeBy >> 8 === 3;
-  const unixMode = madeOnUnix ? unix : 0;
-  return {
-    nameBytes: record.name,
-    method: record.method,
-    flags: record.flags,
-    crc32: record.crc32,
-    compressedSize,
-    uncompressedSize,
-    dosDate: record.dosDate,
-    dosTime: record.dosTime,
-    madeBy: record.madeBy,
-    externalAttributes: record.externalAttributes,
-    ...(unixMode ? { unixMode } : {}),
-    localHeaderAt,
-    dataAt,
-    end,
-    centralAt,
-    centralLength,
-    isDirectoryName: directory,
-    exactPath: '',
-    ...(zip64.localOffsetAt !== undefined
-      ? {
-          zip64OffsetAt:
-            centralAt + CENTRAL_FIXED_LENGTH + record.name.length + zip64.localOffsetAt,
-        }
-      : {}),
-  };
+  return { directory, unix };
 }
 
 /**
