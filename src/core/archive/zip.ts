@@ -1071,8 +1071,44 @@ export function customizeZipParts(
   if (options.verifyData) {
     for (const entry of layout.entries) inflateEntry(base, publicEntry(entry), () => {});
   }
+  const plan = planCuts(layout, nameBytes);
+  const localAt = centralAt - plan.cutBefore(centralAt);
+  const { local, central } = newEntryRecords(nameBytes, data, plan.kept, localAt);
+  const keptCentralSize = plan.kept.reduce((sum, e) => sum + e.centralLength, 0);
+  const ends = endRecords(layout, {
+    centralOffset: localAt + local.length + data.length,
+    centralSize: keptCentralSize + central.length,
+    count: plan.kept.length + 1,
+  });
+  // The base outside the cuts up to its central directory, the new entry, the kept central
+  // records (moved where a cut came before their entry), the new one, and the end records.
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const [start, stop] of plan.cuts) {
+    parts.push(base.subarray(from, start));
+    from = stop;
+  }
+  parts.push(base.subarray(from, centralAt), local, data);
+  parts.push(
+    plan.cuts.length === 0
+      ? base.subarray(centralAt, centralAt + keptCentralSize)
+      : movedCentralRecords(base, plan, keptCentralSize),
+  );
+  parts.push(central, ...ends);
+  return parts;
+}
 
-  // Every entry that unzip would write onto the new one's path goes, whatever its spelling.
+/** What customizing cuts out of a base, and what it keeps. */
+interface CutPlan {
+  kept: ParsedEntry[];
+  /** The byte ranges (local header to end of data) of the entries that go, in file order. */
+  cuts: (readonly [start: number, end: number])[];
+  /** How many bytes the cuts remove before `position`. */
+  cutBefore: (position: number) => number;
+}
+
+/** Every entry that unzip would write onto the new one's path goes, whatever its spelling. */
+function planCuts(layout: ZipLayout, nameBytes: Uint8Array): CutPlan {
   const target = extractedPath(utf8Decoder.decode(nameBytes), 'zip');
   const replaced = layout.entries.filter((e) => extractedPath(nameOf(e), 'zip') === target);
   const kept = replaced.length
@@ -1081,15 +1117,24 @@ export function customizeZipParts(
   const cuts = replaced.map((e) => [e.localHeaderAt, e.end] as const).sort((a, b) => a[0] - b[0]);
   const cutBefore = (position: number): number =>
     cuts.reduce((sum, [start, end]) => (end <= position ? sum + end - start : sum), 0);
-  const cutTotal = cutBefore(centralAt);
+  return { kept, cuts, cutBefore };
+}
 
-  // The new entry: 4.3.7 local header, then its stored data (no descriptor, no extra fields).
+/**
+ * The new entry's 4.3.7 local header (then its stored data: no descriptor, no extra fields) and
+ * its central record, dated with the newest time among the kept entries.
+ */
+function newEntryRecords(
+  nameBytes: Uint8Array,
+  data: Uint8Array,
+  kept: ParsedEntry[],
+  localAt: number,
+): { local: Uint8Array; central: Uint8Array } {
   const { dosDate, dosTime } = newestDosTimestamp(kept);
   const ascii = nameBytes.every((b) => b < 0x80);
-  const flags = ascii ? 0 : FLAG_UTF8;
   // The fields the local header and the central record share.
   const shared = {
-    flags,
+    flags: ascii ? 0 : FLAG_UTF8,
     method: METHOD_STORED,
     dosTime,
     dosDate,
@@ -1099,9 +1144,7 @@ export function customizeZipParts(
     name: nameBytes,
   };
   const local = writeLocalHeader({ ...shared, versionNeeded: VERSION_STORED, extra: EMPTY });
-  const localAt = centralAt - cutTotal;
-  const localOffset = localAt;
-  const offsetNeedsZip64 = localOffset >= ZIP64_MARK_32;
+  const offsetNeedsZip64 = localAt >= ZIP64_MARK_32;
   const central = writeCentralRecord({
     ...shared,
     madeBy: MADE_BY_UNIX,
@@ -1109,22 +1152,30 @@ export function customizeZipParts(
     diskStart: 0,
     internalAttributes: 0,
     externalAttributes: (REGULAR_FILE_0644 << 16) >>> 0,
-    localOffset: offsetNeedsZip64 ? ZIP64_MARK_32 : localOffset,
-    extra: offsetNeedsZip64 ? writeZip64OffsetExtra(localOffset) : EMPTY,
+    localOffset: offsetNeedsZip64 ? ZIP64_MARK_32 : localAt,
+    extra: offsetNeedsZip64 ? writeZip64OffsetExtra(localAt) : EMPTY,
     comment: EMPTY,
   });
+  return { local, central };
+}
 
-  // 4.3.14-4.3.16: the end records, in Zip64 form when the base had it or the numbers need it.
-  const newCentralAt = localAt + local.length + data.length;
-  const centralSize = kept.reduce((sum, e) => sum + e.centralLength, 0) + central.length;
-  const count = kept.length + 1;
-  const centralOffset = newCentralAt;
+/**
+ * 4.3.14-4.3.16: the Zip64 end record and locator (empty when not needed) and the end record, in
+ * Zip64 form when the base had it or the numbers need it; the base's comment kept.
+ */
+function endRecords(
+  layout: ZipLayout,
+  {
+    centralOffset,
+    centralSize,
+    count,
+  }: { centralOffset: number; centralSize: number; count: number },
+): [zip64End: Uint8Array, locator: Uint8Array, end: Uint8Array] {
   const useZip64 =
     layout.zip64 !== undefined ||
     count >= ZIP64_MARK_16 ||
     centralSize >= ZIP64_MARK_32 ||
     centralOffset >= ZIP64_MARK_32;
-  const zip64At = newCentralAt + centralSize;
   const zip64End = useZip64
     ? writeZip64EndRecord({
         madeBy: layout.zip64?.madeBy ?? MADE_BY_UNIX_ZIP64,
@@ -1139,7 +1190,7 @@ export function customizeZipParts(
       })
     : EMPTY;
   const locator = useZip64
-    ? writeZip64Locator({ endDisk: 0, endOffset: zip64At, totalDisks: 1 })
+    ? writeZip64Locator({ endDisk: 0, endOffset: centralOffset + centralSize, totalDisks: 1 })
     : EMPTY;
   const end = writeEndRecord({
     disk: 0,
@@ -1150,34 +1201,25 @@ export function customizeZipParts(
     centralOffset: Math.min(centralOffset, ZIP64_MARK_32),
     comment: layout.end.comment,
   });
+  return [zip64End, locator, end];
+}
 
-  const parts: Uint8Array[] = [];
-  let from = 0;
-  for (const [start, stop] of cuts) {
-    parts.push(base.subarray(from, start));
-    from = stop;
-  }
-  parts.push(base.subarray(from, centralAt), local, data);
-  if (!replaced.length) {
-    parts.push(base.subarray(centralAt, centralAt + centralSize - central.length));
-  } else {
-    const directory = new Uint8Array(centralSize - central.length);
-    let cursor = 0;
-    for (const entry of kept) {
-      directory.set(base.subarray(entry.centralAt, entry.centralAt + entry.centralLength), cursor);
-      const shift = cutBefore(entry.localHeaderAt);
-      if (shift) {
-        const offset = entry.localHeaderAt - shift;
-        if (entry.zip64OffsetAt !== undefined) {
-          write64(directory, cursor + entry.zip64OffsetAt - entry.centralAt, offset);
-        } else {
-          write32(directory, cursor + CENTRAL_LOCAL_OFFSET, offset);
-        }
+/** The kept central records, each local header offset moved back by the bytes cut before it. */
+function movedCentralRecords(base: Uint8Array, plan: CutPlan, size: number): Uint8Array {
+  const directory = new Uint8Array(size);
+  let cursor = 0;
+  for (const entry of plan.kept) {
+    directory.set(base.subarray(entry.centralAt, entry.centralAt + entry.centralLength), cursor);
+    const shift = plan.cutBefore(entry.localHeaderAt);
+    if (shift) {
+      const offset = entry.localHeaderAt - shift;
+      if (entry.zip64OffsetAt !== undefined) {
+        write64(directory, cursor + entry.zip64OffsetAt - entry.centralAt, offset);
+      } else {
+        write32(directory, cursor + CENTRAL_LOCAL_OFFSET, offset);
       }
-      cursor += entry.centralLength;
     }
-    parts.push(directory);
+    cursor += entry.centralLength;
   }
-  parts.push(central, zip64End, locator, end);
-  return parts;
+  return directory;
 }
