@@ -201,6 +201,77 @@ function findEndRecord(bytes: Uint8Array): { at: number; record: EndRecord } {
   );
 }
 
+/** Where the central directory is and how many entries it lists. */
+interface DirectoryPlace {
+  totalEntries: number;
+  centralSize: number;
+  centralOffset: number;
+  /** Where the directory ends: the end record, or the Zip64 end record when there is one. */
+  centralEnd: number;
+  zip64?: Zip64EndRecord;
+}
+
+/**
+ * The central directory's place from the end record, or from the Zip64 end record when a locator
+ * (4.3.15) sits right before the end record; the two must agree.
+ */
+function directoryPlace(bytes: Uint8Array, endAt: number, end: EndRecord): DirectoryPlace {
+  // 4.3.15: a Zip64 locator sits right before the end record when the Zip64 end record is used.
+  const locatorAt = endAt - ZIP64_LOCATOR_LENGTH;
+  const locator = readZip64Locator(bytes, locatorAt);
+  if (locator) {
+    if (locator.endDisk !== 0 || locator.totalDisks > 1) {
+      fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
+    }
+    const record = readZip64EndRecord(bytes, locator.endOffset);
+    if (
+      !record ||
+      locator.endOffset + ZIP64_END_FIXED_LENGTH + record.extensible.length !== locatorAt
+    ) {
+      fail(
+        'base.zip.zip64-end-missing',
+        'The Zip64 end-of-central-directory record is missing, damaged or not where its locator says: the file is corrupt or has bytes in front.',
+      );
+    }
+    const zip64 = record;
+    if (zip64.disk !== 0 || zip64.centralDisk !== 0 || zip64.diskEntries !== zip64.totalEntries) {
+      fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
+    }
+    const agrees =
+      zip64.extensible.length === 0 &&
+      (end.totalEntries === ZIP64_MARK_16 || end.totalEntries === zip64.totalEntries) &&
+      (end.centralSize === ZIP64_MARK_32 || end.centralSize === zip64.centralSize) &&
+      (end.centralOffset === ZIP64_MARK_32 || end.centralOffset === zip64.centralOffset);
+    if (!agrees) {
+      zipFault(
+        'zip64',
+        'end of central directory',
+        'The Zip64 end record disagrees with the end record (or carries extensible data): ' +
+          'readers that use one or the other read different directories',
+      );
+    }
+    const { totalEntries, centralSize, centralOffset } = zip64;
+    return { totalEntries, centralSize, centralOffset, centralEnd: locator.endOffset, zip64 };
+  }
+  if (
+    end.totalEntries === ZIP64_MARK_16 ||
+    end.centralSize === ZIP64_MARK_32 ||
+    end.centralOffset === ZIP64_MARK_32
+  ) {
+    fail(
+      'base.zip.zip64-locator-missing',
+      'The end record says the archive uses Zip64 but the Zip64 locator is missing: the file is corrupt.',
+    );
+  }
+
+  return {
+    totalEntries: end.totalEntries,
+    centralSize: end.centralSize,
+    centralOffset: end.centralOffset,
+    centralEnd: endAt,
+  };
+}
+
 /**
  * The archive's layout, inside the strict profile (docs/formats.md, "Strict archive profile"):
  * one end record, whose comment holds no record signature; Zip64 records only where they agree
@@ -220,61 +291,11 @@ function readLayout(bytes: Uint8Array): ZipLayout {
         'from the end of the file (Python) could take a record inside the comment for the real one',
     );
   }
-  let totalEntries = end.totalEntries;
-  let centralSize = end.centralSize;
-  let centralOffset = end.centralOffset;
-  let centralEnd = endAt;
-  let zip64: Zip64EndRecord | undefined;
-
-  // 4.3.15: a Zip64 locator sits right before the end record when the Zip64 end record is used.
-  const locatorAt = endAt - ZIP64_LOCATOR_LENGTH;
-  const locator = readZip64Locator(bytes, locatorAt);
-  if (locator) {
-    if (locator.endDisk !== 0 || locator.totalDisks > 1) {
-      fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
-    }
-    const record = readZip64EndRecord(bytes, locator.endOffset);
-    if (
-      !record ||
-      locator.endOffset + ZIP64_END_FIXED_LENGTH + record.extensible.length !== locatorAt
-    ) {
-      fail(
-        'base.zip.zip64-end-missing',
-        'The Zip64 end-of-central-directory record is missing, damaged or not where its locator says: the file is corrupt or has bytes in front.',
-      );
-    }
-    zip64 = record;
-    centralEnd = locator.endOffset;
-    if (zip64.disk !== 0 || zip64.centralDisk !== 0 || zip64.diskEntries !== zip64.totalEntries) {
-      fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
-    }
-    const agrees =
-      zip64.extensible.length === 0 &&
-      (end.totalEntries === ZIP64_MARK_16 || end.totalEntries === zip64.totalEntries) &&
-      (end.centralSize === ZIP64_MARK_32 || end.centralSize === zip64.centralSize) &&
-      (end.centralOffset === ZIP64_MARK_32 || end.centralOffset === zip64.centralOffset);
-    if (!agrees) {
-      zipFault(
-        'zip64',
-        'end of central directory',
-        'The Zip64 end record disagrees with the end record (or carries extensible data): ' +
-          'readers that use one or the other read different directories',
-      );
-    }
-    totalEntries = zip64.totalEntries;
-    centralSize = zip64.centralSize;
-    centralOffset = zip64.centralOffset;
-  } else if (
-    end.totalEntries === ZIP64_MARK_16 ||
-    end.centralSize === ZIP64_MARK_32 ||
-    end.centralOffset === ZIP64_MARK_32
-  ) {
-    fail(
-      'base.zip.zip64-locator-missing',
-      'The end record says the archive uses Zip64 but the Zip64 locator is missing: the file is corrupt.',
-    );
-  }
-
+  const { totalEntries, centralSize, centralOffset, centralEnd, zip64 } = directoryPlace(
+    bytes,
+    endAt,
+    end,
+  );
   const centralAt = centralEnd - centralSize;
   if (centralAt < 0 || centralAt < centralOffset) {
     fail(
