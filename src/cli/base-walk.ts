@@ -6,7 +6,8 @@
 import { checkBase, type BaseCheck } from '../core/archive/base-check.ts';
 import { findAppendReady } from '../core/archive/tgz-layout.ts';
 import type { SpliceCut } from '../core/archive/tgz-marker.ts';
-import { MAX_VESSELINFO_BYTES, type InstallerSource } from '../core/archive/walk.ts';
+import type { InstallerSource } from '../core/archive/walk.ts';
+import { MAX_VESSELINFO_BYTES } from '../core/vesselinfo.ts';
 import type { KnownUpdateKey } from '../core/deployment-settings.ts';
 import { fileSource, readFileRange } from '../host/files.ts';
 import { nodeDigester, sha256Chunks, sha256Hex, sha256Through } from '../host/hash.ts';

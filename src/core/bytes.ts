@@ -1,6 +1,8 @@
 /**
- * Byte helpers the archive, key and share-link code all use: joining, little-endian reads, a
- * backwards search, and the one base64 codec (RFC 4648). Pure: no Node built-ins, no DOM.
+ * Byte helpers the archive, key and share-link code all use: joining, comparing, the little-endian
+ * (and SSH's one big-endian) integer reads and writes, a backwards search, and the one base64 codec
+ * (RFC 4648). Every other file takes these from here rather than a DataView or shifts of its own.
+ * Pure: no Node built-ins, no DOM.
  */
 
 /** The parts one after the other in a new array. */
@@ -26,6 +28,45 @@ export function read32(bytes: Uint8Array, at: number): number {
   return (
     (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
   );
+}
+
+/** 64-bit little-endian value as a number; values past 2^53 cannot describe bytes we hold. */
+export function read64(bytes: Uint8Array, at: number): number {
+  return read32(bytes, at) + read32(bytes, at + 4) * 0x1_0000_0000;
+}
+
+/** Unsigned 32-bit big-endian value at `at` (network order, as SSH's wire format writes it). */
+export function read32BE(bytes: Uint8Array, at: number): number {
+  return (
+    ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
+  );
+}
+
+/** Writes the low 16 bits of `value` little-endian at `at`. */
+export function write16(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+}
+
+/** Writes the low 32 bits of `value` little-endian at `at`. */
+export function write32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+  bytes[at + 2] = (value >>> 16) & 0xff;
+  bytes[at + 3] = (value >>> 24) & 0xff;
+}
+
+/** Writes a whole number below 2^53 as 64 bits little-endian at `at`. */
+export function write64(bytes: Uint8Array, at: number, value: number): void {
+  write32(bytes, at, value % 0x1_0000_0000);
+  write32(bytes, at + 4, Math.floor(value / 0x1_0000_0000));
+}
+
+/** Whether the two hold the same bytes. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The last position at or after `from` where `needle` starts in `haystack`, or -1. */

@@ -8,7 +8,7 @@
  * stays out of the page's first bundle. We read exactly the few structures named below.
  */
 import { bytesToBigInt } from './bigint.ts';
-import { base64ToBytes } from './bytes.ts';
+import { base64ToBytes, read32BE } from './bytes.ts';
 import { errorsOf, problem, type Problem } from './problems.ts';
 import { formatPublicKey, MAX_KEY_DIGITS, parsePublicKey } from './keys.ts';
 
@@ -260,7 +260,7 @@ function readSshString(blob: Uint8Array, offset: number): { bytes: Uint8Array; e
   if (offset + UINT32_BYTES > blob.length) {
     throw new ImportError('key.import.openssh', 'The OpenSSH key data ends early.');
   }
-  const length = new DataView(blob.buffer, blob.byteOffset + offset, UINT32_BYTES).getUint32(0);
+  const length = read32BE(blob, offset);
   const start = offset + UINT32_BYTES;
   if (start + length > blob.length) {
     throw new ImportError('key.import.openssh', 'The OpenSSH key data ends early.');

@@ -38,6 +38,51 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const fail = (path: string, message: string) => problem('manifest.invalid', path, message);
+
+/** One entry of `bases`, read at `at`; undefined (its problems added) when it is not usable. */
+function readEntry(
+  entry: unknown,
+  at: string,
+  seen: Set<string>,
+  problems: Problem[],
+): BaseManifestEntry | undefined {
+  if (!isObject(entry)) {
+    problems.push(fail(at, 'Each base installer is an object {platform, file, size, sha256}.'));
+    return undefined;
+  }
+  const before = problems.length;
+  const { platform, file, size, sha256, layout, version } = entry;
+  if (!isPlatform(platform)) {
+    problems.push(
+      fail(`${at}.platform`, `${JSON.stringify(platform)} is not a platform of this builder.`),
+    );
+  } else if (seen.has(platform)) {
+    problems.push(fail(`${at}.platform`, `The ${platform} base is listed twice.`));
+  } else {
+    seen.add(platform);
+  }
+  if (typeof file !== 'string' || !PLAIN_FILE_NAME.test(file))
+    problems.push(fail(`${at}.file`, 'The file must be a plain file name in the same folder.'));
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    problems.push(fail(`${at}.size`, 'The size must be a whole number of bytes.'));
+  if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256))
+    problems.push(fail(`${at}.sha256`, 'The SHA-256 must be 64 lowercase hex digits.'));
+  if (layout !== undefined && !LAYOUTS.includes(layout as BaseLayout))
+    problems.push(fail(`${at}.layout`, `The layout must be one of ${LAYOUTS.join(', ')}.`));
+  if (version !== undefined && typeof version !== 'string')
+    problems.push(fail(`${at}.version`, 'The version must be text.'));
+  if (problems.length > before) return undefined;
+  return {
+    platform: platform as Platform,
+    file: file as string,
+    size: size as number,
+    sha256: sha256 as string,
+    ...(layout === undefined ? {} : { layout: layout as BaseLayout }),
+    ...(version === undefined ? {} : { version: version as string }),
+  };
+}
+
 /**
  * Reads a manifest from its JSON text (or an already parsed value). Returns every problem, each
  * with the entry's place (`bases[2].sha256`); `manifest` only when there are none.
@@ -56,7 +101,6 @@ export function parseManifest(input: string | unknown): {
       };
     }
   }
-  const fail = (path: string, message: string) => problem('manifest.invalid', path, message);
   if (!isObject(raw) || !Array.isArray(raw.bases)) {
     return {
       problems: [
@@ -78,41 +122,8 @@ export function parseManifest(input: string | unknown): {
   const seen = new Set<string>();
   const bases: BaseManifestEntry[] = [];
   raw.bases.forEach((entry: unknown, i) => {
-    const at = `bases[${i}]`;
-    if (!isObject(entry)) {
-      problems.push(fail(at, 'Each base installer is an object {platform, file, size, sha256}.'));
-      return;
-    }
-    const before = problems.length;
-    const { platform, file, size, sha256, layout, version } = entry;
-    if (!isPlatform(platform)) {
-      problems.push(
-        fail(`${at}.platform`, `${JSON.stringify(platform)} is not a platform of this builder.`),
-      );
-    } else if (seen.has(platform)) {
-      problems.push(fail(`${at}.platform`, `The ${platform} base is listed twice.`));
-    } else {
-      seen.add(platform);
-    }
-    if (typeof file !== 'string' || !PLAIN_FILE_NAME.test(file))
-      problems.push(fail(`${at}.file`, 'The file must be a plain file name in the same folder.'));
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
-      problems.push(fail(`${at}.size`, 'The size must be a whole number of bytes.'));
-    if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256))
-      problems.push(fail(`${at}.sha256`, 'The SHA-256 must be 64 lowercase hex digits.'));
-    if (layout !== undefined && !LAYOUTS.includes(layout as BaseLayout))
-      problems.push(fail(`${at}.layout`, `The layout must be one of ${LAYOUTS.join(', ')}.`));
-    if (version !== undefined && typeof version !== 'string')
-      problems.push(fail(`${at}.version`, 'The version must be text.'));
-    if (problems.length > before) return;
-    bases.push({
-      platform: platform as Platform,
-      file: file as string,
-      size: size as number,
-      sha256: sha256 as string,
-      ...(layout === undefined ? {} : { layout: layout as BaseLayout }),
-      ...(version === undefined ? {} : { version: version as string }),
-    });
+    const base = readEntry(entry, `bases[${i}]`, seen, problems);
+    if (base) bases.push(base);
   });
   if (problems.length > 0) return { problems };
   return {

@@ -182,6 +182,36 @@ function invalid(problems: Problem[]): MetainfoCheck {
   return { valid: false, entries: [], problems };
 }
 
+/** The file list: one `<path> <sha1 hex> <size>` a line, blank lines skipped. */
+function listedFiles(list: string, problems: Problem[]): MetainfoEntry[] {
+  const entries: MetainfoEntry[] = [];
+  list
+    .slice(0, -1)
+    .split('\n')
+    .forEach((line, index) => {
+      if (line.trim() === '') return;
+      const parts = line.split(' ');
+      const [path, hash, size] = parts;
+      if (
+        parts.length !== 3 ||
+        path === undefined ||
+        !/^[0-9a-f]{40}$/.test(hash ?? '') ||
+        !/^[0-9]+$/.test(size ?? '')
+      ) {
+        problems.push(
+          problem(
+            'metainfo.line.malformed',
+            `line ${index + 1}`,
+            'A metainfo line must be "<path> <sha1 hex> <size>".',
+          ),
+        );
+        return;
+      }
+      entries.push({ path, sha1: hash as string, size: Number(size) });
+    });
+  return entries;
+}
+
 /**
  * Checks a metainfo text the way the node's updater does (`signeddata_issignedcorrectly`):
  * the key in the block must be `publicKey`, and `signature^e mod n` must be 0x01 followed by the
@@ -239,31 +269,7 @@ export function verifyMetainfo(text: string, publicKey: PublicKey, now?: number)
       problem('metainfo.malformed', 'signature', 'The signature block must start on a new line.'),
     );
   }
-  const entries: MetainfoEntry[] = [];
-  list
-    .slice(0, -1)
-    .split('\n')
-    .forEach((line, index) => {
-      if (line.trim() === '') return;
-      const parts = line.split(' ');
-      const [path, hash, size] = parts;
-      if (
-        parts.length !== 3 ||
-        path === undefined ||
-        !/^[0-9a-f]{40}$/.test(hash ?? '') ||
-        !/^[0-9]+$/.test(size ?? '')
-      ) {
-        problems.push(
-          problem(
-            'metainfo.line.malformed',
-            `line ${index + 1}`,
-            'A metainfo line must be "<path> <sha1 hex> <size>".',
-          ),
-        );
-        return;
-      }
-      entries.push({ path, sha1: hash as string, size: Number(size) });
-    });
+  const entries = listedFiles(list, problems);
   if (now !== undefined && Number.isFinite(expiration) && expiration <= now) {
     problems.push(
       problem('metainfo.expired', 'signature', 'The metainfo signature has expired.', 'warning'),

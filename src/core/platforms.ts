@@ -1,8 +1,8 @@
 /**
  * The one table of platform facts: each platform's base installer, its archive kind, the name
- * the donor's installer is saved and served under, its media type and its label. The page, the
- * command line, make-base and the server all derive theirs from it (docs/formats.md, "Base
- * installers").
+ * the donor's installer is saved and served under, its media type, its label and the steps that
+ * install it. The page, the command line, make-base and the server all derive theirs from it
+ * (docs/formats.md, "Base installers").
  */
 /** The facts written once; everything below, the types included, is derived from them. */
 const TABLE = [
@@ -12,14 +12,26 @@ const TABLE = [
     baseFile: 'seattle_linux.tgz',
     format: 'tgz',
     standard: true,
+    installSteps:
+      'Extract it (tar -xzf seattle_linux.tgz), then run ./install.sh inside the seattle folder.',
   },
-  { platform: 'mac', label: 'macOS', baseFile: 'seattle_mac.tgz', format: 'tgz', standard: true },
+  {
+    platform: 'mac',
+    label: 'macOS',
+    baseFile: 'seattle_mac.tgz',
+    format: 'tgz',
+    standard: true,
+    installSteps:
+      'Extract it (double-click, or tar -xzf seattle_mac.tgz), then run ./install.sh inside the seattle folder from Terminal.',
+  },
   {
     platform: 'windows',
     label: 'Windows',
     baseFile: 'seattle_win.zip',
     format: 'zip',
     standard: true,
+    installSteps:
+      'Extract the zip (right-click, Extract All), open the seattle folder and double-click install.bat.',
   },
   {
     platform: 'android',
@@ -27,6 +39,8 @@ const TABLE = [
     baseFile: 'seattle_android.zip',
     format: 'zip',
     standard: true,
+    installSteps:
+      'Copy the zip to the device and install it with the Seattle app, which reads the seattle folder inside.',
   },
   {
     platform: 'windows_gui',
@@ -34,6 +48,8 @@ const TABLE = [
     baseFile: 'seattle_win_gui.exe',
     format: 'exe',
     standard: false,
+    installSteps:
+      'Run the program and follow its steps; it installs Seattle with this configuration.',
   },
 ] as const;
 
@@ -56,18 +72,24 @@ export interface PlatformInfo {
   mediaType: string;
   /** One of the four platforms every deployment has: made by `cib make-base`, listed by XML-RPC. */
   standard: boolean;
+  /** What the donor does with the saved installer, in one sentence. */
+  installSteps: string;
 }
 
-const MEDIA_TYPES: Record<ArchiveFormat, string> = {
-  tgz: 'application/gzip',
-  zip: 'application/zip',
-  exe: 'application/vnd.microsoft.portable-executable',
+/** Each archive kind's media type and the name a person reads for it. */
+const FORMATS: Record<ArchiveFormat, { mediaType: string; name: string }> = {
+  tgz: { mediaType: 'application/gzip', name: 'gzip-compressed tar (Linux, Mac)' },
+  zip: { mediaType: 'application/zip', name: 'zip (Windows, Android)' },
+  exe: {
+    mediaType: 'application/vnd.microsoft.portable-executable',
+    name: 'Windows installer program (.exe)',
+  },
 };
 
 export const PLATFORMS: readonly PlatformInfo[] = TABLE.map((row) => ({
   ...row,
   outputFile: row.baseFile,
-  mediaType: MEDIA_TYPES[row.format],
+  mediaType: FORMATS[row.format].mediaType,
 }));
 
 /** The standard platforms, in table order: what make-base builds and XML-RPC lists. */
@@ -81,4 +103,14 @@ export function platformInfoOf(platform: string): PlatformInfo | undefined {
 
 export function isPlatform(value: unknown): value is Platform {
   return typeof value === 'string' && platformInfoOf(value) !== undefined;
+}
+
+/** The name a person reads for an archive kind, such as "zip (Windows, Android)". */
+export function formatNameOf(format: ArchiveFormat): string {
+  return FORMATS[format].name;
+}
+
+/** The label a person reads for a platform, such as "macOS". */
+export function platformLabel(platform: Platform): string {
+  return platformInfoOf(platform)?.label ?? platform;
 }

@@ -84,11 +84,11 @@ function isPayload(value: unknown): value is SharePayload {
   );
 }
 
-export function decodeShare(
-  text: string,
-  settings: ReservedSettings,
-): { resolved?: ResolvedConfig; problems: Problem[] } {
-  const trimmed = text.trim();
+/**
+ * The payload a link carries: `1.`, then base64url of deflated JSON of the expected shape, each
+ * step bounded and its failure named.
+ */
+function readPayload(trimmed: string): { payload: SharePayload } | { problems: Problem[] } {
   if (trimmed.length > MAX_SHARE_CHARS) {
     return fail(
       'share.too-long',
@@ -135,8 +135,16 @@ export function decodeShare(
   } catch {
     return fail('share.json', 'The shared configuration is not valid JSON after decompression.');
   }
-  if (!isPayload(value)) return fail('share.shape', SHAPE_MESSAGE);
+  return isPayload(value) ? { payload: value } : fail('share.shape', SHAPE_MESSAGE);
+}
 
+export function decodeShare(
+  text: string,
+  settings: ReservedSettings,
+): { resolved?: ResolvedConfig; problems: Problem[] } {
+  const read = readPayload(text.trim());
+  if ('problems' in read) return read;
+  const value = read.payload;
   const config: BuildConfig = {
     vessels: value.v.map(([percentage, owner, users]) => ({ percentage, owner, users })),
     user_data: Object.fromEntries(

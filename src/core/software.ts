@@ -24,13 +24,17 @@ import {
   unlistedRefusal,
 } from './software-rules.ts';
 import { demoKeySettingProblem, HOW_TO_TRUST, isDemoUpdateKey } from './update-trust.ts';
+import { MAX_VESSELINFO_BYTES } from './vesselinfo.ts';
 
 export { PROGRAM_PREFIX };
 export const UPDATE_KEY_NAME = UPDATE_KEY_FILE;
 /** Added by customisation after signing, so never listed. */
 const VESSELINFO_NAME = 'vesselinfo';
-/** Bigger metainfo or key files are not Seattle's; refusing them bounds what is held. */
-const MAX_TEXT_BYTES = 4 * 1024 * 1024;
+/**
+ * Bigger metainfo or key files are not Seattle's; refusing them bounds what is held. The same bound
+ * as the vesselinfo's, since these files are smaller still.
+ */
+const MAX_TEXT_BYTES = MAX_VESSELINFO_BYTES;
 /** The files whose text the check reads, relative to `seattle_repy/`. */
 const TEXT_FILES = [METAINFO_FILE, UPDATE_KEY_FILE, SOFTWAREUPDATER_FILE];
 
@@ -115,6 +119,42 @@ function canonicalKey(text: string): string | undefined {
 
 const latin1 = (bytes: Uint8Array) => new TextDecoder('latin1').decode(bytes);
 
+type MetainfoCheck = ReturnType<typeof verifyMetainfo>;
+type MetainfoEntry = MetainfoCheck['entries'][number];
+
+/**
+ * The metainfo's signature, checked with the key its own signature block names: that key in
+ * canonical form, and the check (undefined when no key can be read). The metainfo's problems are
+ * reported at its path, a failed signature as `software.signature.fails`.
+ */
+function checkSignature(
+  text: string,
+  problems: Problem[],
+): { signer: string | undefined; check: MetainfoCheck | undefined } {
+  const where = PROGRAM_PREFIX + METAINFO_FILE;
+  const named = signerOf(text);
+  const signerKey = named === undefined ? undefined : parsePublicKey(named).key;
+  if (!signerKey) {
+    const message = 'The metainfo has no readable signature block naming a public key.';
+    problems.push(problem('software.signature.fails', where, message));
+    return { signer: undefined, check: undefined };
+  }
+  const check = verifyMetainfo(text, signerKey);
+  for (const p of check.problems) {
+    const signature =
+      p.code.startsWith('metainfo.signature') || p.code === 'metainfo.signer.mismatch';
+    problems.push(
+      problem(
+        signature ? 'software.signature.fails' : p.code,
+        p.path.startsWith('line') ? `${where}: ${p.path}` : where,
+        p.message,
+        p.severity,
+      ),
+    );
+  }
+  return { signer: formatPublicKey(signerKey), check };
+}
+
 /**
  * Collects what the check needs from a walk over an installer's entries; `finish()` gives the
  * report. Entries may arrive in any order; a later entry of the same path replaces an earlier
@@ -179,61 +219,54 @@ export class SoftwareCheck implements EntryVisitor {
       problem('software.file.too-large', path, 'This file is far larger than Seattle writes it.'),
     );
     const metainfo = this.texts.get(METAINFO_FILE);
-    const where = PROGRAM_PREFIX + METAINFO_FILE;
-    if (!metainfo) {
-      problems.push(
-        problem(
-          'software.not-signed',
-          where,
-          'The installer carries no metainfo: nothing says which Seattle software it holds.',
-        ),
-      );
-      const { unlisted, unsigned } = this.unlistedFiles(new Set(), []);
-      return {
-        verdict: 'not-signed',
-        listed: 0,
-        intact: 0,
-        modified: [],
-        missing: [],
-        unlisted,
-        unsigned,
-        problems,
-      };
-    }
-    const text = latin1(metainfo);
-    const signer = signerOf(text);
-    const signerKey = signer === undefined ? undefined : parsePublicKey(signer).key;
-    let signatureOk = false;
-    let check: ReturnType<typeof verifyMetainfo> | undefined;
-    if (!signerKey) {
-      problems.push(
-        problem(
-          'software.signature.fails',
-          where,
-          'The metainfo has no readable signature block naming a public key.',
-        ),
-      );
-    } else {
-      check = verifyMetainfo(text, signerKey);
-      signatureOk = check.valid;
-      for (const p of check.problems) {
-        problems.push(
-          problem(
-            p.code.startsWith('metainfo.signature') || p.code === 'metainfo.signer.mismatch'
-              ? 'software.signature.fails'
-              : p.code,
-            p.path.startsWith('line') ? `${where}: ${p.path}` : where,
-            p.message,
-            p.severity,
-          ),
-        );
-      }
-    }
-    const canonicalSigner = signerKey ? formatPublicKey(signerKey) : undefined;
-    const keyOk = this.checkNodeKey(canonicalSigner, problems);
+    if (!metainfo) return this.notSigned(problems);
+    const { signer, check } = checkSignature(latin1(metainfo), problems);
+    const keyOk = this.checkNodeKey(signer, problems);
+    const files = this.compareFiles(check?.entries ?? [], problems);
+    const { unlisted, unsigned } = this.unlistedFiles(files.named, problems);
+    const changed = files.modified.length + unlisted.length > 0;
+    const report: SoftwareReport = {
+      verdict: !check?.valid || !keyOk ? 'signature-fails' : changed ? 'modified' : 'intact',
+      ...(signer ? { key: { fingerprint: fingerprint(signer), key: signer, trusted: false } } : {}),
+      ...this.datesOf(check),
+      listed: files.listed,
+      intact: files.intact,
+      modified: files.modified,
+      missing: files.missing,
+      unlisted,
+      unsigned,
+      problems,
+    };
+    return applyTrust(report, this.options.knownKeys ?? knownUpdateKeys());
+  }
 
-    // Compare the files, case-folded as extractedPath folds entry paths.
-    const entries = check?.entries ?? [];
+  /** The report for an installer without a metainfo: nothing to compare its files against. */
+  private notSigned(problems: Problem[]): SoftwareReport {
+    problems.push(
+      problem(
+        'software.not-signed',
+        PROGRAM_PREFIX + METAINFO_FILE,
+        'The installer carries no metainfo: nothing says which Seattle software it holds.',
+      ),
+    );
+    const { unlisted, unsigned } = this.unlistedFiles(new Set(), []);
+    return {
+      verdict: 'not-signed',
+      listed: 0,
+      intact: 0,
+      modified: [],
+      missing: [],
+      unlisted,
+      unsigned,
+      problems,
+    };
+  }
+
+  /**
+   * The signed list against the files seen, case-folded as extractedPath folds entry paths:
+   * which are intact, which changed, which are missing, and the folded names the list holds.
+   */
+  private compareFiles(entries: readonly MetainfoEntry[], problems: Problem[]) {
     const modified: string[] = [];
     const missing: string[] = [];
     const named = new Set<string>();
@@ -247,49 +280,24 @@ export class SoftwareCheck implements EntryVisitor {
         modified.push(listed.path);
       else intact++;
     }
-    for (const path of modified)
-      problems.push(
-        problem(
-          'software.file.modified',
-          PROGRAM_PREFIX + path,
-          'This file differs from the signed list.',
-        ),
-      );
-    const { unlisted, unsigned } = this.unlistedFiles(named, problems);
+    for (const path of modified) {
+      const message = 'This file differs from the signed list.';
+      problems.push(problem('software.file.modified', PROGRAM_PREFIX + path, message));
+    }
+    return { listed: entries.length, intact, modified, missing, named };
+  }
+
+  /** The metainfo's dates, and whether it has expired when the caller said what time it is. */
+  private datesOf(check: MetainfoCheck | undefined) {
     const timestamp = check?.timestamp;
     const expiration = check?.expiration;
-    const expired =
-      this.options.now !== undefined && expiration !== undefined
-        ? expiration <= this.options.now
-        : undefined;
-    const report: SoftwareReport = {
-      verdict:
-        !signatureOk || !keyOk
-          ? 'signature-fails'
-          : modified.length + unlisted.length > 0
-            ? 'modified'
-            : 'intact',
-      ...(canonicalSigner
-        ? {
-            key: {
-              fingerprint: fingerprint(canonicalSigner),
-              key: canonicalSigner,
-              trusted: false,
-            },
-          }
-        : {}),
+    const now = this.options.now;
+    const expired = now !== undefined && expiration !== undefined ? expiration <= now : undefined;
+    return {
       ...(timestamp !== undefined ? { timestamp } : {}),
       ...(expiration !== undefined ? { expiration } : {}),
       ...(expired !== undefined ? { expired } : {}),
-      listed: entries.length,
-      intact,
-      modified,
-      missing,
-      unlisted,
-      unsigned,
-      problems,
     };
-    return applyTrust(report, this.options.knownKeys ?? knownUpdateKeys());
   }
 
   /**

@@ -230,6 +230,49 @@ async function checkArriving(
   }
 }
 
+/**
+ * Reads the response body into the receiver and the walk of the arriving bytes, keeping it as Blob
+ * pieces (for the saved file) and saying how much has arrived every PROGRESS_STEP and at the end.
+ */
+async function readBody(
+  response: Response,
+  receiver: BaseReceiver,
+  arriving: ReturnType<typeof arrivingSource> | undefined,
+  timing: BaseTimings,
+  progress: (loaded: number) => void,
+): Promise<Blob[]> {
+  const reader = response.body!.getReader();
+  let reported = 0;
+  const pieces: Blob[] = [];
+  let blobbed = 0;
+  const addPiece = () => {
+    // Blob copies the view at once, so later pushes may move the buffer.
+    pieces.push(new Blob([receiver.received().subarray(blobbed) as Uint8Array<ArrayBuffer>]));
+    blobbed = receiver.loaded;
+  };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      timing.firstByte ??= clock();
+      receiver.push(value);
+      arriving?.push(value);
+      if (receiver.loaded - blobbed >= BLOB_PIECE) addPiece();
+      if (receiver.loaded - reported >= PROGRESS_STEP) {
+        reported = receiver.loaded;
+        progress(reported);
+      }
+    }
+  } catch (error) {
+    arriving?.fail(error); // the walk ends too, instead of waiting for bytes that will not come
+    throw error;
+  }
+  timing.lastByte = clock();
+  progress(receiver.loaded);
+  if (receiver.loaded > blobbed) addPiece();
+  return pieces;
+}
+
 /** Reads, hashes and checks one response; nothing here runs on the page's main thread. */
 async function receive(
   request: BaseRequest,
@@ -250,15 +293,6 @@ async function receive(
   const total =
     Number.isFinite(header) && header > 0 ? header : request.size > 0 ? request.size : undefined;
   const receiver = new BaseReceiver(total);
-  const reader = response.body!.getReader();
-  let reported = 0;
-  const pieces: Blob[] = [];
-  let blobbed = 0;
-  const addPiece = () => {
-    // Blob copies the view at once, so later pushes may move the buffer.
-    pieces.push(new Blob([receiver.received().subarray(blobbed) as Uint8Array<ArrayBuffer>]));
-    blobbed = receiver.loaded;
-  };
   // The entry check (software, vesselinfo) walks the bytes while they arrive, so on a slow link it
   // is done when the last byte is; it counts only if the bytes then pass the digest. A verdict
   // kept from an earlier visit for this SHA-256 spares it.
@@ -271,26 +305,9 @@ async function receive(
       });
   checking.catch(() => undefined); // awaited below only if the digest matches
   report({ phase: 'downloading', loaded: 0, total });
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      timing.firstByte ??= clock();
-      receiver.push(value);
-      arriving?.push(value);
-      if (receiver.loaded - blobbed >= BLOB_PIECE) addPiece();
-      if (receiver.loaded - reported >= PROGRESS_STEP) {
-        reported = receiver.loaded;
-        report({ phase: 'downloading', loaded: reported, total });
-      }
-    }
-  } catch (error) {
-    arriving?.fail(error); // the walk ends too, instead of waiting for bytes that will not come
-    throw error;
-  }
-  timing.lastByte = clock();
-  report({ phase: 'downloading', loaded: receiver.loaded, total });
-  if (receiver.loaded > blobbed) addPiece();
+  const pieces = await readBody(response, receiver, arriving, timing, (loaded) =>
+    report({ phase: 'downloading', loaded, total }),
+  );
   report({ phase: 'checking' });
   arriving?.end(receiver.received());
   // The digest runs off this thread while the entry check finishes on this one.

@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { validateConfig, type ResolvedConfig } from '../../src/core/build-config.ts';
-import { nodeVessels, parseVesselinfo, renderVesselinfo } from '../../src/core/vesselinfo.ts';
+import {
+  nodeVessels,
+  nodeVesselsOf,
+  parseVesselinfo,
+  renderVesselinfo,
+} from '../../src/core/vesselinfo.ts';
 import type { Problem } from '../../src/core/problems.ts';
 
 const KEY_A = `65537 ${2n ** 2047n + 12345n}`;
@@ -195,6 +200,28 @@ describe('nodeVessels', () => {
       ['v1', 60, [63100, 63159]],
       ['v2', 20, [63160, 63179]],
       ['v3', 20, [63180, 63199]],
+    ]);
+  });
+});
+
+describe('nodeVesselsOf', () => {
+  it('puts the reserved vessel last, owned by the reserved key, after the person’s vessels', () => {
+    const planned = nodeVesselsOf(EXAMPLE);
+    expect(planned.map((v) => [v.name, v.percent, v.owner, v.users, v.reserved, v.ports])).toEqual([
+      ['v1', 60, 'alex', ['bob'], false, [63100, 63159]],
+      ['v2', 20, 'carl', [], false, [63160, 63179]],
+      ['v3', 20, RESERVED, [], true, [63180, 63199]],
+    ]);
+  });
+
+  it('leaves the reserved vessel out when its share is 0', () => {
+    const planned = nodeVesselsOf({
+      vessels: [{ percentage: 100, owner: 'alex' }],
+      reservedShare: 0,
+      reservedKey: RESERVED,
+    });
+    expect(planned.map((v) => [v.name, v.percent, v.reserved, v.ports])).toEqual([
+      ['v1', 100, false, [63100, 63199]],
     ]);
   });
 });

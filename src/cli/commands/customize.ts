@@ -59,6 +59,24 @@ when --expect-sha256 matches. The demo update key is trusted only when manifest.
 base lists it and only demo-signed bases.
 ${SETTINGS_HELP}`;
 
+function platformOption(value: string | undefined): Platform | undefined {
+  if (value === undefined || isPlatform(value)) return value;
+  throw new UsageError(
+    `--platform must be one of ${PLATFORMS.map((p) => p.platform).join(', ')}, not "${value}".`,
+  );
+}
+
+/** The base's problems named at the base file the person gave. */
+function atBaseFile(error: unknown, baseFile: string): unknown {
+  if (!(error instanceof CibError)) return error;
+  return new CibError(
+    error.problems.map((p) => ({
+      ...p,
+      path: p.path === 'base' ? baseFile : `${baseFile}: ${p.path}`,
+    })),
+  );
+}
+
 export const customizeCommand: Command = {
   help,
   async run(argv) {
@@ -76,15 +94,7 @@ export const customizeCommand: Command = {
     const baseFile = requireOption(values.base, 'base');
     const configFile = requireOption(values.config, 'config');
     const out = requireOption(values.out, 'out');
-    let platform: Platform | undefined;
-    if (values.platform !== undefined) {
-      if (!isPlatform(values.platform)) {
-        throw new UsageError(
-          `--platform must be one of ${PLATFORMS.map((p) => p.platform).join(', ')}, not "${values.platform}".`,
-        );
-      }
-      platform = values.platform;
-    }
+    let platform = platformOption(values.platform);
     const settings = cliSettings(values);
     const keyBits = keyBitsOption(values.bits, settings);
 
@@ -130,15 +140,7 @@ export const customizeCommand: Command = {
         size = installer.length;
       }
     } catch (error) {
-      if (error instanceof CibError) {
-        throw new CibError(
-          error.problems.map((p) => ({
-            ...p,
-            path: p.path === 'base' ? baseFile : `${baseFile}: ${p.path}`,
-          })),
-        );
-      }
-      throw error;
+      throw atBaseFile(error, baseFile);
     }
     // Written straight to the file descriptor: console.error would first build a stream for a
     // piped stderr, loading more of Node than the rest of the command does.

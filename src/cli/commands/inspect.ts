@@ -42,6 +42,60 @@ Exit 0 when the node would accept the installer and its software is intact (note
 when the node would refuse it, files differ from the signed list, it carries unsigned code, the
 signature fails, it is not signed, its update key is not trusted here, or the file is unreadable.`;
 
+type Inspection = Awaited<ReturnType<typeof inspectInstaller>>;
+type Software = Awaited<ReturnType<typeof deploymentReport>> | undefined;
+
+/** `--json`: the inspection, and the software check with its summary and notes in words. */
+function printJson(inspection: Inspection, software: Software): void {
+  console.log(
+    JSON.stringify(
+      {
+        ...inspection,
+        ...(software
+          ? {
+              software: {
+                summary: softwareVerdictLine(software),
+                notes: softwareNotes(software).map((note) => note.text),
+                ...software,
+              },
+            }
+          : {}),
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+/** The vessels, the node's verdict and the software check, for a person to read. */
+function printText(file: string, inspection: Inspection, software: Software): void {
+  console.log(`${file}: ${inspection.format} installer`);
+  for (const v of inspection.vessels) {
+    console.log(
+      `  ${v.name}  ${String(v.percent).padStart(3)}%  ports ${v.ports[0]}-${v.ports[1]}`,
+    );
+    console.log(`      owner ${v.ownerFingerprint}`);
+    for (const u of v.userFingerprints) console.log(`      user  ${u}`);
+  }
+  console.log(
+    inspection.valid
+      ? 'The node will accept this installer.'
+      : inspection.ambiguous
+        ? "AMBIGUOUS installer: extractors could leave different files on the donor's disk " +
+          '(see below); do not install it.'
+        : 'The node would REFUSE this installer.',
+  );
+  printProblems(inspection.problems, file);
+  if (software || inspection.format === 'exe') printSoftware(software);
+  if (software) {
+    // Files are listed above; the rest (signature, key) are printed as problems.
+    printProblems(
+      software.problems.filter((p) => !p.code.startsWith('software.file.')),
+      file,
+    );
+  }
+}
+
 export const inspectCommand: Command = {
   help,
   async run(argv) {
@@ -78,52 +132,8 @@ export const inspectCommand: Command = {
       if (!(error instanceof CibError)) throw error;
     }
     const softwareOk = software === undefined || softwareBuildable(software);
-    if (values.json) {
-      console.log(
-        JSON.stringify(
-          {
-            ...inspection,
-            ...(software
-              ? {
-                  software: {
-                    summary: softwareVerdictLine(software),
-                    notes: softwareNotes(software).map((note) => note.text),
-                    ...software,
-                  },
-                }
-              : {}),
-          },
-          null,
-          2,
-        ),
-      );
-    } else {
-      console.log(`${file}: ${inspection.format} installer`);
-      for (const v of inspection.vessels) {
-        console.log(
-          `  ${v.name}  ${String(v.percent).padStart(3)}%  ports ${v.ports[0]}-${v.ports[1]}`,
-        );
-        console.log(`      owner ${v.ownerFingerprint}`);
-        for (const u of v.userFingerprints) console.log(`      user  ${u}`);
-      }
-      console.log(
-        inspection.valid
-          ? 'The node will accept this installer.'
-          : inspection.ambiguous
-            ? "AMBIGUOUS installer: extractors could leave different files on the donor's disk " +
-              '(see below); do not install it.'
-            : 'The node would REFUSE this installer.',
-      );
-      printProblems(inspection.problems, file);
-      if (software || inspection.format === 'exe') printSoftware(software);
-      if (software) {
-        // Files are listed above; the rest (signature, key) are printed as problems.
-        printProblems(
-          software.problems.filter((p) => !p.code.startsWith('software.file.')),
-          file,
-        );
-      }
-    }
+    if (values.json) printJson(inspection, software);
+    else printText(file, inspection, software);
     return inspection.valid && softwareOk ? 0 : 1;
   },
 };

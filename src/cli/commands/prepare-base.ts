@@ -123,6 +123,46 @@ function readBase(input: string): Uint8Array {
   }
 }
 
+interface PreparedBase {
+  info: PlatformInfo;
+  bytes: Uint8Array;
+  layout: BaseLayout;
+  note: string;
+}
+
+/** One base read and checked: a tgz made append-ready, a zip or exe checked and kept as it is. */
+async function prepareOne(file: string, info: PlatformInfo): Promise<PreparedBase> {
+  const bytes = readBase(file);
+  const format = detectFormat(bytes);
+  if (format !== info.format) {
+    throw new CibError(
+      problem(
+        'base.format.mismatch',
+        file,
+        `The ${info.platform} base must be a ${info.format} file, but this is ${format ? `a ${format} file` : 'no archive this builder knows'}.`,
+      ),
+    );
+  }
+  if (format === 'tgz') {
+    const result = await prepareTgz(file, bytes);
+    return {
+      info,
+      bytes: result.prepared,
+      layout: 'append-ready',
+      note: `append-ready${result.wasReady ? ' (already was)' : ''}, ${result.entries} entries verified`,
+    };
+  }
+  // The strict archive profile (docs/formats.md), before anything is written.
+  try {
+    if (format === 'zip') listZipEntries(bytes);
+    else checkExecutable(bytes);
+  } catch (error) {
+    if (!(error instanceof CibError)) throw error;
+    throw new CibError(error.problems.map((p) => ({ ...p, path: `${file}: ${p.path}` })));
+  }
+  return { info, bytes, layout: 'plain', note: 'copied' };
+}
+
 /** Every base of folder `dir` into folder `out`, then its manifest.json. */
 async function prepareFolder(
   dir: string,
@@ -144,41 +184,8 @@ async function prepareFolder(
     version = parseManifest(readFileSync(join(dir, MANIFEST_FILE), 'utf8')).manifest?.version;
   }
   // Every base is read and checked before anything is written, so a bad one leaves no output.
-  const prepared: { info: PlatformInfo; bytes: Uint8Array; layout: BaseLayout; note: string }[] =
-    [];
-  for (const info of found) {
-    const file = join(dir, info.baseFile);
-    const bytes = readBase(file);
-    const format = detectFormat(bytes);
-    if (format !== info.format) {
-      throw new CibError(
-        problem(
-          'base.format.mismatch',
-          file,
-          `The ${info.platform} base must be a ${info.format} file, but this is ${format ? `a ${format} file` : 'no archive this builder knows'}.`,
-        ),
-      );
-    }
-    if (format === 'tgz') {
-      const result = await prepareTgz(file, bytes);
-      prepared.push({
-        info,
-        bytes: result.prepared,
-        layout: 'append-ready',
-        note: `append-ready${result.wasReady ? ' (already was)' : ''}, ${result.entries} entries verified`,
-      });
-    } else {
-      // The strict archive profile (docs/formats.md), before anything is written.
-      try {
-        if (format === 'zip') listZipEntries(bytes);
-        else checkExecutable(bytes);
-      } catch (error) {
-        if (!(error instanceof CibError)) throw error;
-        throw new CibError(error.problems.map((p) => ({ ...p, path: `${file}: ${p.path}` })));
-      }
-      prepared.push({ info, bytes, layout: 'plain', note: 'copied' });
-    }
-  }
+  const prepared: PreparedBase[] = [];
+  for (const info of found) prepared.push(await prepareOne(join(dir, info.baseFile), info));
   // The check a build runs, with the folder as the deployment for the demo-key rule.
   let checks: BaseCheck[] = [];
   for (const { info, bytes } of prepared)

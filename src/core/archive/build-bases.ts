@@ -27,6 +27,7 @@
 import { zipSync, type ZipOptions, type Zippable } from 'fflate';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { write32 } from '../bytes.ts';
 import { buildMetainfo, METAINFO_FILE } from '../metainfo.ts';
 import { isSeattleCode, readSoftwareUpdaterKey, SOFTWAREUPDATER_FILE } from '../software-rules.ts';
 import {
@@ -132,6 +133,10 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Where one source file goes: the program, one platform's own files, or refused. */
+type Placement =
+  { program: SourceFile } | { platform: BasePlatform; file: SourceFile } | { refused: Problem };
+
 /** Checks the source paths and splits them into program files and per-platform files. */
 function splitSource(
   files: readonly SourceFile[],
@@ -147,94 +152,100 @@ function splitSource(
   );
   const seen = new Set<string>();
   for (const file of files) {
-    const parts = file.path.split('/');
-    const [top, ...rest] = parts;
-    const inner = rest.join('/');
-    if (parts.some((part) => part === '' || part === '.' || part === '..') || rest.length === 0) {
-      problems.push(
-        problem(
-          'makebase.source.path',
-          file.path,
-          'A source file needs a plain relative path inside a folder.',
-        ),
-      );
-      continue;
-    }
-    if (seen.has(file.path)) {
-      problems.push(
-        problem('makebase.source.duplicate', file.path, 'This source file is given twice.'),
-      );
-      continue;
-    }
-    seen.add(file.path);
-    if (top === PROGRAM_DIR) {
-      if (GENERATED_FILES.includes(inner)) {
-        problems.push(
-          problem(
-            'makebase.source.reserved',
-            file.path,
-            inner === VESSELINFO_FILE
-              ? 'A base installer must not contain a vesselinfo; customisation adds it.'
-              : `make-base writes seattle_repy/${inner} itself; remove it from the source tree.`,
-          ),
-        );
-        continue;
-      }
-      program.push({ ...file, path: inner });
-      continue;
-    }
-    const list = platforms.get(top as BasePlatform);
-    if (!list) {
-      problems.push(
-        problem(
-          'makebase.source.outside',
-          file.path,
-          `Source files belong in ${PROGRAM_DIR}/ or one of ${BASE_PLATFORMS.map((b) => b.platform + '/').join(', ')}.`,
-        ),
-      );
-      continue;
-    }
-    if (rest[0] === PROGRAM_DIR && layout !== 'seattle') {
-      problems.push(
-        problem(
-          'makebase.source.collision',
-          file.path,
-          `A platform's own files may not go inside ${PROGRAM_DIR}/; that folder is shared by every platform (--layout seattle puts them there, unsigned, as Seattle's packaging does).`,
-        ),
-      );
-      continue;
-    }
-    if (rest[0] === PROGRAM_DIR && isSeattleCode(inner)) {
-      problems.push(
-        problem(
-          'makebase.source.unsigned-code',
-          file.path,
-          `A platform's files in ${PROGRAM_DIR}/ are not signed, and the software check refuses unsigned code there; put program files in ${PROGRAM_DIR}/ of the source tree instead.`,
-        ),
-      );
-      continue;
-    }
-    list.push({ ...file, path: inner });
+    const placed = placeSourceFile(file, layout, seen);
+    if ('refused' in placed) problems.push(placed.refused);
+    else if ('program' in placed) program.push(placed.program);
+    else platforms.get(placed.platform)!.push(placed.file);
   }
+  problems.push(...collisions(program, platforms), ...emptyParts(program, platforms));
+  if (problems.length > 0) throw new CibError(problems);
+  return { program, platforms };
+}
+
+/**
+ * One source file's place, by its top folder: seattle_repy/ or a platform's folder. `seen` holds
+ * the plain paths met so far; a second one is refused.
+ */
+function placeSourceFile(file: SourceFile, layout: BaseLayoutStyle, seen: Set<string>): Placement {
+  const parts = file.path.split('/');
+  const [top, ...rest] = parts;
+  const inner = rest.join('/');
+  const refuse = (code: string, message: string): Placement => ({
+    refused: problem(code, file.path, message),
+  });
+  if (parts.some((part) => part === '' || part === '.' || part === '..') || rest.length === 0) {
+    return refuse(
+      'makebase.source.path',
+      'A source file needs a plain relative path inside a folder.',
+    );
+  }
+  if (seen.has(file.path))
+    return refuse('makebase.source.duplicate', 'This source file is given twice.');
+  seen.add(file.path);
+  if (top === PROGRAM_DIR) {
+    if (!GENERATED_FILES.includes(inner)) return { program: { ...file, path: inner } };
+    return refuse(
+      'makebase.source.reserved',
+      inner === VESSELINFO_FILE
+        ? 'A base installer must not contain a vesselinfo; customisation adds it.'
+        : `make-base writes seattle_repy/${inner} itself; remove it from the source tree.`,
+    );
+  }
+  const platform = BASE_PLATFORMS.find((b) => b.platform === top)?.platform;
+  if (!platform) {
+    return refuse(
+      'makebase.source.outside',
+      `Source files belong in ${PROGRAM_DIR}/ or one of ${BASE_PLATFORMS.map((b) => b.platform + '/').join(', ')}.`,
+    );
+  }
+  if (rest[0] === PROGRAM_DIR && layout !== 'seattle') {
+    return refuse(
+      'makebase.source.collision',
+      `A platform's own files may not go inside ${PROGRAM_DIR}/; that folder is shared by every platform (--layout seattle puts them there, unsigned, as Seattle's packaging does).`,
+    );
+  }
+  if (rest[0] === PROGRAM_DIR && isSeattleCode(inner)) {
+    return refuse(
+      'makebase.source.unsigned-code',
+      `A platform's files in ${PROGRAM_DIR}/ are not signed, and the software check refuses unsigned code there; put program files in ${PROGRAM_DIR}/ of the source tree instead.`,
+    );
+  }
+  return { platform, file: { ...file, path: inner } };
+}
+
+/** A platform's file in seattle_repy/ may not replace a program file (case-folded). */
+function collisions(
+  program: readonly SourceFile[],
+  platforms: ReadonlyMap<BasePlatform, readonly SourceFile[]>,
+): Problem[] {
   const programPaths = new Set(
     [...program.map((f) => f.path), ...GENERATED_FILES].map((p) => p.toLowerCase()),
   );
+  const problems: Problem[] = [];
   for (const [platform, list] of platforms) {
     for (const file of list) {
       const inside = file.path.startsWith(`${PROGRAM_DIR}/`)
         ? file.path.slice(PROGRAM_DIR.length + 1)
         : undefined;
-      if (inside !== undefined && programPaths.has(inside.toLowerCase())) {
-        problems.push(
-          problem(
-            'makebase.source.collision',
-            `${platform}/${file.path}`,
-            `The program in ${PROGRAM_DIR}/ already has ${inside}; a platform's file may not replace a signed one.`,
-          ),
-        );
-      }
+      if (inside === undefined || !programPaths.has(inside.toLowerCase())) continue;
+      problems.push(
+        problem(
+          'makebase.source.collision',
+          `${platform}/${file.path}`,
+          `The program in ${PROGRAM_DIR}/ already has ${inside}; a platform's file may not replace a signed one.`,
+        ),
+      );
     }
   }
+  return problems;
+}
+
+/** The program and every platform need at least one file. */
+function emptyParts(
+  program: readonly SourceFile[],
+  platforms: ReadonlyMap<BasePlatform, readonly SourceFile[]>,
+): Problem[] {
+  const problems: Problem[] = [];
   if (program.length === 0) {
     problems.push(
       problem(
@@ -245,18 +256,16 @@ function splitSource(
     );
   }
   for (const [platform, list] of platforms) {
-    if (list.length === 0) {
-      problems.push(
-        problem(
-          'makebase.source.empty',
-          platform,
-          `The source tree has no files for ${platform} in ${platform}/.`,
-        ),
-      );
-    }
+    if (list.length > 0) continue;
+    problems.push(
+      problem(
+        'makebase.source.empty',
+        platform,
+        `The source tree has no files for ${platform} in ${platform}/.`,
+      ),
+    );
   }
-  if (problems.length > 0) throw new CibError(problems);
-  return { program, platforms };
+  return problems;
 }
 
 /** Files (paths under `seattle/`) plus every directory above them, sorted, all with one mtime. */
@@ -291,7 +300,7 @@ const DEFLATE_LEVEL = 6;
 function unixTimeExtra(mtime: number): Uint8Array {
   const field = new Uint8Array(5);
   field[0] = EXTRA_UNIX_TIME_HAS_MTIME;
-  new DataView(field.buffer).setUint32(1, mtime, true);
+  write32(field, 1, mtime);
   return field;
 }
 

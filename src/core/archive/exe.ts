@@ -6,6 +6,7 @@
  */
 import { lastIndexOfBytes, read16, read32 } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
+import { MAX_VESSELINFO_BYTES } from '../vesselinfo.ts';
 import { PROFILE_SECTION, profileError } from './profile.ts';
 import { holdsZipArchive } from './zip.ts';
 
@@ -31,8 +32,6 @@ const SECTION_RAW_POINTER = 20;
  * the program or binary overlay data never looks like that.
  */
 const VESSELINFO_LINE = /^(Percent [0-9]+|Owner [0-9]+ [0-9]+|User [0-9]+ [0-9]+)$/;
-/** A vesselinfo for a hundred vessels of 4096-bit keys is well under this. */
-const MAX_VESSELINFO_BYTES = 4 * 1024 * 1024;
 
 /** The helper's scan: the position of the last `START:`, or -1. */
 function lastMarker(bytes: Uint8Array): number {

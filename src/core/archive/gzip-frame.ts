@@ -4,7 +4,7 @@
  * member header. What needs deflate itself (fflate) is in gzip.ts, so code that only frames
  * members (splicing a checked base) never loads a compressor.
  */
-import { concatBytes } from '../bytes.ts';
+import { concatBytes, read16, write16, write32 } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
 import { crc32 } from './crc32.ts';
 // RFC 1952 §2.3: member header. ID1 ID2 CM FLG MTIME(4) XFL OS, then the optional fields.
@@ -57,14 +57,13 @@ export function writeGzipHeader(level: number, subfield?: GzipSubfield): Uint8Ar
   if (subfield) {
     const xlen = SUBFIELD_HEADER_LENGTH + subfield.data.length;
     if (xlen > 0xffff) throw new Error('gzip extra field too long');
-    let at = HEADER_FIXED_LENGTH;
-    header[at++] = xlen & 0xff;
-    header[at++] = xlen >>> 8;
-    header[at++] = subfield.id[0];
-    header[at++] = subfield.id[1];
-    header[at++] = subfield.data.length & 0xff;
-    header[at++] = subfield.data.length >>> 8;
-    header.set(subfield.data, at);
+    // §2.3.1.1: XLEN, then the subfield's SI1, SI2, LEN and data.
+    const at = HEADER_FIXED_LENGTH;
+    write16(header, at, xlen);
+    header[at + 2] = subfield.id[0];
+    header[at + 3] = subfield.id[1];
+    write16(header, at + 4, subfield.data.length);
+    header.set(subfield.data, at + 2 + SUBFIELD_HEADER_LENGTH);
   }
   return header;
 }
@@ -72,9 +71,8 @@ export function writeGzipHeader(level: number, subfield?: GzipSubfield): Uint8Ar
 /** RFC 1952 §2.3: CRC32 and ISIZE, little-endian. */
 export function writeGzipTrailer(crc: number, size: number): Uint8Array {
   const trailer = new Uint8Array(GZIP_TRAILER_LENGTH);
-  const view = new DataView(trailer.buffer);
-  view.setUint32(0, crc >>> 0, true);
-  view.setUint32(4, size % 2 ** 32, true);
+  write32(trailer, 0, crc);
+  write32(trailer, 4, size % 2 ** 32);
   return trailer;
 }
 
@@ -96,10 +94,8 @@ export function storedDeflate(raw: Uint8Array): Uint8Array {
   for (let i = 0; i < blocks; i++) {
     const part = raw.subarray(i * STORED_BLOCK_MAX, (i + 1) * STORED_BLOCK_MAX);
     out[at] = i === blocks - 1 ? 1 : 0;
-    out[at + 1] = part.length & 0xff;
-    out[at + 2] = part.length >>> 8;
-    out[at + 3] = ~part.length & 0xff;
-    out[at + 4] = (~part.length >>> 8) & 0xff;
+    write16(out, at + 1, part.length);
+    write16(out, at + 3, ~part.length);
     out.set(part, at + STORED_HEADER_LENGTH);
     at += STORED_HEADER_LENGTH + part.length;
   }
@@ -248,7 +244,7 @@ export function readGzipHeader(bytes: Uint8Array, offset = 0): GzipHeader {
   };
   if (flags & FLG_FEXTRA) {
     need(2);
-    const xlen = bytes[at]! | (bytes[at + 1]! << 8);
+    const xlen = read16(bytes, at);
     at += 2;
     need(xlen);
     const end = at + xlen;
@@ -256,7 +252,7 @@ export function readGzipHeader(bytes: Uint8Array, offset = 0): GzipHeader {
       if (at + SUBFIELD_HEADER_LENGTH > end) {
         throw badGzip('extra', where, 'The gzip extra field is malformed.');
       }
-      const length = bytes[at + 2]! | (bytes[at + 3]! << 8);
+      const length = read16(bytes, at + 2);
       const start = at + SUBFIELD_HEADER_LENGTH;
       if (start + length > end) throw badGzip('extra', where, 'The gzip extra field is malformed.');
       subfields.push({

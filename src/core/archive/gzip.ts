@@ -5,7 +5,7 @@
  * fflate neither writes the FEXTRA field nor checks a member's trailer.
  */
 import { Gunzip, deflateSync } from 'fflate';
-import { concatBytes } from '../bytes.ts';
+import { concatBytes, read32 } from '../bytes.ts';
 import { CibError } from '../problems.ts';
 import { crc32 } from './crc32.ts';
 import { PROFILE_SECTION, profileError } from './profile.ts';
@@ -198,9 +198,8 @@ export class GzipReader {
   }
 
   private checkTrailer(trailer: Uint8Array, where: string): void {
-    const view = new DataView(trailer.buffer, trailer.byteOffset, trailer.byteLength);
-    const crc = view.getUint32(0, true);
-    const isize = view.getUint32(4, true);
+    const crc = read32(trailer, 0);
+    const isize = read32(trailer, 4);
     if (crc !== this.crc >>> 0) {
       throw badGzip(
         'crc',

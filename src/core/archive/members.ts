@@ -14,7 +14,7 @@
  * one by one), and pass the check; Node 20's drops trailing bytes silently and fails it (Node
  * callers pass zlib's raw inflate instead, src/host/inflate.ts).
  */
-import { concatBytes } from '../bytes.ts';
+import { concatBytes, read16, read32 } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
 import { GzipReader, GZIP_TRAILER_LENGTH, readGzipHeader, writeStoredGzipMember } from './gzip.ts';
 import { MARKER_ID, MARKER_TAG } from './tgz-marker.ts';
@@ -64,7 +64,7 @@ export function sizedMemberAt(
   if (bytes.length < HEADER_PREFIX) return { need: HEADER_PREFIX };
   // Only our own headers (FEXTRA and nothing else) can carry the length.
   if (bytes[0] !== 0x1f || bytes[1] !== 0x8b || bytes[3] !== 0x04) return undefined;
-  const headerLength = HEADER_PREFIX + (bytes[10]! | (bytes[11]! << 8));
+  const headerLength = HEADER_PREFIX + read16(bytes, 10);
   if (bytes.length < headerLength) return { need: headerLength };
   let header;
   try {
@@ -92,14 +92,13 @@ export function memberSpan(
   headerLength: number,
   deflateLength: number,
 ): GzipMemberSpan {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 8);
   return {
     bytes,
     offset,
     headerLength,
     deflateLength,
-    crc: view.getUint32(0, true),
-    size: view.getUint32(4, true),
+    crc: read32(bytes, bytes.length - 8),
+    size: read32(bytes, bytes.length - 4),
   };
 }
 
@@ -234,58 +233,13 @@ export async function walkMembers(
   walker: TgzWalker,
   options: MemberWalkOptions,
 ): Promise<void> {
-  const pending: Uint8Array[] = [];
-  let pendingLength = 0;
-  /** File offset of the first pending byte. */
-  let position = 0;
+  const pending = new PendingBytes();
   /** Inflated bytes of the members handed out so far, for the walk's cap. */
   let promised = 0;
   let sequential: GzipReader | undefined;
   /** Work for the walker in file order, each resolving once it may run. */
   const queue: Promise<() => void>[] = [];
 
-  /** Whether the last `take` joined chunks into a buffer of its own. */
-  let tookOwn = false;
-  const take = (length: number): Uint8Array => {
-    let out: Uint8Array;
-    tookOwn = pending[0]!.length < length;
-    if (!tookOwn) {
-      out = pending[0]!.subarray(0, length);
-    } else {
-      out = new Uint8Array(length);
-      let at = 0;
-      for (const chunk of pending) {
-        const n = Math.min(chunk.length, length - at);
-        out.set(chunk.subarray(0, n), at);
-        at += n;
-        if (at === length) break;
-      }
-    }
-    let left = length;
-    while (left > 0) {
-      const first = pending[0]!;
-      if (first.length <= left) {
-        pending.shift();
-        left -= first.length;
-      } else {
-        pending[0] = first.subarray(left);
-        left = 0;
-      }
-    }
-    pendingLength -= length;
-    position += length;
-    return out;
-  };
-  /** The first pending chunk, joined with the next ones until it holds `length` bytes (or all). */
-  const front = (length: number): Uint8Array => {
-    if (pending[0]!.length < length && pending.length > 1) {
-      const joined = take(Math.min(length, pendingLength));
-      pending.unshift(joined);
-      pendingLength += joined.length;
-      position -= joined.length;
-    }
-    return pending[0]!;
-  };
   const runNext = async () => (await queue.shift()!)();
   const enqueue = (work: Promise<() => void>) => {
     work.catch(() => {}); // awaited in turn; an early end must not leave it unhandled
@@ -293,38 +247,45 @@ export async function walkMembers(
   };
   const readSequentially = (origin: number): GzipReader =>
     new GzipReader((chunk) => walker.pushTar(chunk), { piece: options.piece, origin });
+  /** The member's output for the walker: inflated here, or read in pieces when it is large. */
+  const memberWork = (span: GzipMemberSpan): Promise<() => void> => {
+    if (span.size > options.memberBytes)
+      return Promise.resolve(() => readSequentially(span.offset).push(span.bytes, true));
+    return options.inflate(span).then((out) => {
+      if (out.length !== span.size) {
+        throw memberError(span, 'its length field (ISIZE) does not match');
+      }
+      return () => {
+        walker.pushTar(out, true);
+        options.onMemberRead?.(out);
+      };
+    });
+  };
 
   /** Hands out every whole sized member pending; false once a member does not declare its length. */
   const cutMembers = async (): Promise<boolean> => {
-    while (pendingLength > 0 && !walker.summary.stopped) {
-      let sized = sizedMemberAt(front(HEADER_PREFIX));
-      if (sized && 'need' in sized) sized = sizedMemberAt(front(sized.need));
+    while (pending.length > 0 && !walker.summary.stopped) {
+      let sized = sizedMemberAt(pending.front(HEADER_PREFIX));
+      if (sized && 'need' in sized) sized = sizedMemberAt(pending.front(sized.need));
       if (sized === undefined) return false;
       if ('need' in sized) return true; // the header is still arriving
-      if (pendingLength < sized.length) return true;
-      const offset = position;
-      const span = memberSpan(take(sized.length), offset, sized.headerLength, sized.deflateLength);
-      if (tookOwn) span.owned = true;
+      if (pending.length < sized.length) return true;
+      const offset = pending.position;
+      const { bytes, owned } = pending.take(sized.length);
+      const span = memberSpan(bytes, offset, sized.headerLength, sized.deflateLength);
+      if (owned) span.owned = true;
       promised += span.size;
       walker.assertWithinTotal(promised);
-      if (span.size > options.memberBytes) {
-        enqueue(Promise.resolve(() => readSequentially(offset).push(span.bytes, true)));
-      } else {
-        enqueue(
-          options.inflate(span).then((out) => {
-            if (out.length !== span.size) {
-              throw memberError(span, 'its length field (ISIZE) does not match');
-            }
-            return () => {
-              walker.pushTar(out, true);
-              options.onMemberRead?.(out);
-            };
-          }),
-        );
-      }
+      enqueue(memberWork(span));
       while (queue.length >= options.parallel) await runNext();
     }
     return true;
+  };
+  /** From here on every byte goes through one sequential reader, the pending ones first. */
+  const goSequential = (): GzipReader => {
+    const reader = readSequentially(pending.position);
+    for (const chunk of pending.drain()) reader.push(chunk);
+    return reader;
   };
 
   for await (const value of input) {
@@ -333,23 +294,83 @@ export async function walkMembers(
       sequential.push(value);
     } else {
       pending.push(value);
-      pendingLength += value.length;
       if (!(await cutMembers())) {
         while (queue.length > 0) await runNext();
-        sequential = readSequentially(position);
-        for (const chunk of pending.splice(0)) sequential.push(chunk);
-        pendingLength = 0;
+        sequential = goSequential();
       }
     }
     if (walker.summary.stopped) break; // leaving the loop cancels the input
   }
   while (queue.length > 0 && !walker.summary.stopped) await runNext();
   if (walker.summary.stopped) return;
-  if (!sequential && (pendingLength > 0 || position === 0)) {
-    // A cut member or header at the end (or nothing at all): the sequential reader says so.
-    sequential = readSequentially(position);
-    for (const chunk of pending.splice(0)) sequential.push(chunk);
-  }
+  // A cut member or header at the end (or nothing at all): the sequential reader says so.
+  if (!sequential && (pending.length > 0 || pending.position === 0)) sequential = goSequential();
   sequential?.push(new Uint8Array(0), true);
   walker.endTar();
+}
+
+/** The bytes received and not yet handed out, as the chunks they came in, and their file offset. */
+class PendingBytes {
+  private chunks: Uint8Array[] = [];
+  /** How many bytes are pending. */
+  length = 0;
+  /** File offset of the first pending byte. */
+  position = 0;
+
+  push(chunk: Uint8Array): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /**
+   * The next `length` bytes, removed: a view into one chunk when they lie in one, else joined
+   * into a buffer of their own (`owned`).
+   */
+  take(length: number): { bytes: Uint8Array; owned: boolean } {
+    const owned = this.chunks[0]!.length < length;
+    const bytes = owned ? this.joined(length) : this.chunks[0]!.subarray(0, length);
+    let left = length;
+    while (left > 0) {
+      const first = this.chunks[0]!;
+      if (first.length <= left) {
+        this.chunks.shift();
+        left -= first.length;
+      } else {
+        this.chunks[0] = first.subarray(left);
+        left = 0;
+      }
+    }
+    this.length -= length;
+    this.position += length;
+    return { bytes, owned };
+  }
+
+  /** The first pending chunk, joined with the next ones until it holds `length` bytes (or all). */
+  front(length: number): Uint8Array {
+    if (this.chunks[0]!.length < length && this.chunks.length > 1) {
+      const joined = this.take(Math.min(length, this.length)).bytes;
+      this.chunks.unshift(joined);
+      this.length += joined.length;
+      this.position -= joined.length;
+    }
+    return this.chunks[0]!;
+  }
+
+  /** Every pending chunk, removed; the position stays where they start. */
+  drain(): Uint8Array[] {
+    this.length = 0;
+    return this.chunks.splice(0);
+  }
+
+  private joined(length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let at = 0;
+    for (const chunk of this.chunks) {
+      const n = Math.min(chunk.length, length - at);
+      out.set(chunk.subarray(0, n), at);
+      at += n;
+      if (at === length) break;
+    }
+    return out;
+  }
 }

@@ -652,18 +652,8 @@ export class TarScanner {
     this.onEntry(block, header, where);
   }
 
-  /** The profile's header rules; the typeflag must be a file, a folder, or a pax or long-name header. */
-  private readHeader(block: Uint8Array, where: string): Header {
-    const magic = ascii(block.subarray(MAGIC[0], MAGIC[0] + 8));
-    const gnu = magic === 'ustar  \0';
-    if (!gnu && magic !== `${USTAR_MAGIC}${USTAR_VERSION}`) {
-      throw profileError(
-        'tar-header',
-        where,
-        `The tar header at ${where} is not a POSIX or GNU ustar header (an old V7 header?) (${PROFILE_SECTION}).`,
-      );
-    }
-    const type = String.fromCharCode(block[TYPEFLAG]!);
+  /** A file, a folder, or a pax or long-name header; anything else is named and refused. */
+  private checkType(block: Uint8Array, type: string, gnu: boolean, where: string): void {
     if (
       type !== TYPE_FILE &&
       type !== TYPE_DIRECTORY &&
@@ -686,6 +676,21 @@ export class TarScanner {
           `files and folders (${PROFILE_SECTION}).`,
       );
     }
+  }
+
+  /** The profile's header rules; the typeflag must be a file, a folder, or a pax or long-name header. */
+  private readHeader(block: Uint8Array, where: string): Header {
+    const magic = ascii(block.subarray(MAGIC[0], MAGIC[0] + 8));
+    const gnu = magic === 'ustar  \0';
+    if (!gnu && magic !== `${USTAR_MAGIC}${USTAR_VERSION}`) {
+      throw profileError(
+        'tar-header',
+        where,
+        `The tar header at ${where} is not a POSIX or GNU ustar header (an old V7 header?) (${PROFILE_SECTION}).`,
+      );
+    }
+    const type = String.fromCharCode(block[TYPEFLAG]!);
+    this.checkType(block, type, gnu, where);
     // Text fields are NUL-padded; GNU headers keep nothing in the ustar prefix's place (GNU tar
     // reads times and sparse maps there, Python a prefix).
     const padded =

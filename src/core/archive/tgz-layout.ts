@@ -15,7 +15,7 @@
  * end member to check it is exactly the zero blocks. Here too: writing bases in the layout, and the
  * splice that puts a new vesselinfo member and end member after the entries.
  */
-import { concatBytes, lastIndexOfBytes } from '../bytes.ts';
+import { bytesEqual, concatBytes, lastIndexOfBytes } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';
 import { deflateSync } from 'fflate';
 import { crc32 } from './crc32.ts';
@@ -183,12 +183,6 @@ function checkEndAt(base: Uint8Array, start: number, offset: number): AppendRead
   } catch {
     return undefined;
   }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Whether `base` is in the append-ready layout (reads only its last few KiB). */

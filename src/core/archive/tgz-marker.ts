@@ -11,6 +11,7 @@ import {
   type DeflateLevel,
   type GzipSubfield,
 } from './gzip-frame.ts';
+import { read32 } from '../bytes.ts';
 import { endOfArchiveLength, writeTarEntry } from './tar.ts';
 import { VESSELINFO_PATH } from './vesselinfo-entries.ts';
 
@@ -41,8 +42,8 @@ export function formatEnd(marker: EndMarker): string {
 
 /** A member's trailer as the end marker's `prev` writes it: CRC-32 in hex, ISIZE in decimal. */
 export function trailerText(member: Uint8Array): string {
-  const view = new DataView(member.buffer, member.byteOffset + member.length - 8, 8);
-  return `${view.getUint32(0, true).toString(16).padStart(8, '0')}:${view.getUint32(4, true)}`;
+  const crc = read32(member, member.length - 8);
+  return `${crc.toString(16).padStart(8, '0')}:${read32(member, member.length - 4)}`;
 }
 
 /** The end member for this marker: the tar's end-of-archive zero bytes after `marker.tar`. */

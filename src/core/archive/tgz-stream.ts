@@ -25,9 +25,11 @@ import {
   vesselinfoEntry,
   vesselinfoMember,
   writeEndMember,
+  type AppendReady,
 } from './tgz-layout.ts';
 import { VESSELINFO_PATH, VesselinfoFinder } from './vesselinfo-entries.ts';
-import { MAX_VESSELINFO_BYTES, TgzWalker, tarArchiveEntry, type WalkLimits } from './walk.ts';
+import { TgzWalker, tarArchiveEntry, type WalkLimits } from './walk.ts';
+import { MAX_VESSELINFO_BYTES } from '../vesselinfo.ts';
 
 /**
  * Customising reads only names, from an operator's base it streams: no cap on its total size, and
@@ -213,6 +215,12 @@ export class GenericCustomizer {
 /** Held back in pass-through mode: enough for our (stored) vesselinfo member and end member. */
 const HOLD_BACK_BYTES = MAX_VESSELINFO_BYTES + (1 << 20);
 
+/** Where a customizing stream sends each chunk once it knows which kind of base it reads. */
+interface StreamPath {
+  push(chunk: Uint8Array): void;
+  finish(): void;
+}
+
 /**
  * customizeTgz over Web Streams, for bases too large to hold twice. A base whose first member
  * carries our `role=entries` marker is passed through (the last MiB held back until the end shows
@@ -226,97 +234,123 @@ export function customizeTgzStream(
   options: CustomizeTgzOptions = {},
 ): ReadableStream<Uint8Array> {
   let head: Uint8Array = new Uint8Array(0);
-  let mode: 'undecided' | 'pass' | 'generic' = 'undecided';
-  let generic: GenericCustomizer | undefined;
-  let checker: TgzWalker | undefined;
-  const finder = new VesselinfoFinder(false);
-  let held: Uint8Array[] = [];
-  let heldLength = 0;
-  let emitted = 0;
+  let path: StreamPath | undefined;
   return input.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
-        if (mode === 'undecided') {
-          head = concatBytes([head, chunk]);
-          let role: string | undefined;
-          try {
-            role = roleOf(head, 0);
-          } catch (error) {
-            if (
-              error instanceof CibError &&
-              error.code === 'base.gzip.truncated' &&
-              head.length < 65536
-            )
-              return;
-            throw error;
-          }
-          chunk = head;
-          if (role === 'entries') {
-            mode = 'pass';
-            // Inflated alongside, unless the caller already walked these verified bytes: the
-            // names decide whether the base is ambiguous.
-            if (!(options.knownClean && options.baseVerified))
-              checker = new TgzWalker(finder, CUSTOMIZE_LIMITS);
-          } else {
-            mode = 'generic';
-            generic = new GenericCustomizer(vesselinfo, options.level ?? GENERIC_LEVEL, (c) =>
-              controller.enqueue(c),
-            );
-          }
-        }
-        if (mode === 'generic') {
-          generic!.push(chunk);
-          return;
-        }
-        checker?.push(chunk);
-        held.push(chunk);
-        heldLength += chunk.length;
-        while (held.length > 1 && heldLength - held[0]!.length >= HOLD_BACK_BYTES) {
-          const first = held.shift()!;
-          heldLength -= first.length;
-          emitted += first.length;
-          controller.enqueue(first);
-        }
+        if (path) return path.push(chunk);
+        // Undecided: gather the first member's header, then choose the path and give it all.
+        head = concatBytes([head, chunk]);
+        const first = firstMemberRole(head);
+        if (!first) return;
+        const emit = (c: Uint8Array) => controller.enqueue(c);
+        path =
+          first.role === 'entries'
+            ? new PassThroughPath(vesselinfo, options, emit)
+            : genericPath(vesselinfo, options, emit);
+        path.push(head);
       },
       flush(controller) {
-        if (mode === 'undecided') {
-          // Short input: decide on what we have (and let the checks report what is wrong).
-          controller.enqueue(customizeTgz(head, vesselinfo, options));
-          return;
-        }
-        if (mode === 'generic') {
-          generic!.push(new Uint8Array(0), true);
-          return;
-        }
-        checker?.push(new Uint8Array(0), true);
-        finder.assertUnambiguous();
-        const tail = concatBytes(held);
-        held = [];
-        const found = findAppendReady(tail, emitted);
-        if (!found || found.marker.vesselinfo === 'inside' || found.cut < emitted) {
-          throw badBase(
-            'tgz.layout',
-            'end of file',
-            'The base starts like an append-ready base but its end marker is missing or damaged.',
-          );
-        }
-        if (checker && !checker.memberOffsets.includes(found.cut)) {
-          throw badBase(
-            'tgz.layout',
-            'end of file',
-            'The append-ready marker does not point at a gzip member.',
-          );
-        }
-        const stray = finder.matches.find((m) => (m.offset ?? 0) < found.cutTar);
-        if (stray) {
-          throw badBase(
-            'tgz.layout',
-            stray.name,
-            'This vesselinfo entry lies where the append-ready marker says there is none; run cib prepare-base on the base.',
-          );
-        }
-        controller.enqueue(concatBytes(spliceAppendReadyParts(tail, found, vesselinfo, emitted)));
+        // Short input: decide on what we have (and let the checks report what is wrong).
+        if (!path) controller.enqueue(customizeTgz(head, vesselinfo, options));
+        else path.finish();
       },
     }),
   );
+}
+
+/** The first member's role, or undefined while its header is still incomplete (up to 64 KiB). */
+function firstMemberRole(head: Uint8Array): { role: string | undefined } | undefined {
+  try {
+    return { role: roleOf(head, 0) };
+  } catch (error) {
+    const truncated = error instanceof CibError && error.code === 'base.gzip.truncated';
+    if (truncated && head.length < 65536) return undefined;
+    throw error;
+  }
+}
+
+/** Any base that is not append-ready: rewritten chunk by chunk. */
+function genericPath(
+  vesselinfo: string,
+  options: CustomizeTgzOptions,
+  emit: (chunk: Uint8Array) => void,
+): StreamPath {
+  const generic = new GenericCustomizer(vesselinfo, options.level ?? GENERIC_LEVEL, emit);
+  return {
+    push: (chunk) => generic.push(chunk),
+    finish: () => generic.push(new Uint8Array(0), true),
+  };
+}
+
+/**
+ * An append-ready base: passed through as it comes, the last HOLD_BACK_BYTES held until the end
+ * marker shows where to cut, and its members inflated alongside (unless the caller already walked
+ * these verified bytes) because the entry names decide whether the base is ambiguous.
+ */
+class PassThroughPath implements StreamPath {
+  private readonly finder = new VesselinfoFinder(false);
+  private readonly checker: TgzWalker | undefined;
+  private held: Uint8Array[] = [];
+  private heldLength = 0;
+  private emitted = 0;
+
+  constructor(
+    private readonly vesselinfo: string,
+    options: CustomizeTgzOptions,
+    private readonly emit: (chunk: Uint8Array) => void,
+  ) {
+    if (!(options.knownClean && options.baseVerified))
+      this.checker = new TgzWalker(this.finder, CUSTOMIZE_LIMITS);
+  }
+
+  push(chunk: Uint8Array): void {
+    this.checker?.push(chunk);
+    this.held.push(chunk);
+    this.heldLength += chunk.length;
+    while (this.held.length > 1 && this.heldLength - this.held[0]!.length >= HOLD_BACK_BYTES) {
+      const first = this.held.shift()!;
+      this.heldLength -= first.length;
+      this.emitted += first.length;
+      this.emit(first);
+    }
+  }
+
+  /** Checks the whole base, then writes the held tail cut at the marker and the new end. */
+  finish(): void {
+    this.checker?.push(new Uint8Array(0), true);
+    this.finder.assertUnambiguous();
+    const tail = concatBytes(this.held);
+    this.held = [];
+    const found = this.checkedCut(tail);
+    this.emit(concatBytes(spliceAppendReadyParts(tail, found, this.vesselinfo, this.emitted)));
+  }
+
+  /** Where the end marker says to cut, refused unless the marker and the walk agree on it. */
+  private checkedCut(tail: Uint8Array): AppendReady {
+    const found = findAppendReady(tail, this.emitted);
+    if (!found || found.marker.vesselinfo === 'inside' || found.cut < this.emitted) {
+      throw badBase(
+        'tgz.layout',
+        'end of file',
+        'The base starts like an append-ready base but its end marker is missing or damaged.',
+      );
+    }
+    if (this.checker && !this.checker.memberOffsets.includes(found.cut)) {
+      throw badBase(
+        'tgz.layout',
+        'end of file',
+        'The append-ready marker does not point at a gzip member.',
+      );
+    }
+    const stray = this.finder.matches.find((m) => (m.offset ?? 0) < found.cutTar);
+    if (stray) {
+      throw badBase(
+        'tgz.layout',
+        stray.name,
+        'This vesselinfo entry lies where the append-ready marker says there is none; run cib prepare-base on the base.',
+      );
+    }
+    return found;
+  }
 }

@@ -7,6 +7,7 @@
 import { CibError, problem } from '../problems.ts';
 import type { ArchiveEntry, EntryVisitor } from './entries.ts';
 import { concatBytes } from '../bytes.ts';
+import { MAX_VESSELINFO_BYTES } from '../vesselinfo.ts';
 import { GzipReader } from './gzip.ts';
 import { nativeInflater, walkMembers, type MemberInflater } from './members.ts';
 import { extractedPath } from './paths.ts';
@@ -44,8 +45,6 @@ export interface WalkOptions {
   onMemberRead?: (out: Uint8Array) => void;
 }
 
-/** The vesselinfo is a few KiB; thousands of 4096-bit users still fit in 4 MiB. */
-export const MAX_VESSELINFO_BYTES = 4 << 20;
 /** A real Seattle base inflates to a few tens of MiB; 128 MiB leaves room and keeps a bomb cheap. */
 export const MAX_INFLATED_BYTES = 128 << 20;
 

@@ -4,35 +4,11 @@
  * wrong or the record runs past the end of the bytes; the caller says what that means.
  * All multi-byte fields are little-endian (APPNOTE 4.4.1.1).
  */
-import { read16, read32 } from '../bytes.ts';
+import { read16, read32, read64, write16, write32, write64 } from '../bytes.ts';
 
 /** 0xFFFF / 0xFFFFFFFF in a 16/32-bit field means "see the Zip64 record" (APPNOTE 4.4.1.4). */
 export const ZIP64_MARK_16 = 0xffff;
 export const ZIP64_MARK_32 = 0xffffffff;
-
-// ---- little-endian helpers --------------------------------------------------------------------
-
-/** 64-bit fields as a number; values past 2^53 cannot describe a file we hold in memory. */
-export function read64(bytes: Uint8Array, at: number): number {
-  return read32(bytes, at) + read32(bytes, at + 4) * 0x1_0000_0000;
-}
-
-export function write16(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value & 0xff;
-  bytes[at + 1] = (value >>> 8) & 0xff;
-}
-
-export function write32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value & 0xff;
-  bytes[at + 1] = (value >>> 8) & 0xff;
-  bytes[at + 2] = (value >>> 16) & 0xff;
-  bytes[at + 3] = (value >>> 24) & 0xff;
-}
-
-export function write64(bytes: Uint8Array, at: number, value: number): void {
-  write32(bytes, at, value % 0x1_0000_0000);
-  write32(bytes, at + 4, Math.floor(value / 0x1_0000_0000));
-}
 
 // ---- 4.3.7 local file header ------------------------------------------------------------------
 

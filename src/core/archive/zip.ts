@@ -13,7 +13,7 @@
  *   [end-of-central-directory record with the base's comment]
  */
 import { Inflate } from 'fflate';
-import { concatBytes, read16, read32 } from '../bytes.ts';
+import { bytesEqual, concatBytes, read16, read32, read64, write32, write64 } from '../bytes.ts';
 import { CibError, problem, type Problem } from '../problems.ts';
 import { crc32 } from './crc32.ts';
 import { extractedPath } from './paths.ts';
@@ -42,7 +42,6 @@ import {
   ZIP64_MARK_16,
   ZIP64_MARK_32,
   centralRecordLength,
-  read64,
   readCentralRecord,
   readDataDescriptor,
   readEndRecord,
@@ -50,15 +49,15 @@ import {
   readZip64EndRecord,
   readZip64Extra,
   readZip64Locator,
-  write32,
-  write64,
   writeCentralRecord,
   writeEndRecord,
   writeLocalHeader,
   writeZip64EndRecord,
   writeZip64Locator,
   writeZip64OffsetExtra,
+  type CentralRecord,
   type EndRecord,
+  type LocalHeader,
   type Zip64EndRecord,
 } from './zip-records.ts';
 
@@ -133,12 +132,6 @@ function fail(code: string, message: string, path = ''): never {
   throw new CibError(problem(code, path, message));
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** 4.4.4 bit 11 says UTF-8; otherwise names are CP437 by the letter, UTF-8 in practice. */
 function decodeName(name: Uint8Array, flags: number): string {
   if (flags & FLAG_UTF8) return utf8Decoder.decode(name);
@@ -208,6 +201,77 @@ function findEndRecord(bytes: Uint8Array): { at: number; record: EndRecord } {
   );
 }
 
+/** Where the central directory is and how many entries it lists. */
+interface DirectoryPlace {
+  totalEntries: number;
+  centralSize: number;
+  centralOffset: number;
+  /** Where the directory ends: the end record, or the Zip64 end record when there is one. */
+  centralEnd: number;
+  zip64?: Zip64EndRecord;
+}
+
+/**
+ * The central directory's place from the end record, or from the Zip64 end record when a locator
+ * (4.3.15) sits right before the end record; the two must agree.
+ */
+function directoryPlace(bytes: Uint8Array, endAt: number, end: EndRecord): DirectoryPlace {
+  // 4.3.15: a Zip64 locator sits right before the end record when the Zip64 end record is used.
+  const locatorAt = endAt - ZIP64_LOCATOR_LENGTH;
+  const locator = readZip64Locator(bytes, locatorAt);
+  if (locator) {
+    if (locator.endDisk !== 0 || locator.totalDisks > 1) {
+      fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
+    }
+    const record = readZip64EndRecord(bytes, locator.endOffset);
+    if (
+      !record ||
+      locator.endOffset + ZIP64_END_FIXED_LENGTH + record.extensible.length !== locatorAt
+    ) {
+      fail(
+        'base.zip.zip64-end-missing',
+        'The Zip64 end-of-central-directory record is missing, damaged or not where its locator says: the file is corrupt or has bytes in front.',
+      );
+    }
+    const zip64 = record;
+    if (zip64.disk !== 0 || zip64.centralDisk !== 0 || zip64.diskEntries !== zip64.totalEntries) {
+      fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
+    }
+    const agrees =
+      zip64.extensible.length === 0 &&
+      (end.totalEntries === ZIP64_MARK_16 || end.totalEntries === zip64.totalEntries) &&
+      (end.centralSize === ZIP64_MARK_32 || end.centralSize === zip64.centralSize) &&
+      (end.centralOffset === ZIP64_MARK_32 || end.centralOffset === zip64.centralOffset);
+    if (!agrees) {
+      zipFault(
+        'zip64',
+        'end of central directory',
+        'The Zip64 end record disagrees with the end record (or carries extensible data): ' +
+          'readers that use one or the other read different directories',
+      );
+    }
+    const { totalEntries, centralSize, centralOffset } = zip64;
+    return { totalEntries, centralSize, centralOffset, centralEnd: locator.endOffset, zip64 };
+  }
+  if (
+    end.totalEntries === ZIP64_MARK_16 ||
+    end.centralSize === ZIP64_MARK_32 ||
+    end.centralOffset === ZIP64_MARK_32
+  ) {
+    fail(
+      'base.zip.zip64-locator-missing',
+      'The end record says the archive uses Zip64 but the Zip64 locator is missing: the file is corrupt.',
+    );
+  }
+
+  return {
+    totalEntries: end.totalEntries,
+    centralSize: end.centralSize,
+    centralOffset: end.centralOffset,
+    centralEnd: endAt,
+  };
+}
+
 /**
  * The archive's layout, inside the strict profile (docs/formats.md, "Strict archive profile"):
  * one end record, whose comment holds no record signature; Zip64 records only where they agree
@@ -227,61 +291,11 @@ function readLayout(bytes: Uint8Array): ZipLayout {
         'from the end of the file (Python) could take a record inside the comment for the real one',
     );
   }
-  let totalEntries = end.totalEntries;
-  let centralSize = end.centralSize;
-  let centralOffset = end.centralOffset;
-  let centralEnd = endAt;
-  let zip64: Zip64EndRecord | undefined;
-
-  // 4.3.15: a Zip64 locator sits right before the end record when the Zip64 end record is used.
-  const locatorAt = endAt - ZIP64_LOCATOR_LENGTH;
-  const locator = readZip64Locator(bytes, locatorAt);
-  if (locator) {
-    if (locator.endDisk !== 0 || locator.totalDisks > 1) {
-      fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
-    }
-    const record = readZip64EndRecord(bytes, locator.endOffset);
-    if (
-      !record ||
-      locator.endOffset + ZIP64_END_FIXED_LENGTH + record.extensible.length !== locatorAt
-    ) {
-      fail(
-        'base.zip.zip64-end-missing',
-        'The Zip64 end-of-central-directory record is missing, damaged or not where its locator says: the file is corrupt or has bytes in front.',
-      );
-    }
-    zip64 = record;
-    centralEnd = locator.endOffset;
-    if (zip64.disk !== 0 || zip64.centralDisk !== 0 || zip64.diskEntries !== zip64.totalEntries) {
-      fail('base.zip.multi-disk', 'The zip spans several disks (a split archive); join it first.');
-    }
-    const agrees =
-      zip64.extensible.length === 0 &&
-      (end.totalEntries === ZIP64_MARK_16 || end.totalEntries === zip64.totalEntries) &&
-      (end.centralSize === ZIP64_MARK_32 || end.centralSize === zip64.centralSize) &&
-      (end.centralOffset === ZIP64_MARK_32 || end.centralOffset === zip64.centralOffset);
-    if (!agrees) {
-      zipFault(
-        'zip64',
-        'end of central directory',
-        'The Zip64 end record disagrees with the end record (or carries extensible data): ' +
-          'readers that use one or the other read different directories',
-      );
-    }
-    totalEntries = zip64.totalEntries;
-    centralSize = zip64.centralSize;
-    centralOffset = zip64.centralOffset;
-  } else if (
-    end.totalEntries === ZIP64_MARK_16 ||
-    end.centralSize === ZIP64_MARK_32 ||
-    end.centralOffset === ZIP64_MARK_32
-  ) {
-    fail(
-      'base.zip.zip64-locator-missing',
-      'The end record says the archive uses Zip64 but the Zip64 locator is missing: the file is corrupt.',
-    );
-  }
-
+  const { totalEntries, centralSize, centralOffset, centralEnd, zip64 } = directoryPlace(
+    bytes,
+    endAt,
+    end,
+  );
   const centralAt = centralEnd - centralSize;
   if (centralAt < 0 || centralAt < centralOffset) {
     fail(
@@ -426,20 +440,78 @@ function zip64Block(extra: Uint8Array): Uint8Array | undefined {
   return undefined;
 }
 
+/** Why an entry cannot be read: said at its name, and the rest of the archive still checked. */
+class Refusal {
+  constructor(
+    readonly code: string,
+    readonly message: string,
+  ) {}
+}
+
+const CORRUPT_LOCAL_SIZES =
+  'The local header gives a different CRC or size than the central directory: the file is corrupt.';
+
+/**
+ * One central record, checked in the order a reader meets it: the record against the profile,
+ * its Zip64 values, the local header, the end of its data, and what kind of entry it is. A fault
+ * of the profile throws; damage that spoils only this entry is a problem at its name.
+ */
 function checkEntry(
   bytes: Uint8Array,
-  record: NonNullable<ReturnType<typeof readCentralRecord>>,
+  record: CentralRecord,
   centralAt: number,
   centralLength: number,
   centralDirectoryAt: number,
   problems: Problem[],
 ): ParsedEntry | undefined {
-  function say(code: string, message: string): undefined {
-    problems.push(problem(code, decodeName(record.name, record.flags), message));
+  const name = profileName(record.name, record.flags, record.madeBy);
+  checkRecordProfile(record, name);
+  const found = (() => {
+    const sizes = zip64SizesOf(record, name);
+    if (sizes instanceof Refusal) return sizes;
+    const local = checkLocalHeader(bytes, record, sizes, centralDirectoryAt, name);
+    if (local instanceof Refusal) return local;
+    const end = dataEnd(bytes, record, sizes, local, centralDirectoryAt);
+    if (end instanceof Refusal) return end;
+    return { sizes, local, end };
+  })();
+  if (found instanceof Refusal) {
+    problems.push(problem(found.code, decodeName(record.name, record.flags), found.message));
     return undefined;
   }
-  const name = profileName(record.name, record.flags, record.madeBy);
-  // Flags, method, version and disk: the profile's plain zip (4.4.2-4.4.5).
+  const { sizes, local, end } = found;
+  const { directory, unix } = checkKind(bytes, record, sizes, local.dataAt, name);
+  const unixMode = record.madeBy >> 8 === 3 ? unix : 0;
+  return {
+    nameBytes: record.name,
+    method: record.method,
+    flags: record.flags,
+    crc32: record.crc32,
+    compressedSize: sizes.compressedSize,
+    uncompressedSize: sizes.uncompressedSize,
+    dosDate: record.dosDate,
+    dosTime: record.dosTime,
+    madeBy: record.madeBy,
+    externalAttributes: record.externalAttributes,
+    ...(unixMode ? { unixMode } : {}),
+    localHeaderAt: sizes.localHeaderAt,
+    dataAt: local.dataAt,
+    end,
+    centralAt,
+    centralLength,
+    isDirectoryName: directory,
+    exactPath: '',
+    ...(sizes.localOffsetAt !== undefined
+      ? {
+          zip64OffsetAt:
+            centralAt + CENTRAL_FIXED_LENGTH + record.name.length + sizes.localOffsetAt,
+        }
+      : {}),
+  };
+}
+
+/** Flags, method, version and disk: the profile's plain zip (4.4.2-4.4.5), and its extra field. */
+function checkRecordProfile(record: CentralRecord, name: string): void {
   if (record.flags & FLAG_ENCRYPTED) {
     zipFault('zip-encrypted', name, `The entry ${showName(name)} is encrypted`);
   }
@@ -472,44 +544,76 @@ function checkEntry(
     );
   }
   checkExtraField(record.extra, name, 'central record');
+}
 
-  // Zip64 (4.5.3): the central record's block holds exactly the values its fields mark.
+/** An entry's sizes and local header offset, from its central record and Zip64 block. */
+interface EntrySizes {
+  compressedSize: number;
+  uncompressedSize: number;
+  localHeaderAt: number;
+  /** Where the Zip64 local offset sits in the record's extra field, when it has one. */
+  localOffsetAt?: number;
+}
+
+/** Zip64 (4.5.3): the central record's block holds exactly the values its fields mark. */
+function zip64SizesOf(record: CentralRecord, name: string): EntrySizes | Refusal {
   const marks = {
     uncompressedSize: record.uncompressedSize === ZIP64_MARK_32,
     compressedSize: record.compressedSize === ZIP64_MARK_32,
     localOffset: record.localOffset === ZIP64_MARK_32,
   };
   const zip64 = readZip64Extra(record.extra, marks);
-  const block = zip64Block(record.extra);
-  const markedCount =
-    Number(marks.uncompressedSize) + Number(marks.compressedSize) + Number(marks.localOffset);
   if (!zip64) {
-    return say(
+    return new Refusal(
       'base.zip.zip64-extra-damaged',
       'The Zip64 sizes or offset of this entry are missing.',
     );
   }
-  if ((block?.length ?? 0) !== 8 * markedCount) {
+  const markedCount =
+    Number(marks.uncompressedSize) + Number(marks.compressedSize) + Number(marks.localOffset);
+  if ((zip64Block(record.extra)?.length ?? 0) !== 8 * markedCount) {
     zipFault(
       'zip64',
       name,
       `The Zip64 field of ${showName(name)} holds other values than the ones its central record marks`,
     );
   }
-  const compressedSize = zip64.compressedSize ?? record.compressedSize;
-  const uncompressedSize = zip64.uncompressedSize ?? record.uncompressedSize;
-  const localHeaderAt = zip64.localOffset ?? record.localOffset;
+  return {
+    compressedSize: zip64.compressedSize ?? record.compressedSize,
+    uncompressedSize: zip64.uncompressedSize ?? record.uncompressedSize,
+    localHeaderAt: zip64.localOffset ?? record.localOffset,
+    ...(zip64.localOffsetAt !== undefined ? { localOffsetAt: zip64.localOffsetAt } : {}),
+  };
+}
 
-  const local =
-    localHeaderAt < centralDirectoryAt ? readLocalHeader(bytes, localHeaderAt) : undefined;
+/** The local header as read, its sizes through its own Zip64 block, and where its data starts. */
+interface CheckedLocal {
+  header: LocalHeader;
+  /** The local header holds a Zip64 block (so a data descriptor is Zip64-sized). */
+  zip64: boolean;
+  compressedSize: number;
+  uncompressedSize: number;
+  dataAt: number;
+}
+
+/** The local header agrees with the central record: same name, method, flags and Zip64 shape. */
+function checkLocalHeader(
+  bytes: Uint8Array,
+  record: CentralRecord,
+  sizes: EntrySizes,
+  centralDirectoryAt: number,
+  name: string,
+): CheckedLocal | Refusal {
+  const at = sizes.localHeaderAt;
+  const local = at < centralDirectoryAt ? readLocalHeader(bytes, at) : undefined;
   if (!local) {
-    return say(
+    return new Refusal(
       'base.zip.local-header-missing',
       'The local header is missing where the central directory says it starts: the file is truncated or corrupt.',
     );
   }
   if (!bytesEqual(local.name, record.name) || local.method !== record.method) {
-    return say(
+    return new Refusal(
       'base.zip.local-header-mismatch',
       'The local header names a different file or method than the central directory: the file is corrupt.',
     );
@@ -522,8 +626,7 @@ function checkEntry(
     );
   }
   checkExtraField(local.extra, name, 'local header');
-  const descriptorUsed = (record.flags & FLAG_DATA_DESCRIPTOR) !== 0;
-  if (descriptorUsed && record.method === METHOD_STORED) {
+  if (record.flags & FLAG_DATA_DESCRIPTOR && record.method === METHOD_STORED) {
     zipFault(
       'zip-descriptor',
       name,
@@ -533,11 +636,11 @@ function checkEntry(
   // The local header's Zip64 block (4.5.3): both sizes, exactly when its size fields are marked.
   const localMarked =
     local.uncompressedSize === ZIP64_MARK_32 || local.compressedSize === ZIP64_MARK_32;
-  const localBlock = zip64Block(local.extra);
+  const block = zip64Block(local.extra);
   if (
-    localMarked !== (localBlock !== undefined) ||
-    (localBlock !== undefined &&
-      (localBlock.length !== 16 ||
+    localMarked !== (block !== undefined) ||
+    (block !== undefined &&
+      (block.length !== 16 ||
         local.uncompressedSize !== ZIP64_MARK_32 ||
         local.compressedSize !== ZIP64_MARK_32))
   ) {
@@ -547,61 +650,83 @@ function checkEntry(
       `The local Zip64 field of ${showName(name)} does not hold exactly both sizes its header marks`,
     );
   }
-  const localUncompressed = localBlock ? read64(localBlock, 0) : local.uncompressedSize;
-  const localCompressed = localBlock ? read64(localBlock, 8) : local.compressedSize;
-  const dataAt = localHeaderAt + local.length;
-  let end = dataAt + compressedSize;
-  if (descriptorUsed) {
-    // 4.4.4 bit 3: the CRC and sizes follow the data; the descriptor is Zip64-sized when the
-    // local header carries a Zip64 block (4.3.9.2). The local fields are then zero or the truth.
+  return {
+    header: local,
+    zip64: block !== undefined,
+    uncompressedSize: block ? read64(block, 0) : local.uncompressedSize,
+    compressedSize: block ? read64(block, 8) : local.compressedSize,
+    dataAt: at + local.length,
+  };
+}
+
+/**
+ * Where the entry ends: after its data, and after its data descriptor when it has one (4.4.4 bit
+ * 3; Zip64-sized when the local header carries a Zip64 block, 4.3.9.2). The local CRC and sizes
+ * are the central record's, or zero when a descriptor follows.
+ */
+function dataEnd(
+  bytes: Uint8Array,
+  record: CentralRecord,
+  sizes: EntrySizes,
+  local: CheckedLocal,
+  centralDirectoryAt: number,
+): number | Refusal {
+  const mismatch = () => new Refusal('base.zip.local-header-mismatch', CORRUPT_LOCAL_SIZES);
+  let end = local.dataAt + sizes.compressedSize;
+  if (record.flags & FLAG_DATA_DESCRIPTOR) {
     const zeroOr = (value: number, truth: number) => value === 0 || value === truth;
     if (
-      !zeroOr(local.crc32, record.crc32) ||
-      !zeroOr(localCompressed, compressedSize) ||
-      !zeroOr(localUncompressed, uncompressedSize)
-    ) {
-      return say(
-        'base.zip.local-header-mismatch',
-        'The local header gives a different CRC or size than the central directory: the file is corrupt.',
-      );
-    }
+      !zeroOr(local.header.crc32, record.crc32) ||
+      !zeroOr(local.compressedSize, sizes.compressedSize) ||
+      !zeroOr(local.uncompressedSize, sizes.uncompressedSize)
+    )
+      return mismatch();
     const descriptor =
       end <= centralDirectoryAt
-        ? readDataDescriptor(bytes, end, localBlock !== undefined, record.crc32)
+        ? readDataDescriptor(bytes, end, local.zip64, record.crc32)
         : undefined;
     if (
       !descriptor ||
       descriptor.crc32 !== record.crc32 ||
-      descriptor.compressedSize !== compressedSize ||
-      descriptor.uncompressedSize !== uncompressedSize
+      descriptor.compressedSize !== sizes.compressedSize ||
+      descriptor.uncompressedSize !== sizes.uncompressedSize
     ) {
-      return say(
+      return new Refusal(
         'base.zip.data-descriptor-mismatch',
         "The data descriptor after this entry's data does not match the central directory: the file is truncated or corrupt.",
       );
     }
     end += descriptor.length;
   } else if (
-    local.crc32 !== record.crc32 ||
-    localCompressed !== compressedSize ||
-    localUncompressed !== uncompressedSize
+    local.header.crc32 !== record.crc32 ||
+    local.compressedSize !== sizes.compressedSize ||
+    local.uncompressedSize !== sizes.uncompressedSize
   ) {
-    return say(
-      'base.zip.local-header-mismatch',
-      'The local header gives a different CRC or size than the central directory: the file is corrupt.',
-    );
+    return mismatch();
   }
   if (end > centralDirectoryAt) {
-    return say(
+    return new Refusal(
       'base.zip.entry-out-of-range',
       "The entry's data runs into the central directory: the file is truncated or corrupt.",
     );
   }
-  if (record.method === METHOD_STORED && compressedSize !== uncompressedSize) {
-    return say('base.zip.entry-corrupt', 'This stored entry gives two different sizes.');
+  if (record.method === METHOD_STORED && sizes.compressedSize !== sizes.uncompressedSize) {
+    return new Refusal('base.zip.entry-corrupt', 'This stored entry gives two different sizes.');
   }
+  return end;
+}
 
-  // What it is: a file or a folder, by its name, its Unix mode and its MS-DOS attributes alike.
+/**
+ * What the entry is: a file or a folder, by its name, its Unix mode and its MS-DOS attributes
+ * alike; a folder carries no data and a deflated file at least a whole deflate stream.
+ */
+function checkKind(
+  bytes: Uint8Array,
+  record: CentralRecord,
+  sizes: EntrySizes,
+  dataAt: number,
+  name: string,
+): { directory: boolean; unix: number } {
   const directory = record.name.length > 0 && record.name[record.name.length - 1] === 0x2f;
   const unix = record.externalAttributes >>> 16;
   const kind = unix & S_IFMT;
@@ -629,17 +754,13 @@ function checkEntry(
       );
     }
   }
-  if (
-    directory &&
-    (uncompressedSize !== 0 ||
-      !(
-        compressedSize === 0 ||
-        (record.method === METHOD_DEFLATED &&
-          compressedSize === EMPTY_DEFLATE.length &&
-          bytes[dataAt] === EMPTY_DEFLATE[0] &&
-          bytes[dataAt + 1] === EMPTY_DEFLATE[1])
-      ))
-  ) {
+  const { compressedSize, uncompressedSize } = sizes;
+  const emptyDeflate =
+    record.method === METHOD_DEFLATED &&
+    compressedSize === EMPTY_DEFLATE.length &&
+    bytes[dataAt] === EMPTY_DEFLATE[0] &&
+    bytes[dataAt + 1] === EMPTY_DEFLATE[1];
+  if (directory && (uncompressedSize !== 0 || !(compressedSize === 0 || emptyDeflate))) {
     zipFault(
       'size',
       name,
@@ -654,34 +775,7 @@ function checkEntry(
       `The file ${showName(name)} is deflated but holds no complete deflate stream, which extractors read differently`,
     );
   }
-  const madeOnUnix = record.madeBy >> 8 === 3;
-  const unixMode = madeOnUnix ? unix : 0;
-  return {
-    nameBytes: record.name,
-    method: record.method,
-    flags: record.flags,
-    crc32: record.crc32,
-    compressedSize,
-    uncompressedSize,
-    dosDate: record.dosDate,
-    dosTime: record.dosTime,
-    madeBy: record.madeBy,
-    externalAttributes: record.externalAttributes,
-    ...(unixMode ? { unixMode } : {}),
-    localHeaderAt,
-    dataAt,
-    end,
-    centralAt,
-    centralLength,
-    isDirectoryName: directory,
-    exactPath: '',
-    ...(zip64.localOffsetAt !== undefined
-      ? {
-          zip64OffsetAt:
-            centralAt + CENTRAL_FIXED_LENGTH + record.name.length + zip64.localOffsetAt,
-        }
-      : {}),
-  };
+  return { directory, unix };
 }
 
 /**
@@ -998,8 +1092,44 @@ export function customizeZipParts(
   if (options.verifyData) {
     for (const entry of layout.entries) inflateEntry(base, publicEntry(entry), () => {});
   }
+  const plan = planCuts(layout, nameBytes);
+  const localAt = centralAt - plan.cutBefore(centralAt);
+  const { local, central } = newEntryRecords(nameBytes, data, plan.kept, localAt);
+  const keptCentralSize = plan.kept.reduce((sum, e) => sum + e.centralLength, 0);
+  const ends = endRecords(layout, {
+    centralOffset: localAt + local.length + data.length,
+    centralSize: keptCentralSize + central.length,
+    count: plan.kept.length + 1,
+  });
+  // The base outside the cuts up to its central directory, the new entry, the kept central
+  // records (moved where a cut came before their entry), the new one, and the end records.
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const [start, stop] of plan.cuts) {
+    parts.push(base.subarray(from, start));
+    from = stop;
+  }
+  parts.push(base.subarray(from, centralAt), local, data);
+  parts.push(
+    plan.cuts.length === 0
+      ? base.subarray(centralAt, centralAt + keptCentralSize)
+      : movedCentralRecords(base, plan, keptCentralSize),
+  );
+  parts.push(central, ...ends);
+  return parts;
+}
 
-  // Every entry that unzip would write onto the new one's path goes, whatever its spelling.
+/** What customizing cuts out of a base, and what it keeps. */
+interface CutPlan {
+  kept: ParsedEntry[];
+  /** The byte ranges (local header to end of data) of the entries that go, in file order. */
+  cuts: (readonly [start: number, end: number])[];
+  /** How many bytes the cuts remove before `position`. */
+  cutBefore: (position: number) => number;
+}
+
+/** Every entry that unzip would write onto the new one's path goes, whatever its spelling. */
+function planCuts(layout: ZipLayout, nameBytes: Uint8Array): CutPlan {
   const target = extractedPath(utf8Decoder.decode(nameBytes), 'zip');
   const replaced = layout.entries.filter((e) => extractedPath(nameOf(e), 'zip') === target);
   const kept = replaced.length
@@ -1008,15 +1138,24 @@ export function customizeZipParts(
   const cuts = replaced.map((e) => [e.localHeaderAt, e.end] as const).sort((a, b) => a[0] - b[0]);
   const cutBefore = (position: number): number =>
     cuts.reduce((sum, [start, end]) => (end <= position ? sum + end - start : sum), 0);
-  const cutTotal = cutBefore(centralAt);
+  return { kept, cuts, cutBefore };
+}
 
-  // The new entry: 4.3.7 local header, then its stored data (no descriptor, no extra fields).
+/**
+ * The new entry's 4.3.7 local header (then its stored data: no descriptor, no extra fields) and
+ * its central record, dated with the newest time among the kept entries.
+ */
+function newEntryRecords(
+  nameBytes: Uint8Array,
+  data: Uint8Array,
+  kept: ParsedEntry[],
+  localAt: number,
+): { local: Uint8Array; central: Uint8Array } {
   const { dosDate, dosTime } = newestDosTimestamp(kept);
   const ascii = nameBytes.every((b) => b < 0x80);
-  const flags = ascii ? 0 : FLAG_UTF8;
   // The fields the local header and the central record share.
   const shared = {
-    flags,
+    flags: ascii ? 0 : FLAG_UTF8,
     method: METHOD_STORED,
     dosTime,
     dosDate,
@@ -1026,9 +1165,7 @@ export function customizeZipParts(
     name: nameBytes,
   };
   const local = writeLocalHeader({ ...shared, versionNeeded: VERSION_STORED, extra: EMPTY });
-  const localAt = centralAt - cutTotal;
-  const localOffset = localAt;
-  const offsetNeedsZip64 = localOffset >= ZIP64_MARK_32;
+  const offsetNeedsZip64 = localAt >= ZIP64_MARK_32;
   const central = writeCentralRecord({
     ...shared,
     madeBy: MADE_BY_UNIX,
@@ -1036,22 +1173,30 @@ export function customizeZipParts(
     diskStart: 0,
     internalAttributes: 0,
     externalAttributes: (REGULAR_FILE_0644 << 16) >>> 0,
-    localOffset: offsetNeedsZip64 ? ZIP64_MARK_32 : localOffset,
-    extra: offsetNeedsZip64 ? writeZip64OffsetExtra(localOffset) : EMPTY,
+    localOffset: offsetNeedsZip64 ? ZIP64_MARK_32 : localAt,
+    extra: offsetNeedsZip64 ? writeZip64OffsetExtra(localAt) : EMPTY,
     comment: EMPTY,
   });
+  return { local, central };
+}
 
-  // 4.3.14-4.3.16: the end records, in Zip64 form when the base had it or the numbers need it.
-  const newCentralAt = localAt + local.length + data.length;
-  const centralSize = kept.reduce((sum, e) => sum + e.centralLength, 0) + central.length;
-  const count = kept.length + 1;
-  const centralOffset = newCentralAt;
+/**
+ * 4.3.14-4.3.16: the Zip64 end record and locator (empty when not needed) and the end record, in
+ * Zip64 form when the base had it or the numbers need it; the base's comment kept.
+ */
+function endRecords(
+  layout: ZipLayout,
+  {
+    centralOffset,
+    centralSize,
+    count,
+  }: { centralOffset: number; centralSize: number; count: number },
+): [zip64End: Uint8Array, locator: Uint8Array, end: Uint8Array] {
   const useZip64 =
     layout.zip64 !== undefined ||
     count >= ZIP64_MARK_16 ||
     centralSize >= ZIP64_MARK_32 ||
     centralOffset >= ZIP64_MARK_32;
-  const zip64At = newCentralAt + centralSize;
   const zip64End = useZip64
     ? writeZip64EndRecord({
         madeBy: layout.zip64?.madeBy ?? MADE_BY_UNIX_ZIP64,
@@ -1066,7 +1211,7 @@ export function customizeZipParts(
       })
     : EMPTY;
   const locator = useZip64
-    ? writeZip64Locator({ endDisk: 0, endOffset: zip64At, totalDisks: 1 })
+    ? writeZip64Locator({ endDisk: 0, endOffset: centralOffset + centralSize, totalDisks: 1 })
     : EMPTY;
   const end = writeEndRecord({
     disk: 0,
@@ -1077,34 +1222,25 @@ export function customizeZipParts(
     centralOffset: Math.min(centralOffset, ZIP64_MARK_32),
     comment: layout.end.comment,
   });
+  return [zip64End, locator, end];
+}
 
-  const parts: Uint8Array[] = [];
-  let from = 0;
-  for (const [start, stop] of cuts) {
-    parts.push(base.subarray(from, start));
-    from = stop;
-  }
-  parts.push(base.subarray(from, centralAt), local, data);
-  if (!replaced.length) {
-    parts.push(base.subarray(centralAt, centralAt + centralSize - central.length));
-  } else {
-    const directory = new Uint8Array(centralSize - central.length);
-    let cursor = 0;
-    for (const entry of kept) {
-      directory.set(base.subarray(entry.centralAt, entry.centralAt + entry.centralLength), cursor);
-      const shift = cutBefore(entry.localHeaderAt);
-      if (shift) {
-        const offset = entry.localHeaderAt - shift;
-        if (entry.zip64OffsetAt !== undefined) {
-          write64(directory, cursor + entry.zip64OffsetAt - entry.centralAt, offset);
-        } else {
-          write32(directory, cursor + CENTRAL_LOCAL_OFFSET, offset);
-        }
+/** The kept central records, each local header offset moved back by the bytes cut before it. */
+function movedCentralRecords(base: Uint8Array, plan: CutPlan, size: number): Uint8Array {
+  const directory = new Uint8Array(size);
+  let cursor = 0;
+  for (const entry of plan.kept) {
+    directory.set(base.subarray(entry.centralAt, entry.centralAt + entry.centralLength), cursor);
+    const shift = plan.cutBefore(entry.localHeaderAt);
+    if (shift) {
+      const offset = entry.localHeaderAt - shift;
+      if (entry.zip64OffsetAt !== undefined) {
+        write64(directory, cursor + entry.zip64OffsetAt - entry.centralAt, offset);
+      } else {
+        write32(directory, cursor + CENTRAL_LOCAL_OFFSET, offset);
       }
-      cursor += entry.centralLength;
     }
-    parts.push(directory);
+    cursor += entry.centralLength;
   }
-  parts.push(central, zip64End, locator, end);
-  return parts;
+  return directory;
 }
