@@ -33,7 +33,8 @@ export interface KeptCheck {
 
 /**
  * Where checks are kept: CIB_CACHE_DIR, else the user's cache folder. CIB_CACHE_DIR set to the
- * empty string keeps nothing, so every run walks the base.
+ * empty string keeps nothing, so every run walks the base. bin/cib.cjs keeps V8's code cache for
+ * the command line in the same folder by the same rule.
  */
 export function checksFolder(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.CIB_CACHE_DIR !== undefined) return env.CIB_CACHE_DIR || undefined;
