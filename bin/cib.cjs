@@ -7,9 +7,9 @@
 // command more than its work, so the bytecode a successful command compiled is kept in the cache
 // folder the kept base checks use (CIB_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache, then
 // seattle-cib/base-checks; CIB_CACHE_DIR set to the empty string keeps nothing), one file per
-// command, `cib-code-<command>.bin`. Its first line names the compiled file's size and time of
-// change; a cache for another build of the file, or one V8 refuses (another Node, other flags), is
-// not used and is replaced after the run. Nothing else is written, and a folder that cannot be
+// command, `cib-code-<command>.bin`. Its first line names the compiled file's SHA-256 (its last
+// line, written by scripts/build-node.mjs), size and time of change; a cache for other bytes, or
+// one V8 refuses (another Node, other flags), is not used and is replaced after the run. Nothing else is written, and a folder that cannot be
 // written only costs the next run its compile.
 const { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
@@ -22,7 +22,8 @@ let stamp;
 try {
   source = readFileSync(compiled, 'utf8');
   const stat = statSync(compiled, { bigint: true });
-  stamp = `cib-code 1 ${stat.size} ${stat.mtimeNs}\n`;
+  const build = /\/\/ cib-build ([0-9a-f]{64})\n$/.exec(source.slice(-100))?.[1] ?? 'unknown';
+  stamp = `cib-code 2 ${build} ${stat.size} ${stat.mtimeNs}\n`;
 } catch {
   console.error('cib: the command line is not built yet; run `npm run build` in the project.');
   process.exit(1);

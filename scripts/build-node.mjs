@@ -10,7 +10,8 @@
 // - The server (dist-node/server.mjs) and its worker threads are ES modules with shared chunks;
 //   add a worker thread's entry to SERVER_ENTRIES.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -124,3 +125,9 @@ await Promise.all([
     plugins: [builtinsByRequire],
   }),
 ]);
+
+// The command line's SHA-256 on its last line: bin/cib.cjs keeps V8's code cache only for the very
+// bytes it was made from (an edited file of the same length would otherwise pass V8's own check).
+const cib = resolve(outdir, 'cib.cjs');
+const digest = createHash('sha256').update(readFileSync(cib)).digest('hex');
+appendFileSync(cib, `// cib-build ${digest}\n`);

@@ -4,6 +4,7 @@
  * run, never used for another build of the file or when V8 refuses it, and never written when
  * CIB_CACHE_DIR is empty.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,10 +12,13 @@ import { BASES, ROOT, runCib, tempDir } from '../support/tools.ts';
 
 const COMPILED = join(ROOT, 'dist-node/cib.cjs');
 
-/** The first line a cache for the current build starts with. */
+/** The first line a cache for the current build starts with: its SHA-256, size and mtime. */
 function stamp(): string {
+  const bytes = readFileSync(COMPILED);
+  const lastLine = `// cib-build ${createHash('sha256').update(bytes.subarray(0, -78)).digest('hex')}\n`;
+  expect(bytes.subarray(-78).toString()).toBe(lastLine);
   const stat = statSync(COMPILED, { bigint: true });
-  return `cib-code 1 ${stat.size} ${stat.mtimeNs}\n`;
+  return `cib-code 2 ${lastLine.slice(13, -1)} ${stat.size} ${stat.mtimeNs}\n`;
 }
 
 function environment(cache: string): NodeJS.ProcessEnv {
