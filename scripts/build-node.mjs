@@ -1,15 +1,17 @@
 // The Node build of the command line and the server, into dist-node/. The packages they use are
 // bundled in: nothing is resolved from node_modules at run time, and dist-node/ runs on its own.
 //
-// - The command line is one CommonJS file, dist-node/cib.cjs (started by bin/cib.cjs), so a
-//   command costs Node's start-up and little more: no ES module loader (which reads modules with
-//   promises and loads Node's stream and readline modules to do it), no package resolution, one
-//   file to compile. Each command's code still runs only when the command does. node-forge, the
-//   key generator used only where WebCrypto is missing, is its own file, loaded on demand.
+// - The command line is one CommonJS file, dist-node/cib.cjs (started by bin/cib.cjs, which keeps
+//   V8's compiled code for it), so a command costs Node's start-up and little more: no ES module
+//   loader (which reads modules with promises and loads Node's stream and readline modules to do
+//   it), no package resolution, one file to compile. Each command's code still runs only when the
+//   command does. node-forge, the key generator used only where WebCrypto is missing, is its own
+//   file, loaded on demand.
 // - The server (dist-node/server.mjs) and its worker threads are ES modules with shared chunks;
 //   add a worker thread's entry to SERVER_ENTRIES.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,6 +38,28 @@ const builtinsByRequire = {
         ? { path: args.path, external: true }
         : { path: args.path, namespace: 'builtin' },
     );
+    build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * In the command line, `import('node:…')` becomes require() too (static imports of built-ins are
+ * require() calls already in a CommonJS build): bin/cib.cjs compiles the file as a script, with
+ * V8's code cache, and a script has no ES module loader behind import().
+ */
+const dynamicBuiltinsByRequire = {
+  name: 'dynamic-builtins-by-require',
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin' } : undefined,
+    );
+    build.onResolve({ filter: /^node:/, namespace: 'builtin' }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
     build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
       contents: `module.exports = require(${JSON.stringify(args.path)});`,
       loader: 'js',
@@ -77,7 +101,7 @@ await Promise.all([
     // The one module that asks where it is (src/host/deployment.ts) gets this file's address.
     define: { 'import.meta.url': '__cibModuleUrl' },
     banner: { js: "const __cibModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [forgeOnDemand],
+    plugins: [forgeOnDemand, dynamicBuiltinsByRequire],
   }),
   build({
     ...common,
@@ -101,3 +125,9 @@ await Promise.all([
     plugins: [builtinsByRequire],
   }),
 ]);
+
+// The command line's SHA-256 on its last line: bin/cib.cjs keeps V8's code cache only for the very
+// bytes it was made from (an edited file of the same length would otherwise pass V8's own check).
+const cib = resolve(outdir, 'cib.cjs');
+const digest = createHash('sha256').update(readFileSync(cib)).digest('hex');
+appendFileSync(cib, `// cib-build ${digest}\n`);

@@ -4,7 +4,6 @@
  * precise error position, and problems printed the same way everywhere.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { UsageError } from './command.ts';
 import { validateSettings } from '../core/build-config.ts';
 import { CibError, problem, type Problem } from '../core/problems.ts';
@@ -18,6 +17,7 @@ import {
   type SoftwareReport,
 } from '../core/software.ts';
 import { loadDeploymentSettings, loadUpdateKeys } from '../host/deployment.ts';
+import { printErr } from './output.ts';
 
 /** Spread into a command's parseCommandArgs options. */
 export const settingsOptions = {
@@ -76,13 +76,15 @@ export function readTextFile(file: string): string {
 
 /**
  * Parses a JSON file. On a syntax error throws a CibError whose path is `FILE:LINE:COLUMN`
- * (1-based), since JSON.parse in Node 20 does not always say where the mistake is.
+ * (1-based), since JSON.parse in Node 20 does not always say where the mistake is; the parser that
+ * finds it (json-errors.ts) is loaded only then.
  */
-export function readJsonFile(file: string): unknown {
+export async function readJsonFile(file: string): Promise<unknown> {
   const text = readTextFile(file).replace(/^\uFEFF/, '');
   try {
     return JSON.parse(text);
   } catch (error) {
+    const { findJsonError } = await import('./json-errors.ts');
     const found = findJsonError(text) ?? { offset: 0, expected: (error as Error).message };
     const before = text.slice(0, found.offset).split('\n');
     const line = before.length;
@@ -106,48 +108,8 @@ export function printProblems(problems: readonly Problem[], prefix = ''): void {
   for (const p of problems) {
     const where = [prefix, p.path].filter(Boolean).join(': ');
     const tag = p.severity === 'warning' ? 'warning: ' : '';
-    console.error(`${where ? `${where}: ` : ''}${tag}${p.message}`);
+    printErr(`${where ? `${where}: ` : ''}${tag}${p.message}`);
   }
-}
-
-// Keyed by jsonc-parser's error names (its codes are a const enum, which isolated modules cannot read).
-const JSON_ERROR_WORDS: Record<string, string> = {
-  InvalidSymbol: 'a value',
-  InvalidNumberFormat: 'a number such as 12 or 0.5',
-  PropertyNameExpected: 'a member name in double quotes',
-  ValueExpected: 'a value',
-  ColonExpected: '":"',
-  CommaExpected: '","',
-  CloseBraceExpected: '"," or "}"',
-  CloseBracketExpected: '"," or "]"',
-  EndOfFileExpected: 'the end of the file',
-  InvalidCommentToken: 'no comment (JSON has none)',
-  UnexpectedEndOfComment: 'no comment (JSON has none)',
-  UnexpectedEndOfString: "a closing '\"'",
-  UnexpectedEndOfNumber: 'a digit',
-  InvalidUnicode: 'a \\u escape with four hex digits',
-  InvalidEscapeCharacter: 'an escape such as \\n or \\"',
-  InvalidCharacter: 'a character (control characters must be escaped)',
-};
-
-/**
- * Where the first JSON syntax error is, found by Microsoft's jsonc-parser in strict mode (no
- * comments, no trailing commas), or undefined when it finds none.
- */
-export function findJsonError(text: string): { offset: number; expected: string } | undefined {
-  const errors: ParseError[] = [];
-  parseJsonc(text, errors, {
-    disallowComments: true,
-    allowTrailingComma: false,
-    allowEmptyContent: false,
-  });
-  const first = errors[0];
-  if (!first) return undefined;
-  return {
-    offset: first.offset,
-    expected:
-      JSON_ERROR_WORDS[printParseErrorCode(first.error)] ?? printParseErrorCode(first.error),
-  };
 }
 
 /** Spread into the options of commands that check a base's software. */

@@ -8,17 +8,14 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  checkBase,
-  retrustBaseCheck,
-  validSigner,
-  type BaseCheck,
-} from '../core/archive/base-check.ts';
+// The walk (base-check.ts, with the inflater) and the demo-key rule (demo-bases.ts) are imported
+// only when a run needs them: a kept check of a base not signed by the demo key uses neither.
+import type { BaseCheck } from '../core/archive/base-check.ts';
 import type { SpliceCut } from '../core/archive/tgz-marker.ts';
 import type { KnownUpdateKey } from '../core/deployment-settings.ts';
 import { applyTrust, knownUpdateKeys, type SoftwareReport } from '../core/software.ts';
 import { isDemoUpdateKey, withDemoKey } from '../core/update-trust.ts';
-import { demoKeyTrustedFor, type SignerOf } from '../host/demo-bases.ts';
+import type { SignerOf } from '../host/demo-bases.ts';
 import { writeFileAtomic } from '../host/files.ts';
 import { sha256Hex } from '../host/hash.ts';
 
@@ -36,7 +33,8 @@ export interface KeptCheck {
 
 /**
  * Where checks are kept: CIB_CACHE_DIR, else the user's cache folder. CIB_CACHE_DIR set to the
- * empty string keeps nothing, so every run walks the base.
+ * empty string keeps nothing, so every run walks the base. bin/cib.cjs keeps V8's code cache for
+ * the command line in the same folder by the same rule.
  */
 export function checksFolder(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.CIB_CACHE_DIR !== undefined) return env.CIB_CACHE_DIR || undefined;
@@ -110,6 +108,7 @@ async function demoEarned(
 ): Promise<boolean> {
   if (report?.verdict !== 'untrusted-key' || !report.key || !isDemoUpdateKey(report.key.key))
     return false;
+  const { demoKeyTrustedFor } = await import('../host/demo-bases.ts');
   return demoKeyTrustedFor(
     dirname(file),
     typeof sha256 === 'string' ? sha256 : await sha256(),
@@ -122,6 +121,7 @@ async function demoEarned(
  * the demo-key rule reads each base of the folder once, not on every run.
  */
 const keptSigner: SignerOf = async (bytes, sha256) => {
+  const { checkBase, validSigner } = await import('../core/archive/base-check.ts');
   const keys = knownUpdateKeys();
   const kept = storedCheck(sha256, keys);
   if (kept) return validSigner(kept.check.software);
@@ -138,6 +138,7 @@ export async function deploymentBaseCheck(
   check: BaseCheck,
 ): Promise<BaseCheck> {
   if (!(await demoEarned(file, sha256, check.software))) return check;
+  const { retrustBaseCheck } = await import('../core/archive/base-check.ts');
   return retrustBaseCheck(check, withDemoKey(knownKeys, true));
 }
 

@@ -1,6 +1,7 @@
 import { CibError, describeProblems } from '../core/problems.ts';
 import { UsageError } from './command.ts';
 import { commands } from './commands/index.ts';
+import { printErr, printOut } from './output.ts';
 
 function overview(): string {
   const width = Math.max(0, ...commands.map((c) => c.name.length));
@@ -15,28 +16,28 @@ function overview(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(overview());
+    printOut(overview());
     return name === undefined ? 2 : 0;
   }
   const entry = commands.find((c) => c.name === name);
   if (!entry) {
-    console.error(`cib: unknown command "${name}".\n\n${overview()}`);
+    printErr(`cib: unknown command "${name}".\n\n${overview()}`);
     return 2;
   }
   const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(command.help);
+    printOut(command.help);
     return 0;
   }
   try {
     return await command.run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`cib ${name}: ${error.message}\n\n${command.help}`);
+      printErr(`cib ${name}: ${error.message}\n\n${command.help}`);
       return 2;
     }
     if (error instanceof CibError) {
-      console.error(describeProblems(error.problems));
+      printErr(describeProblems(error.problems));
       return 1;
     }
     throw error;

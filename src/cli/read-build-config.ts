@@ -51,7 +51,7 @@ export async function resolveConfigFile(
   const { keysOut, keyBits } = options;
   if (keysOut === '') throw new UsageError('--keys-out needs a directory.');
   // cliSettings checked the settings already: the configuration's own rules only.
-  const { config, problems } = checkConfig(readJsonFile(file), settings);
+  const { config, problems } = checkConfig(await readJsonFile(file), settings);
   printProblems(problems, file);
   if (!config) return undefined;
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parsePrivateKey, parsePublicKey, privateKeyMatches } from '../../src/core/keys.ts';
-import { findJsonError } from '../../src/cli/cli-settings.ts';
+import { findJsonError } from '../../src/cli/json-errors.ts';
 import { PROJECT_ROOT } from '../../src/host/deployment.ts';
 import { RESERVED_KEY_FIXTURE, runCib } from '../support/tools.ts';
 

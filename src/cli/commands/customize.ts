@@ -1,7 +1,7 @@
 // This module loads only what splicing an already checked append-ready base needs; the walk,
 // the compressor and the zip and exe code are imported when a run needs them.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { checkSha256, normalizeSha256, resolveFormat } from '../../core/archive/format.ts';
 import { spliceMembers, type SpliceCut } from '../../core/archive/tgz-marker.ts';
@@ -33,6 +33,7 @@ import {
 } from '../../host/files.ts';
 import { fileSha256 } from '../../host/hash.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
+import { printErr } from '../output.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
 const HEAD_BYTES = 8;
@@ -122,7 +123,7 @@ export const customizeCommand: Command = {
         const errors = errorsOf(base.problems);
         if (errors.length > 0) throw new CibError(errors);
         printProblems(base.problems, baseFile);
-        if (base.software) printSoftware(base.software, console.error);
+        if (base.software) printSoftware(base.software, printErr);
       };
       // A tgz streams through in bounded memory; a zip is read whole (its directory is at the end).
       if (format === 'tgz') {
@@ -142,9 +143,7 @@ export const customizeCommand: Command = {
     } catch (error) {
       throw atBaseFile(error, baseFile);
     }
-    // Written straight to the file descriptor: console.error would first build a stream for a
-    // piped stderr, loading more of Node than the rest of the command does.
-    writeSync(2, `${check.description}\n${checked}\nwrote ${out} (${size} bytes)\n`);
+    printErr(`${check.description}\n${checked}\nwrote ${out} (${size} bytes)`);
     return 0;
   },
 };
