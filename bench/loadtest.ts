@@ -90,6 +90,26 @@ const STRESS_RUNS = Number(process.env.LOADTEST_STRESS_RUNS ?? 5);
 const STRESS_CALLS = 50;
 /** The load's kill part kills the server once this many calls have been acknowledged. */
 const KILL_AFTER = Math.floor(CALLS / 3);
+/**
+ * LOADTEST_ONLY: a comma-separated list of parts to run (load, xml_cost, large_calls,
+ * control_chars, trickle, big_downloads, kill, stress; a mix brings `alone` with it). The figures
+ * are printed, never written to bench/: goals are judged on whole runs only.
+ */
+const PARTS = [
+  'load',
+  'xml_cost',
+  'large_calls',
+  'control_chars',
+  'trickle',
+  'big_downloads',
+  'kill',
+  'stress',
+];
+const ONLY = process.env.LOADTEST_ONLY?.split(',').map((part) => part.trim());
+for (const part of ONLY ?? [])
+  if (!PARTS.includes(part))
+    throw new Error(`LOADTEST_ONLY: no part "${part}"; parts: ${PARTS.join(', ')}.`);
+const runs = (part: string) => !ONLY || ONLY.includes(part);
 /** Vessel splits of the 80% user share the configurations rotate through. */
 const SPLITS = [
   [80],
@@ -782,6 +802,138 @@ async function stressPhase(work: string, darrenKey: string): Promise<Record<stri
   };
 }
 
+/**
+ * The mixes named in `names` (large_calls, control_chars, trickle, big_downloads), each against the
+ * small calls measured alone first; figures go into `mixes`.
+ */
+async function mixesPhase(
+  port: number,
+  mixes: Record<string, Figures>,
+  calls: Call[],
+  warmup: Call[],
+  baseBytes: number,
+  names: string[],
+): Promise<void> {
+  const slice = (n: number) => calls.slice(n * MIX_CALLS, (n + 1) * MIX_CALLS);
+  if (calls.length < 5 * MIX_CALLS)
+    throw new Error('LOADTEST_CALLS must be 5 × LOADTEST_MIX_CALLS');
+  const alone = await measureMix('alone', port, slice(0));
+  mixes.alone = alone.figures;
+  const judge = (name: string, mix: MixResult, extra: { goal: string; met: boolean }) => {
+    const ratio = mix.buildP99 / Math.max(alone.buildP99, 0.001);
+    const apiRatio = mix.apiP99 / Math.max(alone.apiP99, 0.001);
+    mixes[name] = {
+      ...mix.figures,
+      build_p99_ratio: round(ratio),
+      api_p99_ratio: round(apiRatio),
+      goal: `small-call p99 (build_installers and api_version) at most ${P99_GOAL_RATIO}x its p99 alone, 0 errors; ${extra.goal}`,
+      goal_met:
+        ratio <= P99_GOAL_RATIO && apiRatio <= P99_GOAL_RATIO && mix.errors === 0 && extra.met,
+    };
+  };
+
+  if (names.includes('large_calls')) {
+    const large = await measureMix('large_calls', port, slice(1), () =>
+      bodiesAttack(port, largeCallBodies(), /^-32602$/),
+    );
+    judge('large_calls', large, {
+      goal: 'every large call a fault',
+      met: large.figures.hostile_faults === large.figures.hostile_calls,
+    });
+  }
+
+  if (names.includes('control_chars')) {
+    const control = await measureMix('control_chars', port, slice(2), () =>
+      bodiesAttack(
+        port,
+        [getUrls('\x01'.repeat(MEGA)), getUrls('\ufffe'.repeat(MEGA / 3))],
+        /^-32702$/,
+      ),
+    );
+    judge('control_chars', control, {
+      goal: 'every body a -32702 fault',
+      met: control.figures.hostile_faults === control.figures.hostile_calls,
+    });
+  }
+
+  if (names.includes('trickle')) {
+    // Long enough to see the first connections time out, and the next ones cycle.
+    const trickle = await measureMix(
+      'trickle',
+      port,
+      slice(3),
+      () => trickleAttack(port),
+      TRICKLE_HOLD_GOAL_S + 4,
+    );
+    judge('trickle', trickle, {
+      goal: `no trickling connection held over ${TRICKLE_HOLD_GOAL_S} s (documented: 10 s)`,
+      met:
+        (trickle.figures.trickle_closed_408 as number) > 0 &&
+        (trickle.figures.trickle_hold_max_s as number) <= TRICKLE_HOLD_GOAL_S,
+    });
+  }
+
+  if (names.includes('big_downloads')) {
+    // Fresh builds for the downloads: never downloaded before, so each is a new build.
+    const fresh = [...warmup, ...calls.slice(5 * MIX_CALLS)];
+    log(`big_downloads: making ${fresh.length} fresh builds first`);
+    const made = await runLoad(port, fresh);
+    const downloads = await measureMix('big_downloads', port, slice(4), () =>
+      downloadAttack(port, made.acknowledged),
+    );
+    judge('big_downloads', downloads, {
+      goal: `api_version p99 under ${API_P99_GOAL_MS} ms, every download whole (no error, no 503)`,
+      met:
+        downloads.apiP99 < API_P99_GOAL_MS &&
+        downloads.figures.download_errors === 0 &&
+        downloads.figures.downloads_busy_503 === 0,
+    });
+    mixes.big_downloads = { base_mb: round(baseBytes / 1e6, 1), ...mixes.big_downloads };
+  }
+}
+
+/** Kill: SIGKILL mid-load; every acknowledged build must survive intact. */
+async function killPhase(killDir: string, calls: Call[]): Promise<Record<string, unknown>> {
+  let server = await startServer(killDir);
+  log(`kill: SIGKILL after ${KILL_AFTER} acknowledged calls`);
+  const victim = server;
+  let killed = false;
+  const killLoad = await runLoad(server.port, calls, {
+    onAck: (count) => {
+      if (!killed && count >= KILL_AFTER) {
+        killed = true;
+        process.kill(-(victim.child.pid as number), 'SIGKILL');
+      }
+    },
+    tolerateFailures: true,
+  });
+  if (!hasExited(victim.child)) await new Promise((done) => victim.child.once('exit', done));
+  server = await startServer(killDir);
+  const killLost = await checkIds(server.port, killLoad.acknowledged);
+  await stopServer(server, 'SIGTERM');
+  let corrupt = 0;
+  for (const id of killLoad.acknowledged) {
+    try {
+      parseRecord(readFileSync(join(killDir, 'builds', id.slice(0, 2), `${id}.json`), 'utf8'), id);
+    } catch {
+      corrupt += 1;
+    }
+  }
+  const files = readdirSync(join(killDir, 'builds'), { recursive: true }) as string[];
+  const kill = {
+    acknowledged: killLoad.acknowledged.length,
+    unacknowledged: CALLS - killLoad.acknowledged.length,
+    records_on_disk: files.filter((f) => f.endsWith('.json')).length,
+    temp_files_left: files.filter((f) => f.includes('.tmp-')).length,
+    lost_builds: killLost.length,
+    corrupt_records: corrupt,
+    goal: 'every acknowledged build intact after SIGKILL: 0 lost, 0 corrupt',
+    goal_met: killLost.length === 0 && corrupt === 0,
+  };
+  log(JSON.stringify(kill));
+  return kill;
+}
+
 async function main(): Promise<void> {
   const deployment = loadDeploymentSettings();
   log(`generating ${KEY_PAIRS} key pairs…`);
@@ -811,163 +963,66 @@ async function main(): Promise<void> {
   };
   try {
     // Load: steady load, then a restart and get_urls of every returned id.
-    const dataDir = join(work, 'data');
-    let server = await startServer(dataDir);
-    log(
-      `load: ${WARMUP} untimed, then ${CALLS} calls, ${CONCURRENCY} clients, server pid ${server.child.pid}`,
-    );
-    const warm = await runLoad(server.port, warmup);
-    const load = await runLoad(server.port, calls);
-    await stopServer(server, 'SIGTERM');
-    server = await startServer(dataDir);
-    const lost = await checkIds(server.port, [...warm.acknowledged, ...load.acknowledged]);
-    await stopServer(server, 'SIGTERM');
-    const sorted = [...load.latencies].sort((a, b) => a - b);
-    const loadErrors = warm.errors + load.errors;
-    results.load = {
-      calls: CALLS,
-      warmup_calls: WARMUP,
-      concurrency: CONCURRENCY,
-      server_workers: WORKERS,
-      errors: loadErrors,
-      throughput_per_s: round(load.acknowledged.length / load.seconds, 0),
-      p50_ms: round(percentile(sorted, 50)),
-      p99_ms: round(percentile(sorted, 99)),
-      max_ms: round(sorted[sorted.length - 1] ?? 0),
-      lost_builds: lost.length,
-      goal: '0 errors and 0 lost records',
-      goal_met: loadErrors === 0 && lost.length === 0,
-    };
-    log(JSON.stringify(results.load));
+    if (runs('load')) {
+      const dataDir = join(work, 'data');
+      let server = await startServer(dataDir);
+      log(
+        `load: ${WARMUP} untimed, then ${CALLS} calls, ${CONCURRENCY} clients, server pid ${server.child.pid}`,
+      );
+      const warm = await runLoad(server.port, warmup);
+      const load = await runLoad(server.port, calls);
+      await stopServer(server, 'SIGTERM');
+      server = await startServer(dataDir);
+      const lost = await checkIds(server.port, [...warm.acknowledged, ...load.acknowledged]);
+      await stopServer(server, 'SIGTERM');
+      const sorted = [...load.latencies].sort((a, b) => a - b);
+      const loadErrors = warm.errors + load.errors;
+      results.load = {
+        calls: CALLS,
+        warmup_calls: WARMUP,
+        concurrency: CONCURRENCY,
+        server_workers: WORKERS,
+        errors: loadErrors,
+        throughput_per_s: round(load.acknowledged.length / load.seconds, 0),
+        p50_ms: round(percentile(sorted, 50)),
+        p99_ms: round(percentile(sorted, 99)),
+        max_ms: round(sorted[sorted.length - 1] ?? 0),
+        lost_builds: lost.length,
+        goal: '0 errors and 0 lost records',
+        goal_met: loadErrors === 0 && lost.length === 0,
+      };
+      log(JSON.stringify(results.load));
+    }
 
     // XML cost and the mixes, on a server whose linux base is the ~18 MB synthetic one.
-    log('making the ~18 MB synthetic base…');
-    const basesDir = join(work, 'bases');
-    const baseBytes = bigBaseFolder(basesDir);
-    server = await startServer(join(work, 'mix-data'), { BASES_DIR: basesDir });
-    log(`xml cost: ${XML_COST_RUNS} runs of each 1 MB body`);
-    results.xml_cost = await xmlCost(server.port, join(work, 'xml-cost-data'));
-    log(JSON.stringify(results.xml_cost));
-
-    const slice = (n: number) => calls.slice(n * MIX_CALLS, (n + 1) * MIX_CALLS);
-    if (calls.length < 5 * MIX_CALLS)
-      throw new Error('LOADTEST_CALLS must be 5 × LOADTEST_MIX_CALLS');
-    const alone = await measureMix('alone', server.port, slice(0));
-    const mixes: Record<string, Figures> = { alone: alone.figures };
-    const judge = (name: string, mix: MixResult, extra: { goal: string; met: boolean }) => {
-      const ratio = mix.buildP99 / Math.max(alone.buildP99, 0.001);
-      const apiRatio = mix.apiP99 / Math.max(alone.apiP99, 0.001);
-      mixes[name] = {
-        ...mix.figures,
-        build_p99_ratio: round(ratio),
-        api_p99_ratio: round(apiRatio),
-        goal: `small-call p99 (build_installers and api_version) at most ${P99_GOAL_RATIO}x its p99 alone, 0 errors; ${extra.goal}`,
-        goal_met:
-          ratio <= P99_GOAL_RATIO && apiRatio <= P99_GOAL_RATIO && mix.errors === 0 && extra.met,
-      };
-    };
-
-    const large = await measureMix('large_calls', server.port, slice(1), () =>
-      bodiesAttack(server.port, largeCallBodies(), /^-32602$/),
-    );
-    judge('large_calls', large, {
-      goal: 'every large call a fault',
-      met: large.figures.hostile_faults === large.figures.hostile_calls,
-    });
-
-    const control = await measureMix('control_chars', server.port, slice(2), () =>
-      bodiesAttack(
-        server.port,
-        [getUrls('\x01'.repeat(MEGA)), getUrls('\ufffe'.repeat(MEGA / 3))],
-        /^-32702$/,
-      ),
-    );
-    judge('control_chars', control, {
-      goal: 'every body a -32702 fault',
-      met: control.figures.hostile_faults === control.figures.hostile_calls,
-    });
-
-    // Long enough to see the first connections time out, and the next ones cycle.
-    const trickle = await measureMix(
-      'trickle',
-      server.port,
-      slice(3),
-      () => trickleAttack(server.port),
-      TRICKLE_HOLD_GOAL_S + 4,
-    );
-    judge('trickle', trickle, {
-      goal: `no trickling connection held over ${TRICKLE_HOLD_GOAL_S} s (documented: 10 s)`,
-      met:
-        (trickle.figures.trickle_closed_408 as number) > 0 &&
-        (trickle.figures.trickle_hold_max_s as number) <= TRICKLE_HOLD_GOAL_S,
-    });
-
-    // Fresh builds for the downloads: never downloaded before, so each is a new build.
-    const fresh = [...warmup, ...calls.slice(5 * MIX_CALLS)];
-    log(`big_downloads: making ${fresh.length} fresh builds first`);
-    const made = await runLoad(server.port, fresh);
-    const downloads = await measureMix('big_downloads', server.port, slice(4), () =>
-      downloadAttack(server.port, made.acknowledged),
-    );
-    judge('big_downloads', downloads, {
-      goal: `api_version p99 under ${API_P99_GOAL_MS} ms, every download whole (no error, no 503)`,
-      met:
-        downloads.apiP99 < API_P99_GOAL_MS &&
-        downloads.figures.download_errors === 0 &&
-        downloads.figures.downloads_busy_503 === 0,
-    });
-    mixes.big_downloads = {
-      base_mb: round(baseBytes / 1e6, 1),
-      ...mixes.big_downloads,
-    };
-    await stopServer(server, 'SIGTERM');
-    results.mixes = mixes;
-
-    // Kill: SIGKILL mid-load; every acknowledged build must survive intact.
-    const killDir = join(work, 'kill-data');
-    server = await startServer(killDir);
-    log(`kill: SIGKILL after ${KILL_AFTER} acknowledged calls`);
-    const victim = server;
-    let killed = false;
-    const killLoad = await runLoad(server.port, calls, {
-      onAck: (count) => {
-        if (!killed && count >= KILL_AFTER) {
-          killed = true;
-          process.kill(-(victim.child.pid as number), 'SIGKILL');
-        }
-      },
-      tolerateFailures: true,
-    });
-    if (!hasExited(victim.child)) await new Promise((done) => victim.child.once('exit', done));
-    server = await startServer(killDir);
-    const killLost = await checkIds(server.port, killLoad.acknowledged);
-    await stopServer(server, 'SIGTERM');
-    let corrupt = 0;
-    for (const id of killLoad.acknowledged) {
-      try {
-        parseRecord(
-          readFileSync(join(killDir, 'builds', id.slice(0, 2), `${id}.json`), 'utf8'),
-          id,
-        );
-      } catch {
-        corrupt += 1;
+    const mixNames = ['large_calls', 'control_chars', 'trickle', 'big_downloads'].filter(runs);
+    const mixes: Record<string, Figures> = {};
+    if (runs('xml_cost') || mixNames.length > 0) {
+      log('making the ~18 MB synthetic base…');
+      const basesDir = join(work, 'bases');
+      const baseBytes = bigBaseFolder(basesDir);
+      const server = await startServer(join(work, 'mix-data'), { BASES_DIR: basesDir });
+      if (runs('xml_cost')) {
+        log(`xml cost: ${XML_COST_RUNS} runs of each 1 MB body`);
+        results.xml_cost = await xmlCost(server.port, join(work, 'xml-cost-data'));
+        log(JSON.stringify(results.xml_cost));
       }
+      if (mixNames.length > 0) {
+        await mixesPhase(server.port, mixes, calls, warmup, baseBytes, mixNames);
+        results.mixes = mixes;
+      }
+      await stopServer(server, 'SIGTERM');
     }
-    const files = readdirSync(join(killDir, 'builds'), { recursive: true }) as string[];
-    results.kill = {
-      acknowledged: killLoad.acknowledged.length,
-      unacknowledged: CALLS - killLoad.acknowledged.length,
-      records_on_disk: files.filter((f) => f.endsWith('.json')).length,
-      temp_files_left: files.filter((f) => f.includes('.tmp-')).length,
-      lost_builds: killLost.length,
-      corrupt_records: corrupt,
-      goal: 'every acknowledged build intact after SIGKILL: 0 lost, 0 corrupt',
-      goal_met: killLost.length === 0 && corrupt === 0,
-    };
-    log(JSON.stringify(results.kill));
 
-    results.stress = await stressPhase(work, keys[0] as string);
-    log(JSON.stringify(results.stress));
+    if (runs('kill')) results.kill = await killPhase(join(work, 'kill-data'), calls);
+    if (runs('stress')) {
+      results.stress = await stressPhase(work, keys[0] as string);
+      log(JSON.stringify(results.stress));
+    }
+    if (ONLY) {
+      console.log(JSON.stringify(results, null, 2));
+      return;
+    }
     const goals = [
       results.load,
       results.xml_cost,

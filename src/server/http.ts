@@ -101,23 +101,43 @@ export function acceptsHtml(accept: string | undefined): boolean {
   });
 }
 
+/** How a request body was read: whole, refused by the reader (with its error), or not at all. */
+export type BodyOutcome =
+  | { read: true }
+  | { read: false; refusal: unknown }
+  /** Answered already (413, 408) or the client went away: nothing more to do. */
+  | { read: false; refusal?: undefined };
+
+/** Lets every other callback that is ready run first (the next turn of the event loop). */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
- * Reads a request body of at most `limit` bytes. Over the limit (by Content-Length or while
- * streaming) it answers 413 at once, discards a bounded amount more so the client can read the
- * answer, and closes the connection; the body is never held whole.
+ * Reads a request body of at most `limit` bytes, handing it to `take` as it arrives, in pieces of
+ * at most `pieceBytes`. After each `pieceBytes` taken the request is paused for a turn of the event
+ * loop, so a large body is read between other clients' work, never in one go; a small body is
+ * taken at once. When `take` throws, nothing more is taken: the outcome carries the error at once
+ * (so the caller can answer before the rest arrives), and the rest is discarded, never held. Over
+ * the limit (by Content-Length or while streaming) it answers 413 at once, discards a bounded
+ * amount more so the client can read the answer, and closes the connection; a body that does not
+ * arrive within `timeoutMs` gets 408.
  */
 export function readBody(
   req: IncomingMessage,
   res: ServerResponse,
   limit: number,
   timeoutMs: number,
-): Promise<Buffer | undefined> {
+  take: (piece: Uint8Array) => void,
+  pieceBytes: number,
+): Promise<BodyOutcome> {
   return new Promise((resolve) => {
-    // Answer at once; then discard (never keep) up to DRAIN_LIMIT_BYTES more so the client,
-    // still sending, can read the answer. A body declared larger than that is cut off.
-    const tooLarge = (cutOff: boolean) => {
-      if (cutOff) res.setHeader('Connection', 'close');
-      sendText(res, 413, `The request body is larger than ${limit} bytes.`);
+    let settled = false;
+    const settle = (outcome: BodyOutcome) => {
+      if (settled) return;
+      settled = true;
+      resolve(outcome);
+    };
+    /** Discards (never keeps) up to DRAIN_LIMIT_BYTES more, then closes the connection. */
+    const discard = () => {
       let drained = 0;
       req.removeAllListeners('data');
       req.on('data', (chunk: Buffer) => {
@@ -125,47 +145,78 @@ export function readBody(
         if (drained > DRAIN_LIMIT_BYTES) req.socket.destroy();
       });
       req.resume();
-      resolve(undefined);
+    };
+    // Answer at once; then discard so the client, still sending, can read the answer. A body
+    // declared larger than the drain limit is cut off.
+    const tooLarge = (cutOff: boolean) => {
+      if (cutOff) res.setHeader('Connection', 'close');
+      sendText(res, 413, `The request body is larger than ${limit} bytes.`);
+      discard();
+      settle({ read: false });
     };
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) {
       tooLarge(Number(declared) > DRAIN_LIMIT_BYTES);
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
     const timer = setTimeout(() => {
-      if (done) return;
-      done = true;
-      res.setHeader('Connection', 'close');
-      sendText(res, 408, `The request body did not arrive within ${timeoutMs} ms.`);
+      if (!settled) {
+        res.setHeader('Connection', 'close');
+        sendText(res, 408, `The request body did not arrive within ${timeoutMs} ms.`);
+      }
+      // Late, or the rest of a refused body late: the connection goes either way.
       req.destroy();
-      resolve(undefined);
+      settle({ read: false });
     }, timeoutMs);
+    let size = 0;
+    let sinceTurn = 0;
+    let ended = false;
+    let feeding = false;
+    const finish = () => {
+      clearTimeout(timer);
+      settle({ read: true });
+    };
+    /** Takes `chunk` a piece at a time, a turn of the event loop after every `pieceBytes`. */
+    const feed = async (chunk: Buffer) => {
+      for (let at = 0; at < chunk.length && !settled; at += pieceBytes) {
+        const piece = chunk.subarray(at, at + pieceBytes);
+        try {
+          take(piece);
+        } catch (refusal) {
+          discard();
+          settle({ read: false, refusal });
+          return;
+        }
+        sinceTurn += piece.length;
+        if (sinceTurn >= pieceBytes) {
+          sinceTurn = 0;
+          await nextTurn();
+        }
+      }
+    };
     req.on('data', (chunk: Buffer) => {
-      if (done) return;
       size += chunk.length;
       if (size > limit) {
-        done = true;
-        clearTimeout(timer);
-        chunks.length = 0;
         tooLarge(false);
         return;
       }
-      chunks.push(chunk);
+      req.pause();
+      feeding = true;
+      void feed(chunk).then(() => {
+        feeding = false;
+        if (settled) return;
+        if (ended) finish();
+        else req.resume();
+      });
     });
     req.on('end', () => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks, size));
+      ended = true;
+      if (settled) clearTimeout(timer);
+      else if (!feeding) finish();
     });
     req.on('error', () => {
-      if (done) return;
-      done = true;
       clearTimeout(timer);
-      resolve(undefined);
+      settle({ read: false });
     });
   });
 }

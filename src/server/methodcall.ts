@@ -35,6 +35,17 @@ export class TooManyValues extends Error {
   }
 }
 
+/** Thrown when the XML declaration names an encoding other than UTF-8. */
+export class UnsupportedEncoding extends Error {
+  constructor(readonly encoding: string) {
+    super(`the XML declaration names the encoding "${encoding}".`);
+    this.name = 'UnsupportedEncoding';
+  }
+}
+
+/** Names of UTF-8 (and its subset ASCII) an XML declaration may give. */
+const UTF8_NAMES = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
+
 /** A value of a type this API never uses. */
 export class Unsupported {
   constructor(readonly type: 'nil' | 'dateTime' | 'base64') {}
@@ -141,6 +152,28 @@ export function readMethodCall(
   maxDepth: number,
   maxValues = Number.POSITIVE_INFINITY,
 ): MethodCall {
+  const reader = methodCallReader(maxDepth, maxValues);
+  reader.write(text);
+  return reader.close();
+}
+
+/** A methodCall read a piece at a time, as its text arrives. */
+export interface MethodCallReader {
+  /** Reads the next piece of the text; throws Error with a reason at the first error. */
+  write(text: string): void;
+  /** The text is complete: the call, or Error with a reason. */
+  close(): MethodCall;
+}
+
+/**
+ * A reader taking the decoded, DTD-free text in pieces: each piece is parsed as it is written, so
+ * a large body is read a piece at a time between other work, and the first error (in whichever
+ * piece) ends the parse there.
+ */
+export function methodCallReader(
+  maxDepth: number,
+  maxValues = Number.POSITIVE_INFINITY,
+): MethodCallReader {
   const parser = new SaxesParser({ xmlns: false });
   let values = 0;
   const stack: Frame[] = [];
@@ -160,6 +193,10 @@ export function readMethodCall(
 
   // No error handler: saxes throws at its first error, out of write() or close(), and so does
   // every check below (parser.fail), so nothing after the first error is read.
+  parser.on('xmldecl', (decl) => {
+    if (decl.encoding !== undefined && !UTF8_NAMES.has(decl.encoding.toLowerCase()))
+      throw new UnsupportedEncoding(decl.encoding);
+  });
   parser.on('text', addText);
   parser.on('cdata', addText);
   // Checked when the name is read, before any attribute: a misplaced element costs nothing more.
@@ -263,7 +300,15 @@ export function readMethodCall(
     parent.hasValue = true;
   }
 
-  parser.write(text).close();
-  if (!done || method === undefined) throw new Error('the document is not a complete methodCall.');
-  return { method, params: params ?? [] };
+  return {
+    write(text: string) {
+      parser.write(text);
+    },
+    close() {
+      parser.close();
+      if (!done || method === undefined)
+        throw new Error('the document is not a complete methodCall.');
+      return { method, params: params ?? [] };
+    },
+  };
 }

@@ -30,7 +30,7 @@ import { BuildersBusy, type InstallerBuilder } from './installers.ts';
 import { clientAddress, type ClientTrust, type RateLimiter } from './limits.ts';
 import type { ServerSettings } from './server-settings.ts';
 import { isBuildId, type BuildStore } from './store.ts';
-import { FaultCode, ShimFault, type XmlRpcShim } from './xmlrpc.ts';
+import { CallParser, FaultCode, PARSE_PIECE_BYTES, ShimFault, type XmlRpcShim } from './xmlrpc.ts';
 
 /**
  * Redirects longer than this go to the page's short route `#/b/<build id>` instead, which reads
@@ -202,8 +202,21 @@ export async function xmlrpc(
     req.resume();
     return;
   }
-  const body = await readBody(req, res, ctx.settings.maxBodyBytes, ctx.settings.bodyTimeoutMs);
-  if (!body) return;
+  // Read and parsed a piece at a time as it arrives, other clients' work running between pieces.
+  const parser = new CallParser();
+  const outcome = await readBody(
+    req,
+    res,
+    ctx.settings.maxBodyBytes,
+    ctx.settings.bodyTimeoutMs,
+    (piece) => parser.write(piece),
+    PARSE_PIECE_BYTES,
+  );
+  if (!outcome.read && outcome.refusal === undefined) return;
+  const read = () => {
+    if (!outcome.read) throw outcome.refusal;
+    return parser.close();
+  };
   // Aborted when the client closes its connection first, so work queued for it is dropped.
   const gone = new AbortController();
   res.once('close', () => {
@@ -220,7 +233,7 @@ export async function xmlrpc(
       );
     }
   };
-  const xml = Buffer.from(await ctx.shim.handle(body, gone.signal, admit), 'utf8');
+  const xml = Buffer.from(await ctx.shim.answer(read, gone.signal, admit), 'utf8');
   res.writeHead(200, {
     'Content-Type': 'text/xml; charset=utf-8',
     'Content-Length': String(xml.length),
