@@ -17,15 +17,35 @@ export const STALLED_DOWNLOAD_MS = 60_000;
 /** After a 413 we discard at most this much more of the body before closing the connection. */
 const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Every plain-text error answer names its problem code in this header (README, "Server and
+ * XML-RPC shim"), as the page and the command line name theirs: the sentence may change, the code
+ * does not.
+ */
+export const PROBLEM_CODE_HEADER = 'X-Problem-Code';
+
+/** Thrown by a handler to answer with `status`, a problem code (e.g. `server.path.dot-segment`) and a sentence. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
+    readonly code: string,
     message: string,
     /** Sent with the answer, e.g. Retry-After. */
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
+}
+
+/** Answers with an error: its status, its sentence as plain text, its code in PROBLEM_CODE_HEADER. */
+export function sendProblem(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  sendText(res, status, text, { [PROBLEM_CODE_HEADER]: code, ...headers });
 }
 
 export function sendText(
@@ -130,93 +150,138 @@ export function readBody(
   pieceBytes: number,
 ): Promise<BodyOutcome> {
   return new Promise((resolve) => {
-    let settled = false;
-    const settle = (outcome: BodyOutcome) => {
-      if (settled) return;
-      settled = true;
-      resolve(outcome);
-    };
-    /** Discards (never keeps) up to DRAIN_LIMIT_BYTES more, then closes the connection. */
-    const discard = () => {
-      let drained = 0;
-      req.removeAllListeners('data');
-      req.on('data', (chunk: Buffer) => {
-        drained += chunk.length;
-        if (drained > DRAIN_LIMIT_BYTES) req.socket.destroy();
-      });
-      req.resume();
-    };
-    // Answer at once; then discard so the client, still sending, can read the answer. A body
-    // declared larger than the drain limit is cut off.
-    const tooLarge = (cutOff: boolean) => {
-      if (cutOff) res.setHeader('Connection', 'close');
-      sendText(res, 413, `The request body is larger than ${limit} bytes.`);
-      discard();
-      settle({ read: false });
-    };
+    const reading = new BodyReading(req, res, { limit, timeoutMs, take, pieceBytes }, resolve);
+    reading.start();
+  });
+}
+
+interface BodyRules {
+  limit: number;
+  timeoutMs: number;
+  take: (piece: Uint8Array) => void;
+  pieceBytes: number;
+}
+
+/** One body being read (readBody): its phases are the request's events. */
+class BodyReading {
+  private settled = false;
+  private size = 0;
+  private sinceTurn = 0;
+  private ended = false;
+  private feeding = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly rules: BodyRules,
+    private readonly resolve: (outcome: BodyOutcome) => void,
+  ) {}
+
+  start(): void {
+    const { req, rules } = this;
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > limit) {
-      tooLarge(Number(declared) > DRAIN_LIMIT_BYTES);
+    if (declared !== undefined && Number(declared) > rules.limit) {
+      this.tooLarge(Number(declared) > DRAIN_LIMIT_BYTES);
       return;
     }
-    const timer = setTimeout(() => {
-      if (!settled) {
-        res.setHeader('Connection', 'close');
-        sendText(res, 408, `The request body did not arrive within ${timeoutMs} ms.`);
-      }
-      // Late, or the rest of a refused body late: the connection goes either way.
-      req.destroy();
-      settle({ read: false });
-    }, timeoutMs);
-    let size = 0;
-    let sinceTurn = 0;
-    let ended = false;
-    let feeding = false;
-    const finish = () => {
-      clearTimeout(timer);
-      settle({ read: true });
-    };
-    /** Takes `chunk` a piece at a time, a turn of the event loop after every `pieceBytes`. */
-    const feed = async (chunk: Buffer) => {
-      for (let at = 0; at < chunk.length && !settled; at += pieceBytes) {
-        const piece = chunk.subarray(at, at + pieceBytes);
-        try {
-          take(piece);
-        } catch (refusal) {
-          discard();
-          settle({ read: false, refusal });
-          return;
-        }
-        sinceTurn += piece.length;
-        if (sinceTurn >= pieceBytes) {
-          sinceTurn = 0;
-          await nextTurn();
-        }
-      }
-    };
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        tooLarge(false);
-        return;
-      }
-      req.pause();
-      feeding = true;
-      void feed(chunk).then(() => {
-        feeding = false;
-        if (settled) return;
-        if (ended) finish();
-        else req.resume();
-      });
-    });
+    this.timer = setTimeout(() => this.late(), rules.timeoutMs);
+    req.on('data', (chunk: Buffer) => this.arrived(chunk));
     req.on('end', () => {
-      ended = true;
-      if (settled) clearTimeout(timer);
-      else if (!feeding) finish();
+      this.ended = true;
+      if (this.settled) clearTimeout(this.timer);
+      else if (!this.feeding) this.finish();
     });
     req.on('error', () => {
-      clearTimeout(timer);
-      settle({ read: false });
+      clearTimeout(this.timer);
+      this.settle({ read: false });
     });
-  });
+  }
+
+  private settle(outcome: BodyOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(outcome);
+  }
+
+  private finish(): void {
+    clearTimeout(this.timer);
+    this.settle({ read: true });
+  }
+
+  /** Answers 413 at once, then discards so the client, still sending, can read the answer. */
+  private tooLarge(cutOff: boolean): void {
+    if (cutOff) this.res.setHeader('Connection', 'close');
+    sendProblem(
+      this.res,
+      413,
+      'server.body.too-large',
+      `The request body is larger than ${this.rules.limit} bytes.`,
+    );
+    this.discard();
+    this.settle({ read: false });
+  }
+
+  /** Discards (never keeps) up to DRAIN_LIMIT_BYTES more, then closes the connection. */
+  private discard(): void {
+    const req = this.req;
+    let drained = 0;
+    req.removeAllListeners('data');
+    req.on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > DRAIN_LIMIT_BYTES) req.socket.destroy();
+    });
+    req.resume();
+  }
+
+  /** The body (or the rest of a refused one) is late: the connection goes either way. */
+  private late(): void {
+    if (!this.settled) {
+      this.res.setHeader('Connection', 'close');
+      sendProblem(
+        this.res,
+        408,
+        'server.body.late',
+        `The request body did not arrive within ${this.rules.timeoutMs} ms.`,
+      );
+    }
+    this.req.destroy();
+    this.settle({ read: false });
+  }
+
+  private arrived(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.rules.limit) {
+      this.tooLarge(false);
+      return;
+    }
+    this.req.pause();
+    this.feeding = true;
+    void this.feed(chunk).then(() => {
+      this.feeding = false;
+      if (this.settled) return;
+      if (this.ended) this.finish();
+      else this.req.resume();
+    });
+  }
+
+  /** Takes `chunk` a piece at a time, a turn of the event loop after every `pieceBytes`. */
+  private async feed(chunk: Buffer): Promise<void> {
+    const { take, pieceBytes } = this.rules;
+    for (let at = 0; at < chunk.length && !this.settled; at += pieceBytes) {
+      const piece = chunk.subarray(at, at + pieceBytes);
+      try {
+        take(piece);
+      } catch (refusal) {
+        this.discard();
+        this.settle({ read: false, refusal });
+        return;
+      }
+      this.sinceTurn += piece.length;
+      if (this.sinceTurn >= pieceBytes) {
+        this.sinceTurn = 0;
+        await nextTurn();
+      }
+    }
+  }
 }
