@@ -722,7 +722,8 @@ async function killPhase(killDir: string, calls: Call[]): Promise<Record<string,
   return kill;
 }
 
-async function main(): Promise<void> {
+/** KEY_PAIRS keys, and WARMUP + CALLS distinct build_installers calls with their ids. */
+async function prepareCalls(): Promise<{ keys: string[]; calls: Call[]; warmup: Call[] }> {
   const deployment = loadDeploymentSettings();
   log(`generating ${KEY_PAIRS} key pairs…`);
   const keys = (
@@ -744,44 +745,75 @@ async function main(): Promise<void> {
   const warmup = prepared.slice(CALLS);
   const calls = prepared.slice(0, CALLS);
 
+  return { keys, calls, warmup };
+}
+
+/** Load: steady load, then a restart and get_urls of every returned id. */
+async function loadPhase(
+  work: string,
+  calls: Call[],
+  warmup: Call[],
+): Promise<Record<string, unknown>> {
+  const dataDir = join(work, 'data');
+  let server = await startServer(dataDir);
+  log(
+    `load: ${WARMUP} untimed, then ${CALLS} calls, ${CONCURRENCY} clients, server pid ${server.child.pid}`,
+  );
+  const warm = await runLoad(server.port, warmup);
+  const load = await runLoad(server.port, calls);
+  await stopServer(server, 'SIGTERM');
+  server = await startServer(dataDir);
+  const lost = await checkIds(server.port, [...warm.acknowledged, ...load.acknowledged]);
+  await stopServer(server, 'SIGTERM');
+  const sorted = [...load.latencies].sort((a, b) => a - b);
+  const loadErrors = warm.errors + load.errors;
+  const figures = {
+    calls: CALLS,
+    warmup_calls: WARMUP,
+    concurrency: CONCURRENCY,
+    server_workers: WORKERS,
+    errors: loadErrors,
+    throughput_per_s: round(load.acknowledged.length / load.seconds, 0),
+    p50_ms: round(percentile(sorted, 50)),
+    p99_ms: round(percentile(sorted, 99)),
+    max_ms: round(sorted[sorted.length - 1] ?? 0),
+    lost_builds: lost.length,
+    goal: '0 errors and 0 lost records',
+    goal_met: loadErrors === 0 && lost.length === 0,
+  };
+  log(JSON.stringify(figures));
+  return figures;
+}
+
+/** The figures, judged, into bench/shim.json and under `loadtest` in bench/results.json. */
+function writeResults(results: Record<string, unknown>, mixes: Record<string, Figures>): void {
+  const goals = [
+    results.load,
+    results.xml_cost,
+    results.kill,
+    results.stress,
+    ...Object.values(mixes).filter((mix) => 'goal_met' in mix),
+  ] as { goal_met: boolean }[];
+  results.goals_met = goals.every((part) => part.goal_met);
+
+  writeFileSync(resolve(PROJECT_ROOT, 'bench/shim.json'), JSON.stringify(results, null, 2) + '\n');
+  // bench/results.json holds every benchmark's figures; these go under `loadtest`.
+  const all = resolve(PROJECT_ROOT, 'bench/results.json');
+  const previous = existsSync(all)
+    ? (JSON.parse(readFileSync(all, 'utf8')) as Record<string, unknown>)
+    : {};
+  writeFileSync(all, JSON.stringify({ ...previous, loadtest: results }, null, 2) + '\n');
+}
+
+async function main(): Promise<void> {
+  const { keys, calls, warmup } = await prepareCalls();
   const work = mkdtempSync(join(process.env.LOADTEST_DIR ?? tmpdir(), 'cib-loadtest-'));
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     node: process.version,
   };
   try {
-    // Load: steady load, then a restart and get_urls of every returned id.
-    if (runs('load')) {
-      const dataDir = join(work, 'data');
-      let server = await startServer(dataDir);
-      log(
-        `load: ${WARMUP} untimed, then ${CALLS} calls, ${CONCURRENCY} clients, server pid ${server.child.pid}`,
-      );
-      const warm = await runLoad(server.port, warmup);
-      const load = await runLoad(server.port, calls);
-      await stopServer(server, 'SIGTERM');
-      server = await startServer(dataDir);
-      const lost = await checkIds(server.port, [...warm.acknowledged, ...load.acknowledged]);
-      await stopServer(server, 'SIGTERM');
-      const sorted = [...load.latencies].sort((a, b) => a - b);
-      const loadErrors = warm.errors + load.errors;
-      results.load = {
-        calls: CALLS,
-        warmup_calls: WARMUP,
-        concurrency: CONCURRENCY,
-        server_workers: WORKERS,
-        errors: loadErrors,
-        throughput_per_s: round(load.acknowledged.length / load.seconds, 0),
-        p50_ms: round(percentile(sorted, 50)),
-        p99_ms: round(percentile(sorted, 99)),
-        max_ms: round(sorted[sorted.length - 1] ?? 0),
-        lost_builds: lost.length,
-        goal: '0 errors and 0 lost records',
-        goal_met: loadErrors === 0 && lost.length === 0,
-      };
-      log(JSON.stringify(results.load));
-    }
-
+    if (runs('load')) results.load = await loadPhase(work, calls, warmup);
     // XML cost and the mixes, on a server whose linux base is the ~18 MB synthetic one.
     const mixNames = ['large_calls', 'control_chars', 'trickle', 'big_downloads'].filter(runs);
     const mixes: Record<string, Figures> = {};
@@ -811,25 +843,7 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(results, null, 2));
       return;
     }
-    const goals = [
-      results.load,
-      results.xml_cost,
-      results.kill,
-      results.stress,
-      ...Object.values(mixes).filter((mix) => 'goal_met' in mix),
-    ] as { goal_met: boolean }[];
-    results.goals_met = goals.every((part) => part.goal_met);
-
-    writeFileSync(
-      resolve(PROJECT_ROOT, 'bench/shim.json'),
-      JSON.stringify(results, null, 2) + '\n',
-    );
-    // bench/results.json holds every benchmark's figures; these go under `loadtest`.
-    const all = resolve(PROJECT_ROOT, 'bench/results.json');
-    const previous = existsSync(all)
-      ? (JSON.parse(readFileSync(all, 'utf8')) as Record<string, unknown>)
-      : {};
-    writeFileSync(all, JSON.stringify({ ...previous, loadtest: results }, null, 2) + '\n');
+    writeResults(results, mixes);
     console.log(JSON.stringify(results, null, 2));
   } finally {
     rmSync(work, { recursive: true, force: true });
