@@ -175,7 +175,7 @@ describe('unfinished connections, through raw sockets', () => {
     );
     for (const [i, { reply, ms }] of results.entries()) {
       expect(reply, `connection ${i}`).toMatch(/HTTP\/1\.1 408 /);
-      // Documented: headers within 10 s (a 9 s timeout checked every half second), a body within
+      // Documented: headers within 10 s (each connection's own 9.5 s timer), a body within
       // 10 s (BODY_TIMEOUT_MS). The old setting checked every 30 s, so these closed after 30 to
       // 40 s. The upper bound leaves room for a machine busy with other tests.
       expect(ms, `connection ${i}`).toBeGreaterThan(8_900);
