@@ -17,6 +17,8 @@
  * bodies, trickling headers (TRICKLE connections from 20 loopback addresses, a byte a second), and
  * DOWNLOADERS clients downloading fresh builds of the 18 MB base back to back (curl processes at
  * the lowest priority: on a real deployment their CPU is not the server's).
+ * Each mix runs in a process of its own (bench/loadtest-attacker.ts, at the lowest priority), so
+ * this process measures the server, not its own work of attacking.
  * The small calls are paced like a clearinghouse's (build_installers from 8 clients at 100 calls
  * a second in all, and one api_version prober); the clearinghouse address (127.0.0.1) is trusted.
  *
@@ -36,8 +38,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +50,19 @@ import { generateKeyPair } from '../src/core/keygen.ts';
 import { loadDeploymentSettings, PROJECT_ROOT } from '../src/host/deployment.ts';
 import { FileBuildStore, parseRecord } from '../src/server/store.ts';
 import { XmlRpcShim } from '../src/server/xmlrpc.ts';
+import {
+  FAULT_CODE,
+  getUrls,
+  hasExited,
+  MEGA,
+  percentile,
+  post,
+  round,
+  TRUSTED,
+  type Attack,
+  type Figures,
+  type MixName,
+} from './loadtest-attacks.ts';
 import { median } from './stats.ts';
 import { LARGE_TREE, syntheticBases, type TreeShape } from './synthetic.ts';
 
@@ -62,8 +76,6 @@ const KEY_PAIRS = 6;
  * needs one).
  */
 const WORKERS = Number(process.env.LOADTEST_WORKERS ?? 1);
-/** The clearinghouse: the load's own address, trusted (never rate limited or capped). */
-const TRUSTED = '127.0.0.1';
 /** Small build_installers calls measured per mix, paced at MIX_RATE a second from 8 clients. */
 const MIX_CALLS = Number(process.env.LOADTEST_MIX_CALLS ?? 1_500);
 const MIX_RATE = 100;
@@ -72,16 +84,15 @@ const SMALL_CONCURRENCY = 8;
 const PROBE_PAUSE_MS = 10;
 /** An attack runs this long before the small calls start, so they meet it at full strength. */
 const ATTACK_LEAD_MS = 2_000;
-const HOSTILE_CLIENTS = Number(process.env.LOADTEST_HOSTILE_CLIENTS ?? 2);
-const TRICKLE = Number(process.env.LOADTEST_TRICKLE ?? 1_000);
-const TRICKLE_ADDRESSES = 20;
-const DOWNLOADERS = Number(process.env.LOADTEST_DOWNLOADERS ?? 20);
 /** The goals (README, "Security and limits"). */
 const P99_GOAL_RATIO = 5;
 const API_P99_GOAL_MS = 150;
 const XML_COST_GOAL_RATIO = 1.5;
-/** The documented 10 s header timeout, plus Node's one-second check and scheduling slack. */
-const TRICKLE_HOLD_GOAL_S = 12;
+/**
+ * The documented bound: a connection that has not sent its header is closed within 10 s (README,
+ * "Security and limits"), as the trickling client sees it.
+ */
+const TRICKLE_HOLD_GOAL_S = 10;
 /** The synthetic tree with three more incompressible MiB: an append-ready linux tgz of ~18 MB. */
 const BIG_BASE_TREE: TreeShape = { ...LARGE_TREE, binaryFiles: LARGE_TREE.binaryFiles + 3 };
 const XML_COST_RUNS = 9;
@@ -90,6 +101,26 @@ const STRESS_RUNS = Number(process.env.LOADTEST_STRESS_RUNS ?? 5);
 const STRESS_CALLS = 50;
 /** The load's kill part kills the server once this many calls have been acknowledged. */
 const KILL_AFTER = Math.floor(CALLS / 3);
+/**
+ * LOADTEST_ONLY: a comma-separated list of parts to run (load, xml_cost, large_calls,
+ * control_chars, trickle, big_downloads, kill, stress; a mix brings `alone` with it). The figures
+ * are printed, never written to bench/: goals are judged on whole runs only.
+ */
+const PARTS = [
+  'load',
+  'xml_cost',
+  'large_calls',
+  'control_chars',
+  'trickle',
+  'big_downloads',
+  'kill',
+  'stress',
+];
+const ONLY = process.env.LOADTEST_ONLY?.split(',').map((part) => part.trim());
+for (const part of ONLY ?? [])
+  if (!PARTS.includes(part))
+    throw new Error(`LOADTEST_ONLY: no part "${part}"; parts: ${PARTS.join(', ')}.`);
+const runs = (part: string) => !ONLY || ONLY.includes(part);
 /** Vessel splits of the 80% user share the configurations rotate through. */
 const SPLITS = [
   [80],
@@ -144,7 +175,10 @@ interface Server {
  */
 function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
   // node itself (not a wrapper), in its own process group, so SIGKILL reaches every worker.
-  const child = spawn(process.execPath, ['dist-node/server.mjs'], {
+  // LOADTEST_PROFILE_DIR: a CPU profile of each server process (its threads included) there.
+  const profile = process.env.LOADTEST_PROFILE_DIR;
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const child = spawn(process.execPath, [...flags, 'dist-node/server.mjs'], {
     cwd: PROJECT_ROOT,
     detached: true,
     env: {
@@ -170,11 +204,6 @@ function startServer(dataDir: string, env: Record<string, string> = {}): Promise
   });
 }
 
-/** A child killed by a signal has no exit code, only a signal code. */
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
 async function stopServer(server: Server, signal: NodeJS.Signals): Promise<void> {
   if (hasExited(server.child)) return;
   const exited = new Promise((done) => server.child.once('exit', done));
@@ -182,39 +211,7 @@ async function stopServer(server: Server, signal: NodeJS.Signals): Promise<void>
   await exited;
 }
 
-function post(agent: Agent, port: number, body: Buffer, localAddress = TRUSTED): Promise<string> {
-  return new Promise((done, fail) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/xmlrpc/',
-        method: 'POST',
-        agent,
-        localAddress,
-        headers: { 'Content-Type': 'text/xml', 'Content-Length': body.length },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          res.statusCode === 200
-            ? done(Buffer.concat(chunks).toString('utf8'))
-            : fail(new Error(`HTTP ${res.statusCode}`)),
-        );
-        res.on('error', fail);
-        res.on('close', () => {
-          if (!res.complete) fail(new Error('connection closed mid-response'));
-        });
-      },
-    );
-    req.on('error', fail);
-    req.end(body);
-  });
-}
-
 const BUILD_ID_IN_RESPONSE = /<name>build_id<\/name>\s*<value>(?:<string>)?([a-z0-9]{40})</;
-const FAULT_CODE = /<name>faultCode<\/name>\s*<value><int>(-?\d+)</;
 
 interface LoadResult {
   acknowledged: string[];
@@ -298,13 +295,6 @@ async function checkIds(port: number, ids: string[]): Promise<string[]> {
   return lost;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
-
 function summary(latencies: number[]): { p50: number; p99: number } {
   const sorted = [...latencies].sort((a, b) => a - b);
   return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)) };
@@ -312,36 +302,6 @@ function summary(latencies: number[]): { p50: number; p99: number } {
 
 // ---------------------------------------------------------------------------------------------
 // Hostile bodies
-
-/** A compact build_installers call (untyped strings, no whitespace): one vessel, these users. */
-function vesselWithUsers(users: string[]): Buffer {
-  return Buffer.from(
-    "<?xml version='1.0'?><methodCall><methodName>build_installers</methodName><params><param>" +
-      '<value><array><data><value><struct><member><name>percentage</name><value><int>80</int></value>' +
-      '</member><member><name>owner</name><value>owner</value></member><member><name>users</name>' +
-      `<value><array><data>${users.map((u) => `<value>${u}</value>`).join('')}</data></array></value>` +
-      '</member></struct></value></data></array></value></param></params></methodCall>',
-  );
-}
-
-/** The large calls: 40,000 distinct short names (~650 KB) and ~1 MB of 45,000 invalid ones. */
-function largeCallBodies(): Buffer[] {
-  const digits = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const names = Array.from(
-    { length: 40_000 },
-    (_, i) =>
-      `${digits[Math.floor(i / 1296) % 26]}${digits[Math.floor(i / 36) % 36]}${digits[i % 36]}${i >= 33_696 ? i : ''}`,
-  );
-  const invalid = Array.from({ length: 45_000 }, (_, i) => `_${String(i).padStart(5, '0')}`);
-  return [vesselWithUsers(names), vesselWithUsers(invalid)];
-}
-
-const MEGA = 1_000_000;
-/** A get_urls call around `inner`, as raw XML. */
-const getUrls = (inner: string) =>
-  Buffer.from(
-    `<?xml version="1.0"?><methodCall><methodName>get_urls</methodName><params><param><value><string>${inner}</string></value></param></params></methodCall>`,
-  );
 
 /**
  * Ordinary text of about 1 MB in several scripts (ASCII, the yardstick, first), and the hostile
@@ -377,190 +337,42 @@ function xmlCostBodies(): Record<string, Buffer> {
 // ---------------------------------------------------------------------------------------------
 // Mixes
 
-type Figures = Record<string, number | string | boolean>;
-
-/** A hostile mix, running until stopped; `stop` resolves with what it saw. */
-interface Attack {
-  stop(): Promise<Figures>;
-}
-
-/** HOSTILE_CLIENTS clients from another address sending `bodies` back to back. */
-function bodiesAttack(port: number, bodies: Buffer[], expectedFault: RegExp): Attack {
-  const agent = new Agent({ keepAlive: true, maxSockets: HOSTILE_CLIENTS });
-  let stopped = false;
-  const seen = { calls: 0, faults: 0, mb: 0, maxFaultBytes: 0, failures: 0 };
-  async function client(offset: number): Promise<void> {
-    for (let i = offset; !stopped; i++) {
-      const body = bodies[i % bodies.length] as Buffer;
-      try {
-        const xml = await post(agent, port, body, '127.0.0.2');
-        seen.calls += 1;
-        seen.mb += body.length / 1e6;
-        if (expectedFault.test(FAULT_CODE.exec(xml)?.[1] ?? '')) seen.faults += 1;
-        seen.maxFaultBytes = Math.max(seen.maxFaultBytes, Buffer.byteLength(xml));
-      } catch {
-        seen.failures += 1;
-      }
-    }
-  }
-  const running = Promise.all(Array.from({ length: HOSTILE_CLIENTS }, (_, i) => client(i)));
-  return {
-    async stop() {
-      stopped = true;
-      await running;
-      agent.destroy();
-      return {
-        hostile_clients: HOSTILE_CLIENTS,
-        hostile_calls: seen.calls,
-        hostile_faults: seen.faults,
-        hostile_mb: round(seen.mb, 1),
-        hostile_max_answer_bytes: seen.maxFaultBytes,
-        hostile_failures: seen.failures,
-      };
-    },
-  };
-}
-
 /**
- * TRICKLE connections from TRICKLE_ADDRESSES loopback addresses, each sending a request header a
- * byte a second; a connection the server closes is opened again (after 100 ms, or 1 s when it
- * was refused at once, as an attacker retrying would).
+ * The mix `name` in a process of its own (bench/loadtest-attacker.ts), so this process measures
+ * the server, not its own work of attacking; at the lowest priority, as the downloads' curl
+ * processes are (on a real deployment an attacker's CPU is not the server's), except the trickle.
+ * Resolves once the attack runs.
  */
-function trickleAttack(port: number): Attack {
-  let stopped = false;
-  /** Connected sockets, with when they connected. */
-  const open = new Map<Socket, number>();
-  const holds: number[] = [];
-  const seen = { opened: 0, timedOut408: 0, refusedAtOnce: 0, other: 0, heldMax: 0 };
-  const head = 'GET /config.json HTTP/1.1\r\nHost: x\r\nX-Slow: ';
-  function slot(i: number): void {
-    if (stopped) return;
-    const started = performance.now();
-    let reply = '';
-    let timer: NodeJS.Timeout | undefined;
-    const socket = connect({
-      port,
-      host: '127.0.0.1',
-      localAddress: `127.0.0.${10 + (i % TRICKLE_ADDRESSES)}`,
-    });
-    socket.on('connect', () => {
-      seen.opened += 1;
-      open.set(socket, performance.now());
-      let at = 0;
-      timer = setInterval(() => socket.write(at < head.length ? head[at++]! : 'a'), 1000);
-    });
-    socket.on('data', (chunk: Buffer) => (reply += chunk.toString('latin1')));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearInterval(timer);
-      open.delete(socket);
-      if (/^HTTP\/1\.1 408 /.test(reply)) {
-        seen.timedOut408 += 1;
-        holds.push((performance.now() - started) / 1000);
-      } else if (!reply) seen.refusedAtOnce += 1;
-      else seen.other += 1;
-      if (!stopped) setTimeout(() => slot(i), reply ? 100 : 1000);
-    });
+async function remoteAttack(name: MixName, port: number, ids: string[] = []): Promise<Attack> {
+  const args = [...process.execArgv, resolve(PROJECT_ROOT, 'bench/loadtest-attacker.ts')];
+  args.push(name, String(port));
+  const idsDir = ids.length > 0 ? mkdtempSync(join(tmpdir(), 'cib-attack-')) : undefined;
+  if (idsDir) {
+    writeFileSync(join(idsDir, 'ids.json'), JSON.stringify(ids));
+    args.push(join(idsDir, 'ids.json'));
   }
-  for (let i = 0; i < TRICKLE; i++) slot(i);
-  // Held: open for over a second (a refused one is closed as it connects).
-  const sampler = setInterval(() => {
-    const now = performance.now();
-    let held = 0;
-    for (const since of open.values()) if (now - since > 1000) held += 1;
-    seen.heldMax = Math.max(seen.heldMax, held);
-  }, 250);
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(sampler);
-      for (const socket of open.keys()) socket.destroy();
-      const sorted = [...holds].sort((a, b) => a - b);
-      return {
-        trickle_connections: TRICKLE,
-        trickle_addresses: TRICKLE_ADDRESSES,
-        trickle_opened: seen.opened,
-        trickle_held_max: seen.heldMax,
-        trickle_closed_408: seen.timedOut408,
-        trickle_refused_at_once: seen.refusedAtOnce,
-        trickle_closed_otherwise: seen.other,
-        trickle_hold_p50_s: round(percentile(sorted, 50)),
-        trickle_hold_max_s: round(sorted[sorted.length - 1] ?? 0),
-      };
-    },
-  };
-}
-
-/**
- * DOWNLOADERS curl processes, each downloading its share of `ids` (fresh builds: never asked for
- * before) back to back over one keep-alive connection, as fast as loopback goes; whole processes,
- * so the downloads cost this process's event loop nothing.
- */
-function downloadAttack(port: number, ids: string[]): Attack {
-  const outputs: string[] = Array(DOWNLOADERS).fill('');
-  const children = Array.from({ length: DOWNLOADERS }, (_, d) => {
-    // At the lowest priority: on a real deployment the downloaders' CPU is not the server's. The
-    // figures go to stderr, which curl does not buffer, so a killed curl has reported every
-    // download it finished.
-    const child = spawn(
-      'nice',
-      [
-        '-n',
-        '19',
-        'curl',
-        '--silent',
-        '--interface',
-        TRUSTED,
-        '--write-out',
-        '%{stderr}%{http_code} %{size_download} %header{content-length}\\n',
-        '--config',
-        '-',
-      ],
-      { stdio: ['pipe', 'ignore', 'pipe'] },
-    );
-    child.stderr.on('data', (chunk: Buffer) => (outputs[d] += chunk.toString()));
-    child.stdin.end(
-      ids
-        .filter((_, i) => i % DOWNLOADERS === d)
-        .map(
-          (id) =>
-            `url = "http://127.0.0.1:${port}/${id}/installers/linux/"\noutput = "/dev/null"\n`,
-        )
-        .join(''),
-    );
-    return child;
+  // The trickle costs next to nothing, and its figure is when the server closed each connection:
+  // at normal priority, so that a busy machine does not delay the attacker's own clock instead.
+  const nice = name === 'trickle' ? '0' : '19';
+  const child = spawn('nice', ['-n', nice, process.execPath, ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  await new Promise<void>((ready, fail) => {
+    const check = () => {
+      if (out.startsWith('ready\n')) ready();
+    };
+    child.stdout.on('data', check);
+    void exited.then(() => fail(new Error(`the ${name} attacker exited before it started`)));
   });
   return {
     async stop() {
-      await Promise.all(
-        children.map((child) => {
-          if (hasExited(child)) return undefined;
-          const exited = new Promise((done) => child.once('exit', done));
-          child.kill('SIGTERM');
-          return exited;
-        }),
-      );
-      let ok = 0;
-      let busy = 0;
-      let errors = 0;
-      let bytes = 0;
-      for (const line of outputs.join('').split('\n')) {
-        const [code, size, length] = line.trim().split(' ');
-        if (!code) continue;
-        if (code === '200' && size === length) {
-          ok += 1;
-          bytes += Number(size);
-        } else if (code === '503') busy += 1;
-        else errors += 1;
-      }
-      return {
-        downloaders: DOWNLOADERS,
-        downloads: ok,
-        downloads_busy_503: busy,
-        download_errors: errors,
-        downloads_mb: round(bytes / 1e6, 0),
-        fresh_ids_left: ids.length - ok - busy - errors,
-      };
+      child.stdin.end();
+      await exited;
+      if (idsDir) rmSync(idsDir, { recursive: true, force: true });
+      return JSON.parse(out.slice('ready\n'.length)) as Figures;
     },
   };
 }
@@ -598,11 +410,11 @@ async function measureMix(
   name: string,
   port: number,
   calls: Call[],
-  attack?: () => Attack,
+  attack?: () => Promise<Attack>,
   minSeconds = 0,
 ): Promise<MixResult> {
   log(`mix ${name}: ${calls.length} small calls at ${MIX_RATE}/s${attack ? ' under attack' : ''}`);
-  const running = attack?.();
+  const running = await attack?.();
   if (running) await sleep(ATTACK_LEAD_MS);
   let done = false;
   const probe = apiProbe(port, () => done);
@@ -782,7 +594,136 @@ async function stressPhase(work: string, darrenKey: string): Promise<Record<stri
   };
 }
 
-async function main(): Promise<void> {
+/**
+ * The mixes named in `names` (large_calls, control_chars, trickle, big_downloads), each against the
+ * small calls measured alone first; figures go into `mixes`.
+ */
+async function mixesPhase(
+  port: number,
+  mixes: Record<string, Figures>,
+  calls: Call[],
+  warmup: Call[],
+  baseBytes: number,
+  names: string[],
+): Promise<void> {
+  const slice = (n: number) => calls.slice(n * MIX_CALLS, (n + 1) * MIX_CALLS);
+  if (calls.length < 5 * MIX_CALLS)
+    throw new Error('LOADTEST_CALLS must be 5 × LOADTEST_MIX_CALLS');
+  const alone = await measureMix('alone', port, slice(0));
+  mixes.alone = alone.figures;
+  const judge = (name: string, mix: MixResult, extra: { goal: string; met: boolean }) => {
+    const ratio = mix.buildP99 / Math.max(alone.buildP99, 0.001);
+    const apiRatio = mix.apiP99 / Math.max(alone.apiP99, 0.001);
+    mixes[name] = {
+      ...mix.figures,
+      build_p99_ratio: round(ratio),
+      api_p99_ratio: round(apiRatio),
+      goal: `small-call p99 (build_installers and api_version) at most ${P99_GOAL_RATIO}x its p99 alone, 0 errors; ${extra.goal}`,
+      goal_met:
+        ratio <= P99_GOAL_RATIO && apiRatio <= P99_GOAL_RATIO && mix.errors === 0 && extra.met,
+    };
+  };
+
+  if (names.includes('large_calls')) {
+    const large = await measureMix('large_calls', port, slice(1), () =>
+      remoteAttack('large_calls', port),
+    );
+    judge('large_calls', large, {
+      goal: 'every large call a fault',
+      met: large.figures.hostile_faults === large.figures.hostile_calls,
+    });
+  }
+
+  if (names.includes('control_chars')) {
+    const control = await measureMix('control_chars', port, slice(2), () =>
+      remoteAttack('control_chars', port),
+    );
+    judge('control_chars', control, {
+      goal: 'every body a -32702 fault',
+      met: control.figures.hostile_faults === control.figures.hostile_calls,
+    });
+  }
+
+  if (names.includes('trickle')) {
+    // Long enough to see the first connections time out, and the next ones cycle.
+    const trickle = await measureMix(
+      'trickle',
+      port,
+      slice(3),
+      () => remoteAttack('trickle', port),
+      TRICKLE_HOLD_GOAL_S + 4,
+    );
+    judge('trickle', trickle, {
+      goal: `no trickling connection held over ${TRICKLE_HOLD_GOAL_S} s (documented: 10 s)`,
+      met:
+        (trickle.figures.trickle_closed_408 as number) > 0 &&
+        (trickle.figures.trickle_hold_max_s as number) <= TRICKLE_HOLD_GOAL_S,
+    });
+  }
+
+  if (names.includes('big_downloads')) {
+    // Fresh builds for the downloads: never downloaded before, so each is a new build.
+    const fresh = [...warmup, ...calls.slice(5 * MIX_CALLS)];
+    log(`big_downloads: making ${fresh.length} fresh builds first`);
+    const made = await runLoad(port, fresh);
+    const downloads = await measureMix('big_downloads', port, slice(4), () =>
+      remoteAttack('big_downloads', port, made.acknowledged),
+    );
+    judge('big_downloads', downloads, {
+      goal: `api_version p99 under ${API_P99_GOAL_MS} ms, every download whole (no error, no 503)`,
+      met:
+        downloads.apiP99 < API_P99_GOAL_MS &&
+        downloads.figures.download_errors === 0 &&
+        downloads.figures.downloads_busy_503 === 0,
+    });
+    mixes.big_downloads = { base_mb: round(baseBytes / 1e6, 1), ...mixes.big_downloads };
+  }
+}
+
+/** Kill: SIGKILL mid-load; every acknowledged build must survive intact. */
+async function killPhase(killDir: string, calls: Call[]): Promise<Record<string, unknown>> {
+  let server = await startServer(killDir);
+  log(`kill: SIGKILL after ${KILL_AFTER} acknowledged calls`);
+  const victim = server;
+  let killed = false;
+  const killLoad = await runLoad(server.port, calls, {
+    onAck: (count) => {
+      if (!killed && count >= KILL_AFTER) {
+        killed = true;
+        process.kill(-(victim.child.pid as number), 'SIGKILL');
+      }
+    },
+    tolerateFailures: true,
+  });
+  if (!hasExited(victim.child)) await new Promise((done) => victim.child.once('exit', done));
+  server = await startServer(killDir);
+  const killLost = await checkIds(server.port, killLoad.acknowledged);
+  await stopServer(server, 'SIGTERM');
+  let corrupt = 0;
+  for (const id of killLoad.acknowledged) {
+    try {
+      parseRecord(readFileSync(join(killDir, 'builds', id.slice(0, 2), `${id}.json`), 'utf8'), id);
+    } catch {
+      corrupt += 1;
+    }
+  }
+  const files = readdirSync(join(killDir, 'builds'), { recursive: true }) as string[];
+  const kill = {
+    acknowledged: killLoad.acknowledged.length,
+    unacknowledged: CALLS - killLoad.acknowledged.length,
+    records_on_disk: files.filter((f) => f.endsWith('.json')).length,
+    temp_files_left: files.filter((f) => f.includes('.tmp-')).length,
+    lost_builds: killLost.length,
+    corrupt_records: corrupt,
+    goal: 'every acknowledged build intact after SIGKILL: 0 lost, 0 corrupt',
+    goal_met: killLost.length === 0 && corrupt === 0,
+  };
+  log(JSON.stringify(kill));
+  return kill;
+}
+
+/** KEY_PAIRS keys, and WARMUP + CALLS distinct build_installers calls with their ids. */
+async function prepareCalls(): Promise<{ keys: string[]; calls: Call[]; warmup: Call[] }> {
   const deployment = loadDeploymentSettings();
   log(`generating ${KEY_PAIRS} key pairs…`);
   const keys = (
@@ -804,189 +745,105 @@ async function main(): Promise<void> {
   const warmup = prepared.slice(CALLS);
   const calls = prepared.slice(0, CALLS);
 
+  return { keys, calls, warmup };
+}
+
+/** Load: steady load, then a restart and get_urls of every returned id. */
+async function loadPhase(
+  work: string,
+  calls: Call[],
+  warmup: Call[],
+): Promise<Record<string, unknown>> {
+  const dataDir = join(work, 'data');
+  let server = await startServer(dataDir);
+  log(
+    `load: ${WARMUP} untimed, then ${CALLS} calls, ${CONCURRENCY} clients, server pid ${server.child.pid}`,
+  );
+  const warm = await runLoad(server.port, warmup);
+  const load = await runLoad(server.port, calls);
+  await stopServer(server, 'SIGTERM');
+  server = await startServer(dataDir);
+  const lost = await checkIds(server.port, [...warm.acknowledged, ...load.acknowledged]);
+  await stopServer(server, 'SIGTERM');
+  const sorted = [...load.latencies].sort((a, b) => a - b);
+  const loadErrors = warm.errors + load.errors;
+  const figures = {
+    calls: CALLS,
+    warmup_calls: WARMUP,
+    concurrency: CONCURRENCY,
+    server_workers: WORKERS,
+    errors: loadErrors,
+    throughput_per_s: round(load.acknowledged.length / load.seconds, 0),
+    p50_ms: round(percentile(sorted, 50)),
+    p99_ms: round(percentile(sorted, 99)),
+    max_ms: round(sorted[sorted.length - 1] ?? 0),
+    lost_builds: lost.length,
+    goal: '0 errors and 0 lost records',
+    goal_met: loadErrors === 0 && lost.length === 0,
+  };
+  log(JSON.stringify(figures));
+  return figures;
+}
+
+/** The figures, judged, into bench/shim.json and under `loadtest` in bench/results.json. */
+function writeResults(results: Record<string, unknown>, mixes: Record<string, Figures>): void {
+  const goals = [
+    results.load,
+    results.xml_cost,
+    results.kill,
+    results.stress,
+    ...Object.values(mixes).filter((mix) => 'goal_met' in mix),
+  ] as { goal_met: boolean }[];
+  results.goals_met = goals.every((part) => part.goal_met);
+
+  writeFileSync(resolve(PROJECT_ROOT, 'bench/shim.json'), JSON.stringify(results, null, 2) + '\n');
+  // bench/results.json holds every benchmark's figures; these go under `loadtest`.
+  const all = resolve(PROJECT_ROOT, 'bench/results.json');
+  const previous = existsSync(all)
+    ? (JSON.parse(readFileSync(all, 'utf8')) as Record<string, unknown>)
+    : {};
+  writeFileSync(all, JSON.stringify({ ...previous, loadtest: results }, null, 2) + '\n');
+}
+
+async function main(): Promise<void> {
+  const { keys, calls, warmup } = await prepareCalls();
   const work = mkdtempSync(join(process.env.LOADTEST_DIR ?? tmpdir(), 'cib-loadtest-'));
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     node: process.version,
   };
   try {
-    // Load: steady load, then a restart and get_urls of every returned id.
-    const dataDir = join(work, 'data');
-    let server = await startServer(dataDir);
-    log(
-      `load: ${WARMUP} untimed, then ${CALLS} calls, ${CONCURRENCY} clients, server pid ${server.child.pid}`,
-    );
-    const warm = await runLoad(server.port, warmup);
-    const load = await runLoad(server.port, calls);
-    await stopServer(server, 'SIGTERM');
-    server = await startServer(dataDir);
-    const lost = await checkIds(server.port, [...warm.acknowledged, ...load.acknowledged]);
-    await stopServer(server, 'SIGTERM');
-    const sorted = [...load.latencies].sort((a, b) => a - b);
-    const loadErrors = warm.errors + load.errors;
-    results.load = {
-      calls: CALLS,
-      warmup_calls: WARMUP,
-      concurrency: CONCURRENCY,
-      server_workers: WORKERS,
-      errors: loadErrors,
-      throughput_per_s: round(load.acknowledged.length / load.seconds, 0),
-      p50_ms: round(percentile(sorted, 50)),
-      p99_ms: round(percentile(sorted, 99)),
-      max_ms: round(sorted[sorted.length - 1] ?? 0),
-      lost_builds: lost.length,
-      goal: '0 errors and 0 lost records',
-      goal_met: loadErrors === 0 && lost.length === 0,
-    };
-    log(JSON.stringify(results.load));
-
+    if (runs('load')) results.load = await loadPhase(work, calls, warmup);
     // XML cost and the mixes, on a server whose linux base is the ~18 MB synthetic one.
-    log('making the ~18 MB synthetic base…');
-    const basesDir = join(work, 'bases');
-    const baseBytes = bigBaseFolder(basesDir);
-    server = await startServer(join(work, 'mix-data'), { BASES_DIR: basesDir });
-    log(`xml cost: ${XML_COST_RUNS} runs of each 1 MB body`);
-    results.xml_cost = await xmlCost(server.port, join(work, 'xml-cost-data'));
-    log(JSON.stringify(results.xml_cost));
-
-    const slice = (n: number) => calls.slice(n * MIX_CALLS, (n + 1) * MIX_CALLS);
-    if (calls.length < 5 * MIX_CALLS)
-      throw new Error('LOADTEST_CALLS must be 5 × LOADTEST_MIX_CALLS');
-    const alone = await measureMix('alone', server.port, slice(0));
-    const mixes: Record<string, Figures> = { alone: alone.figures };
-    const judge = (name: string, mix: MixResult, extra: { goal: string; met: boolean }) => {
-      const ratio = mix.buildP99 / Math.max(alone.buildP99, 0.001);
-      const apiRatio = mix.apiP99 / Math.max(alone.apiP99, 0.001);
-      mixes[name] = {
-        ...mix.figures,
-        build_p99_ratio: round(ratio),
-        api_p99_ratio: round(apiRatio),
-        goal: `small-call p99 (build_installers and api_version) at most ${P99_GOAL_RATIO}x its p99 alone, 0 errors; ${extra.goal}`,
-        goal_met:
-          ratio <= P99_GOAL_RATIO && apiRatio <= P99_GOAL_RATIO && mix.errors === 0 && extra.met,
-      };
-    };
-
-    const large = await measureMix('large_calls', server.port, slice(1), () =>
-      bodiesAttack(server.port, largeCallBodies(), /^-32602$/),
-    );
-    judge('large_calls', large, {
-      goal: 'every large call a fault',
-      met: large.figures.hostile_faults === large.figures.hostile_calls,
-    });
-
-    const control = await measureMix('control_chars', server.port, slice(2), () =>
-      bodiesAttack(
-        server.port,
-        [getUrls('\x01'.repeat(MEGA)), getUrls('\ufffe'.repeat(MEGA / 3))],
-        /^-32702$/,
-      ),
-    );
-    judge('control_chars', control, {
-      goal: 'every body a -32702 fault',
-      met: control.figures.hostile_faults === control.figures.hostile_calls,
-    });
-
-    // Long enough to see the first connections time out, and the next ones cycle.
-    const trickle = await measureMix(
-      'trickle',
-      server.port,
-      slice(3),
-      () => trickleAttack(server.port),
-      TRICKLE_HOLD_GOAL_S + 4,
-    );
-    judge('trickle', trickle, {
-      goal: `no trickling connection held over ${TRICKLE_HOLD_GOAL_S} s (documented: 10 s)`,
-      met:
-        (trickle.figures.trickle_closed_408 as number) > 0 &&
-        (trickle.figures.trickle_hold_max_s as number) <= TRICKLE_HOLD_GOAL_S,
-    });
-
-    // Fresh builds for the downloads: never downloaded before, so each is a new build.
-    const fresh = [...warmup, ...calls.slice(5 * MIX_CALLS)];
-    log(`big_downloads: making ${fresh.length} fresh builds first`);
-    const made = await runLoad(server.port, fresh);
-    const downloads = await measureMix('big_downloads', server.port, slice(4), () =>
-      downloadAttack(server.port, made.acknowledged),
-    );
-    judge('big_downloads', downloads, {
-      goal: `api_version p99 under ${API_P99_GOAL_MS} ms, every download whole (no error, no 503)`,
-      met:
-        downloads.apiP99 < API_P99_GOAL_MS &&
-        downloads.figures.download_errors === 0 &&
-        downloads.figures.downloads_busy_503 === 0,
-    });
-    mixes.big_downloads = {
-      base_mb: round(baseBytes / 1e6, 1),
-      ...mixes.big_downloads,
-    };
-    await stopServer(server, 'SIGTERM');
-    results.mixes = mixes;
-
-    // Kill: SIGKILL mid-load; every acknowledged build must survive intact.
-    const killDir = join(work, 'kill-data');
-    server = await startServer(killDir);
-    log(`kill: SIGKILL after ${KILL_AFTER} acknowledged calls`);
-    const victim = server;
-    let killed = false;
-    const killLoad = await runLoad(server.port, calls, {
-      onAck: (count) => {
-        if (!killed && count >= KILL_AFTER) {
-          killed = true;
-          process.kill(-(victim.child.pid as number), 'SIGKILL');
-        }
-      },
-      tolerateFailures: true,
-    });
-    if (!hasExited(victim.child)) await new Promise((done) => victim.child.once('exit', done));
-    server = await startServer(killDir);
-    const killLost = await checkIds(server.port, killLoad.acknowledged);
-    await stopServer(server, 'SIGTERM');
-    let corrupt = 0;
-    for (const id of killLoad.acknowledged) {
-      try {
-        parseRecord(
-          readFileSync(join(killDir, 'builds', id.slice(0, 2), `${id}.json`), 'utf8'),
-          id,
-        );
-      } catch {
-        corrupt += 1;
+    const mixNames = ['large_calls', 'control_chars', 'trickle', 'big_downloads'].filter(runs);
+    const mixes: Record<string, Figures> = {};
+    if (runs('xml_cost') || mixNames.length > 0) {
+      log('making the ~18 MB synthetic base…');
+      const basesDir = join(work, 'bases');
+      const baseBytes = bigBaseFolder(basesDir);
+      const server = await startServer(join(work, 'mix-data'), { BASES_DIR: basesDir });
+      if (runs('xml_cost')) {
+        log(`xml cost: ${XML_COST_RUNS} runs of each 1 MB body`);
+        results.xml_cost = await xmlCost(server.port, join(work, 'xml-cost-data'));
+        log(JSON.stringify(results.xml_cost));
       }
+      if (mixNames.length > 0) {
+        await mixesPhase(server.port, mixes, calls, warmup, baseBytes, mixNames);
+        results.mixes = mixes;
+      }
+      await stopServer(server, 'SIGTERM');
     }
-    const files = readdirSync(join(killDir, 'builds'), { recursive: true }) as string[];
-    results.kill = {
-      acknowledged: killLoad.acknowledged.length,
-      unacknowledged: CALLS - killLoad.acknowledged.length,
-      records_on_disk: files.filter((f) => f.endsWith('.json')).length,
-      temp_files_left: files.filter((f) => f.includes('.tmp-')).length,
-      lost_builds: killLost.length,
-      corrupt_records: corrupt,
-      goal: 'every acknowledged build intact after SIGKILL: 0 lost, 0 corrupt',
-      goal_met: killLost.length === 0 && corrupt === 0,
-    };
-    log(JSON.stringify(results.kill));
 
-    results.stress = await stressPhase(work, keys[0] as string);
-    log(JSON.stringify(results.stress));
-    const goals = [
-      results.load,
-      results.xml_cost,
-      results.kill,
-      results.stress,
-      ...Object.values(mixes).filter((mix) => 'goal_met' in mix),
-    ] as { goal_met: boolean }[];
-    results.goals_met = goals.every((part) => part.goal_met);
-
-    writeFileSync(
-      resolve(PROJECT_ROOT, 'bench/shim.json'),
-      JSON.stringify(results, null, 2) + '\n',
-    );
-    // bench/results.json holds every benchmark's figures; these go under `loadtest`.
-    const all = resolve(PROJECT_ROOT, 'bench/results.json');
-    const previous = existsSync(all)
-      ? (JSON.parse(readFileSync(all, 'utf8')) as Record<string, unknown>)
-      : {};
-    writeFileSync(all, JSON.stringify({ ...previous, loadtest: results }, null, 2) + '\n');
+    if (runs('kill')) results.kill = await killPhase(join(work, 'kill-data'), calls);
+    if (runs('stress')) {
+      results.stress = await stressPhase(work, keys[0] as string);
+      log(JSON.stringify(results.stress));
+    }
+    if (ONLY) {
+      console.log(JSON.stringify(results, null, 2));
+      return;
+    }
+    writeResults(results, mixes);
     console.log(JSON.stringify(results, null, 2));
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -10,7 +10,14 @@ import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import serveStatic from 'serve-static';
 import { knownUpdateKeys } from '../core/software.ts';
-import { FRAMING_HEADERS, HttpError, cacheControlFor, sendText } from './http.ts';
+import {
+  closeSlowHeaders,
+  FRAMING_HEADERS,
+  HttpError,
+  PROBLEM_CODE_HEADER,
+  cacheControlFor,
+  sendProblem,
+} from './http.ts';
 import { InstallerBuilder } from './installers.ts';
 import { KeygenPool } from './keygen-pool.ts';
 import { capConnections, RateLimiter } from './limits.ts';
@@ -30,14 +37,17 @@ import { FileBuildStore, isBuildId, type BuildStore } from './store.ts';
 import { XmlRpcShim } from './xmlrpc.ts';
 
 export { MAX_LOCATION_BYTES } from './routes.ts';
-/** A client gets this long to send its headers, and its whole request (then 408, closed). */
-export const HEADERS_TIMEOUT_MS = 10_000;
-export const REQUEST_TIMEOUT_MS = 30_000;
 /**
- * How often Node checks those two timeouts: its default, 30 s, let a 10 s header timeout fire only
- * after up to 40 s.
+ * A client that has not sent its whole header 10 s after connecting (or after the previous answer)
+ * is answered 408 and closed (README, "Security and limits"), by the connection's own timer
+ * (http.ts, closeSlowHeaders), set to 9.5 s so that a busy event loop still has half a second. Node's header timeout stays set as a second guard; its checks run
+ * every half second (Node's default, every 30 s, let a 10 s timeout fire after up to 40 s). The
+ * whole request gets 30 s.
  */
-export const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
+export const HEADER_DEADLINE_MS = 9_500;
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const CONNECTIONS_CHECKING_INTERVAL_MS = 500;
+export const REQUEST_TIMEOUT_MS = 30_000;
 /** An idle keep-alive connection is closed after this long. */
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
@@ -93,13 +103,38 @@ export function createApp(
   settings: ServerSettings,
   publicUrl: () => string,
   options: AppOptions = {},
-) {
-  const store = options.store ?? new FileBuildStore(settings.dataDir);
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const logs = appLogs(settings, options);
+  const ctx = appContext(settings, publicUrl, options, logs.logError);
+  const serveDist = distServer(settings, logs.logError);
+  return (req, res) => handleRequest({ ctx, serveDist, log: logs.log }, req, res);
+}
+
+/** What answering a request needs: the routes' context, the page's files, the request log. */
+interface App {
+  ctx: AppContext;
+  serveDist: (req: IncomingMessage, res: ServerResponse, rest: string) => void;
+  log: ((line: string) => void) | undefined;
+}
+
+/** The request log (stdout when LOG_REQUESTS) and the error log (stderr), each line bounded. */
+function appLogs(settings: ServerSettings, options: AppOptions) {
   const log =
     options.log ??
     (settings.logRequests ? (line: string) => process.stdout.write(`${line}\n`) : undefined);
   const writeError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
   const logError = (line: string) => writeError(boundedLogLine(line));
+  return { log, logError };
+}
+
+/** The state every route shares: the store, the shim, the builder, the bases and the limits. */
+function appContext(
+  settings: ServerSettings,
+  publicUrl: () => string,
+  options: AppOptions,
+  logError: (line: string) => void,
+): AppContext {
+  const store = options.store ?? new FileBuildStore(settings.dataDir);
   const shim = new XmlRpcShim({
     deployment: settings.deployment,
     store,
@@ -109,15 +144,6 @@ export function createApp(
     keygenQueue: settings.keygenQueue,
     ...(options.keygen ? { keygen: options.keygen } : {}),
   });
-  const installers = options.installers ?? installerBuilder(settings);
-  // Files are looked up per request, so rebuilding dist/ while the server runs is safe: a new
-  // file is served, a vanished one is a 404.
-  const serveDist = serveStatic(settings.distDir, {
-    index: ['index.html'],
-    dotfiles: 'ignore',
-    redirect: false,
-    setHeaders: (res, path) => res.setHeader('Cache-Control', cacheControlFor(path)),
-  });
   // The page's bases come from the folder the server builds from, never from DIST_DIR: one
   // installer address gives the same installer to a browser and a script.
   const serveBases = serveStatic(settings.basesDir, {
@@ -126,123 +152,217 @@ export function createApp(
     redirect: false,
     setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache'),
   });
-  const notFound = (res: ServerResponse) =>
-    existsSync(join(settings.distDir, 'index.html'))
-      ? sendText(res, 404, 'Not found.')
-      : sendText(res, 503, 'The page is not built on this server; run `npm run build`.');
-  const base = settings.basePath;
-
   const trust = { clients: settings.trustedClients, proxies: settings.trustedProxies };
-  const limits = {
-    builds: new RateLimiter(settings.rateLimitBuilds, settings.rateLimitBuilds, trust.clients),
-    downloads: new RateLimiter(
-      settings.rateLimitDownloads,
-      settings.rateLimitDownloads,
-      trust.clients,
-    ),
-    trust,
-  };
-  const ctx: AppContext = {
+  const perMinute = (rate: number) => new RateLimiter(rate, rate, trust.clients);
+  return {
     settings,
     publicUrl,
     store,
     shim,
-    installers,
+    installers: options.installers ?? installerBuilder(settings),
     logError,
     serveBases,
-    limits,
+    limits: {
+      builds: perMinute(settings.rateLimitBuilds),
+      downloads: perMinute(settings.rateLimitDownloads),
+      trust,
+    },
   };
+}
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? '/';
-    const queryAt = url.indexOf('?');
-    const rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
-    if (!rawPath.startsWith('/')) throw new HttpError(400, 'The request path must start with "/".');
-    if (!rawPath.startsWith(base)) {
-      if (`${rawPath}/` === base) {
-        res.writeHead(301, { Location: base, 'Content-Length': '0' });
-        res.end();
+/**
+ * The page's files from DIST_DIR, looked up per request, so rebuilding dist/ while the server
+ * runs is safe: a new file is served, a vanished one is a 404 (a 503 when the page is not built).
+ */
+function distServer(settings: ServerSettings, logError: (line: string) => void): App['serveDist'] {
+  const serveDist = serveStatic(settings.distDir, {
+    index: ['index.html'],
+    dotfiles: 'ignore',
+    redirect: false,
+    setHeaders: (res, path) => res.setHeader('Cache-Control', cacheControlFor(path)),
+  });
+  return (req, res, rest) =>
+    serveDist(req, res, (error?: Error & { status?: number }) => {
+      // Called after the handler returned: answer here, never throw.
+      if (!error || error.status === 404) {
+        if (existsSync(join(settings.distDir, 'index.html')))
+          sendProblem(res, 404, 'server.path.not-found', 'Not found.');
+        else
+          sendProblem(
+            res,
+            503,
+            'server.page.unbuilt',
+            'The page is not built on this server; run `npm run build`.',
+          );
         return;
       }
-      throw new HttpError(404, `Not found; this service lives under ${base}.`);
-    }
-    const rest = rawPath.slice(base.length);
-    // Nothing on this server needs an encoded slash, backslash or NUL: refuse them outright.
-    if (/%2f|%5c|%00/i.test(rest))
-      throw new HttpError(400, 'The path contains an encoded "/", "\\" or NUL.');
-    let segments: string[];
-    try {
-      segments = rest.split('/').map((s) => decodeURIComponent(s));
-    } catch {
-      throw new HttpError(400, 'The path is not valid percent-encoded UTF-8.');
-    }
-    if (segments.some((s) => s === '..' || s === '.' || s.includes('\\') || s.includes('\0'))) {
-      throw new HttpError(400, 'The path must not contain "." or ".." segments.');
-    }
-    const method = req.method ?? 'GET';
-    const readOnly = method === 'GET' || method === 'HEAD';
-    const [first = '', second, third, fourth] = segments;
-
-    if (first === 'xmlrpc' && segments.length <= 2 && (second === undefined || second === '')) {
-      if (method === 'POST') return xmlrpc(ctx, req, res);
-      if (readOnly) return xmlrpcPage(ctx, res);
-      throw new HttpError(405, 'Use POST for XML-RPC calls, or GET for a description.');
-    }
-    if (!readOnly)
-      throw new HttpError(405, `${method.slice(0, 20)} is not supported here; use GET.`);
-    if (rest === 'healthz') return healthz(ctx, res);
-    if (first === 'base-installers') return baseFile(ctx, req, res, segments);
-    if (second === 'installers') {
-      if (segments.length === 3 || (segments.length === 4 && fourth === '')) {
-        return installer(ctx, req, res, first, third ?? '');
-      }
-      throw new HttpError(404, 'Installer addresses look like <build id>/installers/<platform>/.');
-    }
-    if (isBuildId(first) && (segments.length === 1 || (segments.length === 2 && second === ''))) {
-      return buildPage(ctx, res, first);
-    }
-    if (isBuildId(first) && segments.length === 2 && second === 'record.json') {
-      return buildRecord(ctx, res, first);
-    }
-    if (rest === 'config.json') return pageConfig(ctx, res);
-    req.url = `/${rest}${queryAt === -1 ? '' : url.slice(queryAt)}`;
-    serveDist(req, res, (error?: Error & { status?: number }) => {
-      if (!error || error.status === 404) return notFound(res);
-      // Called after this handler returned: answer here, never throw.
       logError(`GET ${shown(rest)}: ${error.message}`);
-      if (!res.headersSent) sendText(res, 500, 'The file could not be read; please try again.');
+      if (!res.headersSent)
+        sendProblem(
+          res,
+          500,
+          'server.file.unreadable',
+          'The file could not be read; please try again.',
+        );
       else res.destroy();
     });
-  }
+}
 
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
-    const shownPath = shown(req.url ?? '');
-    const writtenBefore = req.socket.bytesWritten;
-    if (log) {
-      res.on('close', () => {
-        const ms = (performance.now() - started).toFixed(1);
-        const bytes = req.socket.bytesWritten - writtenBefore;
-        log(
-          `${new Date().toISOString()} ${req.method} ${shownPath} ${res.statusCode} ${bytes}B ${ms}ms`,
-        );
-      });
+/** A request path under BASE_PATH, checked and decoded. */
+interface RequestPath {
+  /** The path after BASE_PATH, still encoded. */
+  rest: string;
+  /** `rest` split at "/" and decoded. */
+  segments: string[];
+  /** "?…" or empty. */
+  query: string;
+}
+
+/**
+ * The request's path under BASE_PATH, or undefined when it was answered here (a redirect from
+ * BASE_PATH without its slash); a path outside BASE_PATH, or one that could reach outside a
+ * folder, is refused.
+ */
+function requestPath(
+  req: IncomingMessage,
+  res: ServerResponse,
+  base: string,
+): RequestPath | undefined {
+  const url = req.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
+  if (!rawPath.startsWith('/'))
+    throw new HttpError(400, 'server.path.relative', 'The request path must start with "/".');
+  if (!rawPath.startsWith(base)) {
+    if (`${rawPath}/` === base) {
+      res.writeHead(301, { Location: base, 'Content-Length': '0' });
+      res.end();
+      return undefined;
     }
-    req.on('error', () => undefined);
-    for (const [name, value] of Object.entries(FRAMING_HEADERS)) res.setHeader(name, value);
-    try {
-      await route(req, res);
-    } catch (error) {
-      if (error instanceof HttpError) {
-        if (!res.headersSent) sendText(res, error.status, error.message, error.headers);
-        return;
-      }
-      logError(`${req.method} ${shownPath}: ${(error as Error)?.stack ?? error}`);
+    throw new HttpError(
+      404,
+      'server.path.outside-base',
+      `Not found; this service lives under ${base}.`,
+    );
+  }
+  const rest = rawPath.slice(base.length);
+  // Nothing on this server needs an encoded slash, backslash or NUL: refuse them outright.
+  if (/%2f|%5c|%00/i.test(rest))
+    throw new HttpError(
+      400,
+      'server.path.encoded-separator',
+      'The path contains an encoded "/", "\\" or NUL.',
+    );
+  let segments: string[];
+  try {
+    segments = rest.split('/').map((s) => decodeURIComponent(s));
+  } catch {
+    throw new HttpError(
+      400,
+      'server.path.encoding',
+      'The path is not valid percent-encoded UTF-8.',
+    );
+  }
+  if (segments.some((s) => s === '..' || s === '.' || s.includes('\\') || s.includes('\0')))
+    throw new HttpError(
+      400,
+      'server.path.dot-segment',
+      'The path must not contain "." or ".." segments.',
+    );
+  return { rest, segments, query: queryAt === -1 ? '' : url.slice(queryAt) };
+}
+
+/** The route for a checked path (README, "Server and XML-RPC shim"); the page's files last. */
+function dispatch(
+  app: App,
+  req: IncomingMessage,
+  res: ServerResponse,
+  { rest, segments, query }: RequestPath,
+): Promise<void> | void {
+  const { ctx } = app;
+  const method = req.method ?? 'GET';
+  const readOnly = method === 'GET' || method === 'HEAD';
+  const [first = '', second, third, fourth] = segments;
+  if (first === 'xmlrpc' && segments.length <= 2 && (second === undefined || second === '')) {
+    if (method === 'POST') return xmlrpc(ctx, req, res);
+    if (readOnly) return xmlrpcPage(ctx, res);
+    throw new HttpError(
+      405,
+      'server.method.xmlrpc',
+      'Use POST for XML-RPC calls, or GET for a description.',
+    );
+  }
+  if (!readOnly)
+    throw new HttpError(
+      405,
+      'server.method.not-allowed',
+      `${method.slice(0, 20)} is not supported here; use GET.`,
+    );
+  if (rest === 'healthz') return healthz(ctx, res);
+  if (first === 'base-installers') return baseFile(ctx, req, res, segments);
+  if (second === 'installers') {
+    if (segments.length === 3 || (segments.length === 4 && fourth === ''))
+      return installer(ctx, req, res, first, third ?? '');
+    throw new HttpError(
+      404,
+      'server.path.installer',
+      'Installer addresses look like <build id>/installers/<platform>/.',
+    );
+  }
+  if (isBuildId(first) && (segments.length === 1 || (segments.length === 2 && second === '')))
+    return buildPage(ctx, res, first);
+  if (isBuildId(first) && segments.length === 2 && second === 'record.json')
+    return buildRecord(ctx, res, first);
+  if (rest === 'config.json') return pageConfig(ctx, res);
+  req.url = `/${rest}${query}`;
+  app.serveDist(req, res, rest);
+}
+
+/**
+ * One request: logged when it closes (never its body), framing refused, routed, and any error
+ * answered (an HttpError with its status and problem code, anything else logged and a 500).
+ */
+async function handleRequest(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const shownPath = shown(req.url ?? '');
+  if (app.log) logWhenClosed(app.log, req, res, shownPath);
+  req.on('error', () => undefined);
+  for (const [name, value] of Object.entries(FRAMING_HEADERS)) res.setHeader(name, value);
+  try {
+    const path = requestPath(req, res, app.ctx.settings.basePath);
+    if (path) await dispatch(app, req, res, path);
+  } catch (error) {
+    if (error instanceof HttpError) {
       if (!res.headersSent)
-        sendText(res, 500, 'The server failed internally; please try again later.');
-      else res.destroy();
+        sendProblem(res, error.status, error.code, error.message, error.headers);
+      return;
     }
-  };
+    app.ctx.logError(`${req.method} ${shownPath}: ${(error as Error)?.stack ?? error}`);
+    if (!res.headersSent)
+      sendProblem(
+        res,
+        500,
+        'server.internal',
+        'The server failed internally; please try again later.',
+      );
+    else res.destroy();
+  }
+}
+
+function logWhenClosed(
+  log: (line: string) => void,
+  req: IncomingMessage,
+  res: ServerResponse,
+  shownPath: string,
+): void {
+  const started = performance.now();
+  const writtenBefore = req.socket.bytesWritten;
+  res.on('close', () => {
+    const ms = (performance.now() - started).toFixed(1);
+    const bytes = req.socket.bytesWritten - writtenBefore;
+    log(
+      `${new Date().toISOString()} ${req.method} ${shownPath} ${res.statusCode} ${bytes}B ${ms}ms`,
+    );
+  });
 }
 
 /** Starts listening on settings.host:settings.port (0 = any free port). */
@@ -278,6 +398,7 @@ export async function startServer(
     (req, res) => void handler(req, res),
   );
   server.maxConnections = settings.maxConnections;
+  closeSlowHeaders(server, HEADER_DEADLINE_MS);
   capConnections(server, settings.maxConnectionsPerClient, {
     clients: settings.trustedClients,
     proxies: settings.trustedProxies,
@@ -290,14 +411,15 @@ export async function startServer(
       socket.destroy();
       return;
     }
-    const status =
+    const [status, code] =
       error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? '408 Request Timeout'
+        ? ['408 Request Timeout', 'server.request.late']
         : error.code === 'HPE_HEADER_OVERFLOW'
-          ? '431 Request Header Fields Too Large'
-          : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () =>
-      socket.destroy(),
+          ? ['431 Request Header Fields Too Large', 'server.headers.too-large']
+          : ['400 Bad Request', 'server.request.malformed'];
+    socket.end(
+      `HTTP/1.1 ${status}\r\nConnection: close\r\n${PROBLEM_CODE_HEADER}: ${code}\r\nContent-Length: 0\r\n\r\n`,
+      () => socket.destroy(),
     );
     setTimeout(() => socket.destroy(), 1000).unref();
   });

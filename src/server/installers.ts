@@ -55,8 +55,13 @@ export async function readManifest(basesDir: string): Promise<BaseManifest> {
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 /** What a 503 for busy builders tells the client to wait, in seconds. */
 export const BUSY_RETRY_SECONDS = 5;
-/** Base slices are streamed in pieces of this size, so a slow reader holds no more than that. */
-const STREAM_PIECE = 1 << 20;
+/**
+ * Base slices are streamed in pieces of this size, one at a time per download: each write copies
+ * its piece into the socket on the event loop, so a smaller piece keeps each such stretch shorter
+ * (with twenty downloads, twenty of them can fall in one turn of the loop), while each piece
+ * costs a write call of its own; and a slow reader holds no more than that.
+ */
+const STREAM_PIECE = 256 * 1024;
 
 export interface BuiltInstaller {
   /** The installer in order: views of the kept base and the new bytes; never copied whole. */

@@ -35,6 +35,17 @@ export class TooManyValues extends Error {
   }
 }
 
+/** Thrown when the XML declaration names an encoding other than UTF-8. */
+export class UnsupportedEncoding extends Error {
+  constructor(readonly encoding: string) {
+    super(`the XML declaration names the encoding "${encoding}".`);
+    this.name = 'UnsupportedEncoding';
+  }
+}
+
+/** Names of UTF-8 (and its subset ASCII) an XML declaration may give. */
+const UTF8_NAMES = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
+
 /** A value of a type this API never uses. */
 export class Unsupported {
   constructor(readonly type: 'nil' | 'dateTime' | 'base64') {}
@@ -141,129 +152,194 @@ export function readMethodCall(
   maxDepth: number,
   maxValues = Number.POSITIVE_INFINITY,
 ): MethodCall {
-  const parser = new SaxesParser({ xmlns: false });
-  let values = 0;
-  const stack: Frame[] = [];
-  let method: string | undefined;
-  let params: unknown[] | undefined;
-  let done = false;
-  /** The element whose start tag is being read (checked already, so a known name). */
-  let opening = '';
+  const reader = methodCallReader(maxDepth, maxValues);
+  reader.write(text);
+  return reader.close();
+}
 
-  const addText = (chunk: string) => {
-    const top = stack[stack.length - 1];
+/**
+ * A methodCall read a piece at a time, as its text arrives: each piece is parsed as it is written,
+ * so a large body is read between other work, and the first error (in whichever piece) ends the
+ * parse there. The text is decoded and DTD-free (xmlrpc.ts checks it first).
+ */
+export interface MethodCallReader {
+  /** Reads the next piece of the text; throws Error with a reason at the first error. */
+  write(text: string): void;
+  /** The text is complete: the call, or Error with a reason. */
+  close(): MethodCall;
+}
+
+export function methodCallReader(
+  maxDepth: number,
+  maxValues = Number.POSITIVE_INFINITY,
+): MethodCallReader {
+  return new Reader(maxDepth, maxValues);
+}
+
+/**
+ * The reader's phases, one per parser event: a start tag checked where it stands, a frame pushed,
+ * text kept where text may stand, and each element's value handed to its parent as it closes.
+ * There is no error handler: saxes throws at its first error, out of write() or close(), and so
+ * does every check here (parser.fail), so nothing after the first error is read.
+ */
+class Reader implements MethodCallReader {
+  private readonly parser = new SaxesParser({ xmlns: false });
+  private readonly stack: Frame[] = [];
+  private values = 0;
+  private method: string | undefined;
+  private params: unknown[] | undefined;
+  private done = false;
+  /** The element whose start tag is being read (checked already, so a known name). */
+  private opening = '';
+
+  constructor(
+    private readonly maxDepth: number,
+    private readonly maxValues: number,
+  ) {
+    const parser = this.parser;
+    parser.on('xmldecl', (decl) => {
+      if (decl.encoding !== undefined && !UTF8_NAMES.has(decl.encoding.toLowerCase()))
+        throw new UnsupportedEncoding(decl.encoding);
+    });
+    parser.on('text', (text) => this.text(text));
+    parser.on('cdata', (text) => this.text(text));
+    parser.on('opentagstart', (tag) => this.startTag(tag));
+    parser.on('attribute', () => {
+      parser.fail(`<${this.opening}> has an attribute; XML-RPC elements have none.`);
+    });
+    parser.on('opentag', (tag) => this.open(tag));
+    parser.on('closetag', () => this.closeElement());
+  }
+
+  write(text: string): void {
+    this.parser.write(text);
+  }
+
+  close(): MethodCall {
+    this.parser.close();
+    if (!this.done || this.method === undefined)
+      throw new Error('the document is not a complete methodCall.');
+    return { method: this.method, params: this.params ?? [] };
+  }
+
+  private get top(): Frame | undefined {
+    return this.stack[this.stack.length - 1];
+  }
+
+  private text(chunk: string): void {
+    const top = this.top;
     if (top === undefined) return; // outside the root saxes itself refuses anything but whitespace
     if (HOLDS_TEXT.has(top.tag)) top.text += chunk;
     else if (NOT_WHITESPACE.test(chunk))
-      parser.fail(`text is not allowed directly inside <${top.tag}>.`);
-  };
+      this.parser.fail(`text is not allowed directly inside <${top.tag}>.`);
+  }
 
-  // No error handler: saxes throws at its first error, out of write() or close(), and so does
-  // every check below (parser.fail), so nothing after the first error is read.
-  parser.on('text', addText);
-  parser.on('cdata', addText);
-  // Checked when the name is read, before any attribute: a misplaced element costs nothing more.
-  parser.on('opentagstart', (tag: SaxesStartTagPlain) => {
+  /** Checked when the name is read, before any attribute: a misplaced element costs no more. */
+  private startTag(tag: SaxesStartTagPlain): void {
     const name = tag.name;
-    const parent = stack[stack.length - 1];
+    const parent = this.top;
     if (parent === undefined) {
       if (name !== 'methodCall')
-        parser.fail(`the root element is <${tagName(name)}>, not <methodCall>.`);
+        this.parser.fail(`the root element is <${tagName(name)}>, not <methodCall>.`);
     } else {
       if (!CHILDREN[parent.tag]?.has(name))
-        parser.fail(`<${parent.tag}> cannot contain <${tagName(name)}>.`);
-      if (parent.tag === 'value' && parent.hasValue) parser.fail('a <value> holds one value.');
+        this.parser.fail(`<${parent.tag}> cannot contain <${tagName(name)}>.`);
+      if (parent.tag === 'value' && parent.hasValue) this.parser.fail('a <value> holds one value.');
     }
-    if (stack.length >= maxDepth) throw new NestingTooDeep(maxDepth);
-    opening = name;
-  });
-  parser.on('attribute', () => {
-    parser.fail(`<${opening}> has an attribute; XML-RPC elements have none.`);
-  });
-  parser.on('opentag', (tag: SaxesTagPlain) => {
+    if (this.stack.length >= this.maxDepth) throw new NestingTooDeep(this.maxDepth);
+    this.opening = name;
+  }
+
+  private open(tag: SaxesTagPlain): void {
     const name = tag.name;
     // Stops the parse early: the rest of an oversized call is never read or built.
-    if (name === 'value' && ++values > maxValues) throw new TooManyValues(maxValues);
+    if (name === 'value' && ++this.values > this.maxValues) throw new TooManyValues(this.maxValues);
     const frame: Frame = { tag: name, text: '', hasValue: false };
     if (name === 'params' || name === 'data') frame.items = [];
     else if (name === 'struct') frame.struct = new Struct();
-    stack.push(frame);
-  });
-  parser.on('closetag', () => {
-    const frame = stack.pop() as Frame;
-    const parent = stack[stack.length - 1];
+    this.stack.push(frame);
+  }
+
+  /** An element closes: the call's own parts, or a value handed to its parent. */
+  private closeElement(): void {
+    const frame = this.stack.pop() as Frame;
+    const parent = this.top;
+    if (parent === undefined) return this.closeCall();
     switch (frame.tag) {
-      case 'methodCall':
-        if (method === undefined) parser.fail('<methodCall> has no <methodName>.');
-        done = true;
-        return;
       case 'methodName':
-        if (method !== undefined || params !== undefined)
-          parser.fail('<methodName> must come once, before <params>.');
-        method = frame.text;
+        if (this.method !== undefined || this.params !== undefined)
+          this.parser.fail('<methodName> must come once, before <params>.');
+        this.method = frame.text;
         return;
       case 'params':
-        if (params !== undefined) parser.fail('<methodCall> has more than one <params>.');
-        params = frame.items;
+        if (this.params !== undefined) this.parser.fail('<methodCall> has more than one <params>.');
+        this.params = frame.items;
         return;
+      default:
+        return this.closeValuePart(frame, parent);
+    }
+  }
+
+  private closeCall(): void {
+    if (this.method === undefined) this.parser.fail('<methodCall> has no <methodName>.');
+    this.done = true;
+  }
+
+  /** param, data, array, struct, name, member, value or a scalar closes inside `parent`. */
+  private closeValuePart(frame: Frame, parent: Frame): void {
+    const fail = (reason: string) => this.parser.fail(reason);
+    switch (frame.tag) {
       case 'param':
-        if (!frame.hasValue) parser.fail('a <param> has no <value>.');
-        parent!.items!.push(frame.value);
+        if (!frame.hasValue) fail('a <param> has no <value>.');
+        parent.items!.push(frame.value);
         return;
       case 'data':
-        if (parent!.hasValue) parser.fail('an <array> holds one <data>.');
-        parent!.value = frame.items;
-        parent!.hasValue = true;
-        return;
+        if (parent.hasValue) fail('an <array> holds one <data>.');
+        return deliver(parent, frame.items);
       case 'array':
-        if (!frame.hasValue) parser.fail('an <array> has no <data>.');
-        deliver(parent!, frame.value);
-        return;
+        if (!frame.hasValue) fail('an <array> has no <data>.');
+        return deliver(parent, frame.value);
       case 'struct':
-        deliver(parent!, frame.struct);
-        return;
+        return deliver(parent, frame.struct);
       case 'name':
-        if (parent!.name !== undefined) parser.fail('a <member> has more than one <name>.');
-        parent!.name = frame.text;
+        if (parent.name !== undefined) fail('a <member> has more than one <name>.');
+        parent.name = frame.text;
         return;
       case 'member':
         if (frame.name === undefined || !frame.hasValue)
-          parser.fail('a <member> needs a <name> and a <value>.');
-        parent!.struct!.set(frame.name as string, frame.value);
+          fail('a <member> needs a <name> and a <value>.');
+        parent.struct!.set(frame.name as string, frame.value);
         return;
-      case 'value': {
-        let value: unknown;
-        if (frame.hasValue) {
-          if (NOT_WHITESPACE.test(frame.text))
-            parser.fail('a <value> holds either text or one typed element, not both.');
-          value = frame.value;
-        } else {
-          value = frame.text; // an untyped value is a string, whitespace and all
-        }
-        if (parent!.tag === 'data') {
-          parent!.items!.push(value);
-        } else {
-          if (parent!.hasValue) parser.fail(`a <${parent!.tag}> holds one <value>.`);
-          parent!.value = value;
-          parent!.hasValue = true;
-        }
-        return;
-      }
+      case 'value':
+        return this.closeValue(frame, parent);
       default:
         try {
-          deliver(parent!, scalar(frame.tag, frame.text));
+          deliver(parent, scalar(frame.tag, frame.text));
         } catch (error) {
-          parser.fail((error as Error).message);
+          fail((error as Error).message);
         }
     }
-  });
-
-  function deliver(parent: Frame, value: unknown): void {
-    parent.value = value;
-    parent.hasValue = true;
   }
 
-  parser.write(text).close();
-  if (!done || method === undefined) throw new Error('the document is not a complete methodCall.');
-  return { method, params: params ?? [] };
+  private closeValue(frame: Frame, parent: Frame): void {
+    let value: unknown;
+    if (frame.hasValue) {
+      if (NOT_WHITESPACE.test(frame.text))
+        this.parser.fail('a <value> holds either text or one typed element, not both.');
+      value = frame.value;
+    } else {
+      value = frame.text; // an untyped value is a string, whitespace and all
+    }
+    if (parent.tag === 'data') {
+      parent.items!.push(value);
+    } else {
+      if (parent.hasValue) this.parser.fail(`a <${parent.tag}> holds one <value>.`);
+      deliver(parent, value);
+    }
+  }
+}
+
+function deliver(parent: Frame, value: unknown): void {
+  parent.value = value;
+  parent.hasValue = true;
 }

@@ -23,14 +23,14 @@ import {
   readBody,
   redirect,
   sendJson,
-  sendText,
+  sendProblem,
   STALLED_DOWNLOAD_MS,
 } from './http.ts';
 import { BuildersBusy, type InstallerBuilder } from './installers.ts';
 import { clientAddress, type ClientTrust, type RateLimiter } from './limits.ts';
 import type { ServerSettings } from './server-settings.ts';
 import { isBuildId, type BuildStore } from './store.ts';
-import { FaultCode, ShimFault, type XmlRpcShim } from './xmlrpc.ts';
+import { CallParser, FaultCode, PARSE_PIECE_BYTES, ShimFault, type XmlRpcShim } from './xmlrpc.ts';
 
 /**
  * Redirects longer than this go to the page's short route `#/b/<build id>` instead, which reads
@@ -74,7 +74,11 @@ export async function baseFile(
 ): Promise<void> {
   const [, name = '', ...more] = segments;
   if (more.length > 0 || name === '')
-    throw new HttpError(404, 'Base installers are served as base-installers/<file>.');
+    throw new HttpError(
+      404,
+      'server.base.path',
+      'Base installers are served as base-installers/<file>.',
+    );
   if (name !== MANIFEST_FILE) {
     let listed = false;
     try {
@@ -83,14 +87,25 @@ export async function baseFile(
       // No usable manifest: no base is listed, and /healthz says why.
     }
     if (!listed)
-      throw new HttpError(404, `This server's manifest lists no base "${name.slice(0, 60)}".`);
+      throw new HttpError(
+        404,
+        'server.base.unlisted',
+        `This server's manifest lists no base "${name.slice(0, 60)}".`,
+      );
   }
   req.url = `/${encodeURIComponent(name)}`;
   ctx.serveBases(req, res, (error) => {
     // Called after this handler returned: answer here, never throw.
-    if (!error || error.status === 404) return sendText(res, 404, 'Not found.');
+    if (!error || error.status === 404)
+      return sendProblem(res, 404, 'server.path.not-found', 'Not found.');
     ctx.logError(`GET base-installers/${name.slice(0, 60)}: ${error.message}`);
-    if (!res.headersSent) sendText(res, 500, 'The file could not be read; please try again.');
+    if (!res.headersSent)
+      sendProblem(
+        res,
+        500,
+        'server.file.unreadable',
+        'The file could not be read; please try again.',
+      );
     else res.destroy();
   });
 }
@@ -194,16 +209,30 @@ export async function xmlrpc(
   if (FORM_TYPES.has(type)) {
     // Never read: a cross-site form sent it. The connection closes after the answer.
     res.setHeader('Connection', 'close');
-    sendText(
+    sendProblem(
       res,
       415,
+      'server.body.form-type',
       `XML-RPC calls are sent as text/xml, not ${type}; this server does not take form posts.`,
     );
     req.resume();
     return;
   }
-  const body = await readBody(req, res, ctx.settings.maxBodyBytes, ctx.settings.bodyTimeoutMs);
-  if (!body) return;
+  // Read and parsed a piece at a time as it arrives, other clients' work running between pieces.
+  const parser = new CallParser();
+  const outcome = await readBody(
+    req,
+    res,
+    ctx.settings.maxBodyBytes,
+    ctx.settings.bodyTimeoutMs,
+    (piece) => parser.write(piece),
+    PARSE_PIECE_BYTES,
+  );
+  if (!outcome.read && outcome.refusal === undefined) return;
+  const read = () => {
+    if (!outcome.read) throw outcome.refusal;
+    return parser.close();
+  };
   // Aborted when the client closes its connection first, so work queued for it is dropped.
   const gone = new AbortController();
   res.once('close', () => {
@@ -220,7 +249,7 @@ export async function xmlrpc(
       );
     }
   };
-  const xml = Buffer.from(await ctx.shim.handle(body, gone.signal, admit), 'utf8');
+  const xml = Buffer.from(await ctx.shim.answer(read, gone.signal, admit), 'utf8');
   res.writeHead(200, {
     'Content-Type': 'text/xml; charset=utf-8',
     'Content-Length': String(xml.length),
@@ -252,12 +281,54 @@ async function record(ctx: AppContext, id: string) {
   } catch (error) {
     if (error instanceof CibError && error.code === 'store.record.corrupt') {
       ctx.logError(`store: ${error.message}`);
-      throw new HttpError(503, error.message);
+      throw new HttpError(503, error.code, error.message);
     }
     throw error;
   }
-  if (!found) throw new HttpError(404, `There is no build ${id}.`);
+  if (!found) throw new HttpError(404, 'server.build.unknown', `There is no build ${id}.`);
   return found;
+}
+
+/** A download within this address's rate limit, or the 429 that refuses it. */
+function admitDownload(ctx: AppContext, req: IncomingMessage): void {
+  const admission = ctx.limits.downloads.take(clientAddress(req, ctx.limits.trust));
+  if (admission.ok) return;
+  throw new HttpError(
+    429,
+    'server.rate.downloads',
+    `This address has downloaded more than ${ctx.limits.downloads.perMinute} installers in the last minute; try again in ${admission.retryAfterSeconds} seconds.`,
+    { 'Retry-After': String(admission.retryAfterSeconds) },
+  );
+}
+
+/** The build's installer for `platform` (from a build thread), or the HttpError that answers. */
+async function buildFor(ctx: AppContext, id: string, resolved: ResolvedConfig, platform: Platform) {
+  let built;
+  try {
+    built = await ctx.installers.build(id, resolved, platform);
+  } catch (error) {
+    if (error instanceof BuildersBusy) {
+      throw new HttpError(503, 'server.builders.busy', error.message, {
+        'Retry-After': String(error.retryAfterSeconds),
+      });
+    }
+    if (error instanceof CibError) {
+      ctx.logError(`installers: ${platform}: ${error.code}: ${error.message}`);
+      throw new HttpError(
+        503,
+        'server.base.unavailable',
+        `The ${platform} base installer is not available on this server right now.`,
+      );
+    }
+    throw error;
+  }
+  if (!built)
+    throw new HttpError(
+      404,
+      'server.base.missing',
+      `This server has no ${platform} base installer.`,
+    );
+  return built;
 }
 
 /** GET <id>/installers/<platform>/: the installer, or the page for a browser. */
@@ -268,48 +339,29 @@ export async function installer(
   id: string,
   platform: string,
 ) {
-  if (!isBuildId(id)) throw new HttpError(400, 'A build id is 40 characters from a-z and 0-9.');
+  if (!isBuildId(id))
+    throw new HttpError(
+      400,
+      'server.build-id.invalid',
+      'A build id is 40 characters from a-z and 0-9.',
+    );
   const info = platformInfoOf(platform);
   if (!info) {
     throw new HttpError(
       404,
+      'server.platform.unknown',
       `There is no platform "${platform.slice(0, 40)}"; try ${PLATFORM_CHOICES}.`,
     );
   }
   const browser = acceptsHtml(req.headers.accept);
-  if (!browser) {
-    // Only real downloads count: a browser is sent to the page, which builds on its own machine.
-    const admission = ctx.limits.downloads.take(clientAddress(req, ctx.limits.trust));
-    if (!admission.ok) {
-      throw new HttpError(
-        429,
-        `This address has downloaded more than ${ctx.limits.downloads.perMinute} installers in the last minute; try again in ${admission.retryAfterSeconds} seconds.`,
-        { 'Retry-After': String(admission.retryAfterSeconds) },
-      );
-    }
-  }
+  // Only real downloads count: a browser is sent to the page, which builds on its own machine.
+  if (!browser) admitDownload(ctx, req);
   const { resolved } = await record(ctx, id);
   if (browser) {
     redirect(res, pageLocation(ctx, id, resolved, platform));
     return;
   }
-  let built;
-  try {
-    built = await ctx.installers.build(id, resolved, platform as Platform);
-  } catch (error) {
-    if (error instanceof BuildersBusy) {
-      throw new HttpError(503, error.message, { 'Retry-After': String(error.retryAfterSeconds) });
-    }
-    if (error instanceof CibError) {
-      ctx.logError(`installers: ${platform}: ${error.code}: ${error.message}`);
-      throw new HttpError(
-        503,
-        `The ${platform} base installer is not available on this server right now.`,
-      );
-    }
-    throw error;
-  }
-  if (!built) throw new HttpError(404, `This server has no ${platform} base installer.`);
+  const built = await buildFor(ctx, id, resolved, platform as Platform);
   res.writeHead(200, {
     'Content-Type': built.contentType,
     'Content-Length': String(built.length),

@@ -8,11 +8,13 @@
  * cost a third of a call's CPU time under load, and its sax-based reader a third again.
  */
 import {
+  methodCallReader,
   NestingTooDeep,
-  readMethodCall,
   Struct,
   TooManyValues,
   Unsupported,
+  UnsupportedEncoding,
+  type MethodCall,
 } from './methodcall.ts';
 import {
   MAX_USERS_PER_BUILD,
@@ -119,30 +121,9 @@ export function installerUrls(publicUrl: string, id: string): Urls {
   return urls;
 }
 
-const DECLARED_ENCODING = /^<\?xml[^>]*?\bencoding\s*=\s*["']([^"']*)["']/;
-const UTF8_NAMES = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
 const DTD_OR_ENTITY = /<!\s*(DOCTYPE|ENTITY)/i;
-
-/** UTF-8 text of a request body, or a fault saying why not. */
-export function decodeBody(body: Uint8Array): string {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    throw new ShimFault(
-      FaultCode.INVALID_CHARACTER,
-      'The request body is not valid UTF-8; send the XML-RPC call encoded as UTF-8.',
-    );
-  }
-  const declared = DECLARED_ENCODING.exec(text)?.[1];
-  if (declared !== undefined && !UTF8_NAMES.has(declared.toLowerCase())) {
-    throw new ShimFault(
-      FaultCode.UNSUPPORTED_ENCODING,
-      `The request declares the encoding "${declared}"; only UTF-8 is accepted.`,
-    );
-  }
-  return text;
-}
+/** The end of a piece that a DOCTYPE or ENTITY declaration may go on from in the next piece. */
+const DTD_START_AT_END = /<(?:!\s*[A-Za-z]{0,6})?$/;
 
 /** Entity and character references one call may hold: calls of this API need none. */
 export const MAX_XML_REFERENCES = 1024;
@@ -152,6 +133,12 @@ export const MAX_XML_EXTRAS = 64;
 export const MAX_QUOTED = 60;
 /** No fault is longer than this, whatever it quotes: MAX_FAULT_PROBLEMS lines and a summary. */
 export const MAX_FAULT_CHARS = (MAX_FAULT_LINE + 2) * (MAX_FAULT_PROBLEMS + 1);
+/**
+ * A body is read in pieces of at most this many bytes (README, "Security and limits"): the server
+ * parses one piece, then lets other work run before the next, so no call waits behind a whole
+ * megabyte of someone else's parsing.
+ */
+export const PARSE_PIECE_BYTES = 32 * 1024;
 
 // eslint-disable-next-line no-control-regex -- exactly the characters XML 1.0 forbids
 const FORBIDDEN_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/;
@@ -184,42 +171,157 @@ function position(text: string, index: number): string {
   return `line ${line}, column ${index - lineStart + 1}`;
 }
 
+/** A call as parsed: its method name and plain arguments. */
+export interface ParsedCall {
+  method: string;
+  args: unknown[];
+}
+
 /**
- * Rejects, before any parsing, what the parser must never see or what would cost it more than
- * ordinary text: DTDs and entity declarations (external entities, "billion laughs"), characters
- * XML 1.0 forbids (control characters, U+FFFE, U+FFFF: refused at the first, which also keeps a
- * megabyte of them from costing a parser error each), and more references, comments, processing
- * instructions or CDATA sections than any call of this API needs. Each scan is one pass that stops
- * early. Nesting is bounded by the reader itself (readMethodCall's maxDepth).
+ * Reads one methodCall body a piece at a time as it arrives (`write`, then `close`); every failure
+ * is a ShimFault with a sentence, thrown at the first problem, after which nothing more is read.
+ * Each piece is decoded as UTF-8 (nothing else is accepted), checked, then parsed (methodcall.ts):
+ * before the parser sees a piece, one scan of it refuses what the parser must never see or what
+ * would cost it more than ordinary text: DTDs and entity declarations (external entities,
+ * "billion laughs"), characters XML 1.0 forbids (control characters, U+FFFE, U+FFFF: refused at
+ * the first, which also keeps a megabyte of them from costing a parser error each), and more
+ * references, comments, processing instructions or CDATA sections than any call of this API
+ * needs. The scans carry what a piece's end may begin, so a declaration or `<!` split between two
+ * pieces is found as in one. Nesting and the number of values are bounded by the reader itself.
  */
-export function checkXmlSafety(text: string): void {
-  if (DTD_OR_ENTITY.test(text)) {
-    throw new ShimFault(
+export class CallParser {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly reader = methodCallReader(MAX_XML_DEPTH, MAX_CALL_VALUES);
+  /** The text so far, kept only to say where a forbidden character is. */
+  private readonly seen: string[] = [];
+  private references = 0;
+  private extras = 0;
+  /** The end of the text so far that may begin a DOCTYPE or ENTITY declaration. */
+  private carry = '';
+  private failure: ShimFault | undefined;
+
+  /** Reads the next bytes of the body. */
+  write(bytes: Uint8Array): void {
+    this.guard(() => {
+      let text: string;
+      try {
+        text = this.decoder.decode(bytes, { stream: true });
+      } catch {
+        throw notUtf8();
+      }
+      this.read(text);
+    });
+  }
+
+  /** The body is complete: the call. */
+  close(): ParsedCall {
+    let call: MethodCall | undefined;
+    this.guard(() => {
+      let text: string;
+      try {
+        text = this.decoder.decode();
+      } catch {
+        throw notUtf8();
+      }
+      this.read(text);
+      call = this.reader.close();
+    });
+    const args = call!.params.map((value, i) => plainValue(value, `argument ${i + 1}`));
+    return { method: call!.method.trim(), args };
+  }
+
+  /** Runs `step`; its first failure, as a fault, is thrown now and by every later call. */
+  private guard(step: () => void): void {
+    if (this.failure) throw this.failure;
+    try {
+      step();
+    } catch (error) {
+      this.failure = error instanceof ShimFault ? error : readerFault(error);
+      throw this.failure;
+    }
+  }
+
+  private read(text: string): void {
+    if (text === '') return;
+    this.check(text);
+    this.seen.push(text);
+    this.reader.write(text);
+  }
+
+  /** The scans, on one decoded piece, in the context of the pieces before it. */
+  private check(text: string): void {
+    const scanned = this.carry + text;
+    if (DTD_OR_ENTITY.test(scanned)) {
+      throw new ShimFault(
+        FaultCode.INVALID_XMLRPC,
+        'The request contains a DOCTYPE or ENTITY declaration; XML-RPC calls must not have them.',
+      );
+    }
+    const forbidden = FORBIDDEN_CHARACTER.exec(text);
+    if (forbidden) {
+      const code = forbidden[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+      const before = this.seen.join('');
+      throw new ShimFault(
+        FaultCode.INVALID_CHARACTER,
+        `The request holds U+${code} at ${position(before + text, before.length + forbidden.index)}, a character XML 1.0 forbids; XML-RPC strings cannot carry control characters.`,
+      );
+    }
+    this.references += countUpTo(text, '&', MAX_XML_REFERENCES - this.references);
+    if (this.references > MAX_XML_REFERENCES) {
+      throw new ShimFault(
+        FaultCode.INVALID_XMLRPC,
+        `The request holds more than ${MAX_XML_REFERENCES} entity or character references; calls of this API need none.`,
+      );
+    }
+    // A `<` ending the previous piece opens a comment, PI or CDATA section begun in this one.
+    const left = MAX_XML_EXTRAS - this.extras;
+    this.extras +=
+      (this.carry.endsWith('<') && (text[0] === '!' || text[0] === '?') ? 1 : 0) +
+      countUpTo(text, '<!', left) +
+      countUpTo(text, '<?', left);
+    if (this.extras > MAX_XML_EXTRAS) {
+      throw new ShimFault(
+        FaultCode.INVALID_XMLRPC,
+        `The request holds more than ${MAX_XML_EXTRAS} comments, processing instructions or CDATA sections; calls of this API need none.`,
+      );
+    }
+    // Whitespace inside `<!  DOCTYPE` is kept as one space: the carry stays a few characters.
+    this.carry = (DTD_START_AT_END.exec(scanned)?.[0] ?? '').replace(/\s+/g, ' ');
+  }
+}
+
+function notUtf8(): ShimFault {
+  return new ShimFault(
+    FaultCode.INVALID_CHARACTER,
+    'The request body is not valid UTF-8; send the XML-RPC call encoded as UTF-8.',
+  );
+}
+
+/** What the XML-RPC reader threw, as the fault that answers it. */
+function readerFault(error: unknown): ShimFault {
+  if (error instanceof TooManyValues) {
+    return new ShimFault(
+      FaultCode.INVALID_PARAMS,
+      `The call holds more than ${error.limit} values; a build has at most ${MAX_USERS_PER_BUILD} users, so no call of this API needs that many.`,
+    );
+  }
+  if (error instanceof NestingTooDeep) {
+    return new ShimFault(
       FaultCode.INVALID_XMLRPC,
-      'The request contains a DOCTYPE or ENTITY declaration; XML-RPC calls must not have them.',
+      `The request nests elements more than ${error.limit} deep; this API needs far fewer.`,
     );
   }
-  const forbidden = FORBIDDEN_CHARACTER.exec(text);
-  if (forbidden) {
-    const code = forbidden[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
-    throw new ShimFault(
-      FaultCode.INVALID_CHARACTER,
-      `The request holds U+${code} at ${position(text, forbidden.index)}, a character XML 1.0 forbids; XML-RPC strings cannot carry control characters.`,
+  if (error instanceof UnsupportedEncoding) {
+    return new ShimFault(
+      FaultCode.UNSUPPORTED_ENCODING,
+      `The request declares the encoding ${quote(error.encoding)}; only UTF-8 is accepted.`,
     );
   }
-  if (countUpTo(text, '&', MAX_XML_REFERENCES) > MAX_XML_REFERENCES) {
-    throw new ShimFault(
-      FaultCode.INVALID_XMLRPC,
-      `The request holds more than ${MAX_XML_REFERENCES} entity or character references; calls of this API need none.`,
-    );
-  }
-  const extras = countUpTo(text, '<!', MAX_XML_EXTRAS) + countUpTo(text, '<?', MAX_XML_EXTRAS);
-  if (extras > MAX_XML_EXTRAS) {
-    throw new ShimFault(
-      FaultCode.INVALID_XMLRPC,
-      `The request holds more than ${MAX_XML_EXTRAS} comments, processing instructions or CDATA sections; calls of this API need none.`,
-    );
-  }
+  const reason = clipLine(error instanceof Error ? error.message.split('\n')[0]! : String(error));
+  return new ShimFault(
+    FaultCode.PARSE_ERROR,
+    `The request is not a well-formed XML-RPC methodCall: ${reason}`,
+  );
 }
 
 /** Text as XML character data: markup escaped, characters XML 1.0 forbids replaced by U+FFFD. */
@@ -271,36 +373,15 @@ export function faultXml(code: number, message: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<methodResponse><fault>${fault}</fault></methodResponse>\n`;
 }
 
-/** Parses a methodCall body; every failure is a ShimFault with a sentence. */
-export async function parseMethodCall(
-  body: Uint8Array,
-): Promise<{ method: string; args: unknown[] }> {
-  const text = decodeBody(body);
-  checkXmlSafety(text);
-  let call;
-  try {
-    call = readMethodCall(text, MAX_XML_DEPTH, MAX_CALL_VALUES);
-  } catch (error) {
-    if (error instanceof TooManyValues) {
-      throw new ShimFault(
-        FaultCode.INVALID_PARAMS,
-        `The call holds more than ${error.limit} values; a build has at most ${MAX_USERS_PER_BUILD} users, so no call of this API needs that many.`,
-      );
-    }
-    if (error instanceof NestingTooDeep) {
-      throw new ShimFault(
-        FaultCode.INVALID_XMLRPC,
-        `The request nests elements more than ${error.limit} deep; this API needs far fewer.`,
-      );
-    }
-    const reason = clipLine(error instanceof Error ? error.message.split('\n')[0]! : String(error));
-    throw new ShimFault(
-      FaultCode.PARSE_ERROR,
-      `The request is not a well-formed XML-RPC methodCall: ${reason}`,
-    );
-  }
-  const args = call.params.map((value, i) => plainValue(value, `argument ${i + 1}`));
-  return { method: call.method.trim(), args };
+/**
+ * Parses a whole methodCall body, a piece of PARSE_PIECE_BYTES at a time as the server reads it;
+ * every failure is a ShimFault with a sentence.
+ */
+export function parseMethodCall(body: Uint8Array): ParsedCall {
+  const parser = new CallParser();
+  for (let at = 0; at < body.length; at += PARSE_PIECE_BYTES)
+    parser.write(body.subarray(at, at + PARSE_PIECE_BYTES));
+  return parser.close();
 }
 
 /**
@@ -394,13 +475,25 @@ export class XmlRpcShim {
    * client has gone away; work still queued for it is then dropped. `admit` is asked before the
    * method runs and may refuse it by throwing a ShimFault.
    */
-  async handle(
+  handle(
     body: Uint8Array,
     signal?: AbortSignal,
     admit?: (method: string) => void,
   ): Promise<string> {
+    return this.answer(() => parseMethodCall(body), signal, admit);
+  }
+
+  /**
+   * As handle, for a call already read (the server reads it a piece at a time as it arrives):
+   * `read` gives the call, or throws the fault that refused it.
+   */
+  async answer(
+    read: () => ParsedCall,
+    signal?: AbortSignal,
+    admit?: (method: string) => void,
+  ): Promise<string> {
     try {
-      const { method, args } = await parseMethodCall(body);
+      const { method, args } = read();
       // The caller's limits (a per-client rate limit), which fault with a ShimFault.
       admit?.(method);
       return responseXml(await this.call(method, args, signal));

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FaultCode, parseMethodCall, ShimFault } from '../../src/server/xmlrpc.ts';
+import { CallParser, FaultCode, parseMethodCall, ShimFault } from '../../src/server/xmlrpc.ts';
 import { ROOT } from './helpers.ts';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -145,5 +145,85 @@ describe('the XML-RPC reader', () => {
     );
     expect(args).toEqual([{ constructor: 'c', toString: 1 }]);
     expect(Object.getPrototypeOf(args[0])).toBe(Object.prototype);
+  });
+});
+
+describe('the XML-RPC reader, a piece at a time', () => {
+  /** `body` written in the pieces cut at `cuts` (byte offsets), then closed. */
+  function inPieces(body: Uint8Array, cuts: number[]) {
+    const parser = new CallParser();
+    const ends = [...cuts, body.length];
+    ends.reduce((from, to) => {
+      parser.write(body.subarray(from, to));
+      return to;
+    }, 0);
+    return parser.close();
+  }
+  function faultInPieces(body: Uint8Array, cuts: number[]): ShimFault {
+    try {
+      inPieces(body, cuts);
+    } catch (error) {
+      if (error instanceof ShimFault) return error;
+      throw error;
+    }
+    return expect.unreachable('expected a fault') as never;
+  }
+  const everyCut = (body: Uint8Array) => Array.from({ length: body.length - 1 }, (_, i) => i + 1);
+
+  it('reads a call cut anywhere the same as whole, inside a multi-byte character too', () => {
+    // é is 2 bytes, 中 3 and 😀 4 in UTF-8: some cuts fall inside each.
+    const body = call('<value><string>é中😀 &amp; <![CDATA[x]]></string></value>');
+    const whole = parseMethodCall(body);
+    expect(whole.args).toEqual(['é中😀 & x']);
+    for (const cut of everyCut(body)) expect(inPieces(body, [cut]), `cut at ${cut}`).toEqual(whole);
+    // And a byte at a time.
+    expect(inPieces(body, everyCut(body))).toEqual(whole);
+  });
+
+  it('refuses a DOCTYPE however it is cut, before the parser reads it', () => {
+    const body = utf8(
+      '<?xml version="1.0"?><!DOCTYPE methodCall [<!ENTITY a "b">]><methodCall><methodName>api_version</methodName></methodCall>',
+    );
+    const at = new TextDecoder().decode(body).indexOf('<!DOCTYPE');
+    for (let cut = at; cut <= at + '<!DOCTYPE'.length; cut++) {
+      const fault = faultInPieces(body, [cut]);
+      expect(fault.faultCode, `cut at ${cut}`).toBe(FaultCode.INVALID_XMLRPC);
+      expect(fault.message).toContain('DOCTYPE or ENTITY declaration');
+    }
+    // Spaced out a byte at a time: refused too, by the scan or by the parser at `<! `.
+    const spaced = utf8(`<?xml version="1.0"?><!   ${' '.repeat(100)}doctype x><methodCall/>`);
+    expect([FaultCode.INVALID_XMLRPC, FaultCode.PARSE_ERROR]).toContain(
+      faultInPieces(spaced, everyCut(spaced)).faultCode,
+    );
+  });
+
+  it('finds a forbidden character in a later piece at its place in the whole body', () => {
+    const body = call('<value><string>line one\nsecond line é\u0001</string></value>');
+    const whole = faultInPieces(body, []);
+    expect(whole.message).toMatch(/^The request holds U\+0001 at line 2, column \d+/);
+    for (const cut of everyCut(body))
+      expect(faultInPieces(body, [cut]).message).toBe(whole.message);
+  });
+
+  it('refuses bytes that are not UTF-8, a character cut off at the end, and a declared encoding', () => {
+    const body = call('<value><string>é</string></value>');
+    const at = body.indexOf(0xc3);
+    const broken = Uint8Array.from([...body.subarray(0, at + 1), 0x41, ...body.subarray(at + 2)]);
+    expect(faultInPieces(broken, [at + 1]).faultCode).toBe(FaultCode.INVALID_CHARACTER);
+    expect(faultInPieces(body.subarray(0, at + 1), []).faultCode).toBe(FaultCode.INVALID_CHARACTER);
+    const latin = utf8(
+      '<?xml version="1.0" encoding="ISO-8859-1"?><methodCall><methodName>x</methodName></methodCall>',
+    );
+    expect(faultInPieces(latin, [20]).faultCode).toBe(FaultCode.UNSUPPORTED_ENCODING);
+  });
+
+  it('counts comments and references across pieces, a `<` ending one piece included', () => {
+    const comments = call(`<value><string>${'<!--c-->'.repeat(65)}</string></value>`);
+    const cuts = everyCut(comments).filter((i) => comments[i - 1] === 0x3c); // after each `<`
+    expect(faultInPieces(comments, cuts).message).toContain('more than 64 comments');
+    const references = call(`<value><string>${'&amp;'.repeat(1025)}</string></value>`);
+    expect(faultInPieces(references, everyCut(references)).message).toContain(
+      'more than 1024 entity or character references',
+    );
   });
 });

@@ -130,8 +130,10 @@ status, _, data = request("POST", base + "xmlrpc/", huge, {"Content-Type": "text
 results["huge_declared"] = {"status": status, "body": data.decode("utf-8", "replace")}
 
 
-# The same without Content-Length (chunked): the server counts while streaming.
+# The same without Content-Length (chunked): the server counts while streaming. The text is a
+# well-formed call so far (the server parses as it reads, and would refuse anything else at once).
 def chunks():
+    yield b"<?xml version='1.0'?><methodCall><methodName>api_version</methodName><params><param><value><string>"
     for _ in range(48):
         yield b"B" * 65536
 
