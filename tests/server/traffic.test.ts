@@ -177,8 +177,8 @@ describe('unfinished connections, through raw sockets', () => {
       expect(reply, `connection ${i}`).toMatch(/HTTP\/1\.1 408 /);
       // Documented: headers within 10 s (each connection's own 9.5 s timer), a body within
       // 10 s (BODY_TIMEOUT_MS). The old setting checked every 30 s, so these closed after 30 to
-      // 40 s. The upper bound tells the two
-      // apart with room for a shared, loaded machine (14 s was seen at load 11).
+      // 40 s. The upper bound tells the two apart with room for a shared, loaded machine (14 s
+      // was seen at load 11).
       expect(ms, `connection ${i}`).toBeGreaterThan(8_900);
       expect(ms, `connection ${i}`).toBeLessThan(25_000);
     }
