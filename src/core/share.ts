@@ -13,7 +13,7 @@
  */
 import { deflateSync, inflateSync } from 'fflate';
 import {
-  resolvedOf,
+  resolveConfig,
   validateConfig,
   userNamesOf,
   type BuildConfig,
@@ -159,7 +159,7 @@ export function decodeShare(
   }
   if (!checked.config || errorsOf(problems).length > 0) return { problems };
   try {
-    return { resolved: resolvedOf(checked.config, settings), problems };
+    return { resolved: resolveConfig(checked.config), problems };
   } catch (error) {
     // Never expected once validation passed; a link must still end in a message, not a throw.
     return fail(

@@ -2,7 +2,8 @@ import { sha1 } from '@noble/hashes/legacy.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import { BUILD_ID_PATTERN, buildId, buildIdInput, canonicalJson } from '../../src/core/buildid.ts';
-import { resolveConfig, type ResolvedConfig } from '../../src/core/build-config.ts';
+import type { ResolvedConfig } from '../../src/core/build-config.ts';
+import { resolveValid } from '../support/resolve.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { sha1Hex } from '../../src/host/hash.ts';
 
@@ -68,7 +69,7 @@ describe('buildId', () => {
   });
 
   it('never covers private keys', async () => {
-    const { resolved, generated } = await resolveConfig(
+    const { resolved, generated } = await resolveValid(
       { vessels: [{ percentage: 80, owner: 'alex' }] },
       { reservedShare: 20, reservedKey: RESERVED },
       { generate: () => generateKeyPair(1024) },

@@ -2,7 +2,8 @@ import { deflateSync } from 'fflate';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildId } from '../../src/core/buildid.ts';
-import { resolveConfig, type ResolvedConfig } from '../../src/core/build-config.ts';
+import type { ResolvedConfig } from '../../src/core/build-config.ts';
+import { resolveValid } from '../support/resolve.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { decodeShare, encodeShare } from '../../src/core/share.ts';
 
@@ -67,7 +68,7 @@ describe('share codec', () => {
   });
 
   it('keeps a typical 2-user build with 2048-bit keys short enough for a link and a QR code', async () => {
-    const { resolved } = await resolveConfig(
+    const { resolved } = await resolveValid(
       { vessels: [{ percentage: 80, owner: 'owner', users: ['user'] }] },
       { reservedShare: 20, reservedKey: RESERVED },
       { generate: () => generateKeyPair(2048) },
