@@ -9,6 +9,7 @@ import {
   extractWithTools,
   RESERVED_KEY_FIXTURE,
   runCib,
+  runCustomize,
   tempDir,
 } from '../support/tools.ts';
 import { testDeployment } from '../support/test-bases.ts';
@@ -29,9 +30,7 @@ function oneOwner(dir: string): string {
 
 /** `cib customize` of `base` into `out` with that configuration. */
 function customizeOneOwner(dir: string, base: string, out: string, env?: NodeJS.ProcessEnv) {
-  return runCib(['customize', '--base', base, '--config', oneOwner(dir), '--out', out], {
-    ...(env ? { env } : {}),
-  });
+  return runCustomize({ base, config: oneOwner(dir), out }, env ? { env } : {});
 }
 
 describe('cib customize', () => {
@@ -132,7 +131,7 @@ describe('cib customize', () => {
       user_data: { owner: { public_key: '3 3233' } },
     });
     const out = join(dir, 'out.tgz');
-    const run = runCib(['customize', '--base', damaged, '--config', config, '--out', out]);
+    const run = runCustomize({ base: damaged, config, out });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain(damaged);
     expect(existsSync(out)).toBe(false);
@@ -190,9 +189,7 @@ describe('cib customize', () => {
     const vesselinfo = `Percent 80\nOwner 3 3233\nUser 17 3233\nPercent 20\nOwner ${RESERVED_KEY_FIXTURE}`;
     for (const base of [pythonBase, join(deployment.dir, 'seattle_linux.tgz')]) {
       const out = join(dir, 'out.tgz');
-      const run = runCib(['customize', '--base', base, '--config', config, '--out', out], {
-        env: deployment.env,
-      });
+      const run = runCustomize({ base, config, out }, { env: deployment.env });
       expect(run.status, run.stderr).toBe(0);
       const expected = await customizeInstaller({
         base: new Uint8Array(readFileSync(base)),
@@ -200,17 +197,10 @@ describe('cib customize', () => {
       });
       expect(readFileSync(out).equals(Buffer.from(expected)), base).toBe(true);
     }
-    const malformed = runCib([
-      'customize',
-      '--base',
-      pythonBase,
-      '--config',
-      config,
-      '--out',
-      join(dir, 'x.tgz'),
-      '--expect-sha256',
-      'abc',
-    ]);
+    const malformed = runCustomize(
+      { base: pythonBase, config, out: join(dir, 'x.tgz') },
+      { args: ['--expect-sha256', 'abc'] },
+    );
     expect(malformed.status).toBe(1);
     expect(malformed.stderr).toMatch(/64 hex digits/);
     expect(existsSync(join(dir, 'x.tgz'))).toBe(false);
@@ -219,8 +209,7 @@ describe('cib customize', () => {
   it('treats bad words as usage errors (exit 2)', () => {
     expect(runCib(['customize', '--config', 'x.json', '--out', 'o']).status).toBe(2);
     expect(
-      runCib(['customize', '--base', 'b', '--config', 'c', '--out', 'o', '--platform', 'beos'])
-        .status,
+      runCustomize({ base: 'b', config: 'c', out: 'o' }, { args: ['--platform', 'beos'] }).status,
     ).toBe(2);
     expect(runCib(['inspect']).status).toBe(2);
     expect(runCib(['customize', '--help']).stdout).toContain('Usage: cib customize');

@@ -35,6 +35,21 @@ describe('buildId', () => {
     );
   });
 
+  it('gives the example of docs/formats.md#build-id, literally', async () => {
+    const { resolved } = await resolveValid(
+      {
+        vessels: [{ percentage: 80, owner: 'alex', users: ['bob', 'bob'] }],
+        user_data: { alex: { public_key: '3 0055' }, bob: { public_key: '5 77' } },
+      },
+      { reservedShare: 20, reservedKey: '7 91' },
+    );
+    expect(buildIdInput(resolved)).toBe(
+      '{"publicKeys":{"alex":"3 55","bob":"5 77"},"reservedKey":"7 91","reservedShare":20,"vessels":[{"owner":"alex","percentage":80,"users":["bob"]}]}',
+    );
+    expect(buildId(resolved)).toBe('04fcbd1100cee5a98ce4fc535ec3f0cf9a5e00eb');
+    expect(buildId(resolved, sha1Hex)).toBe('04fcbd1100cee5a98ce4fc535ec3f0cf9a5e00eb');
+  });
+
   it('gives equal configurations equal ids whatever the key order of the objects', () => {
     const reordered: ResolvedConfig = {
       reservedKey: RESERVED,

@@ -14,6 +14,7 @@ import {
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { parsePrivateKey, parsePublicKey, privateKeyMatches } from '../../src/core/keys.ts';
 import { CibError, errorsOf, type Problem } from '../../src/core/problems.ts';
+import { thrownBy } from '../support/thrown.ts';
 
 // Keys only need to satisfy Seattle's rule (positive, e < n); a 2048-bit n avoids the weak warning.
 const KEY_A = `65537 ${2n ** 2047n + 12345n}`;
@@ -25,15 +26,6 @@ const fastGenerate = () => generateKeyPair(1024);
 
 function codes(problems: Problem[]): string[] {
   return problems.map((p) => p.code);
-}
-/** What `run` throws; the test fails when it throws nothing. */
-function caught(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return expect.unreachable('expected a throw');
 }
 function find(problems: Problem[], code: string): Problem | undefined {
   return problems.find((p) => p.code === code);
@@ -452,7 +444,7 @@ describe('generateMissingKeys and resolveConfig', () => {
     const forged = { vessels: [{ percentage: 15, owner: 'x' }] } as unknown as ValidConfig;
     const copy = { ...validateConfig(VALID, SETTINGS).config! };
     for (const attempt of [() => resolveConfig(forged), () => resolveConfig(copy)]) {
-      const error = caught(attempt);
+      const error = thrownBy(attempt);
       expect(error).toBeInstanceOf(CibError);
       expect(codes((error as CibError).problems)).toEqual(['config.unchecked']);
     }

@@ -32,6 +32,20 @@ function shareOf(payload: unknown): string {
 }
 
 describe('share codec', () => {
+  it('encodes the example of docs/formats.md#share-links, literally', async () => {
+    const settings = { reservedShare: 20, reservedKey: '7 91' };
+    const { resolved } = await resolveValid(
+      {
+        vessels: [{ percentage: 80, owner: 'alex', users: ['bob', 'bob'] }],
+        user_data: { alex: { public_key: '3 0055' }, bob: { public_key: '5 77' } },
+      },
+      settings,
+    );
+    const code = '1.q1YqU7KKjrYw0FFKzEmtUNKJVkrKT1KKjY3VUcpWsqqGiFopGSuYmirpgOWslEwVzM2VamsB';
+    expect(encodeShare(resolved)).toBe(code);
+    expect(decodeShare(code, settings).resolved).toEqual(resolved);
+  });
+
   it('round-trips a configuration into a URL-safe string starting with the version', () => {
     const text = encodeShare(BASE);
     expect(text).toMatch(/^1\.[A-Za-z0-9_-]+$/);
