@@ -88,6 +88,12 @@ export function decodeShare(
   text: string,
   settings: ReservedSettings,
 ): { resolved?: ResolvedConfig; problems: Problem[] } {
+  const read = readPayload(text);
+  return 'payload' in read ? resolvePayload(read.payload, settings) : read;
+}
+
+/** The payload a share string carries, or the one problem that stops reading it. */
+function readPayload(text: string): { payload: SharePayload } | { problems: Problem[] } {
   const trimmed = text.trim();
   if (trimmed.length > MAX_SHARE_CHARS) {
     return fail(
@@ -136,7 +142,14 @@ export function decodeShare(
     return fail('share.json', 'The shared configuration is not valid JSON after decompression.');
   }
   if (!isPayload(value)) return fail('share.shape', SHAPE_MESSAGE);
+  return { payload: value };
+}
 
+/** The payload checked by the one validation, under this builder's settings, and resolved. */
+function resolvePayload(
+  value: SharePayload,
+  settings: ReservedSettings,
+): { resolved?: ResolvedConfig; problems: Problem[] } {
   const config: BuildConfig = {
     vessels: value.v.map(([percentage, owner, users]) => ({ percentage, owner, users })),
     user_data: Object.fromEntries(

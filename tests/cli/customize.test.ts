@@ -44,23 +44,21 @@ describe('cib customize', () => {
       ],
     });
     const out = join(dir, 'seattle_linux.tgz');
-    const run = runCib([
-      'customize',
-      '--base',
-      join(BASES, linux.file),
-      '--config',
-      config,
-      '--out',
-      out,
-      '--platform',
-      'linux',
-      '--expect-sha256',
-      linux.sha256,
-      '--keys-out',
-      join(dir, 'keys'),
-      '--bits',
-      '1024',
-    ]);
+    const run = runCustomize(
+      { base: join(BASES, linux.file), config, out },
+      {
+        args: [
+          '--platform',
+          'linux',
+          '--expect-sha256',
+          linux.sha256,
+          '--keys-out',
+          join(dir, 'keys'),
+          '--bits',
+          '1024',
+        ],
+      },
+    );
     expect(run.stderr).toContain('wrote');
     expect(run.status).toBe(0);
     expect(run.stdout).toBe('');
@@ -137,17 +135,10 @@ describe('cib customize', () => {
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(['config.json', 'damaged.tgz']);
 
-    const mismatch = runCib([
-      'customize',
-      '--base',
-      join(BASES, linux.file),
-      '--config',
-      config,
-      '--out',
-      out,
-      '--expect-sha256',
-      'f'.repeat(64),
-    ]);
+    const mismatch = runCustomize(
+      { base: join(BASES, linux.file), config, out },
+      { args: ['--expect-sha256', 'f'.repeat(64)] },
+    );
     expect(mismatch.status).toBe(1);
     expect(mismatch.stderr).toMatch(/SHA-256/);
     expect(existsSync(out)).toBe(false);
@@ -156,15 +147,11 @@ describe('cib customize', () => {
   it('reports every configuration problem with its field before touching the base', () => {
     const dir = tempDir();
     const config = configFile(dir, { vessels: [{ percentage: 15, owner: 'x' }] });
-    const run = runCib([
-      'customize',
-      '--base',
-      join(BASES, 'seattle_linux.tgz'),
-      '--config',
+    const run = runCustomize({
+      base: join(BASES, 'seattle_linux.tgz'),
       config,
-      '--out',
-      join(dir, 'o'),
-    ]);
+      out: join(dir, 'o'),
+    });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/vessels\[0\]\.percentage/);
     expect(run.stderr).toMatch(/vessels\[0\]\.owner/);
