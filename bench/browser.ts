@@ -61,7 +61,7 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { chromium, type Browser, type Page } from '@playwright/test';
-import sirv from 'sirv';
+import { staticFiles } from '../tests/support/static-files.ts';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import { clearinghouseHash } from '../src/app/links.ts';
 import { generateKeyPair } from '../src/core/keygen.ts';
@@ -134,7 +134,7 @@ const LINK_STEP = 64 * 1024;
  * to every fetch alike (the page's worker and the transfer probe).
  */
 async function serve(dir: string, throttle = false): Promise<{ server: Server; url: string }> {
-  const handler = sirv(dir, { dev: true });
+  const handler = staticFiles(dir);
   const server = createServer((req, res) => {
     if (throttle && /\/base-installers\/seattle_/.test(req.url ?? '')) {
       const path = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));

@@ -45,7 +45,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { serializeMethodCall } from '@foxglove/xmlrpc';
 import { formatManifest } from '../src/core/manifest.ts';
 import { buildId } from '../src/core/buildid.ts';
-import { resolveConfig, type BuildConfig } from '../src/core/build-config.ts';
+import type { BuildConfig } from '../src/core/build-config.ts';
+import { resolveValid } from '../tests/support/resolve.ts';
 import { generateKeyPair } from '../src/core/keygen.ts';
 import { loadDeploymentSettings, PROJECT_ROOT } from '../src/host/deployment.ts';
 import { FileBuildStore, parseRecord } from '../src/server/store.ts';
@@ -733,7 +734,7 @@ async function prepareCalls(): Promise<{ keys: string[]; calls: Call[]; warmup: 
   const prepared: Call[] = [];
   for (let i = 0; i < WARMUP + CALLS; i++) {
     const config = configOf(i, keys);
-    const { resolved } = await resolveConfig(config, deployment);
+    const { resolved } = await resolveValid(config, deployment);
     const args = config.user_data ? [config.vessels, config.user_data] : [config.vessels];
     prepared.push({
       body: Buffer.from(serializeMethodCall('build_installers', args as never), 'utf8'),

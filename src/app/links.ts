@@ -4,7 +4,7 @@
  * (`#/get?owner=…&user=…`). Pure TypeScript: no DOM, so it is unit-tested in Node.
  */
 import {
-  canonicalPublicKey,
+  resolveConfig,
   validateConfig,
   type BuildConfig,
   type ReservedSettings,
@@ -247,27 +247,10 @@ function parseClearinghouseLink(query: string, settings: ReservedSettings): Rout
   const checked = validateConfig(config, settings);
   problems.push(...checked.problems.map((p) => ({ ...p, path: linkPath(p.path, users.length) })));
   if (!checked.config || errorsOf(problems).length) return { view: 'shared', problems };
-  const resolved: ResolvedConfig = {
-    vessels: [{ percentage, owner: CLEARINGHOUSE_OWNER, users: userNames }],
-    publicKeys: canonicalKeys(
-      Object.fromEntries(Object.entries(userData).map(([name, data]) => [name, data.public_key])),
-    ),
-    reservedShare: settings.reservedShare,
-    reservedKey: canonicalPublicKey(settings.reservedKey, 'settings.reservedKey'),
-  };
+  const resolved = resolveConfig(checked.config);
   return platform
     ? { view: 'shared', resolved, platform, problems }
     : { view: 'shared', resolved, problems };
-}
-
-/** Keys as `"e n"` exactly as the core's resolveConfig writes them (only called once valid). */
-function canonicalKeys(keys: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(keys).map(([name, key]) => [
-      name,
-      canonicalPublicKey(key, `user_data.${name}.public_key`),
-    ]),
-  );
 }
 
 /**

@@ -1,5 +1,10 @@
 import type { BuildConfig, ResolvedConfig } from '../core/build-config.ts';
-import { checkUserNames, resolveValidConfig, validateConfig } from '../core/build-config.ts';
+import {
+  checkUserNames,
+  generateMissingKeys,
+  resolveConfig,
+  validateConfig,
+} from '../core/build-config.ts';
 import { fingerprint } from '../core/keys.ts';
 import { importPublicKey, type KeyFormat } from '../core/keyimport.ts';
 import { errorsOf, problem, type Problem } from '../core/problems.ts';
@@ -310,6 +315,9 @@ export class Builder {
     };
   });
 
+  /** The core's one validation of `config`, run once per change. */
+  readonly checked = $derived.by(() => validateConfig(this.config, this.settings));
+
   /** Every problem: the core's validation plus duplicate names, which a name-keyed map hides. */
   readonly problems: Problem[] = $derived.by(() => {
     // Names are checked on the list too: in the name-keyed user_data two equal names collapse.
@@ -317,7 +325,7 @@ export class Builder {
       this.users.map((u) => u.name),
       (index) => `users[${index}].name`,
     ).filter((p) => p.code === 'user.name.duplicate');
-    const core = validateConfig(this.config, this.settings).problems;
+    const core = this.checked.problems;
     return duplicates.length > 0
       ? [...core.filter((p) => p.code !== 'user.name.duplicate'), ...duplicates]
       : core;
@@ -325,13 +333,10 @@ export class Builder {
 
   /** Resolves the configuration with the core; undefined while there are errors. */
   async resolve(): Promise<ResolvedConfig | undefined> {
-    if (errorsOf(this.problems).length > 0) return undefined;
-    const { config } = validateConfig(this.config, this.settings);
-    if (!config) return undefined;
-    const { resolved } = await resolveValidConfig(config, this.settings, {
-      keyBits: this.settings.defaultKeyBits,
-    });
-    return resolved;
+    const { config } = this.checked;
+    if (errorsOf(this.problems).length > 0 || !config) return undefined;
+    const generated = await generateMissingKeys(config, { keyBits: this.settings.defaultKeyBits });
+    return resolveConfig(config, generated);
   }
 
   // ---- private keys ------------------------------------------------------------------------

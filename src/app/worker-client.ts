@@ -1,94 +1,85 @@
+/**
+ * The page's side of its worker (src/worker/cib.worker.ts), through Comlink: each function here is
+ * one call of the worker's API. Progress callbacks cross as Comlink proxies; a CibError thrown in
+ * the worker arrives here as a CibError with its problems (src/worker/boundary-errors.ts).
+ */
+import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
 import type { Inspection, Platform } from '../core/archive/installer.ts';
 import type { KeyPair } from '../core/keygen.ts';
-import { CibError } from '../core/problems.ts';
 import type { KeyBits, KnownUpdateKey } from '../core/deployment-settings.ts';
 import type { SoftwareReport } from '../core/software.ts';
-import type {
-  BaseProgress,
-  BaseRequest,
-  WorkerReply,
-  WorkerRequest,
-  WorkerResult,
-} from '../worker/protocol.ts';
+import '../worker/boundary-errors.ts';
+import type { CibWorkerApi } from '../worker/cib.worker.ts';
+import type { BaseProgress, BaseRequest } from '../worker/protocol.ts';
 
 export type { BaseProgress, BaseRequest } from '../worker/protocol.ts';
 
-// Requests without their id: the client numbers them.
-type Request = WorkerRequest extends infer R
-  ? R extends { id: number }
-    ? Omit<R, 'id'>
-    : never
-  : never;
+interface Connection {
+  worker: Worker;
+  api: Remote<CibWorkerApi>;
+  /** Rejects when the worker fails (it could not start, or it died): every call waiting ends. */
+  failed: Promise<never>;
+}
 
-let worker: Worker | undefined;
-let nextId = 1;
-const pending = new Map<
-  number,
-  {
-    resolve: (r: WorkerResult) => void;
-    reject: (e: Error) => void;
-    progress?: ((p: BaseProgress) => void) | undefined;
-  }
->();
+let current: Connection | undefined;
 
 /** Started on first use, so a visit that never builds never loads the worker or node-forge. */
-function getWorker(): Worker {
-  if (worker) return worker;
-  const started = new Worker(new URL('../worker/cib.worker.ts', import.meta.url), {
+function connect(): Connection {
+  if (current) return current;
+  const worker = new Worker(new URL('../worker/cib.worker.ts', import.meta.url), {
     type: 'module',
     name: 'cib',
   });
-  started.onmessage = (event: MessageEvent<WorkerReply>) => {
-    const reply = event.data;
-    const waiting = pending.get(reply.id);
-    if (!waiting) return;
-    if ('progress' in reply) {
-      waiting.progress?.(reply.progress);
-      return;
-    }
-    pending.delete(reply.id);
-    if (reply.ok) waiting.resolve(reply.result);
-    else
-      waiting.reject(
-        reply.problems?.length ? new CibError(reply.problems) : new Error(reply.message),
-      );
-  };
-  started.onerror = (event) => {
+  let fail: (error: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  // Observed here so a failure with no call waiting is not an unhandled rejection.
+  failed.catch(() => {});
+  const connection: Connection = { worker, api: wrap<CibWorkerApi>(worker), failed };
+  worker.onerror = (event) => {
     event.preventDefault();
-    const error = new Error(
-      `The background worker failed: ${event.message || 'it could not start'}.`,
-    );
-    for (const waiting of pending.values()) waiting.reject(error);
-    pending.clear();
-    started.terminate();
-    worker = undefined;
+    fail(new Error(`The background worker failed: ${event.message || 'it could not start'}.`));
+    connection.api[releaseProxy]();
+    worker.terminate();
+    if (current === connection) current = undefined;
   };
-  worker = started;
-  return started;
+  current = connection;
+  return connection;
 }
 
 /** Starts the worker ahead of its first job, e.g. while the list of bases is still loading. */
 export function startWorker(): void {
-  getWorker();
+  connect();
 }
 
-function call(
-  request: Request,
-  transfer: Transferable[] = [],
-  progress?: (p: BaseProgress) => void,
-): Promise<WorkerResult> {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject, progress });
-    getWorker().postMessage({ ...request, id } as WorkerRequest, transfer);
+/** One call of the worker's API; it ends with the worker's answer, or when the worker fails. */
+function call<T>(work: (api: Remote<CibWorkerApi>) => Promise<T>): Promise<T> {
+  const { api, failed } = connect();
+  return Promise.race([work(api), failed]);
+}
+
+/**
+ * `onProgress` as a Comlink proxy for one call: progress that arrives after the call has ended
+ * (it travels on its own channel) is dropped, so the last thing the page hears is the answer.
+ */
+async function callWithProgress<T>(
+  onProgress: ((progress: BaseProgress) => void) | undefined,
+  work: (api: Remote<CibWorkerApi>, progress?: (progress: BaseProgress) => void) => Promise<T>,
+): Promise<T> {
+  if (!onProgress) return call((api) => work(api));
+  let open = true;
+  const progress = proxy((update: BaseProgress) => {
+    if (open) onProgress(update);
   });
+  try {
+    return await call((api) => work(api, progress));
+  } finally {
+    open = false;
+  }
 }
 
 /** Generates a Seattle key pair off the main thread (core `generateKeyPair`). */
-export async function generateKeyPairInWorker(bits: KeyBits): Promise<KeyPair> {
-  const result = await call({ op: 'generateKeyPair', bits });
-  if (result.op !== 'generateKeyPair') throw new Error('The worker answered the wrong request.');
-  return result.keyPair;
+export function generateKeyPairInWorker(bits: KeyBits): Promise<KeyPair> {
+  return call((api) => api.generateKeyPair(bits));
 }
 
 /**
@@ -99,15 +90,14 @@ export async function prepareBaseInWorker(
   base: BaseRequest,
   onProgress?: (progress: BaseProgress) => void,
 ): Promise<void> {
-  const result = await call({ op: 'prepareBase', base }, [], onProgress);
-  if (result.op !== 'prepareBase') throw new Error('The worker answered the wrong request.');
+  await callWithProgress(onProgress, (api, progress) => api.prepareBase(base, progress));
 }
 
 /**
  * The donor's installer, built in the worker from the verified base (fetched first if need be):
  * a Blob the page can save as it is, never copied through the main thread.
  */
-export async function buildInWorker(options: {
+export function buildInWorker(options: {
   base: BaseRequest;
   vesselinfo: string;
   platform: Platform;
@@ -115,46 +105,31 @@ export async function buildInWorker(options: {
   onProgress?: (progress: BaseProgress) => void;
 }): Promise<{ installer: Blob; software?: SoftwareReport }> {
   const { onProgress, ...request } = options;
-  const result = await call({ op: 'buildInstaller', ...request }, [], onProgress);
-  if (result.op !== 'buildInstaller') throw new Error('The worker answered the wrong request.');
-  return {
-    installer: result.installer,
-    ...(result.software ? { software: result.software } : {}),
-  };
+  return callWithProgress(onProgress, (api, progress) => api.buildInstaller(request, progress));
 }
 
 /** The QR code of `text` as an SVG document, drawn in the worker. */
-export async function qrSvgInWorker(text: string): Promise<string> {
-  const result = await call({ op: 'qrCode', text });
-  if (result.op !== 'qrCode') throw new Error('The worker answered the wrong request.');
-  return result.svg;
+export function qrSvgInWorker(text: string): Promise<string> {
+  return call((api) => api.qrCode(text));
 }
 
 /**
  * What an installer will do on a node (core `inspectInstaller`) and its software check, read in
  * the worker. The file goes over as a Blob, which the worker streams, so the page never holds it.
  */
-export async function inspectInWorker(
+export function inspectInWorker(
   file: Blob,
   knownKeys: KnownUpdateKey[],
 ): Promise<{ inspection: Inspection; software?: SoftwareReport }> {
-  const result = await call({ op: 'inspectInstaller', file, knownKeys });
-  if (result.op !== 'inspectInstaller') throw new Error('The worker answered the wrong request.');
-  return {
-    inspection: result.inspection,
-    ...(result.software ? { software: result.software } : {}),
-  };
+  return call((api) => api.inspectInstaller(file, knownKeys));
 }
 
 /** The platforms among `bases` a build can use without the network (kept by the worker). */
-export async function keptBasesInWorker(bases: BaseRequest[]): Promise<Platform[]> {
-  const result = await call({ op: 'keptBases', bases });
-  if (result.op !== 'keptBases') throw new Error('The worker answered the wrong request.');
-  return result.platforms;
+export function keptBasesInWorker(bases: BaseRequest[]): Promise<Platform[]> {
+  return call((api) => api.keptBases(bases));
 }
 
 /** Drops bases kept from `folder` that the current manifest no longer lists (README, "Offline"). */
 export async function forgetOtherBasesInWorker(folder: string, keep: BaseRequest[]): Promise<void> {
-  const result = await call({ op: 'forgetOtherBases', folder, keep });
-  if (result.op !== 'forgetOtherBases') throw new Error('The worker answered the wrong request.');
+  await call((api) => api.forgetOtherBases(folder, keep));
 }

@@ -5,9 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from './command.ts';
-import { validateSettings } from '../core/build-config.ts';
 import { CibError, problem, type Problem } from '../core/problems.ts';
-import type { DeploymentSettings } from '../core/deployment-settings.ts';
+import { checkDeploymentSettings, type DeploymentSettings } from '../core/deployment-settings.ts';
 import {
   knownUpdateKeys,
   parseUpdateKeys,
@@ -16,7 +15,7 @@ import {
   type KnownUpdateKey,
   type SoftwareReport,
 } from '../core/software.ts';
-import { loadDeploymentSettings, loadUpdateKeys } from '../host/deployment.ts';
+import { settingsFromEnv, updateKeysFromEnv } from '../host/deployment.ts';
 import { printErr } from './output.ts';
 
 /** Spread into a command's parseCommandArgs options. */
@@ -31,34 +30,37 @@ export const SETTINGS_HELP = `  --reserved-share N    share of the reserved vess
                         (default RESERVED_KEY, RESERVED_KEY_FILE or the Seattle reserved key)`;
 
 /**
- * The deployment settings with the command-line overrides applied and checked. A malformed
- * number is a usage error (exit 2); an unreadable file or an invalid key or share is a CibError
- * (exit 1) naming the setting.
+ * The deployment settings with the command-line overrides applied, checked once by the deployment
+ * settings check (core/deployment-settings.ts), each problem naming what the person typed: the
+ * option (`--reserved-share`, `--reserved-key FILE`) or the variable (`RESERVED_SHARE`, …). A
+ * malformed number is a usage error (exit 2); an unreadable file or an invalid key or share is a
+ * CibError (exit 1).
  */
 export function cliSettings(
   values: { 'reserved-share'?: string; 'reserved-key'?: string },
   env: NodeJS.ProcessEnv = process.env,
 ): DeploymentSettings {
-  let settings: DeploymentSettings;
-  try {
-    settings = loadDeploymentSettings(env);
-  } catch (error) {
-    throw new CibError(problem('settings.environment', 'environment', (error as Error).message));
-  }
+  const { input, names, problems } = settingsFromEnv(env);
   const share = values['reserved-share'];
   if (share !== undefined) {
     if (!/^[0-9]+$/.test(share)) {
       throw new UsageError(`--reserved-share takes a whole number of percent, not "${share}".`);
     }
-    settings = { ...settings, reservedShare: Number(share) };
+    input.reservedShare = Number(share);
+    names.reservedShare = '--reserved-share';
   }
   const keyFile = values['reserved-key'];
   if (keyFile !== undefined) {
-    settings = { ...settings, reservedKey: readTextFile(keyFile).trim() };
+    input.reservedKey = readTextFile(keyFile).trim();
+    names.reservedKey = `--reserved-key ${keyFile}`;
+    // The option replaces RESERVED_KEY_FILE: that file's problem no longer matters.
+    const unused = problems.findIndex((p) => p.path === 'RESERVED_KEY_FILE');
+    if (unused >= 0) problems.splice(unused, 1);
   }
-  const problems = validateSettings(settings);
   if (problems.length > 0) throw new CibError(problems);
-  return settings;
+  const checked = checkDeploymentSettings(input, names);
+  if (!checked.settings) throw new CibError(checked.problems);
+  return checked.settings;
 }
 
 /** A file's text, or a CibError naming the file (exit 1). */
@@ -127,12 +129,8 @@ export function cliUpdateKeys(
   values: { 'update-key'?: string[] },
   env: NodeJS.ProcessEnv = process.env,
 ): KnownUpdateKey[] {
-  let fromEnv: KnownUpdateKey[];
-  try {
-    fromEnv = loadUpdateKeys(env);
-  } catch (error) {
-    throw new CibError(problem('settings.environment', 'environment', (error as Error).message));
-  }
+  const fromEnv = updateKeysFromEnv(env);
+  if (fromEnv.problems.length > 0) throw new CibError(fromEnv.problems);
   const fromFiles = (values['update-key'] ?? []).flatMap((file) => {
     const { keys, problems } = parseUpdateKeys(readTextFile(file), file);
     if (problems.length > 0) throw new CibError(problems);
@@ -143,7 +141,7 @@ export function cliUpdateKeys(
       label: k.label === 'an update key this deployment trusts' ? `the key in ${file}` : k.label,
     }));
   });
-  return knownUpdateKeys([...fromEnv, ...fromFiles]);
+  return knownUpdateKeys([...fromEnv.keys, ...fromFiles]);
 }
 
 /** The software section of inspect and prepare-base: the verdict line, its notes, then the files. */

@@ -7,8 +7,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from './command.ts';
 import {
-  checkConfig,
-  resolveValidConfig,
+  generateMissingKeys,
+  resolveConfig,
+  validateConfig,
   usersWithoutKeys,
   type ResolvedConfig,
 } from '../core/build-config.ts';
@@ -50,8 +51,7 @@ export async function resolveConfigFile(
 ): Promise<ResolvedConfig | undefined> {
   const { keysOut, keyBits } = options;
   if (keysOut === '') throw new UsageError('--keys-out needs a directory.');
-  // cliSettings checked the settings already: the configuration's own rules only.
-  const { config, problems } = checkConfig(await readJsonFile(file), settings);
+  const { config, problems } = validateConfig(await readJsonFile(file), settings);
   printProblems(problems, file);
   if (!config) return undefined;
 
@@ -81,7 +81,8 @@ export async function resolveConfigFile(
     }
   }
 
-  const { resolved, generated } = await resolveValidConfig(config, settings, { keyBits });
+  const generated = await generateMissingKeys(config, { keyBits });
+  const resolved = resolveConfig(config, generated);
   if (keysOut !== undefined && missing.length > 0) {
     mkdirSync(keysOut, { recursive: true });
     for (const [name, pair] of Object.entries(generated)) {

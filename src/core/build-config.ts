@@ -1,7 +1,8 @@
 /**
  * The build configuration (docs/formats.md#build-configuration) and the one validation every caller
  * uses: the page, the command line and the XML-RPC shim all call `validateConfig`, so a rule is
- * written once and gives the same code, place and sentence everywhere.
+ * written once and gives the same code, place and sentence everywhere. Only validateConfig makes a
+ * ValidConfig, and only a ValidConfig is resolved (`generateMissingKeys`, then `resolveConfig`).
  */
 import { parsePublicKey } from './keys.ts';
 import { generateKeyPair, type KeyPair } from './keygen.ts';
@@ -286,15 +287,46 @@ function checkNameValue(
   return bad ? { problems: [bad] } : { name: value, problems: [] };
 }
 
-/** A configuration validateConfig accepted: resolveValidConfig takes only these. */
-export type ValidConfig = BuildConfig & { readonly [validBrand]: true };
 declare const validBrand: unique symbol;
+/**
+ * A configuration validateConfig accepted, frozen. Only validateConfig makes one: the brand's
+ * symbol is not exported, and generateMissingKeys and resolveConfig refuse, at run time too, any
+ * object validateConfig did not return (a cast cannot forge it).
+ */
+export type ValidConfig = BuildConfig & { readonly [validBrand]: true };
+
+/** Each configuration validateConfig accepted -> the reserved settings it was checked against. */
+const validated = new WeakMap<object, ReservedSettings>();
+
+/** The settings' problems, kept per settings object while its two values stay the same. */
+const settingsChecked = new WeakMap<object, { settings: ReservedSettings; problems: Problem[] }>();
 
 /**
- * Checks a build configuration in the XML-RPC shape (docs/formats.md#build-configuration) against
- * every rule of the vesselinfo and the build configuration and against the deployment settings.
- * Returns all problems at once (errors and warnings); `config` is a clean copy holding only the
- * known fields, present only when there are no errors.
+ * validateSettings, once per settings object (a server's settings, checked at its start, are
+ * then never parsed again per call); a changed value is checked again.
+ */
+function settingsProblems(settings: ReservedSettings): Problem[] {
+  const kept = settingsChecked.get(settings);
+  if (
+    kept?.settings.reservedShare === settings.reservedShare &&
+    kept.settings.reservedKey === settings.reservedKey
+  ) {
+    return kept.problems;
+  }
+  const problems = validateSettings(settings);
+  settingsChecked.set(settings, {
+    settings: { reservedShare: settings.reservedShare, reservedKey: settings.reservedKey },
+    problems,
+  });
+  return problems;
+}
+
+/**
+ * The one check of a build configuration in the XML-RPC shape (docs/formats.md#build-configuration)
+ * against every rule of the vesselinfo and the build configuration and against the deployment
+ * settings. Returns all problems at once (errors and warnings); `config` is a frozen clean copy
+ * holding only the known fields, present only when there are no errors: the only way to make a
+ * ValidConfig.
  *
  * Decisions: unknown fields are warnings (ignored); names differing only in case are duplicates;
  * `user_data` entries no vessel names are a warning and are left out of the build.
@@ -303,21 +335,47 @@ export function validateConfig(
   input: unknown,
   settings: ReservedSettings,
 ): { config?: ValidConfig; problems: Problem[] } {
-  const checked = checkConfig(input, settings);
-  const problems = validateSettings(settings);
+  const problems = [...settingsProblems(settings)];
   const settingsWrong = problems.length > 0;
+  const checked = checkConfigRules(input, settings);
   append(problems, checked.problems);
-  return checked.config && !settingsWrong ? { config: checked.config, problems } : { problems };
+  if (!checked.config || settingsWrong) return { problems };
+  const config = deepFreeze(checked.config) as ValidConfig;
+  validated.set(config, {
+    reservedShare: settings.reservedShare,
+    reservedKey: settings.reservedKey,
+  });
+  return { config, problems };
 }
 
-/**
- * validateConfig for settings already checked where they came in (the server checks its
- * deployment settings once, at start): the configuration's own rules only.
- */
-export function checkConfig(
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const member of Object.values(value)) deepFreeze(member);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The settings `valid` was checked against, or a CibError when validateConfig did not make it. */
+function settingsOfValid(valid: ValidConfig): ReservedSettings {
+  const settings = validated.get(valid);
+  if (!settings) {
+    throw new CibError(
+      problem(
+        'config.unchecked',
+        '',
+        'This build configuration was not checked: only a configuration validateConfig accepted can be resolved.',
+      ),
+    );
+  }
+  return settings;
+}
+
+/** The configuration's own rules, for validateConfig. */
+function checkConfigRules(
   input: unknown,
   settings: ReservedSettings,
-): { config?: ValidConfig; problems: Problem[] } {
+): { config?: BuildConfig; problems: Problem[] } {
   if (!isPlainObject(input)) {
     return {
       problems: [
@@ -337,11 +395,10 @@ export function checkConfig(
   append(problems, checkNamesAcross(vessels.namesUsed, input.user_data, userData));
 
   if (errorsOf(problems).length > 0) return { problems };
-  const config = (
+  const config =
     userData.userData === undefined
       ? { vessels: vessels.vessels }
-      : { vessels: vessels.vessels, user_data: userData.userData }
-  ) as ValidConfig;
+      : { vessels: vessels.vessels, user_data: userData.userData };
   return { config, problems };
 }
 
@@ -610,46 +667,22 @@ export function usersWithoutKeys(config: BuildConfig): string[] {
   );
 }
 
-/**
- * Validates again (so a caller cannot skip it), then generates key pairs for every user named in
- * a vessel who has no public key. Generated private keys come back separately and nowhere else.
- * Throws CibError with every error when the configuration is invalid.
- */
-export async function resolveConfig(
-  config: BuildConfig,
-  settings: ReservedSettings,
-  options: ResolveOptions = {},
-): Promise<{ resolved: ResolvedConfig; generated: Record<string, GeneratedKey> }> {
-  const checked = validateConfig(config, settings);
-  if (!checked.config) throw new CibError(errorsOf(checked.problems));
-  return resolveChecked(checked.config, settings, options);
-}
-
-export interface ResolveOptions {
+export interface KeyOptions {
   keyBits?: KeyBits;
   generate?: (bits: KeyBits) => Promise<KeyPair>;
 }
 
 /**
- * resolveConfig for a `config` that validateConfig (or checkConfig) returned, without validating
- * it a second time: a server validates each call once, at its edge. The type says it was checked.
+ * Key pairs for every user named in a vessel of `valid` who has no public key in `user_data`
+ * (none when every user has one). The private keys come back here and nowhere else.
  */
-export async function resolveValidConfig(
-  config: ValidConfig,
-  settings: ReservedSettings,
-  options: ResolveOptions = {},
-): Promise<{ resolved: ResolvedConfig; generated: Record<string, GeneratedKey> }> {
-  return resolveChecked(config, settings, options);
-}
-
-async function resolveChecked(
-  valid: BuildConfig,
-  settings: ReservedSettings,
-  options: ResolveOptions,
-): Promise<{ resolved: ResolvedConfig; generated: Record<string, GeneratedKey> }> {
+export async function generateMissingKeys(
+  valid: ValidConfig,
+  options: KeyOptions = {},
+): Promise<Record<string, GeneratedKey>> {
+  settingsOfValid(valid);
   const bits = options.keyBits ?? DEFAULT_KEY_BITS;
   const generate = options.generate ?? ((b: KeyBits) => generateKeyPair(b));
-
   const missing = usersWithoutKeys(valid);
   const pairs = await Promise.all(missing.map(() => generate(bits)));
   const generated: Record<string, GeneratedKey> = {};
@@ -657,19 +690,20 @@ async function resolveChecked(
     const pair = pairs[i] as KeyPair;
     setOwn(generated, name, { publicKey: pair.publicKey, privateKey: pair.privateKey });
   });
-
-  return { resolved: resolvedOf(valid, settings, generated), generated };
+  return generated;
 }
 
 /**
- * The resolved form of a configuration validateConfig accepted, once every user has a key:
- * supplied in `user_data` or in `generated`.
+ * The one way to resolve: the resolved form of a configuration validateConfig accepted, under the
+ * settings it was checked against, once every user has a key, supplied in `user_data` or in
+ * `generated` (from generateMissingKeys). Throws CibError for a user with neither, or for an
+ * object validateConfig did not make.
  */
-export function resolvedOf(
-  valid: BuildConfig,
-  settings: ReservedSettings,
-  generated: Record<string, GeneratedKey> = {},
+export function resolveConfig(
+  valid: ValidConfig,
+  generated: Readonly<Record<string, GeneratedKey>> = {},
 ): ResolvedConfig {
+  const settings = settingsOfValid(valid);
   const publicKeys: Record<string, string> = {};
   for (const name of userNamesOf(valid.vessels)) {
     const supplied = ownValue(valid.user_data, name)?.public_key;

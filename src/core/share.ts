@@ -13,7 +13,7 @@
  */
 import { deflateSync, inflateSync } from 'fflate';
 import {
-  resolvedOf,
+  resolveConfig,
   validateConfig,
   userNamesOf,
   type BuildConfig,
@@ -84,11 +84,17 @@ function isPayload(value: unknown): value is SharePayload {
   );
 }
 
-/**
- * The payload a link carries: `1.`, then base64url of deflated JSON of the expected shape, each
- * step bounded and its failure named.
- */
-function readPayload(trimmed: string): { payload: SharePayload } | { problems: Problem[] } {
+export function decodeShare(
+  text: string,
+  settings: ReservedSettings,
+): { resolved?: ResolvedConfig; problems: Problem[] } {
+  const read = readPayload(text);
+  return 'payload' in read ? resolvePayload(read.payload, settings) : read;
+}
+
+/** The payload a share string carries, or the one problem that stops reading it. */
+function readPayload(text: string): { payload: SharePayload } | { problems: Problem[] } {
+  const trimmed = text.trim();
   if (trimmed.length > MAX_SHARE_CHARS) {
     return fail(
       'share.too-long',
@@ -135,16 +141,15 @@ function readPayload(trimmed: string): { payload: SharePayload } | { problems: P
   } catch {
     return fail('share.json', 'The shared configuration is not valid JSON after decompression.');
   }
-  return isPayload(value) ? { payload: value } : fail('share.shape', SHAPE_MESSAGE);
+  if (!isPayload(value)) return fail('share.shape', SHAPE_MESSAGE);
+  return { payload: value };
 }
 
-export function decodeShare(
-  text: string,
+/** The payload checked by the one validation, under this builder's settings, and resolved. */
+function resolvePayload(
+  value: SharePayload,
   settings: ReservedSettings,
 ): { resolved?: ResolvedConfig; problems: Problem[] } {
-  const read = readPayload(text.trim());
-  if ('problems' in read) return read;
-  const value = read.payload;
   const config: BuildConfig = {
     vessels: value.v.map(([percentage, owner, users]) => ({ percentage, owner, users })),
     user_data: Object.fromEntries(
@@ -167,7 +172,7 @@ export function decodeShare(
   }
   if (!checked.config || errorsOf(problems).length > 0) return { problems };
   try {
-    return { resolved: resolvedOf(checked.config, settings), problems };
+    return { resolved: resolveConfig(checked.config), problems };
   } catch (error) {
     // Never expected once validation passed; a link must still end in a message, not a throw.
     return fail(

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { describeProblems } from '../core/problems.ts';
+import { describeProblems, problem, type Problem } from '../core/problems.ts';
 import { SEATTLE_RESERVED_KEY } from '../core/seattle-keys.ts';
 import { parseUpdateKeys } from '../core/software.ts';
 import {
@@ -10,6 +10,7 @@ import {
   DEFAULT_RESERVED_SHARE,
   type DeploymentSettings,
   type KnownUpdateKey,
+  type SettingNames,
 } from '../core/deployment-settings.ts';
 
 /** The folder holding package.json, found upwards from this module: src/host/ or dist-node/. */
@@ -22,41 +23,83 @@ function findProjectRoot(start: string): string {
   }
 }
 
+/** The deployment settings as they were given, not yet checked. */
+export type SettingsInput = Parameters<typeof checkDeploymentSettings>[0];
+
 /**
- * Reads deployment settings from the environment, the same way for the command line, the server
- * and the page build: RESERVED_SHARE, RESERVED_KEY (a key string) or RESERVED_KEY_FILE (else the
- * Seattle reserved key), DEFAULT_KEY_BITS. Throws an Error naming each bad variable.
+ * The deployment settings as the environment gives them, not yet checked, each named by the
+ * variable it came from (RESERVED_SHARE, RESERVED_KEY or RESERVED_KEY_FILE, DEFAULT_KEY_BITS,
+ * UPDATE_KEYS or UPDATE_KEYS_FILE), so checkDeploymentSettings's problems name what the operator
+ * set. A named file that cannot be read is a problem of its own.
  */
-export function loadDeploymentSettings(env: NodeJS.ProcessEnv = process.env): DeploymentSettings {
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  input: SettingsInput;
+  names: SettingNames;
+  problems: Problem[];
+} {
+  const problems: Problem[] = [];
   let keySource = 'RESERVED_KEY';
   let reservedKey = env.RESERVED_KEY?.trim() || undefined;
   if (reservedKey === undefined && env.RESERVED_KEY_FILE) {
     keySource = 'RESERVED_KEY_FILE';
-    try {
-      reservedKey = readFileSync(env.RESERVED_KEY_FILE, 'utf8').trim();
-    } catch (error) {
-      throw new Error(
-        `RESERVED_KEY_FILE: cannot read ${env.RESERVED_KEY_FILE} (${(error as NodeJS.ErrnoException).code ?? 'error'}); point it at a file holding the key "e n", or unset it to use the Seattle reserved key.`,
-      );
-    }
+    const read = readSettingFile(
+      env.RESERVED_KEY_FILE,
+      keySource,
+      '; point it at a file holding the key "e n", or unset it to use the Seattle reserved key',
+    );
+    if (read.problem) problems.push(read.problem);
+    reservedKey = read.text?.trim();
   }
-  const { settings, problems } = checkDeploymentSettings(
-    {
+  const updateKeys = updateKeysFromEnv(env);
+  problems.push(...updateKeys.problems);
+  return {
+    input: {
       reservedShare: wholeNumber(env.RESERVED_SHARE, DEFAULT_RESERVED_SHARE),
       reservedKey: reservedKey ?? SEATTLE_RESERVED_KEY,
       defaultKeyBits: wholeNumber(env.DEFAULT_KEY_BITS, DEFAULT_KEY_BITS),
-      updateKeys: loadUpdateKeys(env),
+      updateKeys: updateKeys.keys,
     },
-    {
+    names: {
       reservedShare: 'RESERVED_SHARE',
       reservedKey: keySource,
       defaultKeyBits: 'DEFAULT_KEY_BITS',
-      updateKeys:
-        env.UPDATE_KEYS === undefined && env.UPDATE_KEYS_FILE ? 'UPDATE_KEYS_FILE' : 'UPDATE_KEYS',
+      updateKeys: updateKeys.source,
     },
-  );
+    problems,
+  };
+}
+
+/**
+ * Reads deployment settings from the environment, the same way for the server and the page build
+ * (the command line adds its options first, src/cli/cli-settings.ts). Throws an Error naming each
+ * bad variable.
+ */
+export function loadDeploymentSettings(env: NodeJS.ProcessEnv = process.env): DeploymentSettings {
+  const given = settingsFromEnv(env);
+  if (given.problems.length > 0) throw new Error(describeProblems(given.problems));
+  const { settings, problems } = checkDeploymentSettings(given.input, given.names);
   if (!settings) throw new Error(describeProblems(problems));
   return settings;
+}
+
+/** A setting's file: its text, or a problem naming the variable, the file and why. */
+function readSettingFile(
+  file: string,
+  variable: string,
+  hint = '',
+): { text?: string; problem?: Problem } {
+  try {
+    return { text: readFileSync(file, 'utf8') };
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? 'error';
+    return {
+      problem: problem(
+        'settings.file.unreadable',
+        variable,
+        `cannot read ${file} (${why})${hint}.`,
+      ),
+    };
+  }
 }
 
 /** An unset variable gives the default; anything but digits stays text, which the check names. */
@@ -88,26 +131,21 @@ export function pageConfigOf(
  * Update keys trusted besides the Seattle update key: UPDATE_KEYS (keys "e n" separated by ";" or
  * new lines, each optionally followed by "# label") or UPDATE_KEYS_FILE (one per line); none when
  * neither is set. The demo update key is refused here: a deployment trusts it only while every
- * base it serves is signed by it (src/core/update-trust.ts, src/host/demo-bases.ts).
+ * base it serves is signed by it (src/core/update-trust.ts, src/host/demo-bases.ts). `source`
+ * names the variable the keys came from.
  */
-export function loadUpdateKeys(env: NodeJS.ProcessEnv = process.env): KnownUpdateKey[] {
-  let text = env.UPDATE_KEYS;
-  let source = 'UPDATE_KEYS';
-  if (text === undefined && env.UPDATE_KEYS_FILE) {
-    source = 'UPDATE_KEYS_FILE';
-    try {
-      text = readFileSync(env.UPDATE_KEYS_FILE, 'utf8');
-    } catch (error) {
-      throw new Error(
-        `UPDATE_KEYS_FILE: cannot read ${env.UPDATE_KEYS_FILE} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
-      );
-    }
+export function updateKeysFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  keys: KnownUpdateKey[];
+  source: string;
+  problems: Problem[];
+} {
+  if (env.UPDATE_KEYS === undefined && env.UPDATE_KEYS_FILE) {
+    const source = 'UPDATE_KEYS_FILE';
+    const read = readSettingFile(env.UPDATE_KEYS_FILE, source);
+    if (read.problem) return { keys: [], source, problems: [read.problem] };
+    return { ...parseUpdateKeys(read.text ?? '', source), source };
   }
-  if (text === undefined) return [];
-  const { keys, problems } = parseUpdateKeys(
-    source === 'UPDATE_KEYS' ? text.replace(/;/g, '\n') : text,
-    source,
-  );
-  if (problems.length > 0) throw new Error(describeProblems(problems));
-  return keys;
+  const source = 'UPDATE_KEYS';
+  if (env.UPDATE_KEYS === undefined) return { keys: [], source, problems: [] };
+  return { ...parseUpdateKeys(env.UPDATE_KEYS.replace(/;/g, '\n'), source), source };
 }

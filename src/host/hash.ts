@@ -1,4 +1,7 @@
-/** Node's native hashes, for the callers that hash on a hot path (build ids, base checksums). */
+/**
+ * The one hasher of the Node side: Node's native hashes, for the callers that hash on a hot path
+ * (build ids, base checksums, files as they are copied).
+ */
 import { createHash } from 'node:crypto';
 import type { Digester } from '../core/digest.ts';
 import { forEachFilePiece } from './files.ts';
@@ -13,6 +16,15 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** A SHA-256 fed piece by piece: `update` each piece in order, then `digest` once. */
+export function sha256Pieces(): { update(piece: Uint8Array): void; digest(): string } {
+  const hash = createHash('sha256');
+  return {
+    update: (piece) => void hash.update(piece),
+    digest: () => hash.digest('hex'),
+  };
+}
+
 /** `stream` passed through unchanged, with the SHA-256 of every byte that went by. */
 export function sha256Through(stream: ReadableStream<Uint8Array>): {
   stream: ReadableStream<Uint8Array>;
@@ -20,7 +32,7 @@ export function sha256Through(stream: ReadableStream<Uint8Array>): {
   length(): number;
   digest(): string;
 } {
-  const hash = createHash('sha256');
+  const hash = sha256Pieces();
   let length = 0;
   return {
     stream: stream.pipeThrough(
@@ -33,7 +45,7 @@ export function sha256Through(stream: ReadableStream<Uint8Array>): {
       }),
     ),
     length: () => length,
-    digest: () => hash.digest('hex'),
+    digest: () => hash.digest(),
   };
 }
 
@@ -44,7 +56,7 @@ export function sha256Chunks(chunks: AsyncIterable<Uint8Array>): {
   length(): number;
   digest(): string;
 } {
-  const hash = createHash('sha256');
+  const hash = sha256Pieces();
   let length = 0;
   return {
     chunks: (async function* () {
@@ -55,7 +67,7 @@ export function sha256Chunks(chunks: AsyncIterable<Uint8Array>): {
       }
     })(),
     length: () => length,
-    digest: () => hash.digest('hex'),
+    digest: () => hash.digest(),
   };
 }
 
@@ -67,7 +79,7 @@ export const nodeDigester: Digester = (algorithm, data) =>
 
 /** The SHA-256 of a file, read in pieces. */
 export async function fileSha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
+  const hash = sha256Pieces();
   forEachFilePiece(file, (piece) => hash.update(piece));
-  return hash.digest('hex');
+  return hash.digest();
 }

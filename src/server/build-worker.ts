@@ -13,7 +13,6 @@
  *
  * One task is with a thread at a time, so a reply needs no tag to say which task it answers.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { checkBase, type BaseCheck } from '../core/archive/base-check.ts';
@@ -21,6 +20,7 @@ import { customizeInstallerParts } from '../core/archive/installer.ts';
 import type { ArchiveFormat, Platform } from '../core/platforms.ts';
 import { CibError, type Problem } from '../core/problems.ts';
 import type { KnownUpdateKey } from '../core/deployment-settings.ts';
+import { sha256Hex } from '../host/hash.ts';
 
 export interface ReadRequest {
   kind: 'read';
@@ -88,7 +88,7 @@ function read({ file }: ReadRequest): Read {
   } finally {
     closeSync(fd);
   }
-  const sha256 = createHash('sha256').update(new Uint8Array(base)).digest('hex');
+  const sha256 = sha256Hex(new Uint8Array(base));
   return { kind: 'read', base, sha256, stamp };
 }
 

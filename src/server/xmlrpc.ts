@@ -18,8 +18,9 @@ import {
 } from './methodcall.ts';
 import {
   MAX_USERS_PER_BUILD,
-  checkConfig,
-  resolveValidConfig,
+  generateMissingKeys,
+  resolveConfig,
+  validateConfig,
   usersWithoutKeys,
   type ResolvedConfig,
 } from '../core/build-config.ts';
@@ -546,8 +547,8 @@ export class XmlRpcShim {
     }
     const { deployment, store } = this.options;
     const input = userData === undefined ? { vessels } : { vessels, user_data: userData };
-    // The deployment settings were checked once, when the server started.
-    const checked = checkConfig(input, deployment);
+    // The deployment settings were checked when the server started (validateConfig keeps that).
+    const checked = validateConfig(input, deployment);
     if (!checked.config) {
       throw new ShimFault(FaultCode.INVALID_PARAMS, faultText(errorsOf(checked.problems)));
     }
@@ -560,12 +561,12 @@ export class XmlRpcShim {
       );
     }
     const pairs = await this.generateKeys(missing, deployment.defaultKeyBits, signal);
-    // Checked just above (the type says so): resolving need not check everything again. It asks
-    // for exactly `missing` keys, which were made above.
-    const { resolved, generated } = await resolveValidConfig(config, deployment, {
+    // Asks for exactly `missing` keys, which were made above.
+    const generated = await generateMissingKeys(config, {
       keyBits: deployment.defaultKeyBits,
       generate: async () => pairs.pop() as KeyPair,
     });
+    const resolved = resolveConfig(config, generated);
     // Nobody is left to receive the generated private keys: store nothing.
     if (signal?.aborted) throw new ClientGone();
     const id = buildId(resolved, sha1Hex);

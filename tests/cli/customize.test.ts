@@ -9,6 +9,7 @@ import {
   extractWithTools,
   RESERVED_KEY_FIXTURE,
   runCib,
+  runCustomize,
   tempDir,
 } from '../support/tools.ts';
 import { testDeployment } from '../support/test-bases.ts';
@@ -29,9 +30,7 @@ function oneOwner(dir: string): string {
 
 /** `cib customize` of `base` into `out` with that configuration. */
 function customizeOneOwner(dir: string, base: string, out: string, env?: NodeJS.ProcessEnv) {
-  return runCib(['customize', '--base', base, '--config', oneOwner(dir), '--out', out], {
-    ...(env ? { env } : {}),
-  });
+  return runCustomize({ base, config: oneOwner(dir), out }, env ? { env } : {});
 }
 
 describe('cib customize', () => {
@@ -45,23 +44,21 @@ describe('cib customize', () => {
       ],
     });
     const out = join(dir, 'seattle_linux.tgz');
-    const run = runCib([
-      'customize',
-      '--base',
-      join(BASES, linux.file),
-      '--config',
-      config,
-      '--out',
-      out,
-      '--platform',
-      'linux',
-      '--expect-sha256',
-      linux.sha256,
-      '--keys-out',
-      join(dir, 'keys'),
-      '--bits',
-      '1024',
-    ]);
+    const run = runCustomize(
+      { base: join(BASES, linux.file), config, out },
+      {
+        args: [
+          '--platform',
+          'linux',
+          '--expect-sha256',
+          linux.sha256,
+          '--keys-out',
+          join(dir, 'keys'),
+          '--bits',
+          '1024',
+        ],
+      },
+    );
     expect(run.stderr).toContain('wrote');
     expect(run.status).toBe(0);
     expect(run.stdout).toBe('');
@@ -132,23 +129,16 @@ describe('cib customize', () => {
       user_data: { owner: { public_key: '3 3233' } },
     });
     const out = join(dir, 'out.tgz');
-    const run = runCib(['customize', '--base', damaged, '--config', config, '--out', out]);
+    const run = runCustomize({ base: damaged, config, out });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain(damaged);
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(['config.json', 'damaged.tgz']);
 
-    const mismatch = runCib([
-      'customize',
-      '--base',
-      join(BASES, linux.file),
-      '--config',
-      config,
-      '--out',
-      out,
-      '--expect-sha256',
-      'f'.repeat(64),
-    ]);
+    const mismatch = runCustomize(
+      { base: join(BASES, linux.file), config, out },
+      { args: ['--expect-sha256', 'f'.repeat(64)] },
+    );
     expect(mismatch.status).toBe(1);
     expect(mismatch.stderr).toMatch(/SHA-256/);
     expect(existsSync(out)).toBe(false);
@@ -157,15 +147,11 @@ describe('cib customize', () => {
   it('reports every configuration problem with its field before touching the base', () => {
     const dir = tempDir();
     const config = configFile(dir, { vessels: [{ percentage: 15, owner: 'x' }] });
-    const run = runCib([
-      'customize',
-      '--base',
-      join(BASES, 'seattle_linux.tgz'),
-      '--config',
+    const run = runCustomize({
+      base: join(BASES, 'seattle_linux.tgz'),
       config,
-      '--out',
-      join(dir, 'o'),
-    ]);
+      out: join(dir, 'o'),
+    });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/vessels\[0\]\.percentage/);
     expect(run.stderr).toMatch(/vessels\[0\]\.owner/);
@@ -190,9 +176,7 @@ describe('cib customize', () => {
     const vesselinfo = `Percent 80\nOwner 3 3233\nUser 17 3233\nPercent 20\nOwner ${RESERVED_KEY_FIXTURE}`;
     for (const base of [pythonBase, join(deployment.dir, 'seattle_linux.tgz')]) {
       const out = join(dir, 'out.tgz');
-      const run = runCib(['customize', '--base', base, '--config', config, '--out', out], {
-        env: deployment.env,
-      });
+      const run = runCustomize({ base, config, out }, { env: deployment.env });
       expect(run.status, run.stderr).toBe(0);
       const expected = await customizeInstaller({
         base: new Uint8Array(readFileSync(base)),
@@ -200,17 +184,10 @@ describe('cib customize', () => {
       });
       expect(readFileSync(out).equals(Buffer.from(expected)), base).toBe(true);
     }
-    const malformed = runCib([
-      'customize',
-      '--base',
-      pythonBase,
-      '--config',
-      config,
-      '--out',
-      join(dir, 'x.tgz'),
-      '--expect-sha256',
-      'abc',
-    ]);
+    const malformed = runCustomize(
+      { base: pythonBase, config, out: join(dir, 'x.tgz') },
+      { args: ['--expect-sha256', 'abc'] },
+    );
     expect(malformed.status).toBe(1);
     expect(malformed.stderr).toMatch(/64 hex digits/);
     expect(existsSync(join(dir, 'x.tgz'))).toBe(false);
@@ -219,8 +196,7 @@ describe('cib customize', () => {
   it('treats bad words as usage errors (exit 2)', () => {
     expect(runCib(['customize', '--config', 'x.json', '--out', 'o']).status).toBe(2);
     expect(
-      runCib(['customize', '--base', 'b', '--config', 'c', '--out', 'o', '--platform', 'beos'])
-        .status,
+      runCustomize({ base: 'b', config: 'c', out: 'o' }, { args: ['--platform', 'beos'] }).status,
     ).toBe(2);
     expect(runCib(['inspect']).status).toBe(2);
     expect(runCib(['customize', '--help']).stdout).toContain('Usage: cib customize');

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, runCib, tempDir } from '../support/tools.ts';
+import { ROOT, runCib, runCustomize, tempDir } from '../support/tools.ts';
 
 let dir: string;
 
@@ -65,46 +65,25 @@ describe('cib inspect on hostile installers', () => {
   });
 });
 
+/** `cib customize` from the hostile base `file`: refused with every sentence, nothing written. */
+function refusesToCustomize(file: string, sentences: string[]): void {
+  const out = join(dir, `out-${file}`);
+  const run = runCustomize({ base: join(dir, file), config: join(dir, 'config.json'), out });
+  for (const sentence of sentences) expect(run.stderr).toContain(sentence);
+  expect(run.status).toBe(1);
+  expect(existsSync(out)).toBe(false);
+  expect(readdirSync(dir).filter((name) => name.includes('out-'))).toEqual([]);
+}
+
 describe('cib customize on an ambiguous base', () => {
   it.each(['dot.tgz', 'symlink.tgz', 'case.zip', 'symlink.zip'])(
     'refuses %s and writes nothing',
-    (file) => {
-      const out = join(dir, `out-${file}`);
-      const run = runCib([
-        'customize',
-        '--base',
-        join(dir, file),
-        '--config',
-        join(dir, 'config.json'),
-        '--out',
-        out,
-      ]);
-      expect(run.stderr).toContain('Strict archive profile');
-      expect(run.status).toBe(1);
-      expect(existsSync(out)).toBe(false);
-      expect(readdirSync(dir).filter((name) => name.includes('out-'))).toEqual([]);
-    },
+    (file) => refusesToCustomize(file, ['Strict archive profile']),
   );
 });
 
 describe('cib customize streaming an append-ready base whose marker hides a vesselinfo', () => {
-  it.each([
-    ['forged-ready.tgz', 'has a "." path component'],
-    ['forged-ready-two.tgz', 'has a "." path component'],
-  ])('refuses %s and writes nothing', (file, sentence) => {
-    const out = join(dir, `streamed-${file}`);
-    const run = runCib([
-      'customize',
-      '--base',
-      join(dir, file),
-      '--config',
-      join(dir, 'config.json'),
-      '--out',
-      out,
-    ]);
-    expect(run.stderr).toContain(sentence);
-    expect(run.stderr).toContain('seattle/./seattle_repy/vesselinfo');
-    expect(run.status).toBe(1);
-    expect(existsSync(out)).toBe(false);
-  });
+  it.each(['forged-ready.tgz', 'forged-ready-two.tgz'])('refuses %s and writes nothing', (file) =>
+    refusesToCustomize(file, ['has a "." path component', 'seattle/./seattle_repy/vesselinfo']),
+  );
 });

@@ -205,6 +205,47 @@ describe('cib vesselinfo', () => {
     expect(ok.stdout).toBe(`Percent 70\nOwner ${KEY_A}\nPercent 30\nOwner ${KEY_C}\n`);
     expect(cib('vesselinfo', '--config', seventy, '--reserved-share', 'x').code).toBe(2);
   });
+
+  it('checks the settings once, each problem naming the option or the variable the person set', () => {
+    const seventy = file(
+      'seventy-settings.json',
+      JSON.stringify({
+        vessels: [{ percentage: 70, owner: 'alex' }],
+        user_data: { alex: { public_key: KEY_A } },
+      }),
+    );
+    const byOption = cib('vesselinfo', '--config', seventy, '--reserved-share', '15');
+    expect(byOption.code).toBe(1);
+    expect(byOption.stderr).toBe(
+      '--reserved-share: The reserved share must be a multiple of 10 from 0 to 90, not 15.\n',
+    );
+
+    const inEnv = (env: NodeJS.ProcessEnv, ...args: string[]) => {
+      const run = runCib(['vesselinfo', '--config', seventy, ...args], {
+        env: { ...cleanEnv(), ...env },
+      });
+      return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+    };
+    const byVariable = inEnv({ RESERVED_SHARE: '15', DEFAULT_KEY_BITS: '1000' });
+    expect(byVariable.code).toBe(1);
+    expect(byVariable.stderr.split('\n')).toEqual([
+      'RESERVED_SHARE: The reserved share must be a multiple of 10 from 0 to 90, not 15.',
+      expect.stringMatching(/^DEFAULT_KEY_BITS: The default key size must be one of /),
+      '',
+    ]);
+    // The option replaces the variable, which is then never checked.
+    expect(inEnv({ RESERVED_SHARE: '15' }, '--reserved-share', '30').code).toBe(0);
+
+    const badKey = file('bad-reserved.publickey', 'nope\n');
+    const byKeyFile = cib('vesselinfo', '--config', seventy, '--reserved-key', badKey);
+    expect(byKeyFile.code).toBe(1);
+    expect(byKeyFile.stderr).toMatch(
+      new RegExp(`^--reserved-key ${badKey}: The reserved key is not a valid Seattle public key: `),
+    );
+    const missing = inEnv({ RESERVED_KEY_FILE: join(dir, 'nowhere') });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^RESERVED_KEY_FILE: cannot read .*nowhere \(ENOENT\)/);
+  });
 });
 
 describe('cib check-vesselinfo and the Python reader', () => {

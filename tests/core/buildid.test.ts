@@ -2,7 +2,8 @@ import { sha1 } from '@noble/hashes/legacy.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import { BUILD_ID_PATTERN, buildId, buildIdInput, canonicalJson } from '../../src/core/buildid.ts';
-import { resolveConfig, type ResolvedConfig } from '../../src/core/build-config.ts';
+import type { ResolvedConfig } from '../../src/core/build-config.ts';
+import { resolveValid } from '../support/resolve.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { sha1Hex } from '../../src/host/hash.ts';
 
@@ -32,6 +33,21 @@ describe('buildId', () => {
       `{"publicKeys":{"alex":"${KEY_A}","bob":"${KEY_B}"},"reservedKey":"${RESERVED}","reservedShare":20,` +
         `"vessels":[{"owner":"alex","percentage":60,"users":["bob"]},{"owner":"bob","percentage":20,"users":[]}]}`,
     );
+  });
+
+  it('gives the example of docs/formats.md#build-id, literally', async () => {
+    const { resolved } = await resolveValid(
+      {
+        vessels: [{ percentage: 80, owner: 'alex', users: ['bob', 'bob'] }],
+        user_data: { alex: { public_key: '3 0055' }, bob: { public_key: '5 77' } },
+      },
+      { reservedShare: 20, reservedKey: '7 91' },
+    );
+    expect(buildIdInput(resolved)).toBe(
+      '{"publicKeys":{"alex":"3 55","bob":"5 77"},"reservedKey":"7 91","reservedShare":20,"vessels":[{"owner":"alex","percentage":80,"users":["bob"]}]}',
+    );
+    expect(buildId(resolved)).toBe('04fcbd1100cee5a98ce4fc535ec3f0cf9a5e00eb');
+    expect(buildId(resolved, sha1Hex)).toBe('04fcbd1100cee5a98ce4fc535ec3f0cf9a5e00eb');
   });
 
   it('gives equal configurations equal ids whatever the key order of the objects', () => {
@@ -68,7 +84,7 @@ describe('buildId', () => {
   });
 
   it('never covers private keys', async () => {
-    const { resolved, generated } = await resolveConfig(
+    const { resolved, generated } = await resolveValid(
       { vessels: [{ percentage: 80, owner: 'alex' }] },
       { reservedShare: 20, reservedKey: RESERVED },
       { generate: () => generateKeyPair(1024) },

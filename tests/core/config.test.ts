@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkUserNames,
+  generateMissingKeys,
   MAX_USERS_PER_BUILD,
   resolveConfig,
   userNamesOf,
@@ -8,10 +9,12 @@ import {
   validateConfig,
   validateSettings,
   type ReservedSettings,
+  type ValidConfig,
 } from '../../src/core/build-config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { parsePrivateKey, parsePublicKey, privateKeyMatches } from '../../src/core/keys.ts';
 import { CibError, errorsOf, type Problem } from '../../src/core/problems.ts';
+import { thrownBy } from '../support/thrown.ts';
 
 // Keys only need to satisfy Seattle's rule (positive, e < n); a 2048-bit n avoids the weak warning.
 const KEY_A = `65537 ${2n ** 2047n + 12345n}`;
@@ -371,13 +374,12 @@ describe('hostile sizes', () => {
   });
 });
 
-describe('resolveConfig', () => {
+describe('generateMissingKeys and resolveConfig', () => {
   it('generates real key pairs only for users without a public key and returns them apart', async () => {
     const config = validateConfig(VALID, SETTINGS).config!;
     expect(usersWithoutKeys(config)).toEqual(['bob', 'carl']);
-    const { resolved, generated } = await resolveConfig(config, SETTINGS, {
-      generate: fastGenerate,
-    });
+    const generated = await generateMissingKeys(config, { generate: fastGenerate });
+    const resolved = resolveConfig(config, generated);
     expect(Object.keys(generated).sort()).toEqual(['bob', 'carl']);
     expect(Object.keys(resolved.publicKeys)).toEqual(['alex', 'bob', 'carl', 'darren']);
     expect(resolved.publicKeys.alex).toBe(KEY_A);
@@ -403,17 +405,20 @@ describe('resolveConfig', () => {
 
   it('generates a key for a user_data entry without public_key, with the requested size', async () => {
     const bitsSeen: number[] = [];
-    const { generated } = await resolveConfig(
+    const config = validateConfig(
       { vessels: [{ percentage: 80, owner: 'alex' }], user_data: { alex: {} } },
       SETTINGS,
-      { keyBits: 1024, generate: (bits) => (bitsSeen.push(bits), generateKeyPair(bits)) },
-    );
+    ).config!;
+    const generated = await generateMissingKeys(config, {
+      keyBits: 1024,
+      generate: (bits) => (bitsSeen.push(bits), generateKeyPair(bits)),
+    });
     expect(Object.keys(generated)).toEqual(['alex']);
     expect(bitsSeen).toEqual([1024]);
   });
 
   it('de-duplicates users first-seen, canonicalises keys and drops unused user_data', async () => {
-    const { resolved, generated } = await resolveConfig(
+    const config = validateConfig(
       {
         vessels: [{ percentage: 80, owner: 'alex', users: ['bob', 'alex', 'bob'] }],
         user_data: {
@@ -423,7 +428,9 @@ describe('resolveConfig', () => {
         },
       },
       { reservedShare: 20, reservedKey: ` ${RESERVED} ` },
-    );
+    ).config!;
+    const generated = await generateMissingKeys(config);
+    const resolved = resolveConfig(config, generated);
     expect(generated).toEqual({});
     expect(resolved).toEqual({
       vessels: [{ percentage: 80, owner: 'alex', users: ['bob', 'alex'] }],
@@ -433,18 +440,32 @@ describe('resolveConfig', () => {
     });
   });
 
-  it('throws a CibError with every error for an invalid configuration', async () => {
-    const bad = { vessels: [{ percentage: 15, owner: 'x' }] } as never;
-    const error = await resolveConfig(bad, SETTINGS, { generate: fastGenerate }).catch(
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(CibError);
-    expect(codes((error as CibError).problems)).toEqual(
-      expect.arrayContaining([
-        'vessel.percentage.step',
-        'user.name.invalid',
-        'config.vessels.total',
-      ]),
+  it('takes only what validateConfig made: a cast or a copy is refused, the original is frozen', async () => {
+    const forged = { vessels: [{ percentage: 15, owner: 'x' }] } as unknown as ValidConfig;
+    const copy = { ...validateConfig(VALID, SETTINGS).config! };
+    for (const attempt of [() => resolveConfig(forged), () => resolveConfig(copy)]) {
+      const error = thrownBy(attempt);
+      expect(error).toBeInstanceOf(CibError);
+      expect(codes((error as CibError).problems)).toEqual(['config.unchecked']);
+    }
+    const refused = await generateMissingKeys(forged).catch((e: unknown) => e);
+    expect(codes((refused as CibError).problems)).toEqual(['config.unchecked']);
+    const valid = validateConfig(VALID, SETTINGS).config!;
+    expect(() => valid.vessels.push({ percentage: 10, owner: 'eve' })).toThrow(TypeError);
+    expect(() => (valid.vessels[0]!.percentage = 70)).toThrow(TypeError);
+  });
+
+  it('resolves under the settings the configuration was checked against', () => {
+    const settings = { reservedShare: 30, reservedKey: RESERVED };
+    const config = validateConfig(
+      { vessels: [{ percentage: 70, owner: 'alex' }], user_data: { alex: { public_key: KEY_A } } },
+      settings,
+    ).config!;
+    settings.reservedShare = 20;
+    expect(resolveConfig(config).reservedShare).toBe(30);
+    expect(codes(validateConfig(VALID, settings).problems)).toEqual([]);
+    expect(codes(validateConfig(VALID, { ...settings, reservedShare: 100 }).problems)).toContain(
+      'settings.reserved-share.invalid',
     );
   });
 });

@@ -9,6 +9,7 @@ import {
   findAppendedVesselinfo,
   readExeVesselinfo,
 } from '../../src/core/archive/exe.ts';
+import { thrownBy } from '../support/thrown.ts';
 
 const VESSELINFO = 'Percent 80\nOwner 65537 1234567\nUser 65537 7654321\nPercent 20\nOwner 3 3233';
 const OTHER_VESSELINFO = 'Percent 80\nOwner 17 9999\nPercent 20\nOwner 3 3233';
@@ -115,22 +116,16 @@ describe('customizeExe', () => {
   });
 
   it('refuses a file that is not an executable', () => {
-    try {
-      customizeExe(new TextEncoder().encode('PK\u0003\u0004 a zip, not an exe'), VESSELINFO);
-      expect.unreachable();
-    } catch (error) {
-      expect((error as CibError).code).toBe('base.exe.not-executable');
-    }
+    const error = thrownBy(() =>
+      customizeExe(new TextEncoder().encode('PK\u0003\u0004 a zip, not an exe'), VESSELINFO),
+    );
+    expect((error as CibError).code).toBe('base.exe.not-executable');
   });
 
   it('refuses an executable cut short before the end of its sections', () => {
     const base = fakeExe();
-    try {
-      customizeExe(base.subarray(0, base.length - 100), VESSELINFO);
-      expect.unreachable();
-    } catch (error) {
-      expect((error as CibError).code).toBe('base.exe.truncated');
-    }
+    const error = thrownBy(() => customizeExe(base.subarray(0, base.length - 100), VESSELINFO));
+    expect((error as CibError).code).toBe('base.exe.truncated');
   });
 });
 

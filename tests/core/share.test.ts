@@ -2,7 +2,8 @@ import { deflateSync } from 'fflate';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildId } from '../../src/core/buildid.ts';
-import { resolveConfig, type ResolvedConfig } from '../../src/core/build-config.ts';
+import type { ResolvedConfig } from '../../src/core/build-config.ts';
+import { resolveValid } from '../support/resolve.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { decodeShare, encodeShare } from '../../src/core/share.ts';
 
@@ -31,6 +32,20 @@ function shareOf(payload: unknown): string {
 }
 
 describe('share codec', () => {
+  it('encodes the example of docs/formats.md#share-links, literally', async () => {
+    const settings = { reservedShare: 20, reservedKey: '7 91' };
+    const { resolved } = await resolveValid(
+      {
+        vessels: [{ percentage: 80, owner: 'alex', users: ['bob', 'bob'] }],
+        user_data: { alex: { public_key: '3 0055' }, bob: { public_key: '5 77' } },
+      },
+      settings,
+    );
+    const code = '1.q1YqU7KKjrYw0FFKzEmtUNKJVkrKT1KKjY3VUcpWsqqGiFopGSuYmirpgOWslEwVzM2VamsB';
+    expect(encodeShare(resolved)).toBe(code);
+    expect(decodeShare(code, settings).resolved).toEqual(resolved);
+  });
+
   it('round-trips a configuration into a URL-safe string starting with the version', () => {
     const text = encodeShare(BASE);
     expect(text).toMatch(/^1\.[A-Za-z0-9_-]+$/);
@@ -67,7 +82,7 @@ describe('share codec', () => {
   });
 
   it('keeps a typical 2-user build with 2048-bit keys short enough for a link and a QR code', async () => {
-    const { resolved } = await resolveConfig(
+    const { resolved } = await resolveValid(
       { vessels: [{ percentage: 80, owner: 'owner', users: ['user'] }] },
       { reservedShare: 20, reservedKey: RESERVED },
       { generate: () => generateKeyPair(2048) },

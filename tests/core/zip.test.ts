@@ -19,6 +19,7 @@ import {
   listZipEntries,
   readZipFile,
 } from '../../src/core/archive/zip.ts';
+import { thrownBy } from '../support/thrown.ts';
 
 const VESSELINFO = 'Percent 80\nOwner 65537 1234567\nUser 65537 7654321\nPercent 20\nOwner 3 3233';
 const OTHER_VESSELINFO = 'Percent 80\nOwner 17 9999\nPercent 20\nOwner 3 3233';
@@ -389,11 +390,9 @@ describe('customizeZip refusing bad bases', () => {
       'base.zip.end-record-missing',
     );
     expect(codeOf(new Uint8Array(0))).toBe('base.zip.end-record-missing');
-    try {
-      customizeZip(noise(1000, 1), VESSELINFO);
-    } catch (error) {
-      expect((error as CibError).message).toContain('truncated or not a zip');
-    }
+    const error = thrownBy(() => customizeZip(noise(1000, 1), VESSELINFO));
+    expect(error).toBeInstanceOf(CibError);
+    expect((error as CibError).message).toContain('truncated or not a zip');
   });
 
   it('refuses every truncation with a base.zip code', () => {

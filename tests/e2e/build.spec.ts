@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import {
+  countBaseRequests,
   dragAndDrop,
   downloadBy,
   expectedVesselinfo,
@@ -286,10 +287,7 @@ test('a clearinghouse link with a platform starts that download, and a second bu
 }) => {
   const owner = opensslKey(1024);
   const user = opensslKey(1024);
-  const baseRequests: string[] = [];
-  page.on('request', (r) => {
-    if (r.url().endsWith('/seattle_linux.tgz')) baseRequests.push(r.url());
-  });
+  const baseRequests = countBaseRequests(page, 'seattle_linux.tgz');
   const query = new URLSearchParams({
     owner: owner.seattle,
     user: user.seattle,

@@ -146,6 +146,21 @@ export function recordRequests(page: Page): string[] {
 }
 
 /**
+ * The base installers the page fetches, by file name (`seattle_linux.tgz`), in order: for the
+ * tests that a base is fetched once, or only the visitor's platform's. Pass `file` to count one.
+ */
+export function countBaseRequests(page: Page, file?: string): string[] {
+  const seen: string[] = [];
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    const name = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
+    if (!url.pathname.includes('/base-installers/seattle_')) return;
+    if (file === undefined || name === file) seen.push(name);
+  });
+  return seen;
+}
+
+/**
  * HTML5 drag and drop with real mouse moves: Chromium starts a drag only after the pointer moves
  * with the button held, and fires dragover/drop only while the pointer is over the target.
  */

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import sirv from 'sirv';
+import { staticFiles } from '../support/static-files.ts';
 
 export interface Served {
   /** The page's address, ending in `/`. */
@@ -23,7 +23,7 @@ export async function serveFolders(
 ): Promise<Served & { base: string }> {
   const handlers = Object.entries(mounts).map(([prefix, dir]) => ({
     prefix,
-    serve: sirv(resolve(dir), { dev: true }),
+    serve: staticFiles(resolve(dir)),
   }));
   const server: Server = createServer((req, res) => {
     const notFound = () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks a Seattle RSA key pair mathematically (spec section 4), independently of our TypeScript.
+"""Checks a Seattle RSA key pair mathematically (docs/formats.md#keys), independently of our TypeScript.
 
 Usage:
   check_keypair.py --public FILE --private FILE        (NAME.publickey / NAME.privatekey)

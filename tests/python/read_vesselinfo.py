@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads a vesselinfo file the way the node-side installer does (spec section 3).
+"""Reads a vesselinfo file the way the node-side installer does (docs/formats.md#vesselinfo).
 
 Usage: read_vesselinfo.py FILE
 
@@ -20,7 +20,7 @@ class VesselinfoError(Exception):
 
 
 def parse_key(text, line_number):
-    """Seattle's rule (spec section 4): two positive decimal integers "e n" with e < n."""
+    """Seattle's rule (docs/formats.md#keys): two positive decimal integers "e n" with e < n."""
     parts = text.split(" ")
     if len(parts) != 2 or not all(p.isdigit() and p.isascii() for p in parts):
         raise VesselinfoError("line %d: not a public key \"e n\"" % line_number)

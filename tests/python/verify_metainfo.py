@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent check of a Seattle `metainfo` file (spec section 9), Python 3 standard library only.
+"""Independent check of a Seattle `metainfo` file (docs/formats.md#signed-metainfo), Python 3 standard library only.
 
 Usage: verify_metainfo.py METAINFO PUBLICKEY_FILE [--tree SEATTLE_REPY_DIR]
        verify_metainfo.py --archive INSTALLER [--known PUBLICKEY_FILE]...
@@ -10,7 +10,7 @@ Checks that
     0x01 + SHA-1(everything before the last "!");
   * every list line is `<path> <sha1 hex> <size>`;
   * with --tree: each listed file exists with that SHA-1 and size, and every file of the tree that
-    spec section 9 says must be listed (all but *.pyc, *.swp, *_repy.py, metainfo) is listed.
+    docs/formats.md#signed-metainfo says must be listed (all but *.pyc, *.swp, *_repy.py, metainfo) is listed.
     `vesselinfo` may be present unlisted: customisation adds it after signing.
 
 With --archive, reads a .tgz (tarfile) or .zip (zipfile) installer and prints one JSON object

@@ -8,7 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeMethodCall } from '@foxglove/xmlrpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../src/core/build-config.ts';
+import { resolveValid } from '../support/resolve.ts';
 import { parseManifest, type BaseManifestEntry } from '../../src/core/manifest.ts';
 import { renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import { readTree, extractWithTools, ROOT, runCib, tempDir } from '../support/tools.ts';
@@ -78,7 +78,7 @@ describe('one folder of bases for the page and the server', () => {
         clearinghouse: { public_key: '3 1000003' },
       },
     };
-    const { resolved } = await resolveConfig(config, server.settings.deployment);
+    const { resolved } = await resolveValid(config, server.settings.deployment);
     const call = await fetch(`${server.origin}/xmlrpc/`, {
       method: 'POST',
       headers: { 'Content-Type': 'text/xml' },

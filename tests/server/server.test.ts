@@ -11,10 +11,10 @@ import { customizeInstaller } from '../../src/core/archive/installer.ts';
 import { buildId } from '../../src/core/buildid.ts';
 import {
   MAX_USERS_PER_BUILD,
-  resolveConfig,
   validateConfig,
   type BuildConfig,
 } from '../../src/core/build-config.ts';
+import { resolveValid } from '../support/resolve.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { fingerprint } from '../../src/core/keys.ts';
 import { describeProblems, errorsOf } from '../../src/core/problems.ts';
@@ -52,7 +52,7 @@ function coreMessage(config: unknown): string {
 }
 
 async function resolvedOf(config: BuildConfig) {
-  return (await resolveConfig(config, server.settings.deployment)).resolved;
+  return (await resolveValid(config, server.settings.deployment)).resolved;
 }
 
 function allRecordText(dataDir = server.dataDir): string {

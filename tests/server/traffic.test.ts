@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customizeInstaller } from '../../src/core/archive/installer.ts';
-import { resolveConfig } from '../../src/core/build-config.ts';
+import { resolveValid } from '../support/resolve.ts';
 import { renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import { MAX_LOGGED_PATH } from '../../src/server/app.ts';
 import { MAX_FAULT_CHARS, MAX_QUOTED } from '../../src/server/xmlrpc.ts';
@@ -293,7 +293,7 @@ describe('installers built in worker threads, with a bound', () => {
     );
     for (const [i, got] of all.entries()) {
       const owner = `owner${String(i).padStart(5, '0')}`;
-      const { resolved } = await resolveConfig(
+      const { resolved } = await resolveValid(
         {
           vessels: [{ percentage: 80, owner }],
           user_data: { [owner]: { public_key: '3 1000003' } },

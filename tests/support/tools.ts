@@ -35,6 +35,26 @@ export function runCib(
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
+/** `cib customize --base BASE --config CONFIG --out OUT`, with any further arguments. */
+export function runCustomize(
+  files: { base: string; config: string; out: string },
+  options: { env?: NodeJS.ProcessEnv; args?: string[] } = {},
+): Run {
+  return runCib(
+    [
+      'customize',
+      '--base',
+      files.base,
+      '--config',
+      files.config,
+      '--out',
+      files.out,
+      ...(options.args ?? []),
+    ],
+    options.env ? { env: options.env } : {},
+  );
+}
+
 export function tempDir(prefix = 'cib-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

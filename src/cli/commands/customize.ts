@@ -1,6 +1,5 @@
 // This module loads only what splicing an already checked append-ready base needs; the walk,
 // the compressor and the zip and exe code are imported when a run needs them.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { checkSha256, normalizeSha256, resolveFormat } from '../../core/archive/format.ts';
@@ -31,7 +30,7 @@ import {
   writePiecesAtomic,
   writeStreamAtomic,
 } from '../../host/files.ts';
-import { fileSha256 } from '../../host/hash.ts';
+import { fileSha256, sha256Pieces } from '../../host/hash.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 import { printErr } from '../output.ts';
 
@@ -295,7 +294,7 @@ async function spliceTgzFile(
   }
   const cut = at;
   const [member, end] = spliceMembers(cut, vesselinfo);
-  const hash = createHash('sha256');
+  const hash = sha256Pieces();
   let read = 0;
   let tailSeen = true;
   const written = await writePiecesAtomic(
@@ -312,7 +311,7 @@ async function spliceTgzFile(
     },
     async () => {
       if (read !== size || !tailSeen) throw new Error(`${baseFile} changed while it was read.`);
-      checkSha256(hash.digest('hex'), expectSha256);
+      checkSha256(hash.digest(), expectSha256);
       await beforeRename();
     },
   );

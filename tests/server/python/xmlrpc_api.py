@@ -1,4 +1,4 @@
-"""The clearinghouse's exact call (spec section 6), the old service's negative cases and the
+"""The clearinghouse's exact call (docs/formats.md#xml-rpc-api), the old service's negative cases and the
 get_urls round trip, through Python's own xmlrpc.client. Usage: xmlrpc_api.py XMLRPC_URL
 OWNER_PUBLIC_KEY USER_PUBLIC_KEY. Prints one JSON object with what the server answered."""
 import json
