@@ -68,13 +68,15 @@ import { generateKeyPair } from '../src/core/keygen.ts';
 import { PROJECT_ROOT } from '../src/node/deployment.ts';
 import { median } from './stats.ts';
 import { syntheticBases } from './synthetic.ts';
+import { summariseTrace } from './trace-summary.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 /** First builds over the throttled link (each waits some 2.5 s for the base). */
 const LINK_RUNS = Number(process.env.BENCH_LINK_RUNS ?? 3);
 const FIRST_RUNS = Number(process.env.BENCH_FIRST_RUNS ?? 2 * RUNS - 1);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const DIST = resolve(PROJECT_ROOT, 'dist');
+/** `BENCH_DIST`: another build of the page (an unminified one, for readable profiles). */
+const DIST = resolve(PROJECT_ROOT, process.env.BENCH_DIST ?? 'dist');
 const OUT = resolve(PROJECT_ROOT, 'bench/browser.json');
 const LINUX_BUTTON = 'Download seattle_linux.tgz';
 
@@ -169,7 +171,10 @@ async function serve(dir: string, throttle = false): Promise<{ server: Server; u
 const TASK_PROBE = `(() => {
   const probe = { longTasks: [], gap: 0, last: performance.now(), clickAt: 0 };
   globalThis.__benchProbe = probe;
-  addEventListener('click', () => (probe.clickAt = performance.timeOrigin + performance.now()), true);
+  addEventListener('click', () => {
+    probe.clickAt = performance.timeOrigin + performance.now();
+    performance.mark('bench-click');
+  }, true);
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) probe.longTasks.push(entry.duration);
   }).observe({ type: 'longtask', buffered: true });
@@ -423,10 +428,75 @@ function loadText(): string {
 const loadBefore = loadText();
 const underLoad = loadavg()[0]! >= cpus().length / 2;
 
+/**
+ * `BENCH_TRACE=<file>`: instead of the benchmark, one first build on loopback and one over the
+ * link, each with Chromium's tracing on (the V8 sampling profiler of every thread: the page, its
+ * worker, the inflate pool), written to `<file>-loopback.json` and `<file>-50mbit.json` with a
+ * summary of where each thread's time went from click to saved file (bench/trace-summary.ts).
+ */
+async function traceFirstBuilds(browser: Browser, urls: Record<string, string>, file: string) {
+  const [owner, user] = await Promise.all([generateKeyPair(2048), generateKeyPair(2048)]);
+  const hash = clearinghouseHash({ owner: owner.publicKey, users: [user.publicKey] });
+  for (const [name, url] of Object.entries(urls)) {
+    const context = await browser.newContext({ acceptDownloads: true });
+    await context.addInitScript({ content: TASK_PROBE });
+    const page = await context.newPage();
+    const path = `${file}-${name}.json`;
+    await browser.startTracing(page, {
+      path,
+      categories: [
+        'toplevel',
+        'v8',
+        'v8.execute',
+        'disabled-by-default-v8.cpu_profiler',
+        'blink.user_timing',
+        'devtools.timeline',
+        'disabled-by-default-devtools.timeline',
+      ],
+    });
+    await page.goto(url + hash);
+    const sample = await clickAndSave(page);
+    await browser.stopTracing();
+    const timing = (await workerTimings(page)).find((t) => t.url.endsWith('/seattle_linux.tgz'));
+    await context.close();
+    const trace = JSON.parse(readFileSync(path, 'utf8')) as {
+      traceEvents: { name: string; ts: number }[];
+    };
+    const click = trace.traceEvents.find((e) => e.name === 'bench-click');
+    const from = click?.ts ?? 0;
+    const to = from + sample.savedMs * 1000;
+    console.log(
+      JSON.stringify(
+        {
+          run: name,
+          saved_ms: round(sample.savedMs),
+          longest_task_ms: round(sample.longestTask),
+          breakdown: breakdown(sample, timing),
+          pool: timing?.pool,
+          threads: summariseTrace(trace as never, click ? { from, to } : undefined),
+        },
+        null,
+        1,
+      ),
+    );
+  }
+}
+
 const site = stageSite();
 const { server, url } = await serve(site);
 const slow = await serve(site, true);
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+if (process.env.BENCH_TRACE) {
+  try {
+    await traceFirstBuilds(browser, { loopback: url, '50mbit': slow.url }, process.env.BENCH_TRACE);
+  } finally {
+    await browser.close();
+    server.close();
+    slow.server.close();
+    rmSync(site, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 try {
   const initial = await initialJsGzipKb(browser, url);
   const build = await buildLinux(browser, url);

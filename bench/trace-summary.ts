@@ -1,0 +1,191 @@
+/**
+ * Reads a Chromium trace (the JSON `browser.startTracing` writes, with the V8 sampling profiler's
+ * category on) and says where each thread's time went between two wall-clock moments: for every
+ * renderer thread (the page's main thread, its worker, the inflate pool's threads), its tasks'
+ * wall and CPU time, and the functions the profiler's samples fell in most. Used by
+ * `BENCH_TRACE=<file> npm run bench:browser` (bench/browser.ts) to profile one first build.
+ */
+
+interface TraceEvent {
+  name: string;
+  cat?: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  tdur?: number;
+  id?: string;
+  args?: {
+    name?: string;
+    data?: {
+      startTime?: number;
+      cpuProfile?: {
+        nodes?: {
+          id: number;
+          callFrame: { functionName: string; url?: string; lineNumber?: number };
+          parent?: number;
+        }[];
+        samples?: number[];
+      };
+      timeDeltas?: number[];
+    };
+  };
+}
+
+export interface ThreadSummary {
+  thread: string;
+  /** Sum of the thread's top-level tasks' wall time in the window (ms). */
+  taskMs: number;
+  /** Their CPU time (ms): the rest of `taskMs` the thread waited for a core. */
+  cpuMs: number;
+  /** The longest task (ms). */
+  longestTaskMs: number;
+  /** Named trace events (native work: inflating, digests, garbage collection) as [name, count, wall ms, CPU ms]. */
+  events: [string, number, number, number][];
+  /** Sampled time by function (self time, ms), most first. */
+  functions: [string, number][];
+  /** Sampled time by the top-most of our own script's frames on the stack (inclusive), most first. */
+  ours: [string, number][];
+}
+
+function label(frame: { functionName: string; url?: string; lineNumber?: number }): string {
+  const file = frame.url ? frame.url.replace(/^.*\//, '') : '';
+  return `${frame.functionName || '(anonymous)'}${file ? ` ${file}:${(frame.lineNumber ?? 0) + 1}` : ''}`;
+}
+
+/**
+ * Per-thread summaries of `trace` between `from` and `to` (microseconds on the trace's clock), for
+ * threads whose name matches `threads`; top `top` functions each.
+ */
+export function summariseTrace(
+  trace: { traceEvents: TraceEvent[] } | TraceEvent[],
+  window?: { from: number; to: number },
+  top = 15,
+): ThreadSummary[] {
+  const events = Array.isArray(trace) ? trace : trace.traceEvents;
+  const names = new Map<string, string>();
+  const processes = new Map<number, string>();
+  for (const e of events) {
+    if (e.ph !== 'M') continue;
+    if (e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args?.name ?? '');
+    if (e.name === 'process_name') processes.set(e.pid, e.args?.name ?? '');
+  }
+  const inside = (ts: number) => !window || (ts >= window.from && ts <= window.to);
+  const tasks = new Map<string, { wall: number; cpu: number; longest: number }>();
+  const named = new Map<string, Map<string, [number, number, number]>>();
+  for (const e of events) {
+    if (e.ph !== 'X' || !e.dur) continue;
+    if (inside(e.ts) && /devtools\.timeline|blink/.test(e.cat ?? '') && !/RunTask/.test(e.name)) {
+      const key = `${e.pid}:${e.tid}`;
+      const map = named.get(key) ?? new Map<string, [number, number, number]>();
+      named.set(key, map);
+      const n = map.get(e.name) ?? [0, 0, 0];
+      n[0] += 1;
+      n[1] += e.dur / 1000;
+      n[2] += (e.tdur ?? 0) / 1000;
+      map.set(e.name, n);
+    }
+    if (e.name !== 'ThreadControllerImpl::RunTask') continue;
+    if (!inside(e.ts)) continue;
+    const key = `${e.pid}:${e.tid}`;
+    const t = tasks.get(key) ?? { wall: 0, cpu: 0, longest: 0 };
+    t.wall += e.dur / 1000;
+    t.cpu += (e.tdur ?? 0) / 1000;
+    t.longest = Math.max(t.longest, e.dur / 1000);
+    tasks.set(key, t);
+  }
+  // Profiles: 'Profile' gives the start time, 'ProfileChunk's the nodes, samples and deltas.
+  interface Prof {
+    key: string;
+    time: number;
+    nodes: Map<number, { frame: string; ours: boolean; parent?: number }>;
+    self: Map<string, number>;
+    inclusive: Map<string, number>;
+    pending: { node: number; time: number }[];
+  }
+  const profiles = new Map<string, Prof>();
+  for (const e of events) {
+    if (e.name === 'Profile' && e.id) {
+      profiles.set(e.id, {
+        key: `${e.pid}:${e.tid}`,
+        time: e.args?.data?.startTime ?? e.ts,
+        nodes: new Map(),
+        self: new Map(),
+        inclusive: new Map(),
+        pending: [],
+      });
+    }
+    if (e.name !== 'ProfileChunk' || !e.id) continue;
+    const profile = profiles.get(e.id);
+    if (!profile) continue;
+    const data = e.args?.data;
+    for (const node of data?.cpuProfile?.nodes ?? []) {
+      const url = node.callFrame.url ?? '';
+      profile.nodes.set(node.id, {
+        frame: label(node.callFrame),
+        ours: /\/assets\//.test(url),
+        ...(node.parent !== undefined ? { parent: node.parent } : {}),
+      });
+    }
+    const samples = data?.cpuProfile?.samples ?? [];
+    const deltas = data?.timeDeltas ?? [];
+    for (let i = 0; i < samples.length; i++) {
+      profile.time += deltas[i] ?? 0;
+      profile.pending.push({ node: samples[i]!, time: profile.time });
+    }
+  }
+  const summaries: ThreadSummary[] = [];
+  const byThread = new Map<string, Prof[]>();
+  for (const p of profiles.values()) byThread.set(p.key, [...(byThread.get(p.key) ?? []), p]);
+  const keys = new Set([...tasks.keys(), ...byThread.keys()]);
+  for (const key of keys) {
+    const pid = Number(key.split(':')[0]);
+    const process = processes.get(pid) ?? String(pid);
+    const self = new Map<string, number>();
+    const ours = new Map<string, number>();
+    for (const profile of byThread.get(key) ?? []) {
+      const samples = profile.pending.sort((a, b) => a.time - b.time);
+      for (let i = 0; i < samples.length - 1; i++) {
+        const { node, time } = samples[i]!;
+        if (!inside(time)) continue;
+        const ms = (samples[i + 1]!.time - time) / 1000;
+        if (ms > 50) continue; // a gap in sampling, not time spent
+        const n = profile.nodes.get(node);
+        if (!n) continue;
+        if (n.frame.startsWith('(idle)')) continue;
+        self.set(n.frame, (self.get(n.frame) ?? 0) + ms);
+        // The innermost frame of our own code on the stack.
+        let at: number | undefined = node;
+        while (at !== undefined) {
+          const f = profile.nodes.get(at);
+          if (!f) break;
+          if (f.ours) {
+            ours.set(f.frame, (ours.get(f.frame) ?? 0) + ms);
+            break;
+          }
+          at = f.parent;
+        }
+      }
+    }
+    const t = tasks.get(key) ?? { wall: 0, cpu: 0, longest: 0 };
+    const sorted = (m: Map<string, number>) =>
+      [...m.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, top)
+        .map(([k, v]) => [k, Math.round(v * 10) / 10] as [string, number]);
+    summaries.push({
+      thread: `${process} ${names.get(key) ?? key} (${key})`,
+      taskMs: Math.round(t.wall),
+      cpuMs: Math.round(t.cpu),
+      longestTaskMs: Math.round(t.longest),
+      events: [...(named.get(key) ?? new Map<string, [number, number, number]>()).entries()]
+        .sort((a, b) => b[1][1] - a[1][1])
+        .slice(0, top)
+        .map(([name, [n, wall, cpu]]) => [name, n, Math.round(wall), Math.round(cpu)]),
+      functions: sorted(self),
+      ours: sorted(ours),
+    });
+  }
+  return summaries.filter((s) => s.taskMs > 5 || s.functions.length > 0);
+}
