@@ -1,19 +1,45 @@
 import js from '@eslint/js';
 import ts from 'typescript-eslint';
 import svelte from 'eslint-plugin-svelte';
+import boundaries from 'eslint-plugin-boundaries';
 import globals from 'globals';
+import { builtinModules } from 'node:module';
 
-const nodeBuiltins = [
-  'node:*',
-  'fs',
-  'path',
-  'os',
-  'crypto',
-  'child_process',
-  'stream',
-  'http',
-  'url',
+/**
+ * The layers (README.md, "Layout"): each folder and the folders it may import from. Anything else
+ * of ours, by a static import, an export or a dynamic `import()`, is refused. Node's built-ins are
+ * refused where `node` is false: those layers run in the browser too.
+ */
+const LAYERS = {
+  core: { mayImport: [], node: false },
+  host: { mayImport: ['core'], node: true },
+  worker: { mayImport: ['core'], node: false },
+  sw: { mayImport: ['core'], node: false },
+  cli: { mayImport: ['core', 'host'], node: true },
+  server: { mayImport: ['core', 'host'], node: true },
+  app: { mayImport: ['core', 'worker'], node: false },
+  // Tests, benchmarks and scripts sit outside the product: they may use it, it never uses them.
+  tests: {
+    mayImport: ['core', 'host', 'worker', 'sw', 'cli', 'server', 'app', 'scripts'],
+    node: true,
+  },
+  bench: {
+    mayImport: ['core', 'host', 'worker', 'cli', 'server', 'app', 'test-support'],
+    node: true,
+  },
+  scripts: { mayImport: ['core', 'host', 'cli'], node: true },
+};
+const PLACES = [
+  ...['core', 'host', 'worker', 'sw', 'cli', 'server', 'app'].map((type) => ({
+    type,
+    pattern: `src/${type}`,
+  })),
+  { type: 'test-support', pattern: 'tests/support' },
+  { type: 'tests', pattern: 'tests' },
+  { type: 'bench', pattern: 'bench' },
+  { type: 'scripts', pattern: 'scripts' },
 ];
+const nodeBuiltins = [...new Set(builtinModules.flatMap((name) => [name, `node:${name}`]))];
 
 export default ts.config(
   {
@@ -49,15 +75,56 @@ export default ts.config(
     files: ['**/*.svelte', '**/*.svelte.ts'],
     languageOptions: { parserOptions: { parser: ts.parser } },
   },
-  // Layers: core imports nothing of ours; node, worker and sw (the service worker) import only
-  // core; cli, server and app sit on top. Each folder may not reach the ones listed for it.
-  layer('src/core/**/*.ts', ['node', 'worker', 'cli', 'server', 'app'], nodeBuiltins),
-  layer('src/node/**/*.ts', ['worker', 'cli', 'server', 'app']),
-  layer('src/worker/**/*.ts', ['node', 'cli', 'server', 'app'], nodeBuiltins),
-  layer('src/sw/**/*.ts', ['node', 'worker', 'cli', 'server', 'app'], nodeBuiltins),
-  layer('src/cli/**/*.ts', ['worker', 'server', 'app']),
-  layer('src/server/**/*.{ts,mjs}', ['worker', 'cli', 'app']),
-  layer('src/app/**/*.{ts,svelte}', ['node', 'cli', 'server'], nodeBuiltins),
+  {
+    files: ['src/**/*.{ts,svelte,mjs}', 'tests/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.{ts,mjs}'],
+    plugins: { boundaries },
+    settings: {
+      'boundaries/elements': PLACES,
+      'boundaries/dependency-nodes': ['import', 'export', 'dynamic-import'],
+    },
+    rules: {
+      'boundaries/dependencies': [
+        'error',
+        {
+          default: 'allow',
+          policies: Object.entries(LAYERS).map(([type, { mayImport }]) => ({
+            from: { element: { type } },
+            disallow: {
+              to: {
+                element: {
+                  types: {
+                    noneOf: [type, ...(type === 'tests' ? ['test-support'] : []), ...mayImport],
+                  },
+                },
+              },
+            },
+            message: `${type} may import only from ${[type, ...mayImport].join(', ')} (the layers in README.md, "Layout").`,
+          })),
+        },
+      ],
+    },
+  },
+  ...Object.entries(LAYERS)
+    .filter(([, { node }]) => !node)
+    .map(([type]) => ({
+      files: [`src/${type}/**/*.{ts,svelte}`],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            paths: nodeBuiltins.map((name) => ({
+              name,
+              message: `${type} runs in the browser too: no Node built-ins (README.md, "Layout").`,
+            })),
+          },
+        ],
+      },
+    })),
+  {
+    // Globals are declared with `var` (the core's platform, src/core/platform.d.ts).
+    files: ['**/*.d.ts'],
+    rules: { 'no-var': 'off' },
+  },
   {
     // The core runs unchanged in the page, a worker, Node and the server: no Node built-ins, no DOM.
     files: ['src/core/**/*.ts'],
@@ -67,27 +134,3 @@ export default ts.config(
     },
   },
 );
-
-/** `files` may import none of the `forbidden` src/ folders, nor (when given) Node built-ins. */
-function layer(files, forbidden, builtins = []) {
-  return {
-    files: [files],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
-              message: `${files.split('/')[1]} sits below ${forbidden.join(', ')}: see the layers in README.md.`,
-            },
-            ...builtins.map((group) => ({
-              group: [group],
-              message: `${files.split('/')[1]} runs in the browser too: no Node built-ins.`,
-            })),
-          ],
-        },
-      ],
-    },
-  };
-}

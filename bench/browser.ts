@@ -23,7 +23,7 @@
  *                         the last byte), digesting (the files' digests still out and the base's
  *                         SHA-256), writing (the installer's Blob in the worker) and saving (the
  *                         page saving it, the browser writing the file); medians, from the page
- *                         worker's own timings (src/worker/bases.ts, `cibBaseTimings`), with the
+ *                         worker's own timings (src/worker/base-store.ts, `cibBaseTimings`), with the
  *                         pool's busy time beside them
  *   later_visit_build_ms  the page reloaded in the first build's context, click to saved file:
  *                         the base from the Cache API, its check's verdict kept, no walk
@@ -65,7 +65,7 @@ import sirv from 'sirv';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import { clearinghouseHash } from '../src/app/links.ts';
 import { generateKeyPair } from '../src/core/keygen.ts';
-import { PROJECT_ROOT } from '../src/node/deployment.ts';
+import { PROJECT_ROOT } from '../src/host/deployment.ts';
 import { median } from './stats.ts';
 import { syntheticBases } from './synthetic.ts';
 import { summariseTrace } from './trace-summary.ts';
@@ -209,7 +209,7 @@ async function readProbe(page: Page): Promise<{ longest: number; gap: number; cl
   });
 }
 
-/** The page worker's record of a base (src/worker/bases.ts, BaseTimings), wall-clock times. */
+/** The page worker's record of a base (src/worker/base-store.ts, BaseTimings), wall-clock times. */
 interface BaseTimings {
   url: string;
   start: number;
@@ -370,7 +370,7 @@ async function buildLinux(
       `bench:browser: first build ${run + 1}: ${first.savedMs.toFixed(0)} ms to the saved file (${first.eventMs.toFixed(0)} ms to the download event), base alone ${transfer.toFixed(0)} ms, longest task ${first.longestTask.toFixed(0)} ms, gap ${first.gap.toFixed(0)} ms`,
     );
     if (laterVisits) {
-      // The worker stores the base a moment after the build (src/worker/bases.ts).
+      // The worker stores the base a moment after the build (src/worker/base-store.ts).
       await page.waitForFunction(
         async () => (await (await caches.open('cib-base-installers-v1')).keys()).length > 0,
       );

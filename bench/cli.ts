@@ -19,7 +19,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatManifest } from '../src/core/manifest.ts';
-import { PROJECT_ROOT } from '../src/node/deployment.ts';
+import { PROJECT_ROOT } from '../src/host/deployment.ts';
 import { median } from './stats.ts';
 import type { BenchSuite } from './suites.ts';
 import {

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { customizeInstaller } from '../src/core/archive/index.ts';
-import { PROJECT_ROOT } from '../src/node/deployment.ts';
+import { customizeInstaller } from '../src/core/archive/installer.ts';
+import { PROJECT_ROOT } from '../src/host/deployment.ts';
 import { median } from './stats.ts';
 import type { BenchSuite } from './suites.ts';
 

@@ -6,7 +6,7 @@
  * floor any inspection pays (inflating the tgz; reading the zip's directory), and the profile's
  * checks across entries alone (ProfileNames over the same names), with their share.
  */
-import { customizeInstaller, inspectInstaller } from '../src/core/archive/index.ts';
+import { customizeInstaller, inspectInstaller } from '../src/core/archive/installer.ts';
 import { checkInstallerSoftware } from '../src/core/archive/base-check.ts';
 import { GzipReader } from '../src/core/archive/gzip.ts';
 import { ProfileNames } from '../src/core/archive/profile.ts';

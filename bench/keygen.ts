@@ -1,4 +1,5 @@
 import { generateKeyPair, type KeygenEngine } from '../src/core/keygen.ts';
+import { loadForge } from '../src/worker/keygen.ts';
 import { timeMedian } from './stats.ts';
 import type { BenchSuite } from './suites.ts';
 
@@ -6,7 +7,7 @@ import type { BenchSuite } from './suites.ts';
 const RUNS = 7;
 
 async function medianMs(engine: KeygenEngine): Promise<number> {
-  return timeMedian(RUNS, () => generateKeyPair(2048, { engine }));
+  return timeMedian(RUNS, () => generateKeyPair(2048, { engine, loadForge }));
 }
 
 /**

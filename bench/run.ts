@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PROJECT_ROOT } from '../src/node/deployment.ts';
+import { PROJECT_ROOT } from '../src/host/deployment.ts';
 import { suites } from './suites.ts';
 
 // `npm run bench [suite…]`: runs every suite (or the named ones) and writes bench/results.json.

@@ -2,7 +2,7 @@
  * The software check's cost on the 32 MiB synthetic base, as a share of the whole customisation
  * (SHA-256 against the manifest, the check, writing the installer), measured in the same run.
  */
-import { customizeInstaller } from '../src/core/archive/index.ts';
+import { customizeInstaller } from '../src/core/archive/installer.ts';
 import { checkInstallerSoftware } from '../src/core/archive/base-check.ts';
 import { knownUpdateKeys } from '../src/core/software.ts';
 import { timeMedian } from './stats.ts';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeBases, type MadeBases } from '../src/core/archive/makebase.ts';
+import { makeBases, type MadeBases } from '../src/core/archive/build-bases.ts';
 import { generateKeyPair } from '../src/core/keygen.ts';
 import {
   parsePrivateKey,
@@ -13,7 +13,8 @@ import {
   type PrivateKey,
   type PublicKey,
 } from '../src/core/keys.ts';
-import { PROJECT_ROOT } from '../src/node/deployment.ts';
+import { PROJECT_ROOT } from '../src/host/deployment.ts';
+import { random } from '../tests/support/random.ts';
 
 export interface SyntheticFile {
   path: string;
@@ -61,19 +62,6 @@ const WORDS = [
   'log',
 ];
 const DIRS = ['seattle_repy', 'seattle_repy/repy', 'seattle_repy/nodemanager', 'seattle_repy/lib'];
-
-/** xorshift32: tiny, fast, and identical on every JavaScript engine; yields 32-bit integers. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state;
-  };
-}
 
 function sourceText(next: () => number, bytes: number): string {
   const lines: string[] = [];

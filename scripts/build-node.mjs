@@ -74,7 +74,7 @@ await Promise.all([
     outdir,
     outExtension: { '.js': '.cjs' },
     format: 'cjs',
-    // The one module that asks where it is (src/node/deployment.ts) gets this file's address.
+    // The one module that asks where it is (src/host/deployment.ts) gets this file's address.
     define: { 'import.meta.url': '__cibModuleUrl' },
     banner: { js: "const __cibModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
     plugins: [forgeOnDemand],

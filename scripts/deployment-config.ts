@@ -1,8 +1,8 @@
 import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Plugin } from 'vite';
-import { demoBasesOf } from '../src/node/demo-bases.ts';
-import { loadDeploymentSettings, pageConfigOf, PROJECT_ROOT } from '../src/node/deployment.ts';
+import { demoBasesOf } from '../src/host/demo-bases.ts';
+import { loadDeploymentSettings, pageConfigOf, PROJECT_ROOT } from '../src/host/deployment.ts';
 
 /**
  * What the page reads at start-up from `config.json`; an operator edits it in dist/ without

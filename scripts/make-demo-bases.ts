@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makeBaseCommand } from '../src/cli/commands/make-base.ts';
 import { CibError, describeProblems } from '../src/core/problems.ts';
-import { PROJECT_ROOT } from '../src/node/deployment.ts';
+import { PROJECT_ROOT } from '../src/host/deployment.ts';
 
 export const DEMO_BASES_VERSION = 'demo-1';
 /** 2025-01-01T12:00:00Z: noon UTC, far from any time zone's daylight-saving switch. */

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { build } from 'esbuild';
 import type { Plugin } from 'vite';
-import { PROJECT_ROOT } from '../src/node/deployment.ts';
+import { PROJECT_ROOT } from '../src/host/deployment.ts';
 
 export const SERVICE_WORKER_FILE = 'sw.js';
 const SOURCE = resolve(PROJECT_ROOT, 'src/sw/service-worker.ts');

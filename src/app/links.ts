@@ -9,7 +9,7 @@ import {
   type BuildConfig,
   type ReservedSettings,
   type ResolvedConfig,
-} from '../core/config.ts';
+} from '../core/build-config.ts';
 import { decodeShare, encodeShare } from '../core/share.ts';
 import { isPlatform, PLATFORMS, type Platform } from '../core/platforms.ts';
 import { problem, errorsOf, type Problem } from '../core/problems.ts';

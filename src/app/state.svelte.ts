@@ -1,10 +1,10 @@
-import type { BuildConfig, ResolvedConfig } from '../core/config.ts';
-import { checkUserNames, resolveValidConfig, validateConfig } from '../core/config.ts';
+import type { BuildConfig, ResolvedConfig } from '../core/build-config.ts';
+import { checkUserNames, resolveValidConfig, validateConfig } from '../core/build-config.ts';
 import { fingerprint } from '../core/keys.ts';
 import { importPublicKey, type KeyFormat } from '../core/keyimport.ts';
 import { errorsOf, problem, type Problem } from '../core/problems.ts';
-import { MAX_USER_VESSELS, PERCENT_STEP } from '../core/settings.ts';
-import type { PageConfig } from './config.ts';
+import { MAX_USER_VESSELS, PERCENT_STEP } from '../core/deployment-settings.ts';
+import type { PageConfig } from './page-config.ts';
 
 export type KeySource = 'pasted' | 'uploaded' | 'generated';
 

@@ -1,7 +1,7 @@
-import type { Inspection, Platform } from '../core/archive/index.ts';
+import type { Inspection, Platform } from '../core/archive/installer.ts';
 import type { KeyPair } from '../core/keygen.ts';
 import { CibError } from '../core/problems.ts';
-import type { KeyBits, KnownUpdateKey } from '../core/settings.ts';
+import type { KeyBits, KnownUpdateKey } from '../core/deployment-settings.ts';
 import type { SoftwareReport } from '../core/software.ts';
 import type {
   BaseProgress,

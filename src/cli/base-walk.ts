@@ -1,5 +1,5 @@
 /**
- * The walk behind `cib customize`'s kept checks (base-checks.ts): one pass over the base file that
+ * The walk behind `cib customize`'s kept checks (kept-checks.ts): one pass over the base file that
  * runs the checks and computes its SHA-256, with Node's own inflater and digests, and, for an
  * append-ready tgz, where it is cut. Loaded only when a check is not kept already.
  */
@@ -7,10 +7,10 @@ import { checkBase, type BaseCheck } from '../core/archive/base-check.ts';
 import { findAppendReady } from '../core/archive/tgz-layout.ts';
 import type { SpliceCut } from '../core/archive/tgz-marker.ts';
 import { MAX_VESSELINFO_BYTES, type InstallerSource } from '../core/archive/walk.ts';
-import type { KnownUpdateKey } from '../core/settings.ts';
-import { fileSource, readFileRange } from '../node/files.ts';
-import { nodeDigester, sha256Chunks, sha256Hex, sha256Through } from '../node/hash.ts';
-import { zlibMemberInflater } from '../node/inflate.ts';
+import type { KnownUpdateKey } from '../core/deployment-settings.ts';
+import { fileSource, readFileRange } from '../host/files.ts';
+import { nodeDigester, sha256Chunks, sha256Hex, sha256Through } from '../host/hash.ts';
+import { zlibMemberInflater } from '../host/inflate.ts';
 
 /**
  * `source` with the SHA-256 of every byte the walk reads: a tgz is read in chunks (or streamed),

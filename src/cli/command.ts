@@ -14,12 +14,22 @@ export interface Command {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** What parseArgs gives for `options` plus `--help` (spelled out: the declarations name it). */
+type ParsedArgs<O extends Options> = ReturnType<
+  typeof parseArgs<{
+    args: string[];
+    options: O & { help: { type: 'boolean'; short: 'h' } };
+    allowPositionals: boolean;
+    strict: true;
+  }>
+>;
+
 /** parseArgs with `--help` added and its errors turned into UsageError. */
 export function parseCommandArgs<O extends Options>(
   argv: string[],
   options: O,
   allowPositionals = false,
-) {
+): ParsedArgs<O> {
   try {
     return parseArgs({
       args: argv,

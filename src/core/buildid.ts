@@ -5,7 +5,7 @@
  */
 import { sha1 } from '@noble/hashes/legacy.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import type { ResolvedConfig } from './config.ts';
+import type { ResolvedConfig } from './build-config.ts';
 
 /** JSON with object keys sorted by UTF-16 code unit, at every level, and no whitespace. */
 export function canonicalJson(value: unknown): string {

@@ -1,14 +1,15 @@
 /**
  * RSA key-pair generation returning Seattle strings (docs/formats.md#keys). WebCrypto does the work
- * where it exists (browsers' secure contexts, Node 20); node-forge, loaded lazily so it never
- * weighs on the page's first load, covers pages served over plain http from a non-local host, where
- * `crypto.subtle` is missing.
+ * where it exists (browsers' secure contexts, Node 20); node-forge covers pages served over plain
+ * http from a non-local host, where `crypto.subtle` is missing. The caller that may need forge
+ * passes `loadForge` (the page's worker loads it lazily, so it never weighs on the first load):
+ * the core itself imports no package that brings a platform's types with it.
  */
 import { bytesToBigInt } from './bigint.ts';
 import { base64UrlToBytes } from './bytes.ts';
 import { formatPrivateKey, formatPublicKey } from './keys.ts';
 import { CibError, problem } from './problems.ts';
-import { KEY_BITS, type KeyBits } from './settings.ts';
+import { KEY_BITS, type KeyBits } from './deployment-settings.ts';
 
 export interface KeyPair {
   /** Seattle public key `"e n"`. */
@@ -33,7 +34,7 @@ export function defaultEngine(): KeygenEngine {
 /** Generates an RSA key pair of `bits` bits (1024, 2048, 3072 or 4096) with e = 65537. */
 export async function generateKeyPair(
   bits: KeyBits = 2048,
-  options: { engine?: 'auto' | KeygenEngine } = {},
+  options: { engine?: 'auto' | KeygenEngine; loadForge?: () => Promise<unknown> } = {},
 ): Promise<KeyPair> {
   if (!(KEY_BITS as readonly number[]).includes(bits)) {
     throw new CibError(
@@ -46,7 +47,9 @@ export async function generateKeyPair(
   }
   const engine =
     options.engine === undefined || options.engine === 'auto' ? defaultEngine() : options.engine;
-  return engine === 'webcrypto' ? generateWithWebCrypto(bits) : generateWithForge(bits);
+  return engine === 'webcrypto'
+    ? generateWithWebCrypto(bits)
+    : generateWithForge(bits, options.loadForge);
 }
 
 function jwkNumber(jwk: JsonWebKey, member: 'n' | 'e' | 'd' | 'p' | 'q'): bigint {
@@ -124,27 +127,38 @@ interface ForgeModule {
 }
 
 /** Random bytes as forge's "binary string", straight from the platform's CSPRNG. */
-function platformRandomBinaryString(count: number): string {
+function platformRandomBinaryString(random: Crypto, count: number): string {
   const bytes = new Uint8Array(count);
   // getRandomValues fills at most 65536 bytes per call.
   for (let start = 0; start < count; start += 65536) {
-    globalThis.crypto.getRandomValues(bytes.subarray(start, Math.min(count, start + 65536)));
+    random.getRandomValues(bytes.subarray(start, Math.min(count, start + 65536)));
   }
   let text = '';
   for (const byte of bytes) text += String.fromCharCode(byte);
   return text;
 }
 
-async function generateWithForge(bits: KeyBits): Promise<KeyPair> {
+async function generateWithForge(
+  bits: KeyBits,
+  loadForge: (() => Promise<unknown>) | undefined,
+): Promise<KeyPair> {
+  if (!loadForge) {
+    throw new CibError(
+      problem(
+        'key.generate.webcrypto-missing',
+        'engine',
+        'WebCrypto (crypto.subtle) is not available here, and no other key generator was given.',
+      ),
+    );
+  }
   // forge is CommonJS: Node's ESM loader puts it under `default`, bundlers may spread it too.
-  const imported = (await import('node-forge')) as unknown as ForgeModule & {
-    default?: ForgeModule;
-  };
+  const imported = (await loadForge()) as ForgeModule & { default?: ForgeModule };
   const rsa = (imported.default ?? imported).pki.rsa;
   // The step-wise generator is forge's pure JavaScript path (its one-shot call would hand off to
   // Node's native crypto, which is not what a browser without WebCrypto gets). Its randomness
   // comes from crypto.getRandomValues, which every page has, secure context or not.
-  if (typeof globalThis.crypto?.getRandomValues !== 'function') {
+  const random = globalThis.crypto;
+  if (typeof random?.getRandomValues !== 'function') {
     throw new CibError(
       problem(
         'key.generate.no-random',
@@ -153,10 +167,10 @@ async function generateWithForge(bits: KeyBits): Promise<KeyPair> {
       ),
     );
   }
-  const prng = { getBytesSync: platformRandomBinaryString };
+  const prng = { getBytesSync: (count: number) => platformRandomBinaryString(random, count) };
   const state = rsa.createKeyPairGenerationState(bits, PUBLIC_EXPONENT, { prng });
   while (!rsa.stepKeyPairGenerationState(state, FORGE_STEP_MS)) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise<void>((resolve) => setTimeout(() => resolve(), 0));
   }
   const key = state.keys!.privateKey;
   const number = (member: 'n' | 'e' | 'd' | 'p' | 'q') => BigInt(key[member].toString(10));

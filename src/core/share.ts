@@ -19,7 +19,7 @@ import {
   type BuildConfig,
   type ReservedSettings,
   type ResolvedConfig,
-} from './config.ts';
+} from './build-config.ts';
 import { base64UrlToBytes, bytesToBase64Url } from './bytes.ts';
 import { errorsOf, problem, type Problem } from './problems.ts';
 

@@ -14,7 +14,7 @@ import { fingerprint, formatPublicKey, parsePublicKey } from './keys.ts';
 import { METAINFO_FILE, verifyMetainfo } from './metainfo.ts';
 import { problem, type Problem } from './problems.ts';
 import { SEATTLE_UPDATE_KEY } from './seattle-keys.ts';
-import type { KnownUpdateKey } from './settings.ts';
+import type { KnownUpdateKey } from './deployment-settings.ts';
 import {
   isSeattleCode,
   nodeUpdateKey,

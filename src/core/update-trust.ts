@@ -7,7 +7,7 @@
  */
 import { fingerprint, formatPublicKey, parsePublicKey } from './keys.ts';
 import { problem, type Problem } from './problems.ts';
-import type { KnownUpdateKey } from './settings.ts';
+import type { KnownUpdateKey } from './deployment-settings.ts';
 
 /**
  * The demo bases' update key (demo/update-keys/demo.publickey; a test keeps the two equal). Its

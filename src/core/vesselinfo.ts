@@ -2,11 +2,11 @@
  * The `vesselinfo` file the node-side installer reads on first run (docs/formats.md#vesselinfo):
  * render it from a resolved configuration, and parse it exactly as strictly as the node does.
  */
-import type { ResolvedConfig } from './config.ts';
-import { MAX_PERCENT, MIN_PERCENT } from './config.ts';
+import type { ResolvedConfig } from './build-config.ts';
+import { MAX_PERCENT, MIN_PERCENT } from './build-config.ts';
 import { formatPublicKey, parsePublicKey } from './keys.ts';
 import { CibError, problem, type Problem } from './problems.ts';
-import { PERCENT_STEP } from './settings.ts';
+import { PERCENT_STEP } from './deployment-settings.ts';
 
 /** Line labels, case-sensitive (docs/formats.md#vesselinfo). */
 export const PERCENT_LABEL = 'Percent';

@@ -25,7 +25,7 @@ import {
   xmlrpcPage,
   type AppContext,
 } from './routes.ts';
-import { defaultPublicUrl, type ServerSettings } from './settings.ts';
+import { defaultPublicUrl, type ServerSettings } from './server-settings.ts';
 import { FileBuildStore, isBuildId, type BuildStore } from './store.ts';
 import { XmlRpcShim } from './xmlrpc.ts';
 

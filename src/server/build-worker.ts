@@ -17,10 +17,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { checkBase, type BaseCheck } from '../core/archive/base-check.ts';
-import { customizeInstallerParts } from '../core/archive/index.ts';
+import { customizeInstallerParts } from '../core/archive/installer.ts';
 import type { ArchiveFormat, Platform } from '../core/platforms.ts';
 import { CibError, type Problem } from '../core/problems.ts';
-import type { KnownUpdateKey } from '../core/settings.ts';
+import type { KnownUpdateKey } from '../core/deployment-settings.ts';
 
 export interface ReadRequest {
   kind: 'read';

@@ -12,7 +12,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { retrustBaseCheck, validSigner, type BaseCheck } from '../core/archive/base-check.ts';
-import type { ResolvedConfig } from '../core/config.ts';
+import type { ResolvedConfig } from '../core/build-config.ts';
 import {
   MANIFEST_FILE,
   parseManifest,
@@ -21,7 +21,7 @@ import {
 } from '../core/manifest.ts';
 import { platformInfoOf, type Platform } from '../core/platforms.ts';
 import { CibError, errorsOf, problem, type Problem } from '../core/problems.ts';
-import type { KnownUpdateKey } from '../core/settings.ts';
+import type { KnownUpdateKey } from '../core/deployment-settings.ts';
 import {
   applyTrust,
   knownUpdateKeys,
@@ -32,7 +32,7 @@ import {
 import { deploymentTrustsDemoKey, withDemoKey } from '../core/update-trust.ts';
 import { renderVesselinfo } from '../core/vesselinfo.ts';
 import type { Piece, WorkerReply, WorkerRequest } from './build-worker.ts';
-import { DEFAULT_BUILD_QUEUE, DEFAULT_BUILD_THREADS } from './settings.ts';
+import { DEFAULT_BUILD_QUEUE, DEFAULT_BUILD_THREADS } from './server-settings.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 /** The manifest in `basesDir`, read and validated; a CibError says what is wrong. */

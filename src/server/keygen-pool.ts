@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { KeyPair } from '../core/keygen.ts';
-import type { KeyBits } from '../core/settings.ts';
+import type { KeyBits } from '../core/deployment-settings.ts';
 import type { KeygenReply, KeygenRequest } from './keygen-worker.ts';
 
 /** What /healthz reports: the pool's size and its work now, in keys. */

@@ -4,7 +4,7 @@
  * libuv's threadpool instead, which the server's file reads share: four keys at once there stall
  * every static file and record read until one finishes (README, "Security and limits").
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type webcrypto } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { keyPairOfJwk, type KeyPair } from '../core/keygen.ts';
 
@@ -25,7 +25,7 @@ parentPort?.on('message', ({ bits }: KeygenRequest) => {
       modulusLength: bits,
       publicExponent: PUBLIC_EXPONENT,
     });
-    reply = { pair: keyPairOfJwk(privateKey.export({ format: 'jwk' }) as JsonWebKey) };
+    reply = { pair: keyPairOfJwk(privateKey.export({ format: 'jwk' }) as webcrypto.JsonWebKey) };
   } catch (error) {
     reply = { error: (error as Error).message };
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describeProblems } from '../core/problems.ts';
 import { installerBuilder, startServer } from './app.ts';
 import type { InstallerBuilder } from './installers.ts';
-import { loadServerSettings, type ServerSettings } from './settings.ts';
+import { loadServerSettings, type ServerSettings } from './server-settings.ts';
 
 // `npm start`: the page, the base installers and the XML-RPC shim in one process (README, "Server
 // and XML-RPC shim"), or WORKERS processes sharing the port and DATA_DIR (the file store is safe

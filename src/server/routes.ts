@@ -8,12 +8,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
-import type { ResolvedConfig } from '../core/config.ts';
+import type { ResolvedConfig } from '../core/build-config.ts';
 import { MANIFEST_FILE } from '../core/manifest.ts';
 import { STANDARD_PLATFORMS, platformInfoOf, type Platform } from '../core/platforms.ts';
 import { CibError, describeProblems } from '../core/problems.ts';
 import { encodeShare } from '../core/share.ts';
-import { pageConfigOf } from '../node/deployment.ts';
+import { pageConfigOf } from '../host/deployment.ts';
 import {
   FORM_TYPES,
   HttpError,
@@ -28,7 +28,7 @@ import {
 } from './http.ts';
 import { BuildersBusy, type InstallerBuilder } from './installers.ts';
 import { clientAddress, type ClientTrust, type RateLimiter } from './limits.ts';
-import type { ServerSettings } from './settings.ts';
+import type { ServerSettings } from './server-settings.ts';
 import { isBuildId, type BuildStore } from './store.ts';
 import { FaultCode, ShimFault, type XmlRpcShim } from './xmlrpc.ts';
 

@@ -2,10 +2,10 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BUILD_ID_PATTERN, buildId, canonicalJson } from '../core/buildid.ts';
-import type { ResolvedConfig } from '../core/config.ts';
+import type { ResolvedConfig } from '../core/build-config.ts';
 import { CibError, problem } from '../core/problems.ts';
-import { BUILDS_FOLDER, removeStaleTemps } from '../node/build-records.ts';
-import { sha1Hex } from '../node/hash.ts';
+import { BUILDS_FOLDER, removeStaleTemps } from '../host/build-records.ts';
+import { sha1Hex } from '../host/hash.ts';
 import type { StoreReply, StoreRequest } from './store-worker.ts';
 import { workerUrl } from './worker-url.ts';
 

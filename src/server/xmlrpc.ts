@@ -20,15 +20,15 @@ import {
   resolveValidConfig,
   usersWithoutKeys,
   type ResolvedConfig,
-} from '../core/config.ts';
+} from '../core/build-config.ts';
 import { buildId } from '../core/buildid.ts';
 import { STANDARD_PLATFORMS, type StandardPlatform } from '../core/platforms.ts';
-import { sha1Hex } from '../node/hash.ts';
+import { sha1Hex } from '../host/hash.ts';
 import { CibError, describeProblems, errorsOf, type Problem } from '../core/problems.ts';
 import type { KeyPair } from '../core/keygen.ts';
-import type { DeploymentSettings, KeyBits } from '../core/settings.ts';
+import type { DeploymentSettings, KeyBits } from '../core/deployment-settings.ts';
 import { KeygenBusy, KeygenCancelled, KeygenPool } from './keygen-pool.ts';
-import { DEFAULT_KEYGEN_CONCURRENCY, DEFAULT_KEYGEN_QUEUE } from './settings.ts';
+import { DEFAULT_KEYGEN_CONCURRENCY, DEFAULT_KEYGEN_QUEUE } from './server-settings.ts';
 import { isBuildId, RECORD_FORMAT, type BuildStore } from './store.ts';
 
 export const API_VERSION = '2.0';

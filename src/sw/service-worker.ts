@@ -9,7 +9,7 @@
  * - `config.json` and the bases' `manifest.json`, refreshed from the network on every load.
  *
  * What it leaves alone: the base installers. The page's Web Worker keeps each base it verified in
- * its own cache (`src/worker/bases.ts`), keyed by the manifest's SHA-256, and falls back to that
+ * its own cache (`src/worker/base-store.ts`), keyed by the manifest's SHA-256, and falls back to that
  * copy when the network fails; storing them here as well would keep every base twice.
  *
  * It answers only GET requests for those files on its own origin, under its own scope, without a

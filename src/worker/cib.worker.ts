@@ -2,9 +2,9 @@
 // The worker wraps core functions for transfer across the thread boundary, and holds
 // the base installers (bases.ts) so their bytes never cross to the page's main thread.
 import { checkInstallerSoftware } from '../core/archive/base-check.ts';
-import { inspectInstaller } from '../core/archive/index.ts';
+import { inspectInstaller } from '../core/archive/installer.ts';
 import { blobSource } from '../core/archive/walk.ts';
-import { generateKeyPair } from '../core/keygen.ts';
+import { generateKeyPairInPage } from './keygen.ts';
 import { CibError } from '../core/problems.ts';
 import {
   basesSettled,
@@ -12,7 +12,7 @@ import {
   fetchAndVerifyBase,
   forgetOtherBases,
   keptBases,
-} from './bases.ts';
+} from './base-store.ts';
 import type { BaseProgress, WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -23,7 +23,7 @@ async function run(
 ): Promise<{ result: WorkerResult; transfer: Transferable[] }> {
   switch (request.op) {
     case 'generateKeyPair': {
-      const keyPair = await generateKeyPair(request.bits);
+      const keyPair = await generateKeyPairInPage(request.bits);
       return { result: { op: 'generateKeyPair', keyPair }, transfer: [] };
     }
     case 'prepareBase': {

@@ -1,7 +1,7 @@
-import type { Inspection, Platform } from '../core/archive/index.ts';
+import type { Inspection, Platform } from '../core/archive/installer.ts';
 import type { KeyPair } from '../core/keygen.ts';
 import type { Problem } from '../core/problems.ts';
-import type { KeyBits, KnownUpdateKey } from '../core/settings.ts';
+import type { KeyBits, KnownUpdateKey } from '../core/deployment-settings.ts';
 import type { SoftwareReport } from '../core/software.ts';
 
 /** Requests the page sends to the worker; each names one core function. */
@@ -47,7 +47,7 @@ export interface BaseRequest {
   size: number;
   /** The manifest's SHA-256, lowercase hex: nothing is built from other bytes. */
   sha256: string;
-  /** The update keys this deployment trusts for the base (public keys; see app/config.ts). */
+  /** The update keys this deployment trusts for the base (public keys; see app/page-config.ts). */
   knownKeys: KnownUpdateKey[];
 }
 

@@ -8,8 +8,8 @@
  * worker's own (`cib-base-checks-v1`); dropping it only costs the next visit a check.
  */
 import type { BaseCheck } from '../core/archive/base-check.ts';
-import { sha256Hex } from '../core/archive/index.ts';
-import type { KnownUpdateKey } from '../core/settings.ts';
+import { sha256Hex } from '../core/archive/installer.ts';
+import type { KnownUpdateKey } from '../core/deployment-settings.ts';
 
 export const VERDICT_CACHE = 'cib-base-checks-v1';
 

@@ -7,7 +7,7 @@ import {
   shareHash,
   type Route,
 } from '../../src/app/links.ts';
-import type { ReservedSettings, ResolvedConfig } from '../../src/core/config.ts';
+import type { ReservedSettings, ResolvedConfig } from '../../src/core/build-config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import { RESERVED_KEY_FIXTURE } from '../support/tools.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { Builder, nameFromFileName, STORAGE_KEY } from '../../src/app/state.svelte.ts';
-import type { PageConfig } from '../../src/app/config.ts';
+import type { PageConfig } from '../../src/app/page-config.ts';
 import { RESERVED_KEY_FIXTURE } from '../support/tools.ts';
 
 const settings: PageConfig = {

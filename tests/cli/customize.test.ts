@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { customizeInstaller } from '../../src/core/archive/index.ts';
+import { customizeInstaller } from '../../src/core/archive/installer.ts';
 import {
   BASES,
   demoManifest,

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/node/deployment.ts';
+import { PROJECT_ROOT } from '../../src/host/deployment.ts';
 
 const CHECK_KEYPAIR = join(PROJECT_ROOT, 'tests/python/check_keypair.py');
 let dir: string;

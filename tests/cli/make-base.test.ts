@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBaseCommand } from '../../src/cli/commands/make-base.ts';
-import { BASE_PLATFORMS, type BaseManifest } from '../../src/core/archive/makebase.ts';
+import { BASE_PLATFORMS, type BaseManifest } from '../../src/core/archive/build-bases.ts';
 import { fingerprint, parsePublicKey, type PublicKey } from '../../src/core/keys.ts';
 import { verifyMetainfo } from '../../src/core/metainfo.ts';
 import {

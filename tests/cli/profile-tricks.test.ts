@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { customizeInstaller } from '../../src/core/archive/index.ts';
+import { customizeInstaller } from '../../src/core/archive/installer.ts';
 import { CibError } from '../../src/core/problems.ts';
 import { BASES, ROOT, runCib, tempDir } from '../support/tools.ts';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parsePrivateKey, parsePublicKey, privateKeyMatches } from '../../src/core/keys.ts';
-import { findJsonError } from '../../src/cli/settings.ts';
-import { PROJECT_ROOT } from '../../src/node/deployment.ts';
+import { findJsonError } from '../../src/cli/cli-settings.ts';
+import { PROJECT_ROOT } from '../../src/host/deployment.ts';
 import { RESERVED_KEY_FIXTURE, runCib } from '../support/tools.ts';
 
 const KEY_A = `65537 ${2n ** 2047n + 12345n}`;

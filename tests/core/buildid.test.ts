@@ -2,9 +2,9 @@ import { sha1 } from '@noble/hashes/legacy.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import { BUILD_ID_PATTERN, buildId, buildIdInput, canonicalJson } from '../../src/core/buildid.ts';
-import { resolveConfig, type ResolvedConfig } from '../../src/core/config.ts';
+import { resolveConfig, type ResolvedConfig } from '../../src/core/build-config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
-import { sha1Hex } from '../../src/node/hash.ts';
+import { sha1Hex } from '../../src/host/hash.ts';
 
 const KEY_A = `65537 ${2n ** 2047n + 12345n}`;
 const KEY_B = `3 ${2n ** 2047n + 999n}`;

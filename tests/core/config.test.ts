@@ -8,7 +8,7 @@ import {
   validateConfig,
   validateSettings,
   type ReservedSettings,
-} from '../../src/core/config.ts';
+} from '../../src/core/build-config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { parsePrivateKey, parsePublicKey, privateKeyMatches } from '../../src/core/keys.ts';
 import { CibError, errorsOf, type Problem } from '../../src/core/problems.ts';

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { customizeInstaller, inspectInstaller } from '../../src/core/archive/index.ts';
+import { customizeInstaller, inspectInstaller } from '../../src/core/archive/installer.ts';
 import type { ArchiveEntry } from '../../src/core/archive/entries.ts';
 import { isAppendReady } from '../../src/core/archive/tgz.ts';
 import { bytesSource, walkEntries } from '../../src/core/archive/walk.ts';

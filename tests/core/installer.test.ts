@@ -8,12 +8,12 @@ import {
   inspectInstaller,
   PLATFORMS,
   type Platform,
-} from '../../src/core/archive/index.ts';
+} from '../../src/core/archive/installer.ts';
 import { formatPublicKey } from '../../src/core/keys.ts';
 import { CibError } from '../../src/core/problems.ts';
 import { renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
-import type { ResolvedConfig } from '../../src/core/config.ts';
+import type { ResolvedConfig } from '../../src/core/build-config.ts';
 import {
   BASES,
   demoManifest,

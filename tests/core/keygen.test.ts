@@ -9,8 +9,9 @@ import {
   privateKeyMatches,
 } from '../../src/core/keys.ts';
 import { CibError } from '../../src/core/problems.ts';
-import type { KeyBits } from '../../src/core/settings.ts';
-import { PROJECT_ROOT } from '../../src/node/deployment.ts';
+import type { KeyBits } from '../../src/core/deployment-settings.ts';
+import { PROJECT_ROOT } from '../../src/host/deployment.ts';
+import { loadForge } from '../../src/worker/keygen.ts';
 
 const CHECK_KEYPAIR = join(PROJECT_ROOT, 'tests/python/check_keypair.py');
 
@@ -23,7 +24,7 @@ function pythonCheck(publicKey: string, privateKey: string, bits: number) {
 }
 
 async function expectSoundPair(bits: KeyBits, engine: KeygenEngine | 'auto') {
-  const pair = await generateKeyPair(bits, { engine });
+  const pair = await generateKeyPair(bits, { engine, loadForge });
   expect(pair.publicKey).toMatch(/^65537 [1-9][0-9]+$/);
   expect(pair.privateKey).toMatch(/^[1-9][0-9]* [1-9][0-9]* [1-9][0-9]*$/);
   const pub = parsePublicKey(pair.publicKey);
@@ -76,12 +77,18 @@ describe('engine choice', () => {
     await expect(generateKeyPair(1024, { engine: 'webcrypto' })).rejects.toMatchObject({
       code: 'key.generate.webcrypto-missing',
     });
+    // Without WebCrypto and with no other generator given (Node's own callers never pass one).
+    await expect(generateKeyPair(1024)).rejects.toMatchObject({
+      code: 'key.generate.webcrypto-missing',
+    });
   });
 
   it('refuses key sizes other than 1024, 2048, 3072 and 4096', async () => {
     const attempt = generateKeyPair(512 as KeyBits);
     await expect(attempt).rejects.toBeInstanceOf(CibError);
-    await expect(generateKeyPair(2000 as KeyBits, { engine: 'forge' })).rejects.toMatchObject({
+    await expect(
+      generateKeyPair(2000 as KeyBits, { engine: 'forge', loadForge }),
+    ).rejects.toMatchObject({
       code: 'key.generate.bits',
     });
   });

@@ -14,7 +14,7 @@ import {
 } from '../../src/core/keys.ts';
 import { gcd, lcm, modPow, bytesToBigInt, bitLength } from '../../src/core/bigint.ts';
 import { base64ToBytes, base64UrlToBytes } from '../../src/core/bytes.ts';
-import { canonicalPublicKey } from '../../src/core/config.ts';
+import { canonicalPublicKey } from '../../src/core/build-config.ts';
 
 const reservedKey = RESERVED_KEY_FIXTURE;
 describe('the shipped Seattle reserved key', () => {

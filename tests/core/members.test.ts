@@ -27,7 +27,7 @@ import {
 } from '../../src/core/archive/tgz.ts';
 import { walkTgz, type WalkLimits } from '../../src/core/archive/walk.ts';
 import { CibError } from '../../src/core/problems.ts';
-import { zlibMemberInflater } from '../../src/node/inflate.ts';
+import { zlibMemberInflater } from '../../src/host/inflate.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'members-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { customizeInstaller } from '../../src/core/archive/index.ts';
+import { customizeInstaller } from '../../src/core/archive/installer.ts';
 import { CibError } from '../../src/core/problems.ts';
-import { random } from '../../bench/synthetic.ts';
+import { random } from '../support/random.ts';
 import { BASES, demoManifest, tempDir } from '../support/tools.ts';
 
 const MUTATIONS_PER_BASE = 300;

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { customizeInstaller, inspectInstaller } from '../../src/core/archive/index.ts';
+import { customizeInstaller, inspectInstaller } from '../../src/core/archive/installer.ts';
 import { writeGzipMember } from '../../src/core/archive/gzip.ts';
 import {
   foldedKey,
@@ -16,7 +16,7 @@ import {
 import { endOfArchiveLength, writeTarEntry } from '../../src/core/archive/tar.ts';
 import { makeAppendReady } from '../../src/core/archive/tgz.ts';
 import { writeEntriesMember } from '../../src/core/archive/tgz-layout.ts';
-import { zlibMemberInflater } from '../../src/node/inflate.ts';
+import { zlibMemberInflater } from '../../src/host/inflate.ts';
 import { walkEntries } from '../../src/core/archive/walk.ts';
 import { CibError } from '../../src/core/problems.ts';
 import { BASES, tempDir } from '../support/tools.ts';

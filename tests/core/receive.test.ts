@@ -6,7 +6,7 @@ import {
   customizeInstaller,
   customizeInstallerParts,
   type Platform,
-} from '../../src/core/archive/index.ts';
+} from '../../src/core/archive/installer.ts';
 import { BaseReceiver } from '../../src/core/archive/receive.ts';
 import { CibError } from '../../src/core/problems.ts';
 import { BASES, demoManifest } from '../support/tools.ts';

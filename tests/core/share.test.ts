@@ -2,7 +2,7 @@ import { deflateSync } from 'fflate';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildId } from '../../src/core/buildid.ts';
-import { resolveConfig, type ResolvedConfig } from '../../src/core/config.ts';
+import { resolveConfig, type ResolvedConfig } from '../../src/core/build-config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { decodeShare, encodeShare } from '../../src/core/share.ts';
 

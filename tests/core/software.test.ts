@@ -30,7 +30,7 @@ import {
   isDemoUpdateKey,
   withDemoKey,
 } from '../../src/core/update-trust.ts';
-import { checkDeploymentSettings } from '../../src/core/settings.ts';
+import { checkDeploymentSettings } from '../../src/core/deployment-settings.ts';
 import {
   DEMO_UPDATE_KEY as DEMO_KEY_FILE_TEXT,
   EXPECTED,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { validateConfig, type ResolvedConfig } from '../../src/core/config.ts';
+import { validateConfig, type ResolvedConfig } from '../../src/core/build-config.ts';
 import { nodeVessels, parseVesselinfo, renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import type { Problem } from '../../src/core/problems.ts';
 

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { customizeInstaller } from '../../src/core/archive/index.ts';
+import { customizeInstaller } from '../../src/core/archive/installer.ts';
 import { checkExecutable } from '../../src/core/archive/exe.ts';
 import { walkEntries } from '../../src/core/archive/walk.ts';
 import { CibError, type Problem } from '../../src/core/problems.ts';

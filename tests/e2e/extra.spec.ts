@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { clearinghouseHash, shareHash } from '../../src/app/links.ts';
-import type { ResolvedConfig } from '../../src/core/config.ts';
+import type { ResolvedConfig } from '../../src/core/build-config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { fingerprint } from '../../src/core/keys.ts';
 

@@ -8,7 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeMethodCall } from '@foxglove/xmlrpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../src/core/config.ts';
+import { resolveConfig } from '../../src/core/build-config.ts';
 import { parseManifest, type BaseManifestEntry } from '../../src/core/manifest.ts';
 import { renderVesselinfo } from '../../src/core/vesselinfo.ts';
 import { readTree, extractWithTools, ROOT, runCib, tempDir } from '../support/tools.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startServer, type AppOptions, type RunningServer } from '../../src/server/app.ts';
-import { loadServerSettings, type ServerSettings } from '../../src/server/settings.ts';
+import { loadServerSettings, type ServerSettings } from '../../src/server/server-settings.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BASES_DIR = join(ROOT, 'base-installers');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyPair } from '../../src/core/keygen.ts';
 import { parsePrivateKey, parsePublicKey } from '../../src/core/keys.ts';
-import type { KeyBits } from '../../src/core/settings.ts';
+import type { KeyBits } from '../../src/core/deployment-settings.ts';
 import {
   KeygenBusy,
   KeygenCancelled,

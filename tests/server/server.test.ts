@@ -7,14 +7,14 @@ import { readdirSync, readFileSync, mkdtempSync, rmSync, utimesSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customizeInstaller } from '../../src/core/archive/index.ts';
+import { customizeInstaller } from '../../src/core/archive/installer.ts';
 import { buildId } from '../../src/core/buildid.ts';
 import {
   MAX_USERS_PER_BUILD,
   resolveConfig,
   validateConfig,
   type BuildConfig,
-} from '../../src/core/config.ts';
+} from '../../src/core/build-config.ts';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { fingerprint } from '../../src/core/keys.ts';
 import { describeProblems, errorsOf } from '../../src/core/problems.ts';

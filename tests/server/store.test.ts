@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildId } from '../../src/core/buildid.ts';
-import type { ResolvedConfig } from '../../src/core/config.ts';
+import type { ResolvedConfig } from '../../src/core/build-config.ts';
 import { CibError } from '../../src/core/problems.ts';
 import {
   FileBuildStore,

@@ -23,7 +23,7 @@ import { formatPublicKey, parsePublicKey } from '../../core/keys.ts';
 import { CibError, errorsOf, problem } from '../../core/problems.ts';
 import { readSoftwareUpdaterKey, SOFTWAREUPDATER_FILE } from '../../core/software-rules.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
-import { readTextFile } from '../settings.ts';
+import { readTextFile } from '../cli-settings.ts';
 
 const help = `Usage: cib assemble-source --seattle DIR --out DIR [--pubkey FILE]
 

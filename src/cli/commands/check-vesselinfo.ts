@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fingerprint } from '../../core/keys.ts';
 import { CibError, errorsOf, problem } from '../../core/problems.ts';
 import { nodeVessels, parseVesselinfo } from '../../core/vesselinfo.ts';
-import { printProblems } from '../settings.ts';
+import { printProblems } from '../cli-settings.ts';
 import { parseCommandArgs, UsageError, type Command } from '../command.ts';
 
 const help = `Usage: cib check-vesselinfo FILE

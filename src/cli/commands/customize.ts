@@ -6,13 +6,13 @@ import { basename, dirname, join } from 'node:path';
 import { checkSha256, normalizeSha256, resolveFormat } from '../../core/archive/format.ts';
 import { spliceMembers, type SpliceCut } from '../../core/archive/tgz-marker.ts';
 import { isPlatform, PLATFORMS, type ArchiveFormat, type Platform } from '../../core/platforms.ts';
-import { deploymentBaseCheck, storedCheck, storeCheck } from '../base-checks.ts';
+import { deploymentBaseCheck, storedCheck, storeCheck } from '../kept-checks.ts';
 import { MANIFEST_FILE, parseManifest } from '../../core/manifest.ts';
 import { CibError, errorsOf, problem, type Problem } from '../../core/problems.ts';
-import type { KnownUpdateKey } from '../../core/settings.ts';
+import type { KnownUpdateKey } from '../../core/deployment-settings.ts';
 import type { SoftwareReport } from '../../core/software.ts';
 import { renderVesselinfo } from '../../core/vesselinfo.ts';
-import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../build-config.ts';
+import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../read-build-config.ts';
 import {
   cliSettings,
   cliUpdateKeys,
@@ -23,15 +23,15 @@ import {
   SETTINGS_HELP,
   UPDATE_KEY_HELP,
   updateKeyOptions,
-} from '../settings.ts';
+} from '../cli-settings.ts';
 import {
   forEachFilePiece,
   readFileHead,
   writeFileAtomic,
   writePiecesAtomic,
   writeStreamAtomic,
-} from '../../node/files.ts';
-import { fileSha256 } from '../../node/hash.ts';
+} from '../../host/files.ts';
+import { fileSha256 } from '../../host/hash.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
@@ -118,7 +118,7 @@ export const customizeCommand: Command = {
       if (format === 'tgz') {
         size = await customizeTgzFile(baseFile, out, vesselinfo, base, verdict);
       } else {
-        const { customizeInstaller } = await import('../../core/archive/index.ts');
+        const { customizeInstaller } = await import('../../core/archive/installer.ts');
         const installer = await customizeInstaller({
           base: readFileSync(baseFile),
           vesselinfo,
@@ -354,7 +354,7 @@ async function customizeTgzFile(
   const [{ customizeTgzStream }, { sha256Through }, { Readable }, { createReadStream }] =
     await Promise.all([
       import('../../core/archive/tgz.ts'),
-      import('../../node/hash.ts'),
+      import('../../host/hash.ts'),
       import('node:stream'),
       import('node:fs'),
     ]);

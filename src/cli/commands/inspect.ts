@@ -1,17 +1,17 @@
-import { inspectInstaller, type InstallerSource } from '../../core/archive/index.ts';
+import { inspectInstaller, type InstallerSource } from '../../core/archive/installer.ts';
 import { checkInstallerSoftware } from '../../core/archive/base-check.ts';
 import { CibError, problem } from '../../core/problems.ts';
 import { softwareBuildable, softwareNotes, softwareVerdictLine } from '../../core/software.ts';
-import { fileSource } from '../../node/files.ts';
-import { fileSha256 } from '../../node/hash.ts';
-import { deploymentReport } from '../base-checks.ts';
+import { fileSource } from '../../host/files.ts';
+import { fileSha256 } from '../../host/hash.ts';
+import { deploymentReport } from '../kept-checks.ts';
 import {
   cliUpdateKeys,
   printProblems,
   printSoftware,
   UPDATE_KEY_HELP,
   updateKeyOptions,
-} from '../settings.ts';
+} from '../cli-settings.ts';
 import { parseCommandArgs, UsageError, type Command } from '../command.ts';
 
 const help = `Usage: cib inspect FILE [--json] [--update-key FILE]...

@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { userNameProblem } from '../../core/config.ts';
+import { userNameProblem } from '../../core/build-config.ts';
 import { generateKeyPair } from '../../core/keygen.ts';
 import { fingerprint } from '../../core/keys.ts';
 import { CibError, problem } from '../../core/problems.ts';
-import { DEFAULT_KEY_BITS, KEY_BITS, type KeyBits } from '../../core/settings.ts';
-import { writeFileAtomic } from '../../node/files.ts';
+import { DEFAULT_KEY_BITS, KEY_BITS, type KeyBits } from '../../core/deployment-settings.ts';
+import { writeFileAtomic } from '../../host/files.ts';
 import { parseCommandArgs, UsageError, type Command } from '../command.ts';
 
 const PRIVATE_KEY_MODE = 0o600;

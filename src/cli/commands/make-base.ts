@@ -8,7 +8,7 @@ import {
   PROGRAM_DIR,
   type BaseLayoutStyle,
   type SourceFile,
-} from '../../core/archive/makebase.ts';
+} from '../../core/archive/build-bases.ts';
 import {
   parsePrivateKey,
   parsePublicKey,
@@ -17,7 +17,7 @@ import {
   type PublicKey,
 } from '../../core/keys.ts';
 import { CibError, errorsOf, problem, type Problem } from '../../core/problems.ts';
-import { writeFileAtomic } from '../../node/files.ts';
+import { writeFileAtomic } from '../../host/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 const MANIFEST_FILE = 'manifest.json';

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { detectFormat } from '../../core/archive/index.ts';
+import { detectFormat } from '../../core/archive/installer.ts';
 import {
   isAppendReady,
   makeAppendReady,
@@ -24,18 +24,18 @@ import { deploymentTrustsDemoKey, withDemoKey } from '../../core/update-trust.ts
 import { checkExecutable } from '../../core/archive/exe.ts';
 import { listZipEntries } from '../../core/archive/zip.ts';
 import { PLATFORMS, type PlatformInfo } from '../../core/platforms.ts';
-import type { KnownUpdateKey } from '../../core/settings.ts';
+import type { KnownUpdateKey } from '../../core/deployment-settings.ts';
 import { CibError, errorsOf, problem } from '../../core/problems.ts';
-import { writeFileAtomic } from '../../node/files.ts';
-import { sha256Hex } from '../../node/hash.ts';
-import { deploymentBaseCheck } from '../base-checks.ts';
+import { writeFileAtomic } from '../../host/files.ts';
+import { sha256Hex } from '../../host/hash.ts';
+import { deploymentBaseCheck } from '../kept-checks.ts';
 import {
   cliUpdateKeys,
   printProblems,
   printSoftware,
   UPDATE_KEY_HELP,
   updateKeyOptions,
-} from '../settings.ts';
+} from '../cli-settings.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 const help = `Usage: cib prepare-base FILE --out FILE [--update-key FILE]...

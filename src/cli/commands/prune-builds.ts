@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { parseAge, pruneBuilds } from '../../node/build-records.ts';
+import { parseAge, pruneBuilds } from '../../host/build-records.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 
 const help = `Usage: cib prune-builds --data-dir DIR --older-than AGE [--dry-run]

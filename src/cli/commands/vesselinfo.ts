@@ -1,6 +1,6 @@
 import { renderVesselinfo } from '../../core/vesselinfo.ts';
-import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../build-config.ts';
-import { cliSettings, settingsOptions, SETTINGS_HELP } from '../settings.ts';
+import { KEY_OPTIONS_HELP, keyBitsOption, resolveConfigFile } from '../read-build-config.ts';
+import { cliSettings, settingsOptions, SETTINGS_HELP } from '../cli-settings.ts';
 import { parseCommandArgs, requireOption, type Command } from '../command.ts';
 
 const help = `Usage: cib vesselinfo --config FILE [--keys-out DIR] [--bits N] [settings]

@@ -12,7 +12,7 @@
  * of the platform's `DecompressionStream` before using it. Chromium 156, Firefox ESR 153 and
  * WebKitGTK 2.50 inflate only one member per stream and refuse anything after it (so members go
  * one by one), and pass the check; Node 20's drops trailing bytes silently and fails it (Node
- * callers pass zlib's raw inflate instead, src/node/inflate.ts).
+ * callers pass zlib's raw inflate instead, src/host/inflate.ts).
  */
 import { concatBytes } from '../bytes.ts';
 import { CibError, problem } from '../problems.ts';

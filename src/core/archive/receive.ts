@@ -6,7 +6,7 @@
  * WebCrypto digests the whole base in a few tens of milliseconds.
  */
 import { CibError, problem } from '../problems.ts';
-import { sha256Hex } from './index.ts';
+import { sha256Hex } from './installer.ts';
 
 export interface ReceivedBase {
   bytes: Uint8Array;

@@ -646,6 +646,14 @@ function checkEntry(
       `The folder ${showName(name)} carries data, which extractors skip or write differently`,
     );
   }
+  if (!directory && record.method === METHOD_DEFLATED && compressedSize < EMPTY_DEFLATE.length) {
+    // Python's zipfile reads no bytes as an empty file; unzip and 7-Zip call it damaged.
+    zipFault(
+      'size',
+      name,
+      `The file ${showName(name)} is deflated but holds no complete deflate stream, which extractors read differently`,
+    );
+  }
   const madeOnUnix = record.madeBy >> 8 === 3;
   const unixMode = madeOnUnix ? unix : 0;
   return {

@@ -4,7 +4,7 @@ import {
   DEFAULT_KEY_BITS,
   type DeploymentSettings,
   type KnownUpdateKey,
-} from '../core/settings.ts';
+} from '../core/deployment-settings.ts';
 import type { BaseManifest } from '../core/manifest.ts';
 import { knownUpdateKeys } from '../core/software.ts';
 import { demoBasesHold, withDemoKey } from '../core/update-trust.ts';

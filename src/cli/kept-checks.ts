@@ -15,12 +15,12 @@ import {
   type BaseCheck,
 } from '../core/archive/base-check.ts';
 import type { SpliceCut } from '../core/archive/tgz-marker.ts';
-import type { KnownUpdateKey } from '../core/settings.ts';
+import type { KnownUpdateKey } from '../core/deployment-settings.ts';
 import { applyTrust, knownUpdateKeys, type SoftwareReport } from '../core/software.ts';
 import { isDemoUpdateKey, withDemoKey } from '../core/update-trust.ts';
-import { demoKeyTrustedFor, type SignerOf } from '../node/demo-bases.ts';
-import { writeFileAtomic } from '../node/files.ts';
-import { sha256Hex } from '../node/hash.ts';
+import { demoKeyTrustedFor, type SignerOf } from '../host/demo-bases.ts';
+import { writeFileAtomic } from '../host/files.ts';
+import { sha256Hex } from '../host/hash.ts';
 
 /**
  * Bumped when what a stored check means changes, so an old one is never misread: 3 since the

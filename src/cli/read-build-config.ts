@@ -11,11 +11,16 @@ import {
   resolveValidConfig,
   usersWithoutKeys,
   type ResolvedConfig,
-} from '../core/config.ts';
+} from '../core/build-config.ts';
 import { fingerprint } from '../core/keys.ts';
 import { CibError, problem } from '../core/problems.ts';
-import { checkKeyBits, KEY_BITS, type DeploymentSettings, type KeyBits } from '../core/settings.ts';
-import { printProblems, readJsonFile } from './settings.ts';
+import {
+  checkKeyBits,
+  KEY_BITS,
+  type DeploymentSettings,
+  type KeyBits,
+} from '../core/deployment-settings.ts';
+import { printProblems, readJsonFile } from './cli-settings.ts';
 
 const PRIVATE_KEY_MODE = 0o600;
 const PUBLIC_KEY_MODE = 0o644;

@@ -10,7 +10,7 @@ import { baseBuildable, checkBase, type BaseCheck } from '../core/archive/base-c
 import { concatBytes } from '../core/bytes.ts';
 import { nativeInflateSafe } from '../core/archive/members.ts';
 import type { InstallerSource } from '../core/archive/walk.ts';
-import { checkSha256, customizeInstallerParts, type Platform } from '../core/archive/index.ts';
+import { checkSha256, customizeInstallerParts, type Platform } from '../core/archive/installer.ts';
 import { CibError, errorsOf } from '../core/problems.ts';
 import { BaseReceiver } from '../core/archive/receive.ts';
 import { InflatePool, type PoolStats } from './inflate-pool.ts';

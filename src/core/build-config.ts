@@ -15,7 +15,7 @@ import {
   SETTING_FIELDS,
   type DeploymentSettings,
   type KeyBits,
-} from './settings.ts';
+} from './deployment-settings.ts';
 
 /** One vessel as the XML-RPC API sends it (docs/formats.md#build-configuration, #xml-rpc-api). */
 export interface VesselSpec {

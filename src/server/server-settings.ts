@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import type { DeploymentSettings } from '../core/settings.ts';
-import { loadDeploymentSettings, PROJECT_ROOT } from '../node/deployment.ts';
+import type { DeploymentSettings } from '../core/deployment-settings.ts';
+import { loadDeploymentSettings, PROJECT_ROOT } from '../host/deployment.ts';
 import { normalizeAddress } from './limits.ts';
 
 /** Everything the server reads from the environment, checked once at start-up. */

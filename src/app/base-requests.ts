@@ -5,7 +5,7 @@ import {
   type BaseManifest,
   type BaseManifestEntry,
 } from '../core/manifest.ts';
-import type { KnownUpdateKey } from '../core/settings.ts';
+import type { KnownUpdateKey } from '../core/deployment-settings.ts';
 import type { BaseRequest } from '../worker/protocol.ts';
 
 export type { BaseManifest, BaseManifestEntry as BaseEntry } from '../core/manifest.ts';

@@ -10,9 +10,9 @@ import {
   DEFAULT_RESERVED_SHARE,
   type DeploymentSettings,
   type KnownUpdateKey,
-} from '../core/settings.ts';
+} from '../core/deployment-settings.ts';
 
-/** The folder holding package.json, found upwards from this module: src/node/ or dist-node/. */
+/** The folder holding package.json, found upwards from this module: src/host/ or dist-node/. */
 export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
 
 function findProjectRoot(start: string): string {
@@ -88,7 +88,7 @@ export function pageConfigOf(
  * Update keys trusted besides the Seattle update key: UPDATE_KEYS (keys "e n" separated by ";" or
  * new lines, each optionally followed by "# label") or UPDATE_KEYS_FILE (one per line); none when
  * neither is set. The demo update key is refused here: a deployment trusts it only while every
- * base it serves is signed by it (src/core/update-trust.ts, src/node/demo-bases.ts).
+ * base it serves is signed by it (src/core/update-trust.ts, src/host/demo-bases.ts).
  */
 export function loadUpdateKeys(env: NodeJS.ProcessEnv = process.env): KnownUpdateKey[] {
   let text = env.UPDATE_KEYS;

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { UsageError } from './command.ts';
-import { validateSettings } from '../core/config.ts';
+import { validateSettings } from '../core/build-config.ts';
 import { CibError, problem, type Problem } from '../core/problems.ts';
-import type { DeploymentSettings } from '../core/settings.ts';
+import type { DeploymentSettings } from '../core/deployment-settings.ts';
 import {
   knownUpdateKeys,
   parseUpdateKeys,
@@ -17,7 +17,7 @@ import {
   type KnownUpdateKey,
   type SoftwareReport,
 } from '../core/software.ts';
-import { loadDeploymentSettings, loadUpdateKeys } from '../node/deployment.ts';
+import { loadDeploymentSettings, loadUpdateKeys } from '../host/deployment.ts';
 
 /** Spread into a command's parseCommandArgs options. */
 export const settingsOptions = {
