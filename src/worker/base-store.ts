@@ -218,16 +218,12 @@ async function checkArriving(
   pool ??= new InflatePool();
   pool.warm();
   const threads = pool;
-  try {
-    return await checkBase(source, {
-      knownKeys: request.knownKeys,
-      digester: threads.digester,
-      walk: { inflateMember: threads.inflate, parallel: 8, onMemberRead: threads.memberRead },
-      onWalked: () => (timing.walked = clock()),
-    });
-  } finally {
-    threads.release();
-  }
+  return checkBase(source, {
+    knownKeys: request.knownKeys,
+    digester: threads.digester,
+    walk: { inflateMember: threads.inflate, parallel: 8 },
+    onWalked: () => (timing.walked = clock()),
+  });
 }
 
 /** Reads, hashes and checks one response; nothing here runs on the page's main thread. */

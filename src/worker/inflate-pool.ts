@@ -1,29 +1,27 @@
 /// <reference lib="webworker" />
 /**
- * Threads that inflate the members of an append-ready base and digest the files in them while
- * the base worker reads the tar (docs/formats.md#append-ready-tgz, src/core/archive/members.ts):
- * the MemberInflater and the Digester the base check gets in the page. Each member is copied to a
- * pool thread, which sends a copy of its output back and keeps its own; the base worker's one tar
- * reader finds the files in that copy, and the digests of those files (WebCrypto's run on the
- * calling thread) are then asked of the thread holding the member, in one message per member. A
- * thread that cannot start, or stops, leaves its work to the base worker.
+ * Threads that inflate the members of an append-ready base while the base worker reads the tar
+ * (docs/formats.md#append-ready-tgz, src/core/archive/members.ts): the MemberInflater the base
+ * check gets in the page. Each member goes to a pool thread, which inflates it with the browser's
+ * DecompressionStream and moves its output back (a transfer: nothing is copied, the thread keeps
+ * nothing). The base worker's one tar reader reads that output in order and digests the files in
+ * it itself: WebCrypto's digest of a file already in memory costs far less than sending it
+ * anywhere. A thread that cannot start, or stops, leaves its work to the base worker.
  */
 import { inflateMemberNative, type MemberInflater } from '../core/archive/members.ts';
-import { defaultDigester, type DigestAlgorithm, type Digester } from '../core/digest.ts';
+import { defaultDigester, type Digester } from '../core/digest.ts';
 import { CibError, type Problem } from '../core/problems.ts';
 
-export type PoolRequest =
-  | { op: 'inflate'; id: number; bytes: Uint8Array; offset: number; size: number }
-  /** Digests of `[algorithm, offset, length]` ranges of member `id`'s output. */
-  | { op: 'digest'; id: number; items: [DigestAlgorithm, number, number][]; release: boolean }
-  /** Forget every member held. */
-  | { op: 'release'; id: number };
+export interface PoolRequest {
+  id: number;
+  bytes: Uint8Array;
+  offset: number;
+  size: number;
+}
 
 export type PoolReply =
-  | { op: 'inflate'; id: number; ok: true; out: Uint8Array; ms: number }
-  | { op: 'digest'; id: number; ok: true; digests: string[]; ms: number }
-  | { op: 'release'; id: number; ok: true }
-  | { op: PoolRequest['op']; id: number; ok: false; message: string; problems?: Problem[] };
+  | { id: number; ok: true; out: Uint8Array; ms: number }
+  | { id: number; ok: false; message: string; problems?: Problem[] };
 
 type Member = Parameters<MemberInflater>[0];
 
@@ -34,17 +32,9 @@ interface Inflating {
   reject: (error: unknown) => void;
 }
 
-interface DigestItem {
-  algorithm: DigestAlgorithm;
-  data: Uint8Array;
-  resolve: (hex: string) => void;
-  reject: (error: unknown) => void;
-}
-
 interface PoolThread {
   worker: Worker;
   inflating: Map<number, Inflating>;
-  digesting: Map<number, DigestItem[]>;
   dead: boolean;
   /** It has answered once: members may be moved to it rather than copied. */
   alive: boolean;
@@ -58,19 +48,18 @@ export interface PoolStats {
   /** Sum over members of the time a thread spent inflating each (they overlap). */
   inflateMs: number;
   digests: number;
-  /** Sum over members of the time a thread spent digesting its files. */
+  /** Time the base worker spent in its digest calls (WebCrypto hashes during the call). */
   digestMs: number;
 }
 
 /**
- * One thread per core but one (the page's main thread keeps a core: no task of 50 ms or more while
- * a base is checked), at least 1 and at most 4. On this project's shared 2-core machine under load,
- * two threads gave main-thread tasks of up to 236 ms over the 50 Mbit/s link against up to 68 ms
- * with one, for little faster checks.
+ * One thread per core, at most 4. On a 2-core machine that is two: while the base arrives the
+ * base worker shares the cores with them, and once the last byte is in, inflating is all that is
+ * left (README, "The page's speed", for what one and two threads measured).
  */
 export function poolSize(): number {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 2;
-  return Math.min(4, Math.max(1, cores - 1));
+  return Math.min(4, Math.max(1, cores));
 }
 
 export class InflatePool {
@@ -85,10 +74,6 @@ export class InflatePool {
   private threads: PoolThread[] = [];
   private nextId = 1;
   private next = 0;
-  /** Which thread holds the member each output copy came from. */
-  private origins = new WeakMap<ArrayBufferLike, { thread: PoolThread; id: number }>();
-  /** Digests asked for, per member, not sent yet. */
-  private batches = new Map<number, { thread: PoolThread; items: DigestItem[] }>();
 
   constructor(private readonly size: number = poolSize()) {}
 
@@ -120,68 +105,26 @@ export class InflatePool {
     return new Promise<Uint8Array>((resolve, reject) => {
       thread.inflating.set(id, { member: move ? undefined : member, resolve, reject });
       thread.worker.postMessage(
-        {
-          op: 'inflate',
-          id,
-          bytes,
-          offset: member.offset,
-          size: member.size,
-        } satisfies PoolRequest,
+        { id, bytes, offset: member.offset, size: member.size } satisfies PoolRequest,
         [bytes.buffer],
       );
     });
   };
 
-  /** Files inside a member's output are digested by the thread holding it; others here. */
+  /** WebCrypto in this thread (else @noble/hashes), counted for the benchmark. */
   readonly digester: Digester = (algorithm, data) => {
-    const origin = this.origins.get(data.buffer);
-    if (!origin || origin.thread.dead) return defaultDigester(algorithm, data);
-    let batch = this.batches.get(origin.id);
-    if (!batch) this.batches.set(origin.id, (batch = { thread: origin.thread, items: [] }));
-    return new Promise<string>((resolve, reject) =>
-      batch.items.push({ algorithm, data, resolve, reject }),
-    );
+    const start = performance.now();
+    const hex = defaultDigester(algorithm, data);
+    this.stats.digests++;
+    this.stats.digestMs += performance.now() - start;
+    return hex;
   };
-
-  /** The walk has read this member: its digests go out, and its thread may let it go after them. */
-  readonly memberRead = (out: Uint8Array): void => {
-    const origin = this.origins.get(out.buffer);
-    if (!origin) return;
-    this.origins.delete(out.buffer);
-    const batch = this.batches.get(origin.id);
-    this.batches.delete(origin.id);
-    const items = batch?.items ?? [];
-    const { thread, id } = origin;
-    if (thread.dead) return this.digestHere(items);
-    thread.digesting.set(id, items);
-    thread.worker.postMessage({
-      op: 'digest',
-      id,
-      items: items.map((item) => [item.algorithm, item.data.byteOffset, item.data.byteLength]),
-      release: true,
-    } satisfies PoolRequest);
-  };
-
-  /** The check is over: every thread forgets what it holds (a walk that stopped early). */
-  release(): void {
-    for (const [, batch] of this.batches) this.digestHere(batch.items);
-    this.batches.clear();
-    for (const thread of this.threads) {
-      if (!thread.dead) thread.worker.postMessage({ op: 'release', id: 0 } satisfies PoolRequest);
-    }
-  }
 
   private async inflateHere(member: Member): Promise<Uint8Array> {
     const start = performance.now();
     const out = await inflateMemberNative(member);
     this.countInflate(out.length, performance.now() - start);
     return out;
-  }
-
-  private digestHere(items: DigestItem[]): void {
-    for (const item of items) {
-      Promise.resolve(defaultDigester(item.algorithm, item.data)).then(item.resolve, item.reject);
-    }
   }
 
   private countInflate(bytes: number, ms: number): void {
@@ -195,35 +138,18 @@ export class InflatePool {
       type: 'module',
       name: 'cib-inflate',
     });
-    const thread: PoolThread = {
-      worker,
-      inflating: new Map(),
-      digesting: new Map(),
-      dead: false,
-      alive: false,
-    };
+    const thread: PoolThread = { worker, inflating: new Map(), dead: false, alive: false };
     worker.onmessage = (event: MessageEvent<PoolReply>) => {
       const reply = event.data;
       thread.alive = true;
-      if (reply.op === 'inflate') {
-        const task = thread.inflating.get(reply.id);
-        if (!task) return;
-        thread.inflating.delete(reply.id);
-        if (reply.ok) {
-          this.countInflate(reply.out.length, reply.ms);
-          this.origins.set(reply.out.buffer, { thread, id: reply.id });
-          task.resolve(reply.out);
-        } else {
-          task.reject(reply.problems ? new CibError(reply.problems) : new Error(reply.message));
-        }
-      } else if (reply.op === 'digest') {
-        const items = thread.digesting.get(reply.id);
-        if (!items) return;
-        thread.digesting.delete(reply.id);
-        if (!reply.ok) return this.digestHere(items); // the bytes are still here
-        this.stats.digests += items.length;
-        this.stats.digestMs += reply.ms;
-        items.forEach((item, i) => item.resolve(reply.digests[i]!));
+      const task = thread.inflating.get(reply.id);
+      if (!task) return;
+      thread.inflating.delete(reply.id);
+      if (reply.ok) {
+        this.countInflate(reply.out.length, reply.ms);
+        task.resolve(reply.out);
+      } else {
+        task.reject(reply.problems ? new CibError(reply.problems) : new Error(reply.message));
       }
     };
     worker.onerror = (event) => {
@@ -236,8 +162,6 @@ export class InflatePool {
         else task.reject(new Error('A thread inflating the base stopped; try again.'));
       }
       thread.inflating.clear();
-      for (const items of thread.digesting.values()) this.digestHere(items);
-      thread.digesting.clear();
     };
     return thread;
   }
