@@ -54,30 +54,36 @@ function label(frame: { functionName: string; url?: string; lineNumber?: number 
   return `${frame.functionName || '(anonymous)'}${file ? ` ${file}:${(frame.lineNumber ?? 0) + 1}` : ''}`;
 }
 
-/**
- * Per-thread summaries of `trace` between `from` and `to` (microseconds on the trace's clock), for
- * threads whose name matches `threads`; top `top` functions each.
- */
-export function summariseTrace(
-  trace: { traceEvents: TraceEvent[] } | TraceEvent[],
-  window?: { from: number; to: number },
-  top = 15,
-): ThreadSummary[] {
-  const events = Array.isArray(trace) ? trace : trace.traceEvents;
+type Window = { from: number; to: number } | undefined;
+const inside = (window: Window, ts: number) => !window || (ts >= window.from && ts <= window.to);
+const keyOf = (e: TraceEvent) => `${e.pid}:${e.tid}`;
+
+/** Thread names by `pid:tid`, process names by pid. */
+function threadNames(events: TraceEvent[]) {
   const names = new Map<string, string>();
   const processes = new Map<number, string>();
   for (const e of events) {
     if (e.ph !== 'M') continue;
-    if (e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args?.name ?? '');
+    if (e.name === 'thread_name') names.set(keyOf(e), e.args?.name ?? '');
     if (e.name === 'process_name') processes.set(e.pid, e.args?.name ?? '');
   }
-  const inside = (ts: number) => !window || (ts >= window.from && ts <= window.to);
-  const tasks = new Map<string, { wall: number; cpu: number; longest: number }>();
+  return { names, processes };
+}
+
+interface Tasks {
+  wall: number;
+  cpu: number;
+  longest: number;
+}
+
+/** Top-level tasks per thread, and named timeline events as [count, wall, CPU] per thread. */
+function taskTimes(events: TraceEvent[], window: Window) {
+  const tasks = new Map<string, Tasks>();
   const named = new Map<string, Map<string, [number, number, number]>>();
   for (const e of events) {
-    if (e.ph !== 'X' || !e.dur) continue;
-    if (inside(e.ts) && /devtools\.timeline|blink/.test(e.cat ?? '') && !/RunTask/.test(e.name)) {
-      const key = `${e.pid}:${e.tid}`;
+    if (e.ph !== 'X' || !e.dur || !inside(window, e.ts)) continue;
+    const key = keyOf(e);
+    if (/devtools\.timeline|blink/.test(e.cat ?? '') && !/RunTask/.test(e.name)) {
       const map = named.get(key) ?? new Map<string, [number, number, number]>();
       named.set(key, map);
       const n = map.get(e.name) ?? [0, 0, 0];
@@ -87,37 +93,32 @@ export function summariseTrace(
       map.set(e.name, n);
     }
     if (e.name !== 'ThreadControllerImpl::RunTask') continue;
-    if (!inside(e.ts)) continue;
-    const key = `${e.pid}:${e.tid}`;
     const t = tasks.get(key) ?? { wall: 0, cpu: 0, longest: 0 };
     t.wall += e.dur / 1000;
     t.cpu += (e.tdur ?? 0) / 1000;
     t.longest = Math.max(t.longest, e.dur / 1000);
     tasks.set(key, t);
   }
-  // Profiles: 'Profile' gives the start time, 'ProfileChunk's the nodes, samples and deltas.
-  interface Prof {
-    key: string;
-    time: number;
-    nodes: Map<number, { frame: string; ours: boolean; parent?: number }>;
-    self: Map<string, number>;
-    inclusive: Map<string, number>;
-    pending: { node: number; time: number }[];
-  }
-  const profiles = new Map<string, Prof>();
+  return { tasks, named };
+}
+
+/** One V8 sampling profile: 'Profile' gives its start, each 'ProfileChunk' nodes and samples. */
+interface Prof {
+  key: string;
+  time: number;
+  nodes: Map<number, { frame: string; ours: boolean; parent?: number }>;
+  samples: { node: number; time: number }[];
+}
+
+function profiles(events: TraceEvent[]): Map<string, Prof[]> {
+  const byId = new Map<string, Prof>();
   for (const e of events) {
     if (e.name === 'Profile' && e.id) {
-      profiles.set(e.id, {
-        key: `${e.pid}:${e.tid}`,
-        time: e.args?.data?.startTime ?? e.ts,
-        nodes: new Map(),
-        self: new Map(),
-        inclusive: new Map(),
-        pending: [],
-      });
+      const time = e.args?.data?.startTime ?? e.ts;
+      byId.set(e.id, { key: keyOf(e), time, nodes: new Map(), samples: [] });
     }
     if (e.name !== 'ProfileChunk' || !e.id) continue;
-    const profile = profiles.get(e.id);
+    const profile = byId.get(e.id);
     if (!profile) continue;
     const data = e.args?.data;
     for (const node of data?.cpuProfile?.nodes ?? []) {
@@ -132,48 +133,65 @@ export function summariseTrace(
     const deltas = data?.timeDeltas ?? [];
     for (let i = 0; i < samples.length; i++) {
       profile.time += deltas[i] ?? 0;
-      profile.pending.push({ node: samples[i]!, time: profile.time });
+      profile.samples.push({ node: samples[i]!, time: profile.time });
     }
   }
-  const summaries: ThreadSummary[] = [];
   const byThread = new Map<string, Prof[]>();
-  for (const p of profiles.values()) byThread.set(p.key, [...(byThread.get(p.key) ?? []), p]);
-  const keys = new Set([...tasks.keys(), ...byThread.keys()]);
-  for (const key of keys) {
-    const pid = Number(key.split(':')[0]);
-    const process = processes.get(pid) ?? String(pid);
-    const self = new Map<string, number>();
-    const ours = new Map<string, number>();
-    for (const profile of byThread.get(key) ?? []) {
-      const samples = profile.pending.sort((a, b) => a.time - b.time);
-      for (let i = 0; i < samples.length - 1; i++) {
-        const { node, time } = samples[i]!;
-        if (!inside(time)) continue;
-        const ms = (samples[i + 1]!.time - time) / 1000;
-        if (ms > 50) continue; // a gap in sampling, not time spent
-        const n = profile.nodes.get(node);
-        if (!n) continue;
-        if (n.frame.startsWith('(idle)')) continue;
-        self.set(n.frame, (self.get(n.frame) ?? 0) + ms);
-        // The innermost frame of our own code on the stack.
-        let at: number | undefined = node;
-        while (at !== undefined) {
-          const f = profile.nodes.get(at);
-          if (!f) break;
-          if (f.ours) {
-            ours.set(f.frame, (ours.get(f.frame) ?? 0) + ms);
-            break;
-          }
-          at = f.parent;
+  for (const p of byId.values()) byThread.set(p.key, [...(byThread.get(p.key) ?? []), p]);
+  return byThread;
+}
+
+/** Sampled time by function (self) and by the innermost of our own frames on the stack. */
+function sampledTimes(list: Prof[], window: Window) {
+  const self = new Map<string, number>();
+  const ours = new Map<string, number>();
+  for (const profile of list) {
+    const samples = profile.samples.sort((a, b) => a.time - b.time);
+    for (let i = 0; i < samples.length - 1; i++) {
+      const { node, time } = samples[i]!;
+      if (!inside(window, time)) continue;
+      const ms = (samples[i + 1]!.time - time) / 1000;
+      if (ms > 50) continue; // a gap in sampling, not time spent
+      const n = profile.nodes.get(node);
+      if (!n || n.frame.startsWith('(idle)')) continue;
+      self.set(n.frame, (self.get(n.frame) ?? 0) + ms);
+      for (let at: number | undefined = node; at !== undefined;) {
+        const f = profile.nodes.get(at);
+        if (!f) break;
+        if (f.ours) {
+          ours.set(f.frame, (ours.get(f.frame) ?? 0) + ms);
+          break;
         }
+        at = f.parent;
       }
     }
+  }
+  return { self, ours };
+}
+
+/**
+ * Per-thread summaries of `trace` between `from` and `to` (microseconds on the trace's clock);
+ * top `top` events and functions each.
+ */
+export function summariseTrace(
+  trace: { traceEvents: TraceEvent[] } | TraceEvent[],
+  window?: { from: number; to: number },
+  top = 15,
+): ThreadSummary[] {
+  const events = Array.isArray(trace) ? trace : trace.traceEvents;
+  const { names, processes } = threadNames(events);
+  const { tasks, named } = taskTimes(events, window);
+  const byThread = profiles(events);
+  const sorted = (m: Map<string, number>) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, v]) => [k, Math.round(v * 10) / 10] as [string, number]);
+  const summaries: ThreadSummary[] = [];
+  for (const key of new Set([...tasks.keys(), ...byThread.keys()])) {
+    const process = processes.get(Number(key.split(':')[0])) ?? key.split(':')[0]!;
+    const { self, ours } = sampledTimes(byThread.get(key) ?? [], window);
     const t = tasks.get(key) ?? { wall: 0, cpu: 0, longest: 0 };
-    const sorted = (m: Map<string, number>) =>
-      [...m.entries()]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, top)
-        .map(([k, v]) => [k, Math.round(v * 10) / 10] as [string, number]);
     summaries.push({
       thread: `${process} ${names.get(key) ?? key} (${key})`,
       taskMs: Math.round(t.wall),
