@@ -35,6 +35,8 @@ interface TraceEvent {
 
 export interface ThreadSummary {
   thread: string;
+  /** `pid:tid`. */
+  key: string;
   /** Sum of the thread's top-level tasks' wall time in the window (ms). */
   taskMs: number;
   /** Their CPU time (ms): the rest of `taskMs` the thread waited for a core. */
@@ -92,7 +94,7 @@ function taskTimes(events: TraceEvent[], window: Window) {
       n[2] += (e.tdur ?? 0) / 1000;
       map.set(e.name, n);
     }
-    if (e.name !== 'ThreadControllerImpl::RunTask') continue;
+    if (e.name !== 'ThreadControllerImpl::RunTask' && e.name !== 'ThreadPool_RunTask') continue;
     const t = tasks.get(key) ?? { wall: 0, cpu: 0, longest: 0 };
     t.wall += e.dur / 1000;
     t.cpu += (e.tdur ?? 0) / 1000;
@@ -194,6 +196,7 @@ export function summariseTrace(
     const t = tasks.get(key) ?? { wall: 0, cpu: 0, longest: 0 };
     summaries.push({
       thread: `${process} ${names.get(key) ?? key} (${key})`,
+      key,
       taskMs: Math.round(t.wall),
       cpuMs: Math.round(t.cpu),
       longestTaskMs: Math.round(t.longest),
@@ -206,4 +209,23 @@ export function summariseTrace(
     });
   }
   return summaries.filter((s) => s.taskMs > 5 || s.functions.length > 0);
+}
+
+/**
+ * CPU time (ms) by role, from the summaries of one page's build: its renderer's main thread, each
+ * dedicated worker (the base worker and the inflate pool's threads, most first), the renderer's
+ * other threads (its thread pool: garbage collection, compiling, painting), and every other
+ * process (the browser's network and download work, the GPU process).
+ */
+export function cpuByRole(summaries: ThreadSummary[], rendererPid: number) {
+  const roles = { main: 0, workers: [] as number[], renderer_other: 0, other_processes: 0 };
+  for (const s of summaries) {
+    if (Number(s.key.split(':')[0]) !== rendererPid) roles.other_processes += s.cpuMs;
+    else if (s.thread.includes('CrRendererMain')) roles.main += s.cpuMs;
+    else if (s.thread.includes('DedicatedWorker')) roles.workers.push(s.cpuMs);
+    else roles.renderer_other += s.cpuMs;
+  }
+  roles.workers.sort((a, b) => b - a);
+  const total = roles.main + roles.renderer_other + roles.workers.reduce((a, b) => a + b, 0);
+  return { ...roles, renderer_total: total };
 }
