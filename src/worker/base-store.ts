@@ -223,12 +223,16 @@ async function checkArriving(
   pool ??= new InflatePool();
   pool.warm();
   const threads = pool;
-  return checkBase(source, {
-    knownKeys: request.knownKeys,
-    digester: threads.digester,
-    walk: { inflateMember: threads.inflate, parallel: 8 },
-    onWalked: () => (timing.walked = clock()),
-  });
+  try {
+    return await checkBase(source, {
+      knownKeys: request.knownKeys,
+      digester: threads.digester,
+      walk: { inflateMember: threads.inflate, parallel: 8, onMemberRead: threads.memberRead },
+      onWalked: () => (timing.walked = clock()),
+    });
+  } finally {
+    threads.release();
+  }
 }
 
 /** The base's bytes as they arrive: whole in one buffer, and as a Blob built piece by piece. */

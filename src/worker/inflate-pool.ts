@@ -1,27 +1,28 @@
 /// <reference lib="webworker" />
 /**
- * Threads that inflate the members of an append-ready base while the base worker reads the tar
- * (docs/formats.md#append-ready-tgz, src/core/archive/members.ts): the MemberInflater the base
- * check gets in the page. Each member goes to a pool thread, which inflates it with the browser's
- * DecompressionStream and moves its output back (a transfer: nothing is copied, the thread keeps
- * nothing). The base worker's one tar reader reads that output in order and digests the files in
- * it itself: WebCrypto's digest of a file already in memory costs far less than sending it
- * anywhere. A thread that cannot start, or stops, leaves its work to the base worker.
+ * Threads that inflate the members of an append-ready base and digest the files in them while
+ * the base worker reads the tar (docs/formats.md#append-ready-tgz, src/core/archive/members.ts):
+ * the MemberInflater and the Digester the base check gets in the page. Each member goes to a pool
+ * thread, which inflates it with the browser's DecompressionStream and moves its output to the
+ * base worker (a transfer: nothing is copied). The base worker's one tar reader reads it there;
+ * the digests of the files it found in it are asked for as it reads, and once it has read the
+ * member, its bytes move back to the thread with the list of files to digest (WebCrypto hashes on
+ * the calling thread, so this takes the hashing off the base worker). A thread that cannot start,
+ * or stops, leaves its work to the base worker.
  */
 import { inflateMemberNative, type MemberInflater } from '../core/archive/members.ts';
-import { defaultDigester, type Digester } from '../core/digest.ts';
+import { defaultDigester, type DigestAlgorithm, type Digester } from '../core/digest.ts';
 import { CibError, type Problem } from '../core/problems.ts';
 
-export interface PoolRequest {
-  id: number;
-  bytes: Uint8Array;
-  offset: number;
-  size: number;
-}
+export type PoolRequest =
+  | { op: 'inflate'; id: number; bytes: Uint8Array; offset: number; size: number }
+  /** Digests of `[algorithm, offset, length]` ranges of `bytes` (a member's output, moved back). */
+  | { op: 'digest'; id: number; bytes: Uint8Array; items: [DigestAlgorithm, number, number][] };
 
 export type PoolReply =
-  | { id: number; ok: true; out: Uint8Array; ms: number }
-  | { id: number; ok: false; message: string; problems?: Problem[] };
+  | { op: 'inflate'; id: number; ok: true; out: Uint8Array; ms: number }
+  | { op: 'digest'; id: number; ok: true; digests: string[]; ms: number }
+  | { op: PoolRequest['op']; id: number; ok: false; message: string; problems?: Problem[] };
 
 type Member = Parameters<MemberInflater>[0];
 
@@ -32,9 +33,17 @@ interface Inflating {
   reject: (error: unknown) => void;
 }
 
+interface DigestItem {
+  algorithm: DigestAlgorithm;
+  data: Uint8Array;
+  resolve: (hex: string) => void;
+  reject: (error: unknown) => void;
+}
+
 interface PoolThread {
   worker: Worker;
   inflating: Map<number, Inflating>;
+  digesting: Map<number, DigestItem[]>;
   dead: boolean;
   /** It has answered once: members may be moved to it rather than copied. */
   alive: boolean;
@@ -48,7 +57,7 @@ export interface PoolStats {
   /** Sum over members of the time a thread spent inflating each (they overlap). */
   inflateMs: number;
   digests: number;
-  /** Time the base worker spent in its digest calls (WebCrypto hashes during the call). */
+  /** Sum over members of the time a thread spent digesting its files. */
   digestMs: number;
 }
 
@@ -74,6 +83,10 @@ export class InflatePool {
   private threads: PoolThread[] = [];
   private nextId = 1;
   private next = 0;
+  /** The thread each member's output came from, by its buffer. */
+  private origins = new WeakMap<ArrayBufferLike, PoolThread>();
+  /** Digests asked for, per member's buffer, not sent yet. */
+  private batches = new Map<ArrayBufferLike, DigestItem[]>();
 
   constructor(private readonly size: number = poolSize()) {}
 
@@ -105,20 +118,63 @@ export class InflatePool {
     return new Promise<Uint8Array>((resolve, reject) => {
       thread.inflating.set(id, { member: move ? undefined : member, resolve, reject });
       thread.worker.postMessage(
-        { id, bytes, offset: member.offset, size: member.size } satisfies PoolRequest,
+        {
+          op: 'inflate',
+          id,
+          bytes,
+          offset: member.offset,
+          size: member.size,
+        } satisfies PoolRequest,
         [bytes.buffer],
       );
     });
   };
 
-  /** WebCrypto in this thread (else @noble/hashes), counted for the benchmark. */
+  /** Files inside a member's output are digested by a pool thread once it is read; others here. */
   readonly digester: Digester = (algorithm, data) => {
-    const start = performance.now();
-    const hex = defaultDigester(algorithm, data);
-    this.stats.digests++;
-    this.stats.digestMs += performance.now() - start;
-    return hex;
+    const thread = this.origins.get(data.buffer);
+    if (!thread || thread.dead) return defaultDigester(algorithm, data);
+    const batch = this.batches.get(data.buffer) ?? [];
+    this.batches.set(data.buffer, batch);
+    return new Promise<string>((resolve, reject) =>
+      batch.push({ algorithm, data, resolve, reject }),
+    );
   };
+
+  /** The walk has read this member: its bytes move back to its thread with the files to digest. */
+  readonly memberRead = (out: Uint8Array): void => {
+    const thread = this.origins.get(out.buffer);
+    const batch = this.batches.get(out.buffer) ?? [];
+    this.batches.delete(out.buffer);
+    this.origins.delete(out.buffer);
+    if (!thread || batch.length === 0) return;
+    if (thread.dead) return this.digestHere(batch);
+    const id = this.nextId++;
+    thread.digesting.set(id, batch);
+    const items = batch.map(
+      ({ algorithm, data }) =>
+        [algorithm, data.byteOffset - out.byteOffset, data.byteLength] as [
+          DigestAlgorithm,
+          number,
+          number,
+        ],
+    );
+    thread.worker.postMessage({ op: 'digest', id, bytes: out, items } satisfies PoolRequest, [
+      out.buffer,
+    ]);
+  };
+
+  /** The walk is over: digests of members it did not finish reading are made here. */
+  release(): void {
+    for (const batch of this.batches.values()) this.digestHere(batch);
+    this.batches.clear();
+  }
+
+  private digestHere(batch: DigestItem[]): void {
+    for (const item of batch) {
+      Promise.resolve(defaultDigester(item.algorithm, item.data)).then(item.resolve, item.reject);
+    }
+  }
 
   private async inflateHere(member: Member): Promise<Uint8Array> {
     const start = performance.now();
@@ -138,19 +194,17 @@ export class InflatePool {
       type: 'module',
       name: 'cib-inflate',
     });
-    const thread: PoolThread = { worker, inflating: new Map(), dead: false, alive: false };
+    const thread: PoolThread = {
+      worker,
+      inflating: new Map(),
+      digesting: new Map(),
+      dead: false,
+      alive: false,
+    };
     worker.onmessage = (event: MessageEvent<PoolReply>) => {
-      const reply = event.data;
       thread.alive = true;
-      const task = thread.inflating.get(reply.id);
-      if (!task) return;
-      thread.inflating.delete(reply.id);
-      if (reply.ok) {
-        this.countInflate(reply.out.length, reply.ms);
-        task.resolve(reply.out);
-      } else {
-        task.reject(reply.problems ? new CibError(reply.problems) : new Error(reply.message));
-      }
+      if (event.data.op === 'inflate') this.inflated(thread, event.data);
+      else this.digested(thread, event.data);
     };
     worker.onerror = (event) => {
       // The thread could not start, or stopped: its work is done here instead.
@@ -162,7 +216,40 @@ export class InflatePool {
         else task.reject(new Error('A thread inflating the base stopped; try again.'));
       }
       thread.inflating.clear();
+      // The bytes of members sent back to digest went with the thread.
+      for (const items of thread.digesting.values()) {
+        for (const item of items)
+          item.reject(new Error('A thread checking the base stopped; try again.'));
+      }
+      thread.digesting.clear();
     };
     return thread;
+  }
+
+  private inflated(thread: PoolThread, reply: PoolReply): void {
+    const task = thread.inflating.get(reply.id);
+    if (!task) return;
+    thread.inflating.delete(reply.id);
+    if (reply.ok && reply.op === 'inflate') {
+      this.countInflate(reply.out.length, reply.ms);
+      this.origins.set(reply.out.buffer, thread);
+      task.resolve(reply.out);
+    } else if (!reply.ok) {
+      task.reject(reply.problems ? new CibError(reply.problems) : new Error(reply.message));
+    }
+  }
+
+  private digested(thread: PoolThread, reply: PoolReply): void {
+    const items = thread.digesting.get(reply.id);
+    if (!items) return;
+    thread.digesting.delete(reply.id);
+    if (reply.ok && reply.op === 'digest') {
+      this.stats.digests += items.length;
+      this.stats.digestMs += reply.ms;
+      items.forEach((item, i) => item.resolve(reply.digests[i]!));
+    } else if (!reply.ok) {
+      const error = new Error(reply.message);
+      for (const item of items) item.reject(error);
+    }
   }
 }

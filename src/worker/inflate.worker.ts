@@ -1,8 +1,9 @@
 /// <reference lib="webworker" />
 /**
  * One of the inflate pool's threads (inflate-pool.ts): inflates whole gzip members with the
- * platform's DecompressionStream and moves the output back to the base worker, keeping nothing.
- * It sees only a base's bytes, never a key.
+ * platform's DecompressionStream and moves the output to the base worker; once that has read a
+ * member, its bytes come back with the files to digest (WebCrypto hashes on the calling thread).
+ * It keeps nothing, and sees only a base's bytes, never a key.
  */
 import { inflateMemberNative } from '../core/archive/members.ts';
 import { CibError } from '../core/problems.ts';
@@ -10,19 +11,41 @@ import type { PoolReply, PoolRequest } from './inflate-pool.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
-/** Members are inflated one at a time, in order: the base worker reads them in order. */
+function hex(digest: ArrayBuffer): string {
+  let out = '';
+  for (const byte of new Uint8Array(digest)) out += byte.toString(16).padStart(2, '0');
+  return out;
+}
+
+async function answer(request: PoolRequest): Promise<PoolReply> {
+  const start = performance.now();
+  if (request.op === 'inflate') {
+    const out = await inflateMemberNative(request);
+    return { op: 'inflate', id: request.id, ok: true, out, ms: performance.now() - start };
+  }
+  const { bytes } = request;
+  const digests = await Promise.all(
+    request.items.map(([algorithm, offset, length]) =>
+      crypto.subtle
+        .digest(algorithm, bytes.subarray(offset, offset + length) as Uint8Array<ArrayBuffer>)
+        .then(hex),
+    ),
+  );
+  return { op: 'digest', id: request.id, ok: true, digests, ms: performance.now() - start };
+}
+
+/** Requests are answered one at a time, in order: the base worker reads the members in order. */
 let turn: Promise<void> = Promise.resolve();
 
 scope.onmessage = (event: MessageEvent<PoolRequest>) => {
   const request = event.data;
   turn = turn.then(async () => {
-    const start = performance.now();
     try {
-      const out = await inflateMemberNative(request);
-      const ms = performance.now() - start;
-      scope.postMessage({ id: request.id, ok: true, out, ms } satisfies PoolReply, [out.buffer]);
+      const reply = await answer(request);
+      scope.postMessage(reply, reply.op === 'inflate' && reply.ok ? [reply.out.buffer] : []);
     } catch (error) {
       scope.postMessage({
+        op: request.op,
         id: request.id,
         ok: false,
         message: error instanceof Error ? error.message : String(error),
