@@ -5,14 +5,15 @@ import { suites } from './suites.ts';
 
 // `npm run bench [suite…]`: runs every suite (or the named ones) and writes bench/results.json.
 // Naming suites re-measures only those and keeps the other suites' figures from the last run.
-// `npm run loadtest` writes its figures under `loadtest`; they are always kept.
+// `npm run loadtest` and `npm run bench:browser` write their figures under `loadtest` and
+// `browser`; they are always kept.
 const wanted = process.argv.slice(2);
 const out = resolve(PROJECT_ROOT, 'bench/results.json');
 const previous: Record<string, unknown> = existsSync(out)
   ? (JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>)
   : {};
 const results: Record<string, unknown> = {
-  ...(wanted.length ? previous : { loadtest: previous.loadtest }),
+  ...(wanted.length ? previous : { loadtest: previous.loadtest, browser: previous.browser }),
   date: new Date().toISOString(),
   node: process.version,
 };

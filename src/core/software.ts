@@ -199,7 +199,9 @@ export class SoftwareCheck implements EntryVisitor {
     }
     const inner = entry.path.slice(PROGRAM_PREFIX.length);
     if (TEXT_FILES.includes(inner)) {
-      const keep = regular && data.length <= MAX_TEXT_BYTES ? data : undefined;
+      // A copy of these few small files: the walk may hand a member's bytes on once it has read
+      // them (WalkOptions.onMemberRead).
+      const keep = regular && data.length <= MAX_TEXT_BYTES ? data.slice() : undefined;
       if (regular && !keep) this.tooLarge.push(entry.path);
       this.texts.set(inner, keep);
     }

@@ -43,8 +43,13 @@ interface Job {
 
 /** Bumped when the way bases are stored changes, so old entries are never misread. */
 const CACHE_NAME = 'cib-base-installers-v1';
-/** Enough progress messages for a smooth bar, few enough to cost the page nothing. */
+/**
+ * Enough progress messages for a smooth bar, few enough to cost the page nothing: one per
+ * 256 KiB, and at most one per PROGRESS_MS (each is a task and a repaint on the page's main
+ * thread, which shares the cores with the check while the base arrives).
+ */
 const PROGRESS_STEP = 256 * 1024;
+const PROGRESS_MS = 100;
 /** The base's Blob is built piece by piece while bytes arrive, not in one copy at the end. */
 const BLOB_PIECE = 1 << 20;
 /** How long after a base is verified it is stored for later visits (see loadBase). */
@@ -230,47 +235,54 @@ async function checkArriving(
   }
 }
 
-/**
- * Reads the response body into the receiver and the walk of the arriving bytes, keeping it as Blob
- * pieces (for the saved file) and saying how much has arrived every PROGRESS_STEP and at the end.
- */
-async function readBody(
-  response: Response,
-  receiver: BaseReceiver,
-  arriving: ReturnType<typeof arrivingSource> | undefined,
-  timing: BaseTimings,
-  progress: (loaded: number) => void,
-): Promise<Blob[]> {
-  const reader = response.body!.getReader();
-  let reported = 0;
-  const pieces: Blob[] = [];
-  let blobbed = 0;
-  const addPiece = () => {
-    // Blob copies the view at once, so later pushes may move the buffer.
-    pieces.push(new Blob([receiver.received().subarray(blobbed) as Uint8Array<ArrayBuffer>]));
-    blobbed = receiver.loaded;
-  };
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      timing.firstByte ??= clock();
-      receiver.push(value);
-      arriving?.push(value);
-      if (receiver.loaded - blobbed >= BLOB_PIECE) addPiece();
-      if (receiver.loaded - reported >= PROGRESS_STEP) {
-        reported = receiver.loaded;
-        progress(reported);
-      }
-    }
-  } catch (error) {
-    arriving?.fail(error); // the walk ends too, instead of waiting for bytes that will not come
-    throw error;
+/** The base's bytes as they arrive: whole in one buffer, and as a Blob built piece by piece. */
+class Arrival {
+  readonly receiver: BaseReceiver;
+  private pieces: Blob[] = [];
+  private blobbed = 0;
+  private reported = 0;
+  private reportedAt = 0;
+
+  constructor(
+    readonly total: number | undefined,
+    private readonly report: Listener,
+  ) {
+    this.receiver = new BaseReceiver(total);
   }
-  timing.lastByte = clock();
-  progress(receiver.loaded);
-  if (receiver.loaded > blobbed) addPiece();
-  return pieces;
+
+  push(chunk: Uint8Array): void {
+    this.receiver.push(chunk);
+    const loaded = this.receiver.loaded;
+    if (loaded - this.blobbed >= BLOB_PIECE) this.addPiece();
+    if (
+      loaded - this.reported >= PROGRESS_STEP &&
+      performance.now() - this.reportedAt >= PROGRESS_MS
+    )
+      this.progress();
+  }
+
+  /** The last byte is in: the last piece, and the bar at its end. */
+  end(): void {
+    if (this.receiver.loaded > this.blobbed) this.addPiece();
+    this.progress();
+  }
+
+  blob(): Blob {
+    return new Blob(this.pieces);
+  }
+
+  progress(): void {
+    this.reported = this.receiver.loaded;
+    this.reportedAt = performance.now();
+    this.report({ phase: 'downloading', loaded: this.reported, total: this.total });
+  }
+
+  private addPiece(): void {
+    // Blob copies the view at once, so later pushes may move the buffer.
+    const view = this.receiver.received().subarray(this.blobbed);
+    this.pieces.push(new Blob([view as Uint8Array<ArrayBuffer>]));
+    this.blobbed = this.receiver.loaded;
+  }
 }
 
 /** Reads, hashes and checks one response; nothing here runs on the page's main thread. */
@@ -292,7 +304,8 @@ async function receive(
   const header = Number(response.headers.get('Content-Length'));
   const total =
     Number.isFinite(header) && header > 0 ? header : request.size > 0 ? request.size : undefined;
-  const receiver = new BaseReceiver(total);
+  const arrival = new Arrival(total, report);
+  const reader = response.body!.getReader();
   // The entry check (software, vesselinfo) walks the bytes while they arrive, so on a slow link it
   // is done when the last byte is; it counts only if the bytes then pass the digest. A verdict
   // kept from an earlier visit for this SHA-256 spares it.
@@ -304,14 +317,25 @@ async function receive(
         return check;
       });
   checking.catch(() => undefined); // awaited below only if the digest matches
-  report({ phase: 'downloading', loaded: 0, total });
-  const pieces = await readBody(response, receiver, arriving, timing, (loaded) =>
-    report({ phase: 'downloading', loaded, total }),
-  );
+  arrival.progress();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      timing.firstByte ??= clock();
+      arrival.push(value);
+      arriving?.push(value);
+    }
+  } catch (error) {
+    arriving?.fail(error); // the walk ends too, instead of waiting for bytes that will not come
+    throw error;
+  }
+  timing.lastByte = clock();
+  arrival.end();
   report({ phase: 'checking' });
-  arriving?.end(receiver.received());
-  // The digest runs off this thread while the entry check finishes on this one.
-  const { bytes, sha256 } = await receiver.finish();
+  arriving?.end(arrival.receiver.received());
+  // One WebCrypto digest of the whole base, while the pool's threads inflate the last members.
+  const { bytes, sha256 } = await arrival.receiver.finish();
   timing.digested = clock();
   checkSha256(sha256, request.sha256);
   // The manifest's SHA-256 says these are the listed bytes; this says their software is what
@@ -326,7 +350,7 @@ async function receive(
     request,
     bytes,
     sha256,
-    blob: new Blob(pieces),
+    blob: arrival.blob(),
     clean: check.clean,
     ...(check.software ? { software: check.software } : {}),
     timing,

@@ -2,11 +2,13 @@
 /**
  * Threads that inflate the members of an append-ready base and digest the files in them while
  * the base worker reads the tar (docs/formats.md#append-ready-tgz, src/core/archive/members.ts):
- * the MemberInflater and the Digester the base check gets in the page. Each member is copied to a
- * pool thread, which sends a copy of its output back and keeps its own; the base worker's one tar
- * reader finds the files in that copy, and the digests of those files (WebCrypto's run on the
- * calling thread) are then asked of the thread holding the member, in one message per member. A
- * thread that cannot start, or stops, leaves its work to the base worker.
+ * the MemberInflater and the Digester the base check gets in the page. Each member goes to a pool
+ * thread, which inflates it with the browser's DecompressionStream and moves its output to the
+ * base worker (a transfer: nothing is copied). The base worker's one tar reader reads it there;
+ * the digests of the files it found in it are asked for as it reads, and once it has read the
+ * member, its bytes move back to the thread with the list of files to digest (WebCrypto hashes on
+ * the calling thread, so this takes the hashing off the base worker). A thread that cannot start,
+ * or stops, leaves its work to the base worker.
  */
 import { inflateMemberNative, type MemberInflater } from '../core/archive/members.ts';
 import { defaultDigester, type DigestAlgorithm, type Digester } from '../core/digest.ts';
@@ -14,15 +16,12 @@ import { CibError, type Problem } from '../core/problems.ts';
 
 export type PoolRequest =
   | { op: 'inflate'; id: number; bytes: Uint8Array; offset: number; size: number }
-  /** Digests of `[algorithm, offset, length]` ranges of member `id`'s output. */
-  | { op: 'digest'; id: number; items: [DigestAlgorithm, number, number][]; release: boolean }
-  /** Forget every member held. */
-  | { op: 'release'; id: number };
+  /** Digests of `[algorithm, offset, length]` ranges of `bytes` (a member's output, moved back). */
+  | { op: 'digest'; id: number; bytes: Uint8Array; items: [DigestAlgorithm, number, number][] };
 
 export type PoolReply =
   | { op: 'inflate'; id: number; ok: true; out: Uint8Array; ms: number }
   | { op: 'digest'; id: number; ok: true; digests: string[]; ms: number }
-  | { op: 'release'; id: number; ok: true }
   | { op: PoolRequest['op']; id: number; ok: false; message: string; problems?: Problem[] };
 
 type Member = Parameters<MemberInflater>[0];
@@ -63,14 +62,13 @@ export interface PoolStats {
 }
 
 /**
- * One thread per core but one (the page's main thread keeps a core: no task of 50 ms or more while
- * a base is checked), at least 1 and at most 4. On this project's shared 2-core machine under load,
- * two threads gave main-thread tasks of up to 236 ms over the 50 Mbit/s link against up to 68 ms
- * with one, for little faster checks.
+ * One thread per core, at most 4. On a 2-core machine that is two: while the base arrives the
+ * base worker shares the cores with them, and once the last byte is in, inflating is all that is
+ * left (README, "The page's speed", for what one and two threads measured).
  */
 export function poolSize(): number {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 2;
-  return Math.min(4, Math.max(1, cores - 1));
+  return Math.min(4, Math.max(1, cores));
 }
 
 export class InflatePool {
@@ -85,10 +83,10 @@ export class InflatePool {
   private threads: PoolThread[] = [];
   private nextId = 1;
   private next = 0;
-  /** Which thread holds the member each output copy came from. */
-  private origins = new WeakMap<ArrayBufferLike, { thread: PoolThread; id: number }>();
-  /** Digests asked for, per member, not sent yet. */
-  private batches = new Map<number, { thread: PoolThread; items: DigestItem[] }>();
+  /** The thread each member's output came from, by its buffer. */
+  private origins = new WeakMap<ArrayBufferLike, PoolThread>();
+  /** Digests asked for, per member's buffer, not sent yet. */
+  private batches = new Map<ArrayBufferLike, DigestItem[]>();
 
   constructor(private readonly size: number = poolSize()) {}
 
@@ -132,42 +130,49 @@ export class InflatePool {
     });
   };
 
-  /** Files inside a member's output are digested by the thread holding it; others here. */
+  /** Files inside a member's output are digested by a pool thread once it is read; others here. */
   readonly digester: Digester = (algorithm, data) => {
-    const origin = this.origins.get(data.buffer);
-    if (!origin || origin.thread.dead) return defaultDigester(algorithm, data);
-    let batch = this.batches.get(origin.id);
-    if (!batch) this.batches.set(origin.id, (batch = { thread: origin.thread, items: [] }));
+    const thread = this.origins.get(data.buffer);
+    if (!thread || thread.dead) return defaultDigester(algorithm, data);
+    const batch = this.batches.get(data.buffer) ?? [];
+    this.batches.set(data.buffer, batch);
     return new Promise<string>((resolve, reject) =>
-      batch.items.push({ algorithm, data, resolve, reject }),
+      batch.push({ algorithm, data, resolve, reject }),
     );
   };
 
-  /** The walk has read this member: its digests go out, and its thread may let it go after them. */
+  /** The walk has read this member: its bytes move back to its thread with the files to digest. */
   readonly memberRead = (out: Uint8Array): void => {
-    const origin = this.origins.get(out.buffer);
-    if (!origin) return;
+    const thread = this.origins.get(out.buffer);
+    const batch = this.batches.get(out.buffer) ?? [];
+    this.batches.delete(out.buffer);
     this.origins.delete(out.buffer);
-    const batch = this.batches.get(origin.id);
-    this.batches.delete(origin.id);
-    const items = batch?.items ?? [];
-    const { thread, id } = origin;
-    if (thread.dead) return this.digestHere(items);
-    thread.digesting.set(id, items);
-    thread.worker.postMessage({
-      op: 'digest',
-      id,
-      items: items.map((item) => [item.algorithm, item.data.byteOffset, item.data.byteLength]),
-      release: true,
-    } satisfies PoolRequest);
+    if (!thread || batch.length === 0) return;
+    if (thread.dead) return this.digestHere(batch);
+    const id = this.nextId++;
+    thread.digesting.set(id, batch);
+    const items = batch.map(
+      ({ algorithm, data }) =>
+        [algorithm, data.byteOffset - out.byteOffset, data.byteLength] as [
+          DigestAlgorithm,
+          number,
+          number,
+        ],
+    );
+    thread.worker.postMessage({ op: 'digest', id, bytes: out, items } satisfies PoolRequest, [
+      out.buffer,
+    ]);
   };
 
-  /** The check is over: every thread forgets what it holds (a walk that stopped early). */
+  /** The walk is over: digests of members it did not finish reading are made here. */
   release(): void {
-    for (const [, batch] of this.batches) this.digestHere(batch.items);
+    for (const batch of this.batches.values()) this.digestHere(batch);
     this.batches.clear();
-    for (const thread of this.threads) {
-      if (!thread.dead) thread.worker.postMessage({ op: 'release', id: 0 } satisfies PoolRequest);
+  }
+
+  private digestHere(batch: DigestItem[]): void {
+    for (const item of batch) {
+      Promise.resolve(defaultDigester(item.algorithm, item.data)).then(item.resolve, item.reject);
     }
   }
 
@@ -176,12 +181,6 @@ export class InflatePool {
     const out = await inflateMemberNative(member);
     this.countInflate(out.length, performance.now() - start);
     return out;
-  }
-
-  private digestHere(items: DigestItem[]): void {
-    for (const item of items) {
-      Promise.resolve(defaultDigester(item.algorithm, item.data)).then(item.resolve, item.reject);
-    }
   }
 
   private countInflate(bytes: number, ms: number): void {
@@ -203,28 +202,9 @@ export class InflatePool {
       alive: false,
     };
     worker.onmessage = (event: MessageEvent<PoolReply>) => {
-      const reply = event.data;
       thread.alive = true;
-      if (reply.op === 'inflate') {
-        const task = thread.inflating.get(reply.id);
-        if (!task) return;
-        thread.inflating.delete(reply.id);
-        if (reply.ok) {
-          this.countInflate(reply.out.length, reply.ms);
-          this.origins.set(reply.out.buffer, { thread, id: reply.id });
-          task.resolve(reply.out);
-        } else {
-          task.reject(reply.problems ? new CibError(reply.problems) : new Error(reply.message));
-        }
-      } else if (reply.op === 'digest') {
-        const items = thread.digesting.get(reply.id);
-        if (!items) return;
-        thread.digesting.delete(reply.id);
-        if (!reply.ok) return this.digestHere(items); // the bytes are still here
-        this.stats.digests += items.length;
-        this.stats.digestMs += reply.ms;
-        items.forEach((item, i) => item.resolve(reply.digests[i]!));
-      }
+      if (event.data.op === 'inflate') this.inflated(thread, event.data);
+      else this.digested(thread, event.data);
     };
     worker.onerror = (event) => {
       // The thread could not start, or stopped: its work is done here instead.
@@ -236,9 +216,40 @@ export class InflatePool {
         else task.reject(new Error('A thread inflating the base stopped; try again.'));
       }
       thread.inflating.clear();
-      for (const items of thread.digesting.values()) this.digestHere(items);
+      // The bytes of members sent back to digest went with the thread.
+      for (const items of thread.digesting.values()) {
+        for (const item of items)
+          item.reject(new Error('A thread checking the base stopped; try again.'));
+      }
       thread.digesting.clear();
     };
     return thread;
+  }
+
+  private inflated(thread: PoolThread, reply: PoolReply): void {
+    const task = thread.inflating.get(reply.id);
+    if (!task) return;
+    thread.inflating.delete(reply.id);
+    if (reply.ok && reply.op === 'inflate') {
+      this.countInflate(reply.out.length, reply.ms);
+      this.origins.set(reply.out.buffer, thread);
+      task.resolve(reply.out);
+    } else if (!reply.ok) {
+      task.reject(reply.problems ? new CibError(reply.problems) : new Error(reply.message));
+    }
+  }
+
+  private digested(thread: PoolThread, reply: PoolReply): void {
+    const items = thread.digesting.get(reply.id);
+    if (!items) return;
+    thread.digesting.delete(reply.id);
+    if (reply.ok && reply.op === 'digest') {
+      this.stats.digests += items.length;
+      this.stats.digestMs += reply.ms;
+      items.forEach((item, i) => item.resolve(reply.digests[i]!));
+    } else if (!reply.ok) {
+      const error = new Error(reply.message);
+      for (const item of items) item.reject(error);
+    }
   }
 }

@@ -36,7 +36,7 @@ export class VesselinfoFinder implements EntryVisitor {
   onEntry(entry: ArchiveEntry, data?: Uint8Array): void {
     if (entry.path !== VESSELINFO_PATH) return;
     this.matches.push(entry);
-    if (data && this.matches.length === 1) this.data = data;
+    if (this.readData && data && this.matches.length === 1) this.data = data.slice();
   }
 
   /** Once the installer is known to be ambiguous, no later entry changes the answer. */

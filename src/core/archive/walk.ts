@@ -41,7 +41,10 @@ export interface WalkOptions {
   inflateMember?: MemberInflater | null;
   /** Members being inflated at once (default 4). */
   parallel?: number;
-  /** Called with each whole member's output once the walk has read it (and no visitor holds it). */
+  /**
+   * Called with each whole member's output once the walk has read it; the caller may then move
+   * its buffer elsewhere. Visitors copy what they keep of an entry's bytes.
+   */
   onMemberRead?: (out: Uint8Array) => void;
 }
 
