@@ -92,6 +92,12 @@ export class Installers {
   #trustedKeys: KnownUpdateKey[] = [];
   /** Builds under way; not reactive, checked and set in the same tick as the click. */
   #building: Partial<Record<Platform, true>> = {};
+  /**
+   * Platforms someone has asked to build: from then on their build owns the status, and a
+   * prefetch that ends later (its answer may cross the worker boundary after the build's) says
+   * nothing.
+   */
+  #asked = new Set<Platform>();
   #input: InstallersInput;
 
   constructor(input: InstallersInput) {
@@ -119,6 +125,7 @@ export class Installers {
     const target = this.#offer(platform);
     if (!target || this.#building[platform]) return;
     this.#building[platform] = true;
+    this.#asked.add(platform);
     const current = this.status[platform]?.phase;
     if (current !== 'downloading' && current !== 'checking')
       this.status[platform] = statusOf('starting');
@@ -199,7 +206,7 @@ export class Installers {
   #prefetch(platform: Platform): void {
     const target = this.#offer(platform);
     if (!target) return;
-    const quiet = () => this.#building[platform];
+    const quiet = () => this.#asked.has(platform);
     void Promise.resolve()
       .then(() =>
         whileBasesLoad(
