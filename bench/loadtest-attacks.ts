@@ -263,7 +263,11 @@ export function downloadAttack(port: number, ids: string[]): Attack {
       let errors = 0;
       let bytes = 0;
       const samples: string[] = [];
-      for (const line of outputs.join('').split('\n')) {
+      // Each curl's own lines: a curl stopped while writing its figures leaves a last line with
+      // no newline, which is that stop's, not a download's (joined, it once ran into the next
+      // curl's first line as code "2200").
+      const lines = outputs.flatMap((output) => output.split('\n').slice(0, -1));
+      for (const line of lines) {
         const [code, size, length] = line.trim().split(' ');
         if (!code) continue;
         if (code === '200' && size === length) {
