@@ -5,8 +5,7 @@
 //   V8's compiled code for it), so a command costs Node's start-up and little more: no ES module
 //   loader (which reads modules with promises and loads Node's stream and readline modules to do
 //   it), no package resolution, one file to compile. Each command's code still runs only when the
-//   command does. node-forge, the key generator used only where WebCrypto is missing, is its own
-//   file, loaded on demand.
+//   command does. Node's WebCrypto generates keys here: node-forge is the page's fallback alone.
 // - The server (dist-node/server.mjs) and its worker threads are ES modules with shared chunks;
 //   add a worker thread's entry to SERVER_ENTRIES.
 import { build } from 'esbuild';
@@ -67,17 +66,6 @@ const dynamicBuiltinsByRequire = {
   },
 };
 
-/** In the command line, node-forge is dist-node/node-forge.cjs, required only when it is used. */
-const forgeOnDemand = {
-  name: 'forge-on-demand',
-  setup(build) {
-    build.onResolve({ filter: /^node-forge$/ }, () => ({
-      path: './node-forge.cjs',
-      external: true,
-    }));
-  },
-};
-
 const common = {
   absWorkingDir: root,
   bundle: true,
@@ -101,14 +89,7 @@ await Promise.all([
     // The one module that asks where it is (src/host/deployment.ts) gets this file's address.
     define: { 'import.meta.url': '__cibModuleUrl' },
     banner: { js: "const __cibModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [forgeOnDemand, dynamicBuiltinsByRequire],
-  }),
-  build({
-    ...common,
-    entryPoints: [{ in: 'node_modules/node-forge/lib/index.js', out: 'node-forge' }],
-    outdir,
-    outExtension: { '.js': '.cjs' },
-    format: 'cjs',
+    plugins: [dynamicBuiltinsByRequire],
   }),
   build({
     ...common,

@@ -16,6 +16,7 @@ import {
   HttpError,
   PROBLEM_CODE_HEADER,
   cacheControlFor,
+  answerUnreadable,
   sendProblem,
 } from './http.ts';
 import { InstallerBuilder } from './installers.ts';
@@ -197,14 +198,7 @@ function distServer(settings: ServerSettings, logError: (line: string) => void):
         return;
       }
       logError(`GET ${shown(rest)}: ${error.message}`);
-      if (!res.headersSent)
-        sendProblem(
-          res,
-          500,
-          'server.file.unreadable',
-          'The file could not be read; please try again.',
-        );
-      else res.destroy();
+      answerUnreadable(res);
     });
 }
 

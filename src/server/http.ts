@@ -49,6 +49,21 @@ export function sendProblem(
   sendText(res, status, text, { [PROBLEM_CODE_HEADER]: code, ...headers });
 }
 
+/**
+ * A file could not be read after the response began or before: 500 with its problem code, or, if
+ * the headers are already out, the connection cut so the client sees an incomplete file.
+ */
+export function answerUnreadable(res: ServerResponse): void {
+  if (!res.headersSent)
+    sendProblem(
+      res,
+      500,
+      'server.file.unreadable',
+      'The file could not be read; please try again.',
+    );
+  else res.destroy();
+}
+
 export function sendText(
   res: ServerResponse,
   status: number,

@@ -23,6 +23,7 @@ import {
   readBody,
   redirect,
   sendJson,
+  answerUnreadable,
   sendProblem,
   STALLED_DOWNLOAD_MS,
 } from './http.ts';
@@ -99,14 +100,7 @@ export async function baseFile(
     if (!error || error.status === 404)
       return sendProblem(res, 404, 'server.path.not-found', 'Not found.');
     ctx.logError(`GET base-installers/${name.slice(0, 60)}: ${error.message}`);
-    if (!res.headersSent)
-      sendProblem(
-        res,
-        500,
-        'server.file.unreadable',
-        'The file could not be read; please try again.',
-      );
-    else res.destroy();
+    answerUnreadable(res);
   });
 }
 
