@@ -97,7 +97,7 @@ export class Installers {
    * prefetch that ends later (its answer may cross the worker boundary after the build's) says
    * nothing.
    */
-  #asked = new Set<Platform>();
+  #asked: Partial<Record<Platform, true>> = {};
   #input: InstallersInput;
 
   constructor(input: InstallersInput) {
@@ -125,7 +125,7 @@ export class Installers {
     const target = this.#offer(platform);
     if (!target || this.#building[platform]) return;
     this.#building[platform] = true;
-    this.#asked.add(platform);
+    this.#asked[platform] = true;
     const current = this.status[platform]?.phase;
     if (current !== 'downloading' && current !== 'checking')
       this.status[platform] = statusOf('starting');
@@ -206,7 +206,7 @@ export class Installers {
   #prefetch(platform: Platform): void {
     const target = this.#offer(platform);
     if (!target) return;
-    const quiet = () => this.#asked.has(platform);
+    const quiet = () => this.#asked[platform] === true;
     void Promise.resolve()
       .then(() =>
         whileBasesLoad(
