@@ -11,7 +11,7 @@ import { concatBytes } from '../core/bytes.ts';
 import { nativeInflateSafe } from '../core/archive/members.ts';
 import type { InstallerSource } from '../core/archive/walk.ts';
 import { checkSha256, customizeInstallerParts, type Platform } from '../core/archive/installer.ts';
-import { CibError, errorsOf } from '../core/problems.ts';
+import { CibError, errorsOf, problem } from '../core/problems.ts';
 import { BaseReceiver } from '../core/archive/receive.ts';
 import { InflatePool, type PoolStats } from './inflate-pool.ts';
 import type { SoftwareReport } from '../core/software.ts';
@@ -192,13 +192,21 @@ async function download(request: BaseRequest, signal?: AbortSignal): Promise<Res
   try {
     response = await fetch(request.url, signal ? { signal } : {});
   } catch {
-    throw new Error(
-      `The ${request.platform} base installer (${request.file}) could not be downloaded: the network request failed.`,
+    throw new CibError(
+      problem(
+        'base.download.network',
+        '',
+        `The ${request.platform} base installer (${request.file}) could not be downloaded: the network request failed.`,
+      ),
     );
   }
   if (!response.ok || !response.body) {
-    throw new Error(
-      `The ${request.platform} base installer (${request.file}) could not be downloaded: the server answered ${response.status}.`,
+    throw new CibError(
+      problem(
+        'base.download.status',
+        '',
+        `The ${request.platform} base installer (${request.file}) could not be downloaded: the server answered ${response.status}.`,
+      ),
     );
   }
   return response;

@@ -12,7 +12,14 @@
  */
 import { inflateMemberNative, type MemberInflater } from '../core/archive/members.ts';
 import { defaultDigester, type DigestAlgorithm, type Digester } from '../core/digest.ts';
-import { CibError, type Problem } from '../core/problems.ts';
+import { CibError, problem, type Problem } from '../core/problems.ts';
+
+/** A pool thread ended with work in hand (`base.thread.stopped`): the person may simply try again. */
+function stopped(doing: 'inflating' | 'checking'): CibError {
+  return new CibError(
+    problem('base.thread.stopped', '', `A thread ${doing} the base stopped; try again.`),
+  );
+}
 
 export type PoolRequest =
   | { op: 'inflate'; id: number; bytes: Uint8Array; offset: number; size: number }
@@ -213,13 +220,12 @@ export class InflatePool {
       worker.terminate();
       for (const task of thread.inflating.values()) {
         if (task.member) this.inflateHere(task.member).then(task.resolve, task.reject);
-        else task.reject(new Error('A thread inflating the base stopped; try again.'));
+        else task.reject(stopped('inflating'));
       }
       thread.inflating.clear();
       // The bytes of members sent back to digest went with the thread.
       for (const items of thread.digesting.values()) {
-        for (const item of items)
-          item.reject(new Error('A thread checking the base stopped; try again.'));
+        for (const item of items) item.reject(stopped('checking'));
       }
       thread.digesting.clear();
     };
@@ -235,7 +241,9 @@ export class InflatePool {
       this.origins.set(reply.out.buffer, thread);
       task.resolve(reply.out);
     } else if (!reply.ok) {
-      task.reject(reply.problems ? new CibError(reply.problems) : new Error(reply.message));
+      task.reject(
+        new CibError(reply.problems ?? problem('base.inflate.failed', '', reply.message)),
+      );
     }
   }
 
@@ -248,7 +256,7 @@ export class InflatePool {
       this.stats.digestMs += reply.ms;
       items.forEach((item, i) => item.resolve(reply.digests[i]!));
     } else if (!reply.ok) {
-      const error = new Error(reply.message);
+      const error = new CibError(problem('base.digest.failed', '', reply.message));
       for (const item of items) item.reject(error);
     }
   }
