@@ -9,8 +9,8 @@
 // seattle-cib/base-checks; CIB_CACHE_DIR set to the empty string keeps nothing), one file per
 // command, `cib-code-<command>.bin`. Its first line names the compiled file's SHA-256 (its last
 // line, written by scripts/build-node.mjs), size and time of change; a cache for other bytes, or
-// one V8 refuses (another Node, other flags), is not used and is replaced after the run. Nothing else is written, and a folder that cannot be
-// written only costs the next run its compile.
+// one V8 refuses (another Node, other flags), is not used and is replaced after the run. Nothing
+// else is written, and a folder that cannot be written only costs the next run its compile.
 const { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { Script, constants } = require('node:vm');
