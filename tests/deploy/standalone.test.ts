@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPython } from '../server/helpers.ts';
 import { RESERVED_KEY_FIXTURE, ROOT } from '../support/tools.ts';
+import { listeningOrigin } from '../support/server-process.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'cib-standalone-'));
 const clone = join(work, 'repo');
@@ -146,16 +147,7 @@ describe('a clone with nothing beside it', () => {
       env: { ...bareEnvironment(), HOST: '127.0.0.1', PORT: '0', LOG_REQUESTS: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const origin = await new Promise<string>((resolve, reject) => {
-      let text = '';
-      server!.stdout!.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-        if (match) resolve(match[1]!);
-      });
-      server!.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      server!.once('exit', (code) => reject(new Error(`server exited ${code}: ${text}`)));
-    });
+    const origin = await listeningOrigin(server);
     const out = await runPython('installers.py', [
       `${origin}/xmlrpc/`,
       join(clone, 'base-installers'),

@@ -25,6 +25,7 @@ import {
   unzipEntry,
   VESSELINFO_ENTRY,
 } from './helpers.ts';
+import { listeningOrigin } from '../support/server-process.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'cib-e2e-seattle-'));
 const servers: ChildProcess[] = [];
@@ -51,16 +52,7 @@ async function serve(baseDir: string, key: string): Promise<string> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   servers.push(server);
-  return new Promise<string>((done, fail) => {
-    let text = '';
-    server.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-      if (match) done(match[1]!);
-    });
-    server.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    server.once('exit', (code) => fail(new Error(`server exited ${code}: ${text}`)));
-  });
+  return listeningOrigin(server);
 }
 
 test.beforeAll(async () => {

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { listeningOrigin } from '../support/server-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const VESSELINFO = 'seattle/seattle_repy/vesselinfo';
@@ -31,15 +32,7 @@ test.beforeAll(async () => {
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  origin = await new Promise<string>((done, fail) => {
-    let text = '';
-    server.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-      if (match) done(match[1] as string);
-    });
-    server.once('exit', (code) => fail(new Error(`the server exited (${code})`)));
-  });
+  origin = await listeningOrigin(server);
 });
 
 test.afterAll(() => {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_KEYS, makeClones, packageBases, seattleBases } from '../support/seattle-bases.ts';
 import { ROOT } from '../support/tools.ts';
 import { runPython } from './helpers.ts';
+import { listeningOrigin } from '../support/server-process.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'cib-seattle-server-'));
 const servers: ChildProcess[] = [];
@@ -36,16 +37,7 @@ async function startCompiled(bases: string, updateKeys: string): Promise<string>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   servers.push(server);
-  return new Promise<string>((resolve, reject) => {
-    let text = '';
-    server.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-      if (match) resolve(match[1]!);
-    });
-    server.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    server.once('exit', (code) => reject(new Error(`server exited ${code}: ${text}`)));
-  });
+  return listeningOrigin(server);
 }
 
 let origin: string;

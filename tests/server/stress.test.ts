@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/core/keygen.ts';
 import { ROOT, runPython } from './helpers.ts';
+import { listeningOrigin } from '../support/server-process.ts';
 
 let work: string;
 let server: ChildProcess | undefined;
@@ -23,16 +24,7 @@ function startCompiled(dataDir: string): Promise<string> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   server = child;
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-      if (match) resolve(match[1] as string);
-    });
-    child.stderr!.resume();
-    child.once('exit', (code) => reject(new Error(`the server exited at start (${code})`)));
-  });
+  return listeningOrigin(child);
 }
 
 beforeAll(async () => {

@@ -24,6 +24,7 @@ import {
   type PythonOutput,
   type TestServer,
 } from './helpers.ts';
+import { listeningOrigin } from '../support/server-process.ts';
 
 describe('malformed and oversized calls, through Python xmlrpc.client', () => {
   let server: TestServer;
@@ -355,15 +356,7 @@ describe('/healthz on a disk that takes no writes', () => {
       },
     );
     try {
-      const origin = await new Promise<string>((resolve, reject) => {
-        let text = '';
-        child.stdout!.on('data', (chunk: Buffer) => {
-          text += chunk.toString();
-          const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-          if (match) resolve(match[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
-      });
+      const origin = await listeningOrigin(child);
       for (let i = 0; i < 20; i++) await (await fetch(`${origin}/healthz`)).arrayBuffer();
       const files = () =>
         readdirSync(dir, { recursive: true })
