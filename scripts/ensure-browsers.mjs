@@ -6,6 +6,7 @@
 //   node scripts/ensure-browsers.mjs chromium        # only Chromium (npm run bench:browser)
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { installDebianPackages } from './apt-install.mjs';
 
 /** MiniBrowser sits in the multiarch library folder, e.g. /usr/lib/x86_64-linux-gnu/…. */
 function miniBrowser() {
@@ -53,22 +54,7 @@ const missing = () => engines.filter((name) => ENGINES[name].paths().some((p) =>
 const absent = missing();
 if (absent.length > 0) {
   const packages = absent.flatMap((name) => ENGINES[name].packages);
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot) {
-    console.error(
-      `The browser tests need Debian's ${packages.join(', ')}. Install them: sudo apt-get install ${packages.join(' ')}`,
-    );
-    process.exit(1);
-  }
-  console.log(`Installing Debian ${packages.join(', ')} for the browser tests…`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  try {
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env });
-  } catch {
-    console.error(`Installing failed. Install them by hand: apt-get install ${packages.join(' ')}`);
-    process.exit(1);
-  }
+  installDebianPackages(packages, 'browser tests');
   const still = missing();
   if (still.length > 0) {
     const paths = still.flatMap((name) => ENGINES[name].paths()).filter((p) => !existsSync(p));

@@ -3,7 +3,8 @@
 // and zipfile, plus zip to make archives and bubblewrap to confine the extractors. Install what is
 // missing when running as root (CI and this machine); otherwise stop and say what to install.
 // Never skip them.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { installDebianPackages } from './apt-install.mjs';
 
 const TOOLS = [
   { command: 'tar', args: ['--version'], expect: /GNU tar/, pkg: 'tar' },
@@ -22,23 +23,7 @@ function works({ command, args, expect }) {
 const missing = TOOLS.filter((tool) => !works(tool));
 if (missing.length) {
   const packages = missing.map((tool) => tool.pkg);
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot) {
-    console.error(
-      `The archive tests need ${missing.map((t) => t.command).join(', ')}. ` +
-        `Install Debian's packages: sudo apt-get install ${packages.join(' ')}`,
-    );
-    process.exit(1);
-  }
-  console.log(`Installing ${packages.join(', ')} for the archive tests…`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  try {
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env });
-  } catch {
-    console.error(`Installing failed. Install them by hand: apt-get install ${packages.join(' ')}`);
-    process.exit(1);
-  }
+  installDebianPackages(packages, 'archive tests');
   const still = missing.filter((tool) => !works(tool));
   if (still.length) {
     console.error(`apt-get finished but ${still.map((t) => t.command).join(', ')} still fail.`);
