@@ -3,8 +3,7 @@
 // key in UPDATE_KEYS: real downloads read back with tar and unzip, the verdict with its calm notes,
 // and a demo-key-signed base placed among them refused.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
@@ -26,6 +25,7 @@ import {
   VESSELINFO_ENTRY,
 } from './helpers.ts';
 import { listeningOrigin } from '../support/server-process.ts';
+import { restampManifest } from '../support/manifests.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'cib-e2e-seattle-'));
 const servers: ChildProcess[] = [];
@@ -144,14 +144,7 @@ test('a demo-key-signed base with a changed nmmain.py, placed among them, is ref
   const mixed = join(work, 'mixed');
   cpSync(bases.deploy, mixed, { recursive: true });
   cpSync(join(evil, 'seattle_linux.tgz'), join(mixed, 'seattle_linux.tgz'));
-  const manifest = JSON.parse(readFileSync(join(mixed, 'manifest.json'), 'utf8'));
-  for (const entry of manifest.bases) {
-    const bytes = readFileSync(join(mixed, entry.file));
-    entry.size = bytes.length;
-    entry.sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (entry.file === 'seattle_linux.tgz') entry.layout = 'plain';
-  }
-  writeFileSync(join(mixed, 'manifest.json'), JSON.stringify(manifest));
+  restampManifest(mixed, { 'seattle_linux.tgz': 'plain' });
   const mixedOrigin = await serve(mixed, bases.key);
   const owner = opensslKey(1024);
   await page.goto(`${mixedOrigin}/${clearinghouseHash({ owner: owner.seattle, users: [] })}`);

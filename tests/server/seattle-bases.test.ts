@@ -5,8 +5,7 @@
  * scripts as they were. Among those bases, a demo-key-signed one is refused.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { DEMO_KEYS, makeClones, packageBases, seattleBases } from '../support/se
 import { ROOT } from '../support/tools.ts';
 import { runPython } from './helpers.ts';
 import { listeningOrigin } from '../support/server-process.ts';
+import { restampManifest } from '../support/manifests.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'cib-seattle-server-'));
 const servers: ChildProcess[] = [];
@@ -103,13 +103,7 @@ describe("the compiled server with Seattle's own bases", () => {
     const mixed = join(work, 'mixed');
     cpSync(bases.deploy, mixed, { recursive: true });
     cpSync(join(evil, 'seattle_win.zip'), join(mixed, 'seattle_win.zip'));
-    const manifest = JSON.parse(readFileSync(join(mixed, 'manifest.json'), 'utf8'));
-    for (const entry of manifest.bases) {
-      const bytes = readFileSync(join(mixed, entry.file));
-      entry.size = bytes.length;
-      entry.sha256 = createHash('sha256').update(bytes).digest('hex');
-    }
-    writeFileSync(join(mixed, 'manifest.json'), JSON.stringify(manifest));
+    restampManifest(mixed);
     const mixedOrigin = await startCompiled(mixed, bases.key);
     const health = (await (await fetch(`${mixedOrigin}/healthz`)).json()) as {
       software: Record<string, { verdict: string; summary: string }>;

@@ -4,13 +4,13 @@
  * a base signed by a key the deployment does not trust is refused, the demo key counts only while
  * every base is signed by it, and /healthz and /config.json say so.
  */
-import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSoftwareCases, type CaseFiles } from '../support/software-cases.ts';
 import { BASES_DIR, startTestServer, type TestServer } from './helpers.ts';
+import { restampManifest } from '../support/manifests.ts';
 
 let cases: CaseFiles;
 let mixed: TestServer;
@@ -24,13 +24,7 @@ function deployment(replace: Record<string, string>, into?: string): string {
   const bases = into ?? mkdtempSync(join(tmpdir(), 'cib-software-bases-'));
   if (!into) cpSync(BASES_DIR, bases, { recursive: true });
   for (const [file, from] of Object.entries(replace)) cpSync(from, join(bases, file));
-  const manifest = JSON.parse(readFileSync(join(bases, 'manifest.json'), 'utf8'));
-  for (const entry of manifest.bases) {
-    const bytes = readFileSync(join(bases, entry.file));
-    entry.size = bytes.length;
-    entry.sha256 = createHash('sha256').update(bytes).digest('hex');
-  }
-  writeFileSync(join(bases, 'manifest.json'), JSON.stringify(manifest));
+  restampManifest(bases);
   return bases;
 }
 
