@@ -39,6 +39,7 @@ import {
 } from '../../host/files.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 import { printErr } from '../output.ts';
+import { firstTimeWork } from '../code-cache.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
 const HEAD_BYTES = 8;
@@ -231,6 +232,7 @@ async function checkedBase(
     };
   }
   const { checkBaseFile } = await import('../base-walk.ts');
+  firstTimeWork();
   const walked = await checkBaseFile(baseFile, knownKeys);
   checkSha256(walked.sha256, sha256);
   storeCheck(sha256, knownKeys, { check: walked.check });
