@@ -7,14 +7,17 @@
 // command more than its work, so the bytecode a successful command compiled is kept in the cache
 // folder the kept base checks use (CIB_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache, then
 // seattle-cib/base-checks; CIB_CACHE_DIR set to the empty string keeps nothing), one file per
-// command, `cib-code-<command>.bin`. Its first line names the compiled file's SHA-256 (its last
+// command, `cib-code-<command>.bin`, unless the run says it did first-time work that later runs
+// will not (src/cli/code-cache.ts). Its first line names the compiled file's SHA-256 (its last
 // line, written by scripts/build-node.mjs), size and time of change; a cache for other bytes, or
 // one V8 refuses (another Node, other flags), is not used and is replaced after the run. Nothing
 // else is written, and a folder that cannot be written only costs the next run its compile.
 const { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { Script, constants } = require('node:vm');
-const { createRequire, wrap } = require('node:module');
+// Not node:module (createRequire, wrap): loading it loads Node's ES module loader too. The bundle
+// requires nothing but Node's built-ins, which this file's own require gives.
+const wrap = (code) => `(function (exports, require, module, __filename, __dirname) { ${code}\n});`;
 
 const compiled = join(__dirname, '..', 'dist-node', 'cib.cjs');
 let source;
@@ -65,7 +68,8 @@ const script = new Script(wrap(source), {
 });
 if (cacheFile && (!cachedData || script.cachedDataRejected)) {
   process.once('exit', (code) => {
-    if (code !== 0) return;
+    // A run that did first-time work leaves the cache to the next (src/cli/code-cache.ts).
+    if (code !== 0 || module_.exports.codeCacheHint?.keep === false) return;
     const temporary = `${cacheFile}.${process.pid}.tmp`;
     try {
       mkdirSync(folder, { recursive: true });
@@ -85,7 +89,7 @@ script
   .call(
     module_.exports,
     module_.exports,
-    createRequire(compiled),
+    require,
     module_,
     compiled,
     join(__dirname, '..', 'dist-node'),

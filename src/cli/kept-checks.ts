@@ -1,11 +1,13 @@
 /**
  * `cib customize`'s base checks (software against the signed metainfo, no ambiguous vesselinfo),
  * kept by the base's SHA-256 (base-walk.ts runs them): the verdict belongs to the bytes, so
- * customising from the same base again skips the walk, while every run still checks that the
- * bytes it copies have that SHA-256 before the output appears. With the verdict goes where an
- * append-ready base is cut, so a later run reads nothing but the bytes it copies.
+ * customising from the same base again skips the walk, while every run still makes sure the bytes
+ * it copies have that SHA-256 before the output appears. With the verdict goes where an
+ * append-ready base is cut, so a later run reads nothing but the bytes it copies, and the stamps
+ * (fileStamp) of the files found to hold those bytes, so a later run copying an unchanged file
+ * need not hash it again (README, "cib customize").
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 // The walk (base-check.ts, with the inflater) and the demo-key rule (demo-bases.ts) are imported
@@ -17,18 +19,54 @@ import { applyTrust, knownUpdateKeys, type SoftwareReport } from '../core/softwa
 import { isDemoUpdateKey, withDemoKey } from '../core/update-trust.ts';
 import type { SignerOf } from '../host/demo-bases.ts';
 import { writeFileAtomic } from '../host/files.ts';
-import { sha256Hex } from '../host/hash.ts';
 
 /**
  * Bumped when what a stored check means changes, so an old one is never misread: 3 since the
- * strict archive profile, which refuses bases an earlier check passed.
+ * strict archive profile, which refuses bases an earlier check passed; 4 since a check names the
+ * update keys it was judged under and the stamps of its files.
  */
-const FORMAT = 3;
+const FORMAT = 4;
 
-/** A kept check, and for an append-ready tgz base where it is cut. */
+/** A kept check, for an append-ready tgz base where it is cut, and the stamps of its files. */
 export interface KeptCheck {
   check: BaseCheck;
   cut?: SpliceCut;
+  /** fileStamp texts of files that held exactly these bytes when they were hashed, newest first. */
+  stamps?: string[];
+}
+
+/** How many stamps a check keeps: a base copied into a few deployments, and its last rewrites. */
+const MAX_STAMPS = 8;
+
+/**
+ * A file's stamp is kept only when its times are at least this much older than the clock when it
+ * was read: a rewrite within the same tick of the file system's clock could leave them as they
+ * were, and this is far more than the tick of any local file system.
+ */
+const SETTLED_NS = 2_000_000_000n;
+
+const STAMP = /^\d+:\d+:\d+:\d+:\d+$/;
+
+/**
+ * A file's device, inode, size and times of last change (modification and status change, in
+ * nanoseconds), as git's index keeps them: a file rewritten in place, renamed over or replaced
+ * changes one of them. `settled` says whether its times are far enough in the past (SETTLED_NS)
+ * for the stamp to be kept.
+ */
+export function fileStamp(file: string): { text: string; size: number; settled: boolean } {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const s = statSync(file, { bigint: true });
+  const changed = s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs;
+  return {
+    text: `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
+    size: Number(s.size),
+    settled: now - changed >= SETTLED_NS,
+  };
+}
+
+/** The stamps a check keeps once `stamp` is added to those it has. */
+export function withStamp(stamps: readonly string[] | undefined, stamp: string): string[] {
+  return [stamp, ...(stamps ?? []).filter((s) => s !== stamp)].slice(0, MAX_STAMPS);
 }
 
 /**
@@ -41,12 +79,32 @@ export function checksFolder(env: NodeJS.ProcessEnv = process.env): string | und
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'seattle-cib', 'base-checks');
 }
 
+/** The update keys a verdict was judged under, as a check names them. */
+function keysText(knownKeys: readonly KnownUpdateKey[]): string {
+  return JSON.stringify(knownKeys.map((k) => [k.key, k.label]));
+}
+
+/**
+ * 64 bits of FNV-1a (two 32-bit lanes) of the text, in hex: a short file name for the keys, not a
+ * proof, since a check is used only when the keys it names are these very keys. Neither Node's
+ * hashes (loading node:crypto costs a short run more) nor a SHA-256 in JavaScript (slower still,
+ * before V8 optimises it).
+ */
+function nameHash(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193) ^ (a >>> 15);
+  }
+  const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+  return hex(a) + hex(b);
+}
+
 /** The verdict depends on the bytes and on which update keys are known. */
-function checkFile(folder: string, sha256: string, knownKeys: readonly KnownUpdateKey[]): string {
-  const keys = sha256Hex(
-    new TextEncoder().encode(JSON.stringify(knownKeys.map((k) => [k.key, k.label]))),
-  ).slice(0, 16);
-  return join(folder, `${sha256}-${keys}.json`);
+function checkFile(folder: string, sha256: string, keys: string): string {
+  return join(folder, `${sha256}-${nameHash(keys)}.json`);
 }
 
 /** A stored check of the base whose SHA-256 is `sha256`, or undefined (also when unreadable). */
@@ -57,20 +115,29 @@ export function storedCheck(
 ): KeptCheck | undefined {
   const folder = checksFolder(env);
   if (!folder) return undefined;
+  const keys = keysText(knownKeys);
   try {
-    const stored = JSON.parse(readFileSync(checkFile(folder, sha256, knownKeys), 'utf8')) as {
+    const stored = JSON.parse(readFileSync(checkFile(folder, sha256, keys), 'utf8')) as {
       format?: unknown;
       sha256?: unknown;
+      keys?: unknown;
       check?: BaseCheck;
       cut?: SpliceCut;
+      stamps?: unknown;
     };
     const { check, cut } = stored;
-    if (stored.format !== FORMAT || stored.sha256 !== sha256) return undefined;
+    if (stored.format !== FORMAT || stored.sha256 !== sha256 || stored.keys !== keys)
+      return undefined;
     if (typeof check?.clean !== 'boolean' || !Array.isArray(check.problems)) return undefined;
     const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
     if (cut !== undefined && !(whole(cut.cut) && whole(cut.cutTar) && whole(cut.mtime)))
       return undefined;
-    return cut ? { check, cut } : { check };
+    const stamps = Array.isArray(stored.stamps)
+      ? stored.stamps
+          .filter((s): s is string => typeof s === 'string' && STAMP.test(s))
+          .slice(0, MAX_STAMPS)
+      : [];
+    return { check, ...(cut ? { cut } : {}), ...(stamps.length > 0 ? { stamps } : {}) };
   } catch {
     return undefined;
   }
@@ -86,10 +153,11 @@ export function storeCheck(
   const folder = checksFolder(env);
   if (!folder) return;
   try {
+    const keys = keysText(knownKeys);
     mkdirSync(folder, { recursive: true });
     writeFileAtomic(
-      checkFile(folder, sha256, knownKeys),
-      JSON.stringify({ format: FORMAT, sha256, ...kept }),
+      checkFile(folder, sha256, keys),
+      JSON.stringify({ format: FORMAT, sha256, keys, ...kept }),
     );
   } catch {
     // Not kept: correct, only slower next time.

@@ -3,6 +3,9 @@ import { UsageError } from './command.ts';
 import { commands } from './commands/index.ts';
 import { printErr, printOut } from './output.ts';
 
+// Read by bin/cib.cjs after the run (code-cache.ts).
+export { codeCacheHint } from './code-cache.ts';
+
 function overview(): string {
   const width = Math.max(0, ...commands.map((c) => c.name.length));
   return [

@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { customizeInstaller } from '../../src/core/archive/installer.ts';
@@ -270,6 +279,53 @@ describe('cib customize', () => {
         expect(run.status).toBe(0);
         expect(run.stderr).toContain('walked the base');
       }
+    });
+
+    it('copies an unchanged file without hashing it, and hashes one rewritten in place or replaced', async () => {
+      const dir = tempDir();
+      const deployment = testDeployment();
+      const env = { ...deployment.env, CIB_CACHE_DIR: join(dir, 'cache') };
+      const base = join(dir, 'seattle_linux.tgz');
+      cpSync(join(deployment.dir, 'seattle_linux.tgz'), base);
+      cpSync(join(deployment.dir, 'manifest.json'), join(dir, 'manifest.json'));
+      const good = readFileSync(base);
+      // A stamp is kept only for a file whose times are 2 s in the past (README, "cib customize").
+      await new Promise((done) => setTimeout(done, 2100));
+      const run = (out: string) => customizeOneOwner(dir, base, join(dir, out), env);
+      const first = run('a.tgz');
+      expect(first.status).toBe(0);
+      expect(first.stderr).toContain('walked the base');
+      const [kept] = readdirSync(join(dir, 'cache')).filter((f) => f.endsWith('.json'));
+      const { stamps } = JSON.parse(readFileSync(join(dir, 'cache', kept!), 'utf8'));
+      const { dev, ino, size } = statSync(base, { bigint: true });
+      expect(stamps).toEqual([expect.stringMatching(`^${dev}:${ino}:${size}:`)]);
+      const second = run('b.tgz');
+      expect(second.status).toBe(0);
+      expect(second.stderr).toContain('unchanged since its SHA-256 was checked');
+      expect(readFileSync(join(dir, 'b.tgz')).equals(readFileSync(join(dir, 'a.tgz')))).toBe(true);
+
+      // One byte changed in place, same size, its modification time put back: only the time of
+      // status change tells, and the copy is hashed and refused.
+      const { atime, mtime } = statSync(base);
+      const changed = Buffer.from(good);
+      changed[changed.length >> 1]! ^= 0xff;
+      writeFileSync(base, changed);
+      utimesSync(base, atime, mtime);
+      const inPlace = run('c.tgz');
+      expect(inPlace.status).toBe(1);
+      expect(inPlace.stderr).toMatch(/SHA-256 is [0-9a-f]{64}, not the expected/);
+      expect(inPlace.stderr).not.toContain('not hashed again');
+      expect(existsSync(join(dir, 'c.tgz'))).toBe(false);
+
+      // Another file renamed over it, with the same size and times.
+      writeFileSync(base, good);
+      writeFileSync(`${base}.new`, changed);
+      utimesSync(`${base}.new`, atime, mtime);
+      renameSync(`${base}.new`, base);
+      const replaced = run('d.tgz');
+      expect(replaced.status).toBe(1);
+      expect(replaced.stderr).toMatch(/SHA-256 is [0-9a-f]{64}, not the expected/);
+      expect(existsSync(join(dir, 'd.tgz'))).toBe(false);
     });
 
     it('never reuses a check for other bytes: a changed base without a manifest is walked and refused', () => {

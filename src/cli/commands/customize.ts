@@ -1,11 +1,18 @@
 // This module loads only what splicing an already checked append-ready base needs; the walk,
-// the compressor and the zip and exe code are imported when a run needs them.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// the compressor, the zip and exe code and Node's hashes are imported when a run needs them.
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { checkSha256, normalizeSha256, resolveFormat } from '../../core/archive/format.ts';
 import { spliceMembers, type SpliceCut } from '../../core/archive/tgz-marker.ts';
 import { isPlatform, PLATFORMS, type ArchiveFormat, type Platform } from '../../core/platforms.ts';
-import { deploymentBaseCheck, storedCheck, storeCheck } from '../kept-checks.ts';
+import {
+  deploymentBaseCheck,
+  fileStamp,
+  storedCheck,
+  storeCheck,
+  withStamp,
+  type KeptCheck,
+} from '../kept-checks.ts';
 import { MANIFEST_FILE, parseManifest } from '../../core/manifest.ts';
 import { CibError, errorsOf, problem, type Problem } from '../../core/problems.ts';
 import type { KnownUpdateKey } from '../../core/deployment-settings.ts';
@@ -30,9 +37,9 @@ import {
   writePiecesAtomic,
   writeStreamAtomic,
 } from '../../host/files.ts';
-import { fileSha256, sha256Pieces } from '../../host/hash.ts';
 import { parseCommandArgs, requireOption, UsageError, type Command } from '../command.ts';
 import { printErr } from '../output.ts';
+import { firstTimeWork } from '../code-cache.ts';
 
 /** Enough of the file to recognise gzip, zip and exe. */
 const HEAD_BYTES = 8;
@@ -110,7 +117,7 @@ export const customizeCommand: Command = {
     if (!resolved) return 1;
     const vesselinfo = renderVesselinfo(resolved);
 
-    let size: number;
+    let written: Written;
     let checked: string;
     try {
       const format = resolveFormat(head, platform);
@@ -126,7 +133,7 @@ export const customizeCommand: Command = {
       };
       // A tgz streams through in bounded memory; a zip is read whole (its directory is at the end).
       if (format === 'tgz') {
-        size = await customizeTgzFile(baseFile, out, vesselinfo, base, verdict);
+        written = await customizeTgzFile(baseFile, out, vesselinfo, base, verdict);
       } else {
         const { customizeInstaller } = await import('../../core/archive/installer.ts');
         const installer = await customizeInstaller({
@@ -137,12 +144,18 @@ export const customizeCommand: Command = {
         });
         await verdict();
         writeFileAtomic(out, installer);
-        size = installer.length;
+        written = { size: installer.length };
       }
     } catch (error) {
       throw atBaseFile(error, baseFile);
     }
-    printErr(`${check.description}\n${checked}\nwrote ${out} (${size} bytes)`);
+    const lines = [
+      check.description,
+      checked,
+      written.note,
+      `wrote ${out} (${written.size} bytes)`,
+    ];
+    printErr(lines.filter((line) => line !== undefined).join('\n'));
     return 0;
   },
 };
@@ -206,17 +219,20 @@ async function checkedBase(
   }
   // Without an expected SHA-256, the file's own (read first, and checked again as the bytes are
   // copied) finds a kept check just as well.
-  const sha256 = expectSha256 ?? (await fileSha256(baseFile));
+  const sha256 = expectSha256 ?? (await (await import('../../host/hash.ts')).fileSha256(baseFile));
   const kept = storedCheck(sha256, knownKeys);
   if (kept) {
     return {
       sha256,
       ...(await deploymentBaseCheck(baseFile, sha256, knownKeys, kept.check)),
       ...(kept.cut ? { cut: kept.cut } : {}),
+      ...(kept.stamps ? { stamps: kept.stamps } : {}),
       description: `software and vesselinfo check: kept from an earlier run for SHA-256 ${sha256}`,
+      keep: (found) => storeCheck(sha256, knownKeys, keptWith(kept, found)),
     };
   }
   const { checkBaseFile } = await import('../base-walk.ts');
+  firstTimeWork();
   const walked = await checkBaseFile(baseFile, knownKeys);
   checkSha256(walked.sha256, sha256);
   storeCheck(sha256, knownKeys, { check: walked.check });
@@ -231,8 +247,14 @@ async function checkedBase(
     description: 'software and vesselinfo check: walked the base',
     // Kept with the check once a copy of these very bytes has shown where they are cut; the check
     // as walked, since the deployment's trust is judged again on every run.
-    keepCut: (cut) => storeCheck(sha256, knownKeys, { check: walked.check, cut }),
+    keep: (found) => storeCheck(sha256, knownKeys, keptWith({ check: walked.check }, found)),
   };
+}
+
+/** A kept check with what a copy found: where the base is cut, and the stamp of its file. */
+function keptWith(kept: KeptCheck, found: { cut: SpliceCut; stamp?: string }): KeptCheck {
+  const stamps = found.stamp ? withStamp(kept.stamps, found.stamp) : kept.stamps;
+  return { check: kept.check, cut: found.cut, ...(stamps ? { stamps } : {}) };
 }
 
 /** What customising needs to know of the base before it copies a byte. */
@@ -247,8 +269,10 @@ interface CheckedBase {
   description: string;
   /** Where an append-ready base is cut, kept from an earlier run. */
   cut?: SpliceCut;
-  /** Keeps the cut with a check just made. */
-  keepCut?: (cut: SpliceCut) => void;
+  /** The stamps (kept-checks.ts, fileStamp) of files that held exactly the bytes of `sha256`. */
+  stamps?: string[];
+  /** Keeps the check with where the base is cut and, when given, the stamp of its file. */
+  keep?: (found: { cut: SpliceCut; stamp?: string }) => void;
 }
 
 /** The first bytes of the base, enough to tell its format; a CibError naming the file otherwise. */
@@ -266,42 +290,54 @@ function readHead(file: string): Uint8Array {
   }
 }
 
+/** What a copy wrote, and a line for stderr about how the base's bytes were checked. */
+interface Written {
+  size: number;
+  note?: string;
+}
+
 /**
  * An append-ready base whose entries were checked (kept or walked) under `expectSha256`: its bytes
- * up to the cut are copied into the output piece by piece, every byte of the base hashed on the
- * way, then the new vesselinfo and end members written; the SHA-256 is checked before the rename.
- * The cut comes with a kept check; otherwise it is read from the base's tail (and kept), which the
- * copy then sees again, so it belongs to the very bytes whose SHA-256 is checked. Undefined for a
- * tgz that is not append-ready.
+ * up to the cut are copied into the output piece by piece, then the new vesselinfo and end members
+ * written. Every byte of the base is hashed on the way and the SHA-256 checked before the rename,
+ * unless the file's stamp is one kept for these bytes (kept-checks.ts, fileStamp): then the stamp
+ * is checked again after the copy instead, and a file that changed is refused. A stamp not kept
+ * yet is kept once the hash matched and the stamp did not change during the copy. The cut comes
+ * with a kept check; otherwise it is read from the base's tail (and kept), which the copy then
+ * sees again, so it belongs to the very bytes whose SHA-256 is checked. Undefined for a tgz that
+ * is not append-ready.
  */
 async function spliceTgzFile(
   baseFile: string,
   out: string,
   vesselinfo: string,
   expectSha256: string,
-  base: Pick<CheckedBase, 'cut' | 'keepCut'>,
+  base: Pick<CheckedBase, 'cut' | 'stamps' | 'keep'>,
   beforeRename: () => Promise<void>,
-): Promise<number | undefined> {
-  const size = statSync(baseFile).size;
+): Promise<Written | undefined> {
+  const stamp = fileStamp(baseFile);
   let at = base.cut;
   let tail: { bytes: Uint8Array; offset: number } | undefined;
   if (!at) {
     const { appendReadyTail } = await import('../base-walk.ts');
-    const found = appendReadyTail(baseFile, size);
+    const found = appendReadyTail(baseFile, stamp.size);
     if (!found) return undefined;
     at = found.cut;
     tail = found.tail;
   }
   const cut = at;
   const [member, end] = spliceMembers(cut, vesselinfo);
-  const hash = sha256Pieces();
+  const known = base.stamps?.includes(stamp.text) ?? false;
+  // Node's hashes are loaded only to hash: loading them costs a short run more than its copy.
+  const hash = known ? undefined : (await import('../../host/hash.ts')).sha256Pieces();
   let read = 0;
   let tailSeen = true;
-  const written = await writePiecesAtomic(
+  let keepStamp = false;
+  const size = await writePiecesAtomic(
     out,
     (write) => {
       forEachFilePiece(baseFile, (piece, offset) => {
-        hash.update(piece);
+        hash?.update(piece);
         read += piece.length;
         if (offset < cut.cut) write(piece.subarray(0, cut.cut - offset));
         if (tail) tailSeen &&= sameRange(piece, offset, tail);
@@ -310,13 +346,20 @@ async function spliceTgzFile(
       write(end);
     },
     async () => {
-      if (read !== size || !tailSeen) throw new Error(`${baseFile} changed while it was read.`);
-      checkSha256(hash.digest(), expectSha256);
+      const unchanged = fileStamp(baseFile).text === stamp.text;
+      if (read !== stamp.size || !tailSeen || (known && !unchanged))
+        throw new Error(`${baseFile} changed while it was read.`);
+      if (hash) checkSha256(hash.digest(), expectSha256);
+      keepStamp = !known && unchanged && stamp.settled;
       await beforeRename();
     },
   );
-  if (tail) base.keepCut?.(cut);
-  return written;
+  if (tail || keepStamp) base.keep?.({ cut, ...(keepStamp ? { stamp: stamp.text } : {}) });
+  if (!known) return { size };
+  return {
+    size,
+    note: 'copy check: the file is unchanged since its SHA-256 was checked (same device, inode, size and times), so it was not hashed again',
+  };
 }
 
 /** Whether `piece`, at file offset `offset`, agrees with `tail` where the two overlap. */
@@ -345,11 +388,18 @@ async function customizeTgzFile(
   vesselinfo: string,
   base: CheckedBase,
   beforeRename: () => Promise<void>,
-): Promise<number> {
+): Promise<Written> {
   const expectSha256 = base.sha256;
   if (expectSha256 !== undefined && base.clean) {
-    const size = await spliceTgzFile(baseFile, out, vesselinfo, expectSha256, base, beforeRename);
-    if (size !== undefined) return size;
+    const spliced = await spliceTgzFile(
+      baseFile,
+      out,
+      vesselinfo,
+      expectSha256,
+      base,
+      beforeRename,
+    );
+    if (spliced) return spliced;
   }
   const [{ customizeTgzStream }, { sha256Through }, { Readable }, { createReadStream }] =
     await Promise.all([
@@ -367,8 +417,9 @@ async function customizeTgzFile(
     baseVerified: expectSha256 !== undefined,
     knownClean: expectSha256 !== undefined && base.clean,
   });
-  return writeStreamAtomic(out, output, async () => {
+  const size = await writeStreamAtomic(out, output, async () => {
     if (expectSha256 !== undefined) checkSha256(hashed.digest(), expectSha256);
     await beforeRename();
   });
+  return { size };
 }
