@@ -16,6 +16,12 @@
  *                         click: that is what a donor gets too.
  *   base_transfer_ms      the same base fetched alone in that same page afterwards (fetch with
  *                         no-store, read whole): the floor the first build cannot beat
+ *   first_build_floor_ms  then the bare work of a first build in that same page
+ *                         (bench/floor/floor-worker.js): the base fetched, its members inflated
+ *                         and every file digested by as many threads as the page's pool, and
+ *                         nothing else (no entry rules, no check, no writing, no saving): what
+ *                         this machine needs for these bytes at the least, beside what the
+ *                         page takes (`first_build_floor_50mbit_ms` over the link)
  *   first_build_linux_50mbit_ms, base_transfer_50mbit_ms
  *                         the same two over a 50 Mbit/s link (this process sends the base no
  *                         faster, paced against the clock), BENCH_LINK_RUNS fresh contexts: a
@@ -106,6 +112,7 @@ function stageSite(): string {
   }
   const site = mkdtempSync(join(tmpdir(), 'cib-bench-browser-'));
   cpSync(DIST, site, { recursive: true });
+  cpSync(join(PROJECT_ROOT, 'bench', 'floor'), join(site, 'bench-floor'), { recursive: true });
   const bases = join(site, 'base-installers');
   rmSync(bases, { recursive: true, force: true });
   mkdirSync(bases, { recursive: true });
@@ -389,9 +396,42 @@ async function transferMs(page: Page, baseUrl: string): Promise<number> {
   }, baseUrl);
 }
 
+/**
+ * The floor (bench/floor/floor-worker.js): the bare fetch, inflate and digest work of a first build
+ * on this base, in that same page, with as many threads as the page's pool.
+ */
+async function floorMs(page: Page, siteUrl: string, baseUrl: string): Promise<number> {
+  const result = await page.evaluate(
+    async ([script, url]) =>
+      new Promise<{ ms?: number; error?: string }>((resolve) => {
+        const worker = new Worker(script!, { type: 'module' });
+        const timer = setTimeout(() => {
+          worker.terminate();
+          resolve({ error: 'no answer in 60 s' });
+        }, 60_000);
+        worker.onerror = (event) => {
+          clearTimeout(timer);
+          worker.terminate();
+          resolve({ error: `the floor's worker failed: ${event.message || 'to load'}` });
+        };
+        worker.onmessage = (event) => {
+          clearTimeout(timer);
+          worker.terminate();
+          resolve(event.data as { ms?: number; error?: string });
+        };
+        worker.postMessage({ url });
+      }),
+    [new URL('bench-floor/floor-worker.js', siteUrl).href, baseUrl],
+  );
+  if (result.ms === undefined) throw new Error(`bench:browser: the floor failed: ${result.error}`);
+  return result.ms;
+}
+
 interface BuildRuns {
   first: BuildSample[];
   transfer: number[];
+  /** The bare work (floorMs), after each first build in its page. */
+  floor: number[];
   warm: BuildSample[];
   /** The worker's record of each first build's base. */
   timings: (BaseTimings | undefined)[];
@@ -408,7 +448,7 @@ async function buildLinux(
 ): Promise<BuildRuns> {
   const [owner, user] = await Promise.all([generateKeyPair(2048), generateKeyPair(2048)]);
   const link = url + clearinghouseHash({ owner: owner.publicKey, users: [user.publicKey] });
-  const runs: BuildRuns = { first: [], transfer: [], warm: [], timings: [], later: [] };
+  const runs: BuildRuns = { first: [], transfer: [], floor: [], warm: [], timings: [], later: [] };
   for (let run = 0; run < firstRuns; run++) {
     // A new context has its own empty HTTP cache and Cache API storage.
     const context = await browser.newContext({ acceptDownloads: true });
@@ -417,12 +457,15 @@ async function buildLinux(
     await page.goto(link);
     const first = await clickAndSave(page);
     const timing = (await workerTimings(page)).find((t) => t.url.endsWith('/seattle_linux.tgz'));
-    const transfer = await transferMs(page, new URL('base-installers/seattle_linux.tgz', url).href);
+    const baseUrl = new URL('base-installers/seattle_linux.tgz', url).href;
+    const transfer = await transferMs(page, baseUrl);
+    const floor = await floorMs(page, url, baseUrl);
     runs.first.push(first);
     runs.timings.push(timing);
     runs.transfer.push(transfer);
+    runs.floor.push(floor);
     console.error(
-      `bench:browser: first build ${run + 1}: ${first.savedMs.toFixed(0)} ms to the saved file (${first.eventMs.toFixed(0)} ms to the download event), base alone ${transfer.toFixed(0)} ms, longest task ${first.longestTask.toFixed(0)} ms, gap ${first.gap.toFixed(0)} ms`,
+      `bench:browser: first build ${run + 1}: ${first.savedMs.toFixed(0)} ms to the saved file (${first.eventMs.toFixed(0)} ms to the download event), base alone ${transfer.toFixed(0)} ms, the bare work ${floor.toFixed(0)} ms, longest task ${first.longestTask.toFixed(0)} ms, gap ${first.gap.toFixed(0)} ms`,
     );
     if (laterVisits) {
       // The worker stores the base a moment after the build (src/worker/base-store.ts).
@@ -602,7 +645,9 @@ function writeSummary(results: {
     conditions: results.conditions,
     figures,
     base_transfer_ms: results.base_transfer_ms,
+    first_build_floor_ms: results.first_build_floor_ms,
     base_transfer_50mbit_ms: results.base_transfer_50mbit_ms,
+    first_build_floor_50mbit_ms: results.first_build_floor_50mbit_ms,
     first_build_breakdown_ms: results.first_build_breakdown_ms,
     first_build_50mbit_breakdown_ms: results.first_build_50mbit_breakdown_ms,
     first_build_pool: results.first_build_pool,
@@ -643,6 +688,8 @@ try {
   const all = [...build.first, ...build.warm, ...build.later, ...linked.first];
   const first = round(median(build.first.map((b) => b.savedMs)));
   const transfer = round(median(build.transfer));
+  const floor = round(median(build.floor));
+  const linkedFloor = round(median(linked.floor));
   const warm = round(median(build.warm.map((b) => b.eventMs)));
   const warmSaved = round(median(build.warm.map((b) => b.savedMs)));
   const maxTask = round(Math.max(...all.map((b) => b.longestTask)));
@@ -686,8 +733,10 @@ try {
     first_runs: FIRST_RUNS,
     first_build_linux_ms: first,
     base_transfer_ms: transfer,
+    first_build_floor_ms: floor,
     first_build_linux_50mbit_ms: linkedFirst,
     base_transfer_50mbit_ms: linkedTransfer,
+    first_build_floor_50mbit_ms: linkedFloor,
     first_build_breakdown_ms: firstBreakdown,
     first_build_50mbit_breakdown_ms: linkedBreakdown,
     ...(pool ? { first_build_pool: pool } : {}),
@@ -704,7 +753,8 @@ try {
     note:
       `${conditions}. ` +
       `First build ${first} ms against a goal of at most ${goals.first_build_linux_ms} ms ` +
-      `(twice the base alone, ${transfer} ms, + 150 ms): ${met.first_build_linux_ms ? 'met' : 'missed'}. ` +
+      `(twice the base alone, ${transfer} ms, + 150 ms): ${met.first_build_linux_ms ? 'met' : 'missed'}; ` +
+      `the bare fetch, inflate and digest work alone took ${floor} ms in the same pages. ` +
       `Over a 50 Mbit/s link, first build ${linkedFirst} ms against at most ` +
       `${goals.first_build_linux_50mbit_ms} ms (the base alone ${linkedTransfer} ms + 150 ms): ` +
       `${met.first_build_linux_50mbit_ms ? 'met' : 'missed'}. ` +
@@ -720,6 +770,8 @@ try {
       base_transfer_50mbit_ms: linked.transfer.map(round),
       first_build_download_event_ms: build.first.map((b) => round(b.eventMs)),
       base_transfer_ms: build.transfer.map(round),
+      first_build_floor_ms: build.floor.map(round),
+      first_build_floor_50mbit_ms: linked.floor.map(round),
       warm_build_linux_ms: build.warm.map((b) => round(b.eventMs)),
       warm_build_saved_ms: build.warm.map((b) => round(b.savedMs)),
       later_visit_build_ms: build.later.map((b) => round(b.savedMs)),
