@@ -148,6 +148,13 @@ const LINK_BYTES_PER_SECOND = 50e6 / 8;
 const LINK_STEP = 64 * 1024;
 /** The probe's timer interval: fine enough to see a 50 ms task, cheap enough not to slow the build. */
 const GAP_TICK_MS = 10;
+/** The longest any one step (a fetch, a build) may take before the benchmark gives up on it. */
+const STEP_TIMEOUT_MS = 120_000;
+/**
+ * The whole benchmark's limit (`BENCH_TIMEOUT_S`): past it, it says which step was running and
+ * exits, rather than hold the machine (other benchmarks wait for it) on a step that never ends.
+ */
+const BENCH_TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 900);
 /** How long the probe waits for the observer to hand over the last long tasks. */
 const LONG_TASK_DELIVERY_MS = 200;
 
@@ -388,12 +395,18 @@ async function clickAndSave(page: Page): Promise<BuildSample> {
 
 /** The base fetched alone by the page itself, past every cache. */
 async function transferMs(page: Page, baseUrl: string): Promise<number> {
-  return page.evaluate(async (url) => {
-    const start = performance.now();
-    const response = await fetch(url, { cache: 'no-store' });
-    await response.arrayBuffer();
-    return performance.now() - start;
-  }, baseUrl);
+  return page.evaluate(
+    async ([url, limit]) => {
+      const start = performance.now();
+      const response = await fetch(url!, {
+        cache: 'no-store',
+        signal: AbortSignal.timeout(Number(limit)),
+      });
+      await response.arrayBuffer();
+      return performance.now() - start;
+    },
+    [baseUrl, String(STEP_TIMEOUT_MS)],
+  );
 }
 
 /**
@@ -450,6 +463,7 @@ async function buildLinux(
   const link = url + clearinghouseHash({ owner: owner.publicKey, users: [user.publicKey] });
   const runs: BuildRuns = { first: [], transfer: [], floor: [], warm: [], timings: [], later: [] };
   for (let run = 0; run < firstRuns; run++) {
+    doing = `first build ${run + 1} from ${url}`;
     // A new context has its own empty HTTP cache and Cache API storage.
     const context = await browser.newContext({ acceptDownloads: true });
     await context.addInitScript({ content: TASK_PROBE });
@@ -458,7 +472,9 @@ async function buildLinux(
     const first = await clickAndSave(page);
     const timing = (await workerTimings(page)).find((t) => t.url.endsWith('/seattle_linux.tgz'));
     const baseUrl = new URL('base-installers/seattle_linux.tgz', url).href;
+    doing = `the base alone after first build ${run + 1} from ${url}`;
     const transfer = await transferMs(page, baseUrl);
+    doing = `the floor after first build ${run + 1} from ${url}`;
     const floor = await floorMs(page, url, baseUrl);
     runs.first.push(first);
     runs.timings.push(timing);
@@ -468,6 +484,7 @@ async function buildLinux(
       `bench:browser: first build ${run + 1}: ${first.savedMs.toFixed(0)} ms to the saved file (${first.eventMs.toFixed(0)} ms to the download event), base alone ${transfer.toFixed(0)} ms, the bare work ${floor.toFixed(0)} ms, longest task ${first.longestTask.toFixed(0)} ms, gap ${first.gap.toFixed(0)} ms`,
     );
     if (laterVisits) {
+      doing = `the later visit after first build ${run + 1}`;
       // The worker stores the base a moment after the build (src/worker/base-store.ts).
       await page.waitForFunction(
         async () => (await (await caches.open('cib-base-installers-v1')).keys()).length > 0,
@@ -483,6 +500,7 @@ async function buildLinux(
     }
     if (run === 0) {
       for (let warm = 1; warm <= warmRuns; warm++) {
+        doing = `warm build ${warm}`;
         const sample = await clickAndSave(page);
         runs.warm.push(sample);
         console.error(
@@ -490,6 +508,7 @@ async function buildLinux(
         );
       }
     }
+    doing = `closing the context of first build ${run + 1} from ${url}`;
     await context.close();
   }
   return runs;
@@ -660,6 +679,13 @@ function writeSummary(results: {
   writeFileSync(all, JSON.stringify({ ...previous, browser }, null, 2) + '\n');
 }
 
+/** The step under way, for the watchdog's message. */
+let doing = 'starting';
+setTimeout(() => {
+  console.error(`bench:browser: gave up after ${BENCH_TIMEOUT_S} s, during ${doing}`);
+  process.exit(1);
+}, BENCH_TIMEOUT_S * 1000).unref();
+
 const site = stageSite();
 const syntheticBaseSize = statSync(join(site, 'base-installers', 'seattle_linux.tgz')).size;
 const { server, url } = await serve(site);
@@ -683,7 +709,9 @@ try {
   const linked = await buildLinux(browser, slow.url, LINK_RUNS, 0, false);
   const linkedFirst = round(median(linked.first.map((b) => b.savedMs)));
   const linkedTransfer = round(median(linked.transfer));
+  doing = 'the key generation';
   const keys = await keygen(browser, url);
+  doing = 'the Blob saves';
   const blobSave = await blobSaveMs(browser, url, syntheticBaseSize);
   const all = [...build.first, ...build.warm, ...build.later, ...linked.first];
   const first = round(median(build.first.map((b) => b.savedMs)));
