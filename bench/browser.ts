@@ -16,10 +16,16 @@
  *                         click: that is what a donor gets too.
  *   base_transfer_ms      the same base fetched alone in that same page afterwards (fetch with
  *                         no-store, read whole): the floor the first build cannot beat
+ *   first_build_floor_ms  then the bare work of a first build in that same page
+ *                         (bench/floor/floor-worker.js): the base fetched, its members inflated
+ *                         and every file digested by as many threads as the page's pool, and
+ *                         nothing else (no entry rules, no check, no writing, no saving): what
+ *                         this machine needs for these bytes at the least, beside what the
+ *                         page takes (`first_build_floor_50mbit_ms` over the link)
  *   first_build_linux_50mbit_ms, base_transfer_50mbit_ms
  *                         the same two over a 50 Mbit/s link (this process sends the base no
- *                         faster), BENCH_LINK_RUNS fresh contexts: a donor's link, where the
- *                         base's entry check runs while the bytes arrive
+ *                         faster, paced against the clock), BENCH_LINK_RUNS fresh contexts: a
+ *                         donor's link, where the base's entry check runs while the bytes arrive
  *   first_build_breakdown_ms, first_build_50mbit_breakdown_ms
  *                         where each millisecond of a first build went, after the click: the
  *                         rest of the transfer, inflating (the walk's members still to read after
@@ -33,11 +39,14 @@
  *   warm_build_linux_ms   further clicks in the first context, click to the browser's download
  *                         event, as this benchmark has always counted warm builds (click to the
  *                         saved file: warm_build_saved_ms, which adds the browser writing 15 MiB)
- *   max_task_ms           the longest main-thread task from click to saved file over every build
- *                         above, first builds included (Long Tasks API: it reports only tasks of
- *                         50 ms or more, so 0 means none reached 50 ms)
- *   max_gap_ms            the longest gap between main-thread timer ticks over the same runs, a
- *                         finer view of the same thing that also sees tasks under 50 ms
+ *   max_task_ms           the longest main-thread task that ran between the click and the saved
+ *                         file (the click's own task included), over every build above, first
+ *                         builds included (Long Tasks API: it reports only tasks of 50 ms or
+ *                         more, so 0 means none reached 50 ms; its entries arrive a moment late,
+ *                         so they are taken by their times, not by when they arrive)
+ *   max_gap_ms            the longest gap between main-thread timer ticks (every GAP_TICK_MS) over
+ *                         the same runs, a finer view of the same thing that also sees tasks under
+ *                         50 ms
  *   blob_save_ms          the browser alone saving a Blob of the base's size made by a page, click
  *                         to saved file, in a fresh context: the floor of the breakdown's `save`
  *   keygen_2048_ms        click on "Add user" with a generated 2048-bit key to "Added …"
@@ -103,6 +112,7 @@ function stageSite(): string {
   }
   const site = mkdtempSync(join(tmpdir(), 'cib-bench-browser-'));
   cpSync(DIST, site, { recursive: true });
+  cpSync(join(PROJECT_ROOT, 'bench', 'floor'), join(site, 'bench-floor'), { recursive: true });
   const bases = join(site, 'base-installers');
   rmSync(bases, { recursive: true, force: true });
   mkdirSync(bases, { recursive: true });
@@ -136,6 +146,17 @@ function stageSite(): string {
 /** A donor's link for the `_50mbit` figures: 50 Mbit/s, in 64 KiB steps. */
 const LINK_BYTES_PER_SECOND = 50e6 / 8;
 const LINK_STEP = 64 * 1024;
+/** The probe's timer interval: fine enough to see a 50 ms task, cheap enough not to slow the build. */
+const GAP_TICK_MS = 10;
+/** The longest any one step (a fetch, a build) may take before the benchmark gives up on it. */
+const STEP_TIMEOUT_MS = 120_000;
+/**
+ * The whole benchmark's limit (`BENCH_TIMEOUT_S`): past it, it says which step was running and
+ * exits, rather than hold the machine (other benchmarks wait for it) on a step that never ends.
+ */
+const BENCH_TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 900);
+/** How long the probe waits for the observer to hand over the last long tasks. */
+const LONG_TASK_DELIVERY_MS = 200;
 
 /**
  * Serves `dir`; with `throttle`, the base installers go out no faster than LINK_BYTES_PER_SECOND,
@@ -149,12 +170,18 @@ async function serve(dir: string, throttle = false): Promise<{ server: Server; u
       if (existsSync(path)) {
         const body = readFileSync(path);
         res.writeHead(200, { 'Content-Length': body.length, 'Content-Type': 'application/gzip' });
+        // Paced against the clock, not from one timer to the next: a timer that fires late (this
+        // process shares the cores with the browser) sends what fell due meanwhile, as a link
+        // would have delivered it, instead of slowing the link down for the busier page.
+        const start = performance.now();
         let sent = 0;
         const step = () => {
-          res.write(body.subarray(sent, sent + LINK_STEP));
-          sent += LINK_STEP;
+          const due = ((performance.now() - start) / 1000) * LINK_BYTES_PER_SECOND;
+          const until = Math.min(body.length, Math.max(sent + LINK_STEP, Math.floor(due)));
+          res.write(body.subarray(sent, until));
+          sent = until;
           if (sent >= body.length) res.end();
-          else setTimeout(step, (LINK_STEP / LINK_BYTES_PER_SECOND) * 1000);
+          else setTimeout(step, Math.max(0, ((sent - due) / LINK_BYTES_PER_SECOND) * 1000));
         };
         step();
         return;
@@ -175,52 +202,67 @@ async function serve(dir: string, throttle = false): Promise<{ server: Server; u
  * function: tsx's name helpers would not exist inside the page.
  */
 const TASK_PROBE = `(() => {
-  const probe = { longTasks: [], gap: 0, last: performance.now(), clickAt: 0 };
+  const probe = { longTasks: [], gap: 0, last: performance.now(), clickAt: 0, clickNow: 0 };
   globalThis.__benchProbe = probe;
   addEventListener('click', () => {
-    probe.clickAt = performance.timeOrigin + performance.now();
+    probe.clickNow = performance.now();
+    probe.clickAt = performance.timeOrigin + probe.clickNow;
     performance.mark('bench-click');
   }, true);
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) probe.longTasks.push(entry.duration);
+    for (const entry of list.getEntries()) probe.longTasks.push([entry.startTime, entry.duration]);
   }).observe({ type: 'longtask', buffered: true });
   const tick = () => {
     const now = performance.now();
     probe.gap = Math.max(probe.gap, now - probe.last);
     probe.last = now;
-    setTimeout(tick, 0);
   };
-  setTimeout(tick, 0);
-})();`;
+  setInterval(tick, GAP_TICK_MS);
+})();`.replace('GAP_TICK_MS', String(GAP_TICK_MS));
+
+interface Probe {
+  /** [startTime, duration] of every long task, page clock. */
+  longTasks: [number, number][];
+  gap: number;
+  last: number;
+  clickAt: number;
+  clickNow: number;
+}
 
 async function resetProbe(page: Page): Promise<void> {
   await page.evaluate(() => {
-    const probe = (
-      globalThis as unknown as {
-        __benchProbe: {
-          longTasks: number[];
-          gap: number;
-          last: number;
-          clickAt: number;
-        };
-      }
-    ).__benchProbe;
+    const probe = (globalThis as unknown as { __benchProbe: Probe }).__benchProbe;
     probe.longTasks = [];
     probe.gap = 0;
     probe.clickAt = 0;
+    probe.clickNow = 0;
     probe.last = performance.now();
   });
 }
 
-async function readProbe(page: Page): Promise<{ longest: number; gap: number; clickAt: number }> {
-  return page.evaluate(() => {
-    const probe = (
-      globalThis as unknown as {
-        __benchProbe: { longTasks: number[]; gap: number; clickAt: number };
-      }
-    ).__benchProbe;
-    return { longest: Math.max(0, ...probe.longTasks), gap: probe.gap, clickAt: probe.clickAt };
-  });
+/**
+ * The longest task that ran at any time between the click and `savedAt` (wall clock), the task
+ * that dispatched the click included: the observer hands over entries a moment after their task,
+ * so one that ended before the click (the page's start, say) can arrive after the probe was reset,
+ * and one near the end may not have arrived yet; hence the wait, and the window by time.
+ */
+async function readProbe(
+  page: Page,
+  savedAt: number,
+): Promise<{ longest: number; gap: number; clickAt: number }> {
+  await page.waitForTimeout(LONG_TASK_DELIVERY_MS);
+  return page.evaluate((savedAt) => {
+    const probe = (globalThis as unknown as { __benchProbe: Probe }).__benchProbe;
+    const end = savedAt - performance.timeOrigin;
+    const inside = probe.longTasks.filter(
+      ([start, duration]) => start + duration >= probe.clickNow && start <= end,
+    );
+    return {
+      longest: Math.max(0, ...inside.map(([, duration]) => duration)),
+      gap: probe.gap,
+      clickAt: probe.clickAt,
+    };
+  }, savedAt);
 }
 
 /** The page worker's record of a base (src/worker/base-store.ts, BaseTimings), wall-clock times. */
@@ -339,7 +381,7 @@ async function clickAndSave(page: Page): Promise<BuildSample> {
   const event = wallClock();
   await download.path(); // resolves once the whole file is written
   const saved = wallClock();
-  const probe = await readProbe(page);
+  const probe = await readProbe(page, saved);
   const click = probe.clickAt > 0 ? probe.clickAt : called;
   return {
     eventMs: event - click,
@@ -353,17 +395,56 @@ async function clickAndSave(page: Page): Promise<BuildSample> {
 
 /** The base fetched alone by the page itself, past every cache. */
 async function transferMs(page: Page, baseUrl: string): Promise<number> {
-  return page.evaluate(async (url) => {
-    const start = performance.now();
-    const response = await fetch(url, { cache: 'no-store' });
-    await response.arrayBuffer();
-    return performance.now() - start;
-  }, baseUrl);
+  return page.evaluate(
+    async ([url, limit]) => {
+      const start = performance.now();
+      const response = await fetch(url!, {
+        cache: 'no-store',
+        signal: AbortSignal.timeout(Number(limit)),
+      });
+      await response.arrayBuffer();
+      return performance.now() - start;
+    },
+    [baseUrl, String(STEP_TIMEOUT_MS)],
+  );
+}
+
+/**
+ * The floor (bench/floor/floor-worker.js): the bare fetch, inflate and digest work of a first build
+ * on this base, in that same page, with as many threads as the page's pool.
+ */
+async function floorMs(page: Page, siteUrl: string, baseUrl: string): Promise<number> {
+  const result = await page.evaluate(
+    async ([script, url]) =>
+      new Promise<{ ms?: number; error?: string }>((resolve) => {
+        const worker = new Worker(script!, { type: 'module' });
+        const timer = setTimeout(() => {
+          worker.terminate();
+          resolve({ error: 'no answer in 60 s' });
+        }, 60_000);
+        worker.onerror = (event) => {
+          clearTimeout(timer);
+          worker.terminate();
+          resolve({ error: `the floor's worker failed: ${event.message || 'to load'}` });
+        };
+        worker.onmessage = (event) => {
+          clearTimeout(timer);
+          worker.terminate();
+          resolve(event.data as { ms?: number; error?: string });
+        };
+        worker.postMessage({ url });
+      }),
+    [new URL('bench-floor/floor-worker.js', siteUrl).href, baseUrl],
+  );
+  if (result.ms === undefined) throw new Error(`bench:browser: the floor failed: ${result.error}`);
+  return result.ms;
 }
 
 interface BuildRuns {
   first: BuildSample[];
   transfer: number[];
+  /** The bare work (floorMs), after each first build in its page. */
+  floor: number[];
   warm: BuildSample[];
   /** The worker's record of each first build's base. */
   timings: (BaseTimings | undefined)[];
@@ -380,8 +461,9 @@ async function buildLinux(
 ): Promise<BuildRuns> {
   const [owner, user] = await Promise.all([generateKeyPair(2048), generateKeyPair(2048)]);
   const link = url + clearinghouseHash({ owner: owner.publicKey, users: [user.publicKey] });
-  const runs: BuildRuns = { first: [], transfer: [], warm: [], timings: [], later: [] };
+  const runs: BuildRuns = { first: [], transfer: [], floor: [], warm: [], timings: [], later: [] };
   for (let run = 0; run < firstRuns; run++) {
+    doing = `first build ${run + 1} from ${url}`;
     // A new context has its own empty HTTP cache and Cache API storage.
     const context = await browser.newContext({ acceptDownloads: true });
     await context.addInitScript({ content: TASK_PROBE });
@@ -389,14 +471,20 @@ async function buildLinux(
     await page.goto(link);
     const first = await clickAndSave(page);
     const timing = (await workerTimings(page)).find((t) => t.url.endsWith('/seattle_linux.tgz'));
-    const transfer = await transferMs(page, new URL('base-installers/seattle_linux.tgz', url).href);
+    const baseUrl = new URL('base-installers/seattle_linux.tgz', url).href;
+    doing = `the base alone after first build ${run + 1} from ${url}`;
+    const transfer = await transferMs(page, baseUrl);
+    doing = `the floor after first build ${run + 1} from ${url}`;
+    const floor = await floorMs(page, url, baseUrl);
     runs.first.push(first);
     runs.timings.push(timing);
     runs.transfer.push(transfer);
+    runs.floor.push(floor);
     console.error(
-      `bench:browser: first build ${run + 1}: ${first.savedMs.toFixed(0)} ms to the saved file (${first.eventMs.toFixed(0)} ms to the download event), base alone ${transfer.toFixed(0)} ms, longest task ${first.longestTask.toFixed(0)} ms, gap ${first.gap.toFixed(0)} ms`,
+      `bench:browser: first build ${run + 1}: ${first.savedMs.toFixed(0)} ms to the saved file (${first.eventMs.toFixed(0)} ms to the download event), base alone ${transfer.toFixed(0)} ms, the bare work ${floor.toFixed(0)} ms, longest task ${first.longestTask.toFixed(0)} ms, gap ${first.gap.toFixed(0)} ms`,
     );
     if (laterVisits) {
+      doing = `the later visit after first build ${run + 1}`;
       // The worker stores the base a moment after the build (src/worker/base-store.ts).
       await page.waitForFunction(
         async () => (await (await caches.open('cib-base-installers-v1')).keys()).length > 0,
@@ -412,6 +500,7 @@ async function buildLinux(
     }
     if (run === 0) {
       for (let warm = 1; warm <= warmRuns; warm++) {
+        doing = `warm build ${warm}`;
         const sample = await clickAndSave(page);
         runs.warm.push(sample);
         console.error(
@@ -419,6 +508,7 @@ async function buildLinux(
         );
       }
     }
+    doing = `closing the context of first build ${run + 1} from ${url}`;
     await context.close();
   }
   return runs;
@@ -574,7 +664,9 @@ function writeSummary(results: {
     conditions: results.conditions,
     figures,
     base_transfer_ms: results.base_transfer_ms,
+    first_build_floor_ms: results.first_build_floor_ms,
     base_transfer_50mbit_ms: results.base_transfer_50mbit_ms,
+    first_build_floor_50mbit_ms: results.first_build_floor_50mbit_ms,
     first_build_breakdown_ms: results.first_build_breakdown_ms,
     first_build_50mbit_breakdown_ms: results.first_build_50mbit_breakdown_ms,
     first_build_pool: results.first_build_pool,
@@ -586,6 +678,13 @@ function writeSummary(results: {
   };
   writeFileSync(all, JSON.stringify({ ...previous, browser }, null, 2) + '\n');
 }
+
+/** The step under way, for the watchdog's message. */
+let doing = 'starting';
+setTimeout(() => {
+  console.error(`bench:browser: gave up after ${BENCH_TIMEOUT_S} s, during ${doing}`);
+  process.exit(1);
+}, BENCH_TIMEOUT_S * 1000).unref();
 
 const site = stageSite();
 const syntheticBaseSize = statSync(join(site, 'base-installers', 'seattle_linux.tgz')).size;
@@ -610,11 +709,15 @@ try {
   const linked = await buildLinux(browser, slow.url, LINK_RUNS, 0, false);
   const linkedFirst = round(median(linked.first.map((b) => b.savedMs)));
   const linkedTransfer = round(median(linked.transfer));
+  doing = 'the key generation';
   const keys = await keygen(browser, url);
+  doing = 'the Blob saves';
   const blobSave = await blobSaveMs(browser, url, syntheticBaseSize);
   const all = [...build.first, ...build.warm, ...build.later, ...linked.first];
   const first = round(median(build.first.map((b) => b.savedMs)));
   const transfer = round(median(build.transfer));
+  const floor = round(median(build.floor));
+  const linkedFloor = round(median(linked.floor));
   const warm = round(median(build.warm.map((b) => b.eventMs)));
   const warmSaved = round(median(build.warm.map((b) => b.savedMs)));
   const maxTask = round(Math.max(...all.map((b) => b.longestTask)));
@@ -658,8 +761,10 @@ try {
     first_runs: FIRST_RUNS,
     first_build_linux_ms: first,
     base_transfer_ms: transfer,
+    first_build_floor_ms: floor,
     first_build_linux_50mbit_ms: linkedFirst,
     base_transfer_50mbit_ms: linkedTransfer,
+    first_build_floor_50mbit_ms: linkedFloor,
     first_build_breakdown_ms: firstBreakdown,
     first_build_50mbit_breakdown_ms: linkedBreakdown,
     ...(pool ? { first_build_pool: pool } : {}),
@@ -676,7 +781,8 @@ try {
     note:
       `${conditions}. ` +
       `First build ${first} ms against a goal of at most ${goals.first_build_linux_ms} ms ` +
-      `(twice the base alone, ${transfer} ms, + 150 ms): ${met.first_build_linux_ms ? 'met' : 'missed'}. ` +
+      `(twice the base alone, ${transfer} ms, + 150 ms): ${met.first_build_linux_ms ? 'met' : 'missed'}; ` +
+      `the bare fetch, inflate and digest work alone took ${floor} ms in the same pages. ` +
       `Over a 50 Mbit/s link, first build ${linkedFirst} ms against at most ` +
       `${goals.first_build_linux_50mbit_ms} ms (the base alone ${linkedTransfer} ms + 150 ms): ` +
       `${met.first_build_linux_50mbit_ms ? 'met' : 'missed'}. ` +
@@ -692,6 +798,8 @@ try {
       base_transfer_50mbit_ms: linked.transfer.map(round),
       first_build_download_event_ms: build.first.map((b) => round(b.eventMs)),
       base_transfer_ms: build.transfer.map(round),
+      first_build_floor_ms: build.floor.map(round),
+      first_build_floor_50mbit_ms: linked.floor.map(round),
       warm_build_linux_ms: build.warm.map((b) => round(b.eventMs)),
       warm_build_saved_ms: build.warm.map((b) => round(b.savedMs)),
       later_visit_build_ms: build.later.map((b) => round(b.savedMs)),
