@@ -66,18 +66,21 @@ export class BandwidthBudget {
   }
 
   /**
-   * Resolves when `bytes` may be sent. Rejects (with the signal's reason) when `signal` aborts
-   * first: its timer is cleared and its reservation given back as `release` says.
+   * Undefined when `bytes` may be sent at once, else how long their turn is away and a promise
+   * that resolves when it comes. That promise rejects (with the signal's reason) when `signal`
+   * aborts first: its timer is cleared and its reservation given back as `release` says. An
+   * aborted signal reserves nothing.
    */
-  async take(bytes: number, signal?: AbortSignal): Promise<void> {
+  turn(bytes: number, signal?: AbortSignal): { delayMs: number; ready: Promise<void> } | undefined {
     signal?.throwIfAborted();
     const reservation = this.reserve(bytes);
-    if (reservation.delayMs <= 0) return;
-    try {
-      await sleep(reservation.delayMs, undefined, signal ? { signal } : {});
-    } catch (error) {
-      this.release(reservation);
-      throw error;
-    }
+    if (reservation.delayMs <= 0) return undefined;
+    const ready = sleep(reservation.delayMs, undefined, signal ? { signal } : {}).catch(
+      (error: unknown) => {
+        this.release(reservation);
+        throw error;
+      },
+    );
+    return { delayMs: reservation.delayMs, ready };
   }
 }

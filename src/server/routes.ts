@@ -376,11 +376,14 @@ export async function installer(
     res.end();
     return;
   }
-  // With no 'timeout' listener, Node destroys the socket when nothing moves for that long; after
-  // the answer, Node's keep-alive timeout replaces this one.
+  // With no 'timeout' listener, Node destroys the socket when nothing moves for that long (the
+  // client stopped reading); after the answer, Node's keep-alive timeout replaces this one.
   req.socket.setTimeout(STALLED_DOWNLOAD_MS);
   await sendPieces(res, built.pieces, ctx.limits.bandwidth);
 }
+
+/** A wait for the budget this long stops the socket's stall timer (STALLED_DOWNLOAD_MS) meanwhile. */
+const LONG_TURN_MS = 1000;
 
 /**
  * Slices of the kept base and the new tail, one write in flight: each piece is written when the
@@ -401,7 +404,12 @@ async function sendPieces(
   try {
     for (const piece of pieces) {
       gone.signal.throwIfAborted();
-      if (budget) await budget.take(piece.length, gone.signal);
+      const turn = budget?.turn(piece.length, gone.signal);
+      // Waiting for the budget is not the client stalling: a long wait stops the stall timer.
+      const long = turn !== undefined && turn.delayMs >= LONG_TURN_MS;
+      if (long) res.socket?.setTimeout(0);
+      await turn?.ready;
+      if (long) res.socket?.setTimeout(STALLED_DOWNLOAD_MS);
       if (!res.write(piece)) await once(res, 'drain', { signal: gone.signal });
     }
     res.end();
