@@ -82,7 +82,8 @@ export const DEFAULT_RATE_LIMIT_DOWNLOADS = 60;
  * The download budget (README, "Security and limits"), 1 GB/s: measured with `npm run loadtest`
  * (big_downloads) on a 2-core machine, the largest round figure at which 20 downloads keep the
  * small calls' p99 within 5 times a quiet server's; unbudgeted, they took 1.5 GB/s and 15 to 20
- * times. A 1 Gbit network card bounds a real deployment well below it anyway, a 10 Gbit one near it.
+ * times. A 1 Gbit network card bounds a real deployment well below it anyway, a 10 Gbit one
+ * near it.
  */
 export const DEFAULT_DOWNLOAD_RATE_MBIT = 8000;
 /**
