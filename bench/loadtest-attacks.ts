@@ -211,8 +211,10 @@ export function trickleAttack(port: number): Attack {
 
 /**
  * DOWNLOADERS curl processes, each downloading its share of `ids` (fresh builds: never asked for
- * before) back to back over one keep-alive connection, as fast as loopback goes; whole processes,
- * so the downloads cost this process's event loop nothing.
+ * before) back to back over one keep-alive connection, as fast as the server sends (its download
+ * budget, DOWNLOAD_RATE_MBIT, bounds them all together); whole processes, so the downloads cost
+ * this process's event loop nothing. The rate achieved is each curl's bytes over its time spent
+ * on whole downloads, summed.
  */
 export function downloadAttack(port: number, ids: string[]): Attack {
   const outputs: string[] = Array(DOWNLOADERS).fill('');
@@ -230,7 +232,7 @@ export function downloadAttack(port: number, ids: string[]): Attack {
         '--interface',
         TRUSTED,
         '--write-out',
-        '%{stderr}%{http_code} %{size_download} %header{content-length}\\n',
+        '%{stderr}%{http_code} %{size_download} %header{content-length} %{time_total}\\n',
         '--config',
         '-',
       ],
@@ -258,37 +260,46 @@ export function downloadAttack(port: number, ids: string[]): Attack {
           return exited;
         }),
       );
-      let ok = 0;
-      let busy = 0;
-      let errors = 0;
-      let bytes = 0;
-      const samples: string[] = [];
-      // Each curl's own lines: a curl stopped while writing its figures leaves a last line with
-      // no newline, which is that stop's, not a download's (joined, it once ran into the next
-      // curl's first line as code "2200").
-      const lines = outputs.flatMap((output) => output.split('\n').slice(0, -1));
-      for (const line of lines) {
-        const [code, size, length] = line.trim().split(' ');
-        if (!code) continue;
-        if (code === '200' && size === length) {
-          ok += 1;
-          bytes += Number(size);
-        } else if (code === '503') busy += 1;
-        else {
-          errors += 1;
-          if (samples.length < 3) samples.push(line.trim());
-        }
-      }
-      return {
-        downloaders: DOWNLOADERS,
-        downloads: ok,
-        downloads_busy_503: busy,
-        download_errors: errors,
-        ...(samples.length > 0 ? { download_error_lines: samples.join(' | ') } : {}),
-        downloads_mb: round(bytes / 1e6, 0),
-        fresh_ids_left: ids.length - ok - busy - errors,
-      };
+      return downloadFigures(outputs, ids);
     },
+  };
+}
+
+/** What the curls reported (one line per download, `outputs` per curl), as figures. */
+function downloadFigures(outputs: string[], ids: string[]): Figures {
+  const seen = { ok: 0, busy: 0, errors: 0, bytes: 0, bytesPerSecond: 0 };
+  const samples: string[] = [];
+  // Each curl's own lines: a curl stopped while writing its figures leaves a last line with
+  // no newline, which is that stop's, not a download's (joined, it once ran into the next
+  // curl's first line as code "2200").
+  for (const output of outputs) {
+    let bytes = 0;
+    let seconds = 0;
+    for (const line of output.split('\n').slice(0, -1)) {
+      const [code, size, length, time] = line.trim().split(' ');
+      if (!code) continue;
+      if (code === '200' && size === length) {
+        seen.ok += 1;
+        bytes += Number(size);
+        seconds += Number(time);
+      } else if (code === '503') seen.busy += 1;
+      else {
+        seen.errors += 1;
+        if (samples.length < 3) samples.push(line.trim());
+      }
+    }
+    seen.bytes += bytes;
+    if (seconds > 0) seen.bytesPerSecond += bytes / seconds;
+  }
+  return {
+    downloaders: DOWNLOADERS,
+    downloads: seen.ok,
+    downloads_busy_503: seen.busy,
+    download_errors: seen.errors,
+    ...(samples.length > 0 ? { download_error_lines: samples.join(' | ') } : {}),
+    downloads_mb: round(seen.bytes / 1e6, 0),
+    download_mb_per_s: round(seen.bytesPerSecond / 1e6, 1),
+    fresh_ids_left: ids.length - seen.ok - seen.busy - seen.errors,
   };
 }
 

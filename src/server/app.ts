@@ -19,6 +19,7 @@ import {
   answerUnreadable,
   sendProblem,
 } from './http.ts';
+import { BandwidthBudget } from './bandwidth.ts';
 import { InstallerBuilder } from './installers.ts';
 import { KeygenPool } from './keygen-pool.ts';
 import { capConnections, RateLimiter } from './limits.ts';
@@ -167,6 +168,7 @@ function appContext(
       builds: perMinute(settings.rateLimitBuilds),
       downloads: perMinute(settings.rateLimitDownloads),
       trust,
+      bandwidth: BandwidthBudget.ofMbit(settings.downloadRateMbit),
     },
   };
 }

@@ -61,7 +61,7 @@ export const BUSY_RETRY_SECONDS = 5;
  * (with twenty downloads, twenty of them can fall in one turn of the loop), while each piece
  * costs a write call of its own; and a slow reader holds no more than that.
  */
-const STREAM_PIECE = 256 * 1024;
+export const STREAM_PIECE = 256 * 1024;
 
 export interface BuiltInstaller {
   /** The installer in order: views of the kept base and the new bytes; never copied whole. */

@@ -5,8 +5,7 @@
 import { constants, existsSync } from 'node:fs';
 import { access, stat, statfs } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../core/build-config.ts';
 import { MANIFEST_FILE } from '../core/manifest.ts';
@@ -27,6 +26,7 @@ import {
   sendProblem,
   STALLED_DOWNLOAD_MS,
 } from './http.ts';
+import type { BandwidthBudget } from './bandwidth.ts';
 import { BuildersBusy, type InstallerBuilder } from './installers.ts';
 import { clientAddress, type ClientTrust, type RateLimiter } from './limits.ts';
 import type { ServerSettings } from './server-settings.ts';
@@ -58,8 +58,16 @@ export interface AppContext {
     res: ServerResponse,
     next: (error?: Error & { status?: number }) => void,
   ) => void;
-  /** Per-client rate limits (README, "Security and limits") and who is trusted. */
-  limits: { builds: RateLimiter; downloads: RateLimiter; trust: ClientTrust };
+  /**
+   * Per-client rate limits (README, "Security and limits"), who is trusted, and the download
+   * budget all installer downloads share (undefined: DOWNLOAD_RATE_MBIT 0, none).
+   */
+  limits: {
+    builds: RateLimiter;
+    downloads: RateLimiter;
+    trust: ClientTrust;
+    bandwidth: BandwidthBudget | undefined;
+  };
 }
 
 /**
@@ -368,13 +376,48 @@ export async function installer(
     res.end();
     return;
   }
-  // Slices of the kept base and the new tail, written as the client takes them. With no
-  // 'timeout' listener, Node destroys the socket when nothing moves for that long; after the
-  // answer, Node's keep-alive timeout replaces this one.
+  // With no 'timeout' listener, Node destroys the socket when nothing moves for that long (the
+  // client stopped reading); after the answer, Node's keep-alive timeout replaces this one.
   req.socket.setTimeout(STALLED_DOWNLOAD_MS);
-  await pipeline(Readable.from(built.pieces, { objectMode: false }), res).catch(() => {
+  await sendPieces(res, built.pieces, ctx.limits.bandwidth);
+}
+
+/** A wait for the budget this long stops the socket's stall timer (STALLED_DOWNLOAD_MS) meanwhile. */
+const LONG_TURN_MS = 1000;
+
+/**
+ * Slices of the kept base and the new tail, one write in flight: each piece is written when the
+ * client has taken the one before and, with a budget, when its turn on the budget's timeline
+ * comes. A client that leaves stops the loop at once: its waiting turn is dropped (its timer
+ * cleared), and nothing more is written.
+ */
+async function sendPieces(
+  res: ServerResponse,
+  pieces: readonly Uint8Array[],
+  budget: BandwidthBudget | undefined,
+): Promise<void> {
+  // Gone while its installer was being built: its 'close' has passed already.
+  if (!res.socket || res.socket.destroyed) return;
+  const gone = new AbortController();
+  const leave = () => gone.abort();
+  res.once('close', leave);
+  try {
+    for (const piece of pieces) {
+      gone.signal.throwIfAborted();
+      const turn = budget?.turn(piece.length, gone.signal);
+      // Waiting for the budget is not the client stalling: a long wait stops the stall timer.
+      const long = turn !== undefined && turn.delayMs >= LONG_TURN_MS;
+      if (long) res.socket?.setTimeout(0);
+      await turn?.ready;
+      if (long) res.socket?.setTimeout(STALLED_DOWNLOAD_MS);
+      if (!res.write(piece)) await once(res, 'drain', { signal: gone.signal });
+    }
+    res.end();
+  } catch {
     // The client went away mid-download: the socket is already closed, nothing to answer.
-  });
+  } finally {
+    res.off('close', leave);
+  }
 }
 
 /** GET <id>/: the page for the build (its share link). */

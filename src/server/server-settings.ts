@@ -40,6 +40,11 @@ export interface ServerSettings {
   /** build_installers calls and installer downloads per client per minute; 0 = no limit. */
   rateLimitBuilds: number;
   rateLimitDownloads: number;
+  /**
+   * Megabits a second shared by all installer downloads of one server process (bandwidth.ts);
+   * 0 = no budget.
+   */
+  downloadRateMbit: number;
   /** Addresses never rate limited or capped (a clearinghouse). */
   trustedClients: ReadonlySet<string>;
   /** Reverse proxies whose X-Forwarded-For names the client. */
@@ -73,6 +78,14 @@ export const DEFAULT_BUILD_THREADS = 2;
 export const DEFAULT_BUILD_QUEUE = 64;
 export const DEFAULT_RATE_LIMIT_BUILDS = 60;
 export const DEFAULT_RATE_LIMIT_DOWNLOADS = 60;
+/**
+ * The download budget (README, "Security and limits"), 1 GB/s: measured with `npm run loadtest`
+ * (big_downloads) on a 2-core machine, the largest round figure at which 20 downloads keep the
+ * small calls' p99 within 5 times a quiet server's; unbudgeted, they took 1.5 GB/s and 15 to 20
+ * times. A 1 Gbit network card bounds a real deployment well below it anyway, a 10 Gbit one
+ * near it.
+ */
+export const DEFAULT_DOWNLOAD_RATE_MBIT = 8000;
 /**
  * Connections one client address may hold. The old service's stress example opens 50 at once from
  * one address, and is answered in full under the defaults; a trickling client still holds few of
@@ -149,8 +162,8 @@ function parsePublicUrl(text: string | undefined): string | undefined {
 
 /** Reads HOST, PORT, PUBLIC_URL, DATA_DIR, BASE_PATH, DIST_DIR, BASES_DIR, MAX_BODY_BYTES,
  * BODY_TIMEOUT_MS, LOG_REQUESTS, KEYGEN_CONCURRENCY, KEYGEN_QUEUE, the limits of "Security and
- * limits" (BUILD_THREADS, BUILD_QUEUE, RATE_LIMIT_BUILDS, RATE_LIMIT_DOWNLOADS, TRUSTED_CLIENTS,
- * TRUSTED_PROXIES, MAX_CONNECTIONS_PER_CLIENT, MAX_CONNECTIONS) and the deployment settings
+ * limits" (BUILD_THREADS, BUILD_QUEUE, RATE_LIMIT_BUILDS, RATE_LIMIT_DOWNLOADS, DOWNLOAD_RATE_MBIT,
+ * TRUSTED_CLIENTS, TRUSTED_PROXIES, MAX_CONNECTIONS_PER_CLIENT, MAX_CONNECTIONS) and the deployment settings
  * (RESERVED_SHARE, RESERVED_KEY/RESERVED_KEY_FILE). */
 export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): ServerSettings {
   const distDir = resolve(env.DIST_DIR || resolve(PROJECT_ROOT, 'dist'));
@@ -200,6 +213,13 @@ export function loadServerSettings(env: NodeJS.ProcessEnv = process.env): Server
       'RATE_LIMIT_DOWNLOADS',
       env.RATE_LIMIT_DOWNLOADS,
       DEFAULT_RATE_LIMIT_DOWNLOADS,
+      0,
+      1_000_000,
+    ),
+    downloadRateMbit: parseCount(
+      'DOWNLOAD_RATE_MBIT',
+      env.DOWNLOAD_RATE_MBIT,
+      DEFAULT_DOWNLOAD_RATE_MBIT,
       0,
       1_000_000,
     ),

@@ -53,6 +53,11 @@ describe('the server checks its settings at start', () => {
       /^cib server: DEFAULT_KEY_BITS: The default key size must be one of 1024, 2048, 3072, 4096/m,
     ],
     ['PORT', 'eighty', /^cib server: PORT must be a whole number/m],
+    [
+      'DOWNLOAD_RATE_MBIT',
+      '1Gbit',
+      /^cib server: DOWNLOAD_RATE_MBIT must be a whole number from 0 to 1000000, not "1Gbit"\./m,
+    ],
   ])('stops with exit 1 naming %s when it is %s', (name, value, message) => {
     const run = startCompiled({ [name]: value });
     expect(run.signal).toBeNull();
