@@ -415,13 +415,13 @@ async function transferMs(page: Page, baseUrl: string): Promise<number> {
  */
 async function floorMs(page: Page, siteUrl: string, baseUrl: string): Promise<number> {
   const result = await page.evaluate(
-    async ([script, url]) =>
+    async ([script, url, limit]) =>
       new Promise<{ ms?: number; error?: string }>((resolve) => {
         const worker = new Worker(script!, { type: 'module' });
         const timer = setTimeout(() => {
           worker.terminate();
-          resolve({ error: 'no answer in 60 s' });
-        }, 60_000);
+          resolve({ error: `no answer in ${Number(limit) / 1000} s` });
+        }, Number(limit));
         worker.onerror = (event) => {
           clearTimeout(timer);
           worker.terminate();
@@ -434,7 +434,7 @@ async function floorMs(page: Page, siteUrl: string, baseUrl: string): Promise<nu
         };
         worker.postMessage({ url });
       }),
-    [new URL('bench-floor/floor-worker.js', siteUrl).href, baseUrl],
+    [new URL('bench-floor/floor-worker.js', siteUrl).href, baseUrl, String(STEP_TIMEOUT_MS)],
   );
   if (result.ms === undefined) throw new Error(`bench:browser: the floor failed: ${result.error}`);
   return result.ms;
