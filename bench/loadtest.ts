@@ -50,6 +50,7 @@ import type { BuildConfig } from '../src/core/build-config.ts';
 import { resolveValid } from '../tests/support/resolve.ts';
 import { generateKeyPair } from '../src/core/keygen.ts';
 import { loadDeploymentSettings, PROJECT_ROOT } from '../src/host/deployment.ts';
+import { MBIT_BYTES_PER_SECOND } from '../src/server/bandwidth.ts';
 import { loadServerSettings } from '../src/server/server-settings.ts';
 import { FileBuildStore, parseRecord } from '../src/server/store.ts';
 import { XmlRpcShim } from '../src/server/xmlrpc.ts';
@@ -621,7 +622,7 @@ async function bigDownloadsMix(
   });
   downloads.figures = {
     download_rate_mbit: downloadRateMbit,
-    download_budget_mb_per_s: round(downloadRateMbit / 8),
+    download_budget_mb_per_s: round((downloadRateMbit * MBIT_BYTES_PER_SECOND) / 1e6),
     ...downloads.figures,
   };
   return [
