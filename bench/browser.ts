@@ -75,7 +75,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { chromium, type Browser, type Page } from '@playwright/test';
+import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { staticFiles } from '../tests/support/static-files.ts';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import { clearinghouseHash } from '../src/app/links.ts';
@@ -83,6 +83,7 @@ import { generateKeyPair } from '../src/core/keygen.ts';
 import { PROJECT_ROOT } from '../src/host/deployment.ts';
 import { median } from './stats.ts';
 import { syntheticBases } from './synthetic.ts';
+import { settleBrowser } from './settle.ts';
 import { cpuByRole, summariseTrace } from './trace-summary.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -360,6 +361,25 @@ interface BuildSample {
   dispatchMs: number;
 }
 
+/** How long each fresh context waited for the browser's new window to settle, and its CPU. */
+const settles: { waitedMs: number; cpuMs: number }[] = [];
+
+/**
+ * A page in a fresh context (its own empty HTTP cache and storage), opened once the browser's
+ * own work for the new window has ended (bench/settle.ts): the omnibox popup Chromium loads into
+ * every new window is not the page's work, and a donor's open browser has it done already.
+ */
+async function freshPage(
+  browser: Browser,
+  options: { downloads?: boolean; probe?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext(options.downloads ? { acceptDownloads: true } : {});
+  if (options.probe) await context.addInitScript({ content: TASK_PROBE });
+  const page = await context.newPage();
+  settles.push(await settleBrowser());
+  return { context, page };
+}
+
 /** Wall-clock milliseconds in this process, on the same clock as the page's `clickAt`. */
 function wallClock(): number {
   return performance.timeOrigin + performance.now();
@@ -464,10 +484,7 @@ async function buildLinux(
   const runs: BuildRuns = { first: [], transfer: [], floor: [], warm: [], timings: [], later: [] };
   for (let run = 0; run < firstRuns; run++) {
     doing = `first build ${run + 1} from ${url}`;
-    // A new context has its own empty HTTP cache and Cache API storage.
-    const context = await browser.newContext({ acceptDownloads: true });
-    await context.addInitScript({ content: TASK_PROBE });
-    const page = await context.newPage();
+    const { context, page } = await freshPage(browser, { downloads: true, probe: true });
     await page.goto(link);
     const first = await clickAndSave(page);
     const timing = (await workerTimings(page)).find((t) => t.url.endsWith('/seattle_linux.tgz'));
@@ -476,6 +493,14 @@ async function buildLinux(
     const transfer = await transferMs(page, baseUrl);
     doing = `the floor after first build ${run + 1} from ${url}`;
     const floor = await floorMs(page, url, baseUrl);
+    if (timing) {
+      // Where the first build's time went, from the page's click (the base's request may start
+      // before it: the page fetches this computer's base as soon as it has the list of bases).
+      const at = (t?: number) => (t === undefined ? '-' : (t - first.clickAt).toFixed(0));
+      console.error(
+        `bench:browser:   from the click: base requested ${at(timing.start)}, last byte ${at(timing.lastByte)}, walked ${at(timing.walked)}, SHA-256 ${at(timing.digested)}, verified ${at(timing.verified)}, installer made ${at(timing.builds.at(-1)?.end)}, saved ${first.savedMs.toFixed(0)} ms`,
+      );
+    }
     runs.first.push(first);
     runs.timings.push(timing);
     runs.transfer.push(transfer);
@@ -522,8 +547,7 @@ async function buildLinux(
 async function blobSaveMs(browser: Browser, url: string, bytes: number): Promise<number[]> {
   const samples: number[] = [];
   for (let run = 0; run < RUNS; run++) {
-    const context = await browser.newContext({ acceptDownloads: true });
-    const page = await context.newPage();
+    const { context, page } = await freshPage(browser, { downloads: true });
     const blank = new URL('bench-blank.html', url).href;
     await page.route(blank, (route) => route.fulfill({ body: '<!doctype html><title>b</title>' }));
     await page.goto(blank);
@@ -552,8 +576,7 @@ async function blobSaveMs(browser: Browser, url: string, bytes: number): Promise
 }
 
 async function keygen(browser: Browser, url: string): Promise<number[]> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
+  const { context, page } = await freshPage(browser);
   await page.goto(url);
   await page.getByLabel('Generate a new key pair here').check();
   const samples: number[] = [];
@@ -592,9 +615,7 @@ async function traceFirstBuilds(browser: Browser, urls: Record<string, string>, 
   const [owner, user] = await Promise.all([generateKeyPair(2048), generateKeyPair(2048)]);
   const hash = clearinghouseHash({ owner: owner.publicKey, users: [user.publicKey] });
   for (const [name, url] of Object.entries(urls)) {
-    const context = await browser.newContext({ acceptDownloads: true });
-    await context.addInitScript({ content: TASK_PROBE });
-    const page = await context.newPage();
+    const { context, page } = await freshPage(browser, { downloads: true, probe: true });
     const path = `${file}-${name}.json`;
     await browser.startTracing(page, {
       path,
@@ -804,6 +825,8 @@ try {
       warm_build_saved_ms: build.warm.map((b) => round(b.savedMs)),
       later_visit_build_ms: build.later.map((b) => round(b.savedMs)),
       click_dispatch_ms: all.map((b) => round(b.dispatchMs)),
+      window_settle_ms: settles.map((w) => round(w.waitedMs)),
+      window_settle_cpu_ms: settles.map((w) => round(w.cpuMs)),
       blob_save_ms: blobSave.map(round),
       longest_task_ms: all.map((b) => round(b.longestTask)),
       longest_gap_ms: all.map((b) => round(b.gap)),
