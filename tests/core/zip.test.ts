@@ -15,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CibError } from '../../src/core/problems.ts';
 import {
   VESSELINFO_ENTRY,
+  ZipTail,
   customizeZip,
+  holdsZipArchive,
   listZipEntries,
   readZipFile,
 } from '../../src/core/archive/zip.ts';
@@ -471,5 +473,64 @@ describe('customizeZip refusing bad bases', () => {
       expect(unzipTest(candidate).status, `flip at ${at}`).toBe(0);
     }
     expect(accepted).toBeGreaterThan(0); // flips in timestamps and attributes are harmless
+  });
+});
+
+describe('the tail a tgz walk keeps to check its end for a zip (ZipTail)', () => {
+  /** The window unzip searches for an end record: the record and the longest comment. */
+  const WINDOW = 22 + 0xffff;
+
+  /** 300 KB of noise with a zip directory entry and end record whose end lies `fromEnd` bytes before the file's. */
+  function fileWithZipEnd(fromEnd: number): Uint8Array {
+    let x = fromEnd + 7;
+    const bytes = new Uint8Array(300_000).map(() => (x = (x * 1103515245 + 12345) >>> 0) >>> 24);
+    const zip = new Uint8Array(46 + 22);
+    zip.set([0x50, 0x4b, 0x01, 0x02], 0);
+    zip.set([0x50, 0x4b, 0x05, 0x06], 46);
+    new DataView(zip.buffer).setUint16(46 + 10, 1, true);
+    new DataView(zip.buffer).setUint32(46 + 12, 46, true);
+    new DataView(zip.buffer).setUint16(46 + 20, fromEnd, true); // the comment runs to the end
+    if (fromEnd <= 0xffff) bytes.set(zip, bytes.length - fromEnd - zip.length);
+    return bytes;
+  }
+
+  function tailSays(bytes: Uint8Array, sizes: number[]): boolean {
+    const tail = new ZipTail();
+    for (let at = 0, i = 0; at < bytes.length; i++) {
+      const size = sizes[i % sizes.length]!;
+      tail.push(bytes.subarray(at, at + size));
+      at += size;
+    }
+    try {
+      tail.check();
+      return false;
+    } catch (error) {
+      expect((error as CibError).code).toBe('base.profile.tgz-zip');
+      return true;
+    }
+  }
+
+  it('finds what a reader of the whole file finds, however the bytes are cut', () => {
+    const chunkings = [
+      [1 << 20],
+      [WINDOW],
+      [WINDOW - 1],
+      [WINDOW + 1],
+      [70_001],
+      [4096],
+      [1, 65_000, 130_000, 17],
+    ];
+    let found = 0;
+    for (const fromEnd of [0, 1, 1000, 65_000, 0xffff - 46, 0xffff, 0x10000]) {
+      const bytes = fileWithZipEnd(fromEnd);
+      // What it is meant to find: an end record in the last WINDOW bytes, pointing at a
+      // directory in the WINDOW bytes before those or after.
+      const kept = bytes.subarray(bytes.length - 2 * WINDOW);
+      const whole = holdsZipArchive(kept, WINDOW);
+      if (whole) found++;
+      for (const sizes of chunkings)
+        expect(tailSays(bytes, sizes), `${fromEnd} ${sizes}`).toBe(whole);
+    }
+    expect(found).toBeGreaterThanOrEqual(4); // the records inside the window are seen
   });
 });

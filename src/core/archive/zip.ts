@@ -906,27 +906,32 @@ const ZIP_END_SEARCH = END_FIXED_LENGTH + 0xffff;
 /**
  * The last bytes of a tgz as it streams past, to check at its end that they hold no zip end
  * record: unzip would extract a zip from the file (docs/formats.md, "Strict archive profile").
- * Keeps at most twice the search window.
+ * The end record must start in the last ZIP_END_SEARCH bytes; the directory it points at is looked
+ * for in the ZIP_END_SEARCH bytes before those too. Exactly that much is kept, however the bytes
+ * were cut, as views of the last chunks (each a buffer of its own, never reused by its reader):
+ * nothing is copied until the check.
  */
 export class ZipTail {
   private chunks: Uint8Array[] = [];
   private length = 0;
 
   push(chunk: Uint8Array): void {
+    const keep = 2 * ZIP_END_SEARCH;
+    if (chunk.length >= keep) {
+      this.chunks = [chunk.subarray(chunk.length - keep)];
+      this.length = keep;
+      return;
+    }
     this.chunks.push(chunk);
     this.length += chunk.length;
-    while (this.chunks.length > 1 && this.length - this.chunks[0]!.length >= ZIP_END_SEARCH) {
+    while (this.length - this.chunks[0]!.length >= keep) {
       this.length -= this.chunks.shift()!.length;
-    }
-    if (this.length > 2 * ZIP_END_SEARCH) {
-      const joined = concatBytes(this.chunks).slice(this.length - ZIP_END_SEARCH);
-      this.chunks = [joined];
-      this.length = joined.length;
     }
   }
 
   check(): void {
-    const tail = concatBytes(this.chunks);
+    const kept = concatBytes(this.chunks);
+    const tail = kept.subarray(Math.max(0, kept.length - 2 * ZIP_END_SEARCH));
     if (holdsZipArchive(tail, Math.max(0, tail.length - ZIP_END_SEARCH))) {
       throw profileError(
         'tgz-zip',
