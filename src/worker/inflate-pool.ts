@@ -13,6 +13,7 @@
 import { inflateMemberNative, type MemberInflater } from '../core/archive/members.ts';
 import { defaultDigester, type DigestAlgorithm, type Digester } from '../core/digest.ts';
 import { CibError, problem, type Problem } from '../core/problems.ts';
+import { BufferShelf } from './buffer-shelf.ts';
 
 /** A pool thread ended with work in hand (`base.thread.stopped`): the person may simply try again. */
 function stopped(doing: 'inflating' | 'checking'): CibError {
@@ -23,15 +24,34 @@ function stopped(doing: 'inflating' | 'checking'): CibError {
 
 export type PoolRequest =
   | { op: 'inflate'; id: number; bytes: Uint8Array; offset: number; size: number }
-  /** Digests of `[algorithm, offset, length]` ranges of `bytes` (a member's output, moved back). */
-  | { op: 'digest'; id: number; bytes: Uint8Array; items: [DigestAlgorithm, number, number][] };
+  /**
+   * Digests of `[algorithm, offset, length]` ranges of `bytes` (a member's output, moved back;
+   * sent with no ranges too, so the thread may write a later member's output into it).
+   */
+  | { op: 'digest'; id: number; bytes: Uint8Array; items: [DigestAlgorithm, number, number][] }
+  /** The whole base, moved here: its SHA-256 and a Blob of it, and the bytes moved back. */
+  | { op: 'whole'; id: number; bytes: Uint8Array };
 
 export type PoolReply =
-  | { op: 'inflate'; id: number; ok: true; out: Uint8Array; ms: number }
+  /** `input`: the member's compressed bytes, moved back for the next member to be copied into. */
+  | { op: 'inflate'; id: number; ok: true; out: Uint8Array; input: Uint8Array; ms: number }
   | { op: 'digest'; id: number; ok: true; digests: string[]; ms: number }
+  | { op: 'whole'; id: number; ok: true; bytes: Uint8Array; sha256: string; blob: Blob }
   | { op: PoolRequest['op']; id: number; ok: false; message: string; problems?: Problem[] };
 
 type Member = Parameters<MemberInflater>[0];
+
+/** The whole base after `InflatePool.whole`: its bytes (moved back), SHA-256 and Blob. */
+export interface WholeBase {
+  bytes: Uint8Array;
+  sha256: string;
+  blob: Blob;
+}
+
+interface WholeJob {
+  resolve: (whole: WholeBase) => void;
+  reject: (error: unknown) => void;
+}
 
 interface Inflating {
   /** The member, while this thread still has its own copy of it (undefined once moved). */
@@ -94,6 +114,11 @@ export class InflatePool {
   private origins = new WeakMap<ArrayBufferLike, PoolThread>();
   /** Digests asked for, per member's buffer, not sent yet. */
   private batches = new Map<ArrayBufferLike, DigestItem[]>();
+  /** Members' compressed bytes, moved back from the threads once inflated, to copy the next into. */
+  private inputs = new BufferShelf(16);
+  /** A thread of its own for the whole base's SHA-256 and Blob (`whole`), once it has answered. */
+  private wholeThread: { worker: Worker; alive: boolean; dead: boolean } | undefined;
+  private wholeJobs = new Map<number, WholeJob>();
 
   constructor(private readonly size: number = poolSize()) {}
 
@@ -108,6 +133,61 @@ export class InflatePool {
       }
     }
     this.stats.threads = this.threads.length;
+    if (this.threads.length > 0) this.startWholeThread();
+  }
+
+  /**
+   * The whole base's SHA-256 and a Blob of it, made on a thread of their own while the walk reads
+   * the last members here: each is a pass over every byte, which in the base worker would hold up
+   * the walk (and the network read). The bytes are moved there and back, so nothing may read them
+   * until this resolves. Undefined when that thread is not running: the caller does it itself.
+   */
+  whole(bytes: Uint8Array): Promise<WholeBase> | undefined {
+    const thread = this.wholeThread;
+    if (!thread?.alive || thread.dead) return undefined;
+    const id = this.nextId++;
+    return new Promise<WholeBase>((resolve, reject) => {
+      this.wholeJobs.set(id, { resolve, reject });
+      thread.worker.postMessage({ op: 'whole', id, bytes } satisfies PoolRequest, [bytes.buffer]);
+    });
+  }
+
+  private startWholeThread(): void {
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./inflate.worker.ts', import.meta.url), {
+        type: 'module',
+        name: 'cib-whole',
+      });
+    } catch {
+      return;
+    }
+    const thread = { worker, alive: false, dead: false };
+    this.wholeThread = thread;
+    worker.onmessage = (event: MessageEvent<PoolReply>) => {
+      thread.alive = true;
+      const reply = event.data;
+      const job = this.wholeJobs.get(reply.id);
+      if (!job) return;
+      this.wholeJobs.delete(reply.id);
+      if (reply.ok && reply.op === 'whole') job.resolve(reply);
+      else if (!reply.ok)
+        job.reject(new CibError(problem('base.digest.failed', '', reply.message)));
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      thread.dead = true;
+      worker.terminate();
+      for (const job of this.wholeJobs.values()) job.reject(stopped('checking'));
+      this.wholeJobs.clear();
+    };
+    // An empty digest request: its answer shows the thread runs, before bytes are moved to it.
+    worker.postMessage({
+      op: 'digest',
+      id: 0,
+      bytes: new Uint8Array(0),
+      items: [],
+    } satisfies PoolRequest);
   }
 
   readonly inflate: MemberInflater = (member) => {
@@ -148,13 +228,22 @@ export class InflatePool {
     );
   };
 
-  /** The walk has read this member: its bytes move back to its thread with the files to digest. */
+  /**
+   * Where the walk copies each member's compressed bytes (WalkOptions.allocate): buffers the
+   * threads moved back, so members are written into memory already in use (buffer-shelf.ts).
+   */
+  readonly allocate = (length: number): Uint8Array => this.inputs.take(length);
+
+  /**
+   * The walk has read this member: its bytes move back to its thread with the files to digest,
+   * or with none, for the thread to write a later member's output into.
+   */
   readonly memberRead = (out: Uint8Array): void => {
     const thread = this.origins.get(out.buffer);
     const batch = this.batches.get(out.buffer) ?? [];
     this.batches.delete(out.buffer);
     this.origins.delete(out.buffer);
-    if (!thread || batch.length === 0) return;
+    if (!thread) return;
     if (thread.dead) return this.digestHere(batch);
     const id = this.nextId++;
     thread.digesting.set(id, batch);
@@ -237,6 +326,7 @@ export class InflatePool {
     if (!task) return;
     thread.inflating.delete(reply.id);
     if (reply.ok && reply.op === 'inflate') {
+      this.inputs.give(reply.input.buffer);
       this.countInflate(reply.out.length, reply.ms);
       this.origins.set(reply.out.buffer, thread);
       task.resolve(reply.out);

@@ -1,13 +1,18 @@
 /// <reference lib="webworker" />
 /**
  * One of the inflate pool's threads (inflate-pool.ts): inflates whole gzip members with the
- * platform's DecompressionStream and moves the output to the base worker; once that has read a
- * member, its bytes come back with the files to digest (WebCrypto hashes on the calling thread).
- * It keeps nothing, and sees only a base's bytes, never a key.
+ * platform's DecompressionStream and moves the output to the base worker, with the member's own
+ * bytes; once that has read a member, its output comes back with the files to digest (WebCrypto
+ * hashes on the calling thread), and its buffer is then written with a later member's output
+ * (buffer-shelf.ts). It sees only a base's bytes, never a key.
  */
 import { inflateMemberNative } from '../core/archive/members.ts';
 import { CibError } from '../core/problems.ts';
+import { BufferShelf } from './buffer-shelf.ts';
 import type { PoolReply, PoolRequest } from './inflate-pool.ts';
+
+/** Outputs come back after their digests; a few are enough for the members in flight. */
+const outputs = new BufferShelf(8);
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -20,8 +25,15 @@ function hex(digest: ArrayBuffer): string {
 async function answer(request: PoolRequest): Promise<PoolReply> {
   const start = performance.now();
   if (request.op === 'inflate') {
-    const out = await inflateMemberNative(request);
-    return { op: 'inflate', id: request.id, ok: true, out, ms: performance.now() - start };
+    const out = await inflateMemberNative(request, outputs.take(request.size));
+    const { id, bytes: input } = request;
+    return { op: 'inflate', id, ok: true, out, input, ms: performance.now() - start };
+  }
+  if (request.op === 'whole') {
+    const { id, bytes } = request;
+    const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
+    const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+    return { op: 'whole', id, ok: true, bytes, sha256, blob };
   }
   const { bytes } = request;
   const digests = await Promise.all(
@@ -31,6 +43,7 @@ async function answer(request: PoolRequest): Promise<PoolReply> {
         .then(hex),
     ),
   );
+  outputs.give(bytes.buffer);
   return { op: 'digest', id: request.id, ok: true, digests, ms: performance.now() - start };
 }
 
@@ -42,7 +55,16 @@ scope.onmessage = (event: MessageEvent<PoolRequest>) => {
   turn = turn.then(async () => {
     try {
       const reply = await answer(request);
-      scope.postMessage(reply, reply.op === 'inflate' && reply.ok ? [reply.out.buffer] : []);
+      scope.postMessage(
+        reply,
+        !reply.ok
+          ? []
+          : reply.op === 'inflate'
+            ? [reply.out.buffer, reply.input.buffer]
+            : reply.op === 'whole'
+              ? [reply.bytes.buffer]
+              : [],
+      );
     } catch (error) {
       scope.postMessage({
         op: request.op,

@@ -118,8 +118,11 @@ export function memberError(member: { offset: number }, message: string): CibErr
  */
 export async function inflateMemberNative(
   member: Pick<GzipMemberSpan, 'bytes' | 'offset' | 'size'>,
+  /** Where to write it: `size` bytes the caller recycles (default: a new buffer). */
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
-  const out = new Uint8Array(member.size);
+  if (into && into.length !== member.size) throw new RangeError('inflateMemberNative: wrong size');
+  const out = into ?? new Uint8Array(member.size);
   let at = 0;
   // Written straight in: a Blob's stream would take a trip through the browser's blob store.
   const inflater = new DecompressionStream('gzip');
@@ -219,6 +222,12 @@ export interface MemberWalkOptions {
   parallel: number;
   /** Called with each member's output once the walker has read it. */
   onMemberRead?: (out: Uint8Array) => void;
+  /**
+   * Where each member's bytes are copied to be handed out (default: a new buffer when they span
+   * several chunks, else a view of the chunk): a caller that recycles buffers gives them here,
+   * and every member it is handed is then `owned`.
+   */
+  allocate?: (length: number) => Uint8Array;
 }
 
 /**
@@ -233,7 +242,7 @@ export async function walkMembers(
   walker: TgzWalker,
   options: MemberWalkOptions,
 ): Promise<void> {
-  const pending = new PendingBytes();
+  const pending = new PendingBytes(options.allocate);
   /** Inflated bytes of the members handed out so far, for the walk's cap. */
   let promised = 0;
   let sequential: GzipReader | undefined;
@@ -317,18 +326,26 @@ class PendingBytes {
   /** File offset of the first pending byte. */
   position = 0;
 
+  constructor(private readonly allocate?: (length: number) => Uint8Array) {}
+
   push(chunk: Uint8Array): void {
     this.chunks.push(chunk);
     this.length += chunk.length;
   }
 
   /**
-   * The next `length` bytes, removed: a view into one chunk when they lie in one, else joined
-   * into a buffer of their own (`owned`).
+   * The next `length` bytes, removed: a view into one chunk when they lie in one (and no
+   * allocator was given), else copied into a buffer of their own (`owned`).
    */
   take(length: number): { bytes: Uint8Array; owned: boolean } {
-    const owned = this.chunks[0]!.length < length;
+    const owned = this.allocate !== undefined || this.chunks[0]!.length < length;
     const bytes = owned ? this.joined(length) : this.chunks[0]!.subarray(0, length);
+    this.discard(length);
+    return { bytes, owned };
+  }
+
+  /** Drops the next `length` pending bytes. */
+  private discard(length: number): void {
     let left = length;
     while (left > 0) {
       const first = this.chunks[0]!;
@@ -342,13 +359,13 @@ class PendingBytes {
     }
     this.length -= length;
     this.position += length;
-    return { bytes, owned };
   }
 
   /** The first pending chunk, joined with the next ones until it holds `length` bytes (or all). */
   front(length: number): Uint8Array {
     if (this.chunks[0]!.length < length && this.chunks.length > 1) {
-      const joined = this.take(Math.min(length, this.length)).bytes;
+      const joined = this.joined(Math.min(length, this.length), true);
+      this.discard(joined.length);
       this.chunks.unshift(joined);
       this.length += joined.length;
       this.position -= joined.length;
@@ -362,8 +379,9 @@ class PendingBytes {
     return this.chunks.splice(0);
   }
 
-  private joined(length: number): Uint8Array {
-    const out = new Uint8Array(length);
+  /** The next `length` bytes copied together (into the allocator's buffer unless `fresh`). */
+  private joined(length: number, fresh = false): Uint8Array {
+    const out = this.allocate && !fresh ? this.allocate(length) : new Uint8Array(length);
     let at = 0;
     for (const chunk of this.chunks) {
       const n = Math.min(chunk.length, length - at);

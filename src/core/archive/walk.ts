@@ -46,6 +46,8 @@ export interface WalkOptions {
    * its buffer elsewhere. Visitors copy what they keep of an entry's bytes.
    */
   onMemberRead?: (out: Uint8Array) => void;
+  /** Where members' compressed bytes are copied to be handed out (MemberWalkOptions.allocate). */
+  allocate?: (length: number) => Uint8Array;
 }
 
 /** A real Seattle base inflates to a few tens of MiB; 128 MiB leaves room and keeps a bomb cheap. */
@@ -337,6 +339,7 @@ export async function walkTgz(
       piece: limits.inflatePiece ?? WALK_INFLATE_PIECE,
       parallel: options.parallel ?? 4,
       ...(options.onMemberRead ? { onMemberRead: options.onMemberRead } : {}),
+      ...(options.allocate ? { allocate: options.allocate } : {}),
     });
     if (!walker.summary.stopped) tail.check();
     return walker.summary;
