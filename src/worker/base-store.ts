@@ -1,8 +1,8 @@
 /// <reference lib="webworker" />
 /**
  * Base installers, fetched and checked in the worker so the page's main thread never touches
- * their bytes: read from the Cache API or the network into one buffer (and a Blob, piece by
- * piece) as they arrive, checked against the manifest's SHA-256, then held for every build of
+ * their bytes: read from the Cache API or the network into one buffer as they arrive (and copied
+ * into a Blob once whole), checked against the manifest's SHA-256, then held for every build of
  * this visit. The entry check walks the bytes as they arrive, its members inflated by the pool's
  * threads (inflate-pool.ts); its verdict is kept for later visits (verdicts.ts).
  */
@@ -10,10 +10,15 @@ import { baseBuildable, checkBase, type BaseCheck } from '../core/archive/base-c
 import { concatBytes } from '../core/bytes.ts';
 import { nativeInflateSafe } from '../core/archive/members.ts';
 import type { InstallerSource } from '../core/archive/walk.ts';
-import { checkSha256, customizeInstallerParts, type Platform } from '../core/archive/installer.ts';
+import {
+  checkSha256,
+  customizeInstallerParts,
+  sha256Hex,
+  type Platform,
+} from '../core/archive/installer.ts';
 import { CibError, errorsOf, problem } from '../core/problems.ts';
 import { BaseReceiver } from '../core/archive/receive.ts';
-import { InflatePool, type PoolStats } from './inflate-pool.ts';
+import { InflatePool, type PoolStats, type WholeBase } from './inflate-pool.ts';
 import type { SoftwareReport } from '../core/software.ts';
 import type { BaseProgress, BaseRequest } from './protocol.ts';
 import { keepVerdict, keptVerdict } from './verdicts.ts';
@@ -50,8 +55,6 @@ const CACHE_NAME = 'cib-base-installers-v1';
  */
 const PROGRESS_STEP = 256 * 1024;
 const PROGRESS_MS = 100;
-/** The base's Blob is built piece by piece while bytes arrive, not in one copy at the end. */
-const BLOB_PIECE = 1 << 20;
 /** How long after a base is verified it is stored for later visits (see loadBase). */
 const STORE_DELAY_MS = 1500;
 
@@ -235,7 +238,12 @@ async function checkArriving(
     return await checkBase(source, {
       knownKeys: request.knownKeys,
       digester: threads.digester,
-      walk: { inflateMember: threads.inflate, parallel: 8, onMemberRead: threads.memberRead },
+      walk: {
+        inflateMember: threads.inflate,
+        parallel: 16,
+        onMemberRead: threads.memberRead,
+        allocate: threads.allocate,
+      },
       onWalked: () => (timing.walked = clock()),
     });
   } finally {
@@ -243,11 +251,9 @@ async function checkArriving(
   }
 }
 
-/** The base's bytes as they arrive: whole in one buffer, and as a Blob built piece by piece. */
+/** The base's bytes as they arrive, whole in one buffer, and the progress they make. */
 class Arrival {
   readonly receiver: BaseReceiver;
-  private pieces: Blob[] = [];
-  private blobbed = 0;
   private reported = 0;
   private reportedAt = 0;
 
@@ -261,7 +267,6 @@ class Arrival {
   push(chunk: Uint8Array): void {
     this.receiver.push(chunk);
     const loaded = this.receiver.loaded;
-    if (loaded - this.blobbed >= BLOB_PIECE) this.addPiece();
     if (
       loaded - this.reported >= PROGRESS_STEP &&
       performance.now() - this.reportedAt >= PROGRESS_MS
@@ -269,27 +274,15 @@ class Arrival {
       this.progress();
   }
 
-  /** The last byte is in: the last piece, and the bar at its end. */
+  /** The last byte is in: the bar at its end. */
   end(): void {
-    if (this.receiver.loaded > this.blobbed) this.addPiece();
     this.progress();
-  }
-
-  blob(): Blob {
-    return new Blob(this.pieces);
   }
 
   progress(): void {
     this.reported = this.receiver.loaded;
     this.reportedAt = performance.now();
     this.report({ phase: 'downloading', loaded: this.reported, total: this.total });
-  }
-
-  private addPiece(): void {
-    // Blob copies the view at once, so later pushes may move the buffer.
-    const view = this.receiver.received().subarray(this.blobbed);
-    this.pieces.push(new Blob([view as Uint8Array<ArrayBuffer>]));
-    this.blobbed = this.receiver.loaded;
   }
 }
 
@@ -341,9 +334,14 @@ async function receive(
   timing.lastByte = clock();
   arrival.end();
   report({ phase: 'checking' });
-  arriving?.end(arrival.receiver.received());
-  // One WebCrypto digest of the whole base, while the pool's threads inflate the last members.
-  const { bytes, sha256 } = await arrival.receiver.finish();
+  const received = arrival.receiver.whole();
+  // The whole base's SHA-256 and its Blob (one copy, which saved installers slice): on the pool's
+  // thread for them, while this one reads the last members (a tgz's walk reads the chunks it was
+  // given, not these bytes, which go there and back), else here.
+  const tgz = received.length >= 64 && received[0] === 0x1f && received[1] === 0x8b;
+  const away = arriving && tgz ? pool?.whole(received) : undefined;
+  arriving?.end(away ? undefined : received);
+  const { bytes, sha256, blob } = await (away ?? wholeHere(received));
   timing.digested = clock();
   checkSha256(sha256, request.sha256);
   // The manifest's SHA-256 says these are the listed bytes; this says their software is what
@@ -358,11 +356,17 @@ async function receive(
     request,
     bytes,
     sha256,
-    blob: arrival.blob(),
+    blob,
     clean: check.clean,
     ...(check.software ? { software: check.software } : {}),
     timing,
   };
+}
+
+/** The whole base's SHA-256 and Blob, made in this thread. */
+async function wholeHere(bytes: Uint8Array): Promise<WholeBase> {
+  const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
+  return { bytes, sha256: await sha256Hex(bytes), blob };
 }
 
 /**
@@ -372,7 +376,8 @@ async function receive(
 function arrivingSource(expected: number): {
   source: InstallerSource;
   push(chunk: Uint8Array): void;
-  end(whole: Uint8Array): void;
+  /** The last byte is in; `whole`: every byte, unless they were moved away (a tgz needs none). */
+  end(whole?: Uint8Array): void;
   fail(error: unknown): void;
 } {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -380,14 +385,20 @@ function arrivingSource(expected: number): {
   let first: Uint8Array = new Uint8Array(0);
   const waiting: (() => void)[] = [];
   let whole: Uint8Array | undefined;
+  let ended = false;
   let settle!: (bytes: Uint8Array) => void;
-  const all = new Promise<Uint8Array>((resolve) => (settle = resolve));
+  let refuse!: (error: Error) => void;
+  const all = new Promise<Uint8Array>((resolve, reject) => {
+    settle = resolve;
+    refuse = reject;
+  });
+  all.catch(() => undefined); // asked for only by a zip's walk, which is always given the bytes
   const wake = () => waiting.splice(0).forEach((w) => w());
   return {
     source: {
       size: expected,
       head: async (length) => {
-        while (first.length < length && whole === undefined)
+        while (first.length < length && !ended)
           await new Promise<void>((resolve) => waiting.push(resolve));
         return (whole ?? first).subarray(0, length);
       },
@@ -405,12 +416,14 @@ function arrivingSource(expected: number): {
     },
     end(bytes) {
       whole = bytes;
+      ended = true;
       try {
         controller.close();
       } catch {
         // as above
       }
-      settle(bytes);
+      if (bytes) settle(bytes);
+      else refuse(new Error('The base was moved to be hashed; only its chunks can be read.'));
       wake();
     },
     fail(error) {

@@ -50,14 +50,22 @@ export class BaseReceiver {
     this.length = needed;
   }
 
-  /** The whole base and its SHA-256; the bytes are a view of exactly the received length. */
-  async finish(): Promise<ReceivedBase> {
-    if (this.finished) throw new Error('BaseReceiver: finish called twice.');
+  /**
+   * The whole base, a view of exactly the received length, for the caller to hash (its buffer may
+   * be larger, and may be moved); no byte is taken after this.
+   */
+  whole(): Uint8Array {
+    if (this.finished) throw new Error('BaseReceiver: finished twice.');
     this.finished = true;
     if (this.length === 0) {
       throw new CibError(problem('base.format.unknown', 'base', 'The base installer is empty.'));
     }
-    const bytes = this.buffer.subarray(0, this.length);
+    return this.buffer.subarray(0, this.length);
+  }
+
+  /** The whole base and its SHA-256, taken here. */
+  async finish(): Promise<ReceivedBase> {
+    const bytes = this.whole();
     return { bytes, sha256: await sha256Hex(bytes) };
   }
 }
