@@ -186,6 +186,8 @@ test('a share link opens the installers for its configuration in a fresh browser
   // The page shows the same link, copyable and as a QR code, for the configuration it shows.
   await page.goto(`./${hash}`);
   await expect(page.getByLabel('Share link')).toHaveValue(new RegExp(`${escape(hash)}$`));
+  // The QR code is drawn when asked for (not while the page may be fetching a base).
+  await page.getByRole('button', { name: 'Show QR code' }).click();
   await expect(page.getByRole('img', { name: 'QR code of the share link' })).toHaveAttribute(
     'src',
     /^data:image\/svg\+xml;charset=utf-8,%3Csvg/,
