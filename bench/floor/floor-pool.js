@@ -1,12 +1,20 @@
 /**
  * A thread of bench:browser's floor (floor-worker.js): inflates one gzip member with the
  * browser's DecompressionStream into a buffer of its size, then digests every regular file of
- * the tar in it with SHA-1 (one WebCrypto call per file, as the page's check does).
+ * the tar in it with SHA-1 (one WebCrypto call per file, as the page's check does). Its output
+ * buffers are written again for later members, and the member's bytes moved back, as the page's
+ * threads do (src/worker/buffer-shelf.ts).
  */
 const decoder = new TextDecoder();
 
+/** Output buffers to write again. */
+const shelf = [];
+
 async function inflate(bytes, size) {
-  const out = new Uint8Array(size);
+  const kept = shelf.findIndex((buffer) => buffer.byteLength >= size);
+  const buffer =
+    kept >= 0 ? shelf.splice(kept, 1)[0] : new ArrayBuffer(Math.ceil(size / 262144) * 262144);
+  const out = new Uint8Array(buffer, 0, size);
   let at = 0;
   const inflater = new DecompressionStream('gzip');
   const writer = inflater.writable.getWriter();
@@ -46,6 +54,7 @@ self.onmessage = (event) => {
     await Promise.all(
       files.map(([at, length]) => crypto.subtle.digest('SHA-1', tar.subarray(at, at + length))),
     );
-    self.postMessage({ id, files: files.length });
+    if (shelf.length < 4) shelf.push(tar.buffer);
+    self.postMessage({ id, files: files.length, input: bytes }, [bytes.buffer]);
   });
 };

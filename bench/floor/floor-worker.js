@@ -1,12 +1,13 @@
 /**
  * bench:browser's floor (bench/browser.ts, `first_build_floor_ms`): the bare work of a first build
  * on an append-ready base, and nothing else, so the page's own first build can be set beside what
- * this machine needs for the same bytes. It fetches the base into one buffer (and 1 MiB Blob
- * pieces, as the page keeps it), cuts each entries member as it arrives by the length its marker
- * gives (docs/formats.md, "Append-ready tgz"), has the pool's threads (floor-pool.js, one per
- * core, at most 4, as the page's pool) inflate it and SHA-1 every regular file in it, and takes
- * the whole base's SHA-256 once the last byte is in. No entry rules, no software check, no
- * writing, no saving: a lower bound, not a second implementation.
+ * this machine needs for the same bytes. It fetches the base into one buffer (copied into a Blob
+ * once whole, as the page keeps it), cuts each entries member as it arrives by the length its
+ * marker gives (docs/formats.md, "Append-ready tgz"), has the pool's threads (floor-pool.js, one
+ * per core, at most 4, as the page's pool) inflate it and SHA-1 every regular file in it, and
+ * takes the whole base's SHA-256 once the last byte is in. Members and their output are written
+ * into buffers the threads move back, as the page's are (src/worker/buffer-shelf.ts). No entry
+ * rules, no software check, no writing, no saving: a lower bound, not a second implementation.
  */
 const decoder = new TextDecoder();
 let pool = [];
@@ -34,23 +35,32 @@ function memberAt(bytes, at, end) {
   return [stop, size >>> 0];
 }
 
+/** Buffers moved back from the threads, to copy the next member into. */
+const shelf = [];
+
+function bufferFor(length) {
+  const at = shelf.findIndex((buffer) => buffer.byteLength >= length);
+  const buffer =
+    at >= 0 ? shelf.splice(at, 1)[0] : new ArrayBuffer(Math.ceil(length / 262144) * 262144);
+  return new Uint8Array(buffer, 0, length);
+}
+
 async function floor(url) {
   const threads = startPool();
   const start = performance.now();
   const response = await fetch(url, { cache: 'no-store' });
   const total = Number(response.headers.get('Content-Length'));
   const bytes = new Uint8Array(total);
-  const pieces = [];
   const replies = [];
   let loaded = 0;
-  let blobbed = 0;
   let cut = 0;
   let sent = 0;
   let files = 0;
   let ended = false;
   const send = () => {
     for (let member = memberAt(bytes, cut, loaded); member; member = memberAt(bytes, cut, loaded)) {
-      const copy = bytes.slice(cut, member[0]);
+      const copy = bufferFor(member[0] - cut);
+      copy.set(bytes.subarray(cut, member[0]));
       const thread = threads[sent++ % threads.length];
       replies.push(
         new Promise((resolve) => {
@@ -59,6 +69,7 @@ async function floor(url) {
             if (event.data.id !== id) return;
             thread.removeEventListener('message', listen);
             files += event.data.files;
+            if (shelf.length < 8) shelf.push(event.data.input.buffer);
             resolve();
           };
           thread.addEventListener('message', listen);
@@ -75,17 +86,19 @@ async function floor(url) {
     if (done) break;
     bytes.set(value, loaded);
     loaded += value.length;
-    if (loaded - blobbed >= 1 << 20) {
-      pieces.push(new Blob([bytes.subarray(blobbed, loaded)]));
-      blobbed = loaded;
-    }
     if (!ended) send();
   }
   const lastByte = performance.now() - start;
-  if (loaded > blobbed) pieces.push(new Blob([bytes.subarray(blobbed, loaded)]));
+  const blob = new Blob([bytes]);
   await crypto.subtle.digest('SHA-256', bytes);
   await Promise.all(replies);
-  return { ms: performance.now() - start, lastByteMs: lastByte, members: sent, files };
+  return {
+    ms: performance.now() - start,
+    lastByteMs: lastByte,
+    members: sent,
+    files,
+    blob: blob.size,
+  };
 }
 
 self.onmessage = async (event) => {
