@@ -7,7 +7,8 @@
  * this process. Medians of RUNS runs (FIRST_RUNS fresh contexts for the first build, whose
  * spread on a shared machine is widest); every figure's goal is written beside it.
  *
- *   first_build_linux_ms  a fresh browser context (empty cache) opens a clearinghouse link; the
+ *   first_build_linux_ms  a fresh browser context (empty cache), once the browser's own work for
+ *                         the new window has ended (bench/settle.ts), opens a clearinghouse link; the
  *                         button is clicked as soon as it shows; click to the saved file (the
  *                         download finished on disk). Every build's time runs from the page's own
  *                         click event, not from Playwright's click call, which first waits two
