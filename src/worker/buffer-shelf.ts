@@ -13,9 +13,16 @@ const STEP = 256 * 1024;
 
 export class BufferShelf {
   private buffers: ArrayBuffer[] = [];
+  private bytes = 0;
 
-  /** `most`: how many buffers are kept; any more given back are left to the garbage collector. */
-  constructor(private readonly most: number) {}
+  /**
+   * At most `most` buffers and `maxBytes` bytes are kept (a hostile base's members may each
+   * declare up to the walk's whole cap); any more given back are left to the garbage collector.
+   */
+  constructor(
+    private readonly most: number,
+    private readonly maxBytes: number,
+  ) {}
 
   /** `length` bytes to write: the smallest kept buffer that holds them, else a new one. */
   take(length: number): Uint8Array {
@@ -24,18 +31,23 @@ export class BufferShelf {
       const size = this.buffers[i]!.byteLength;
       if (size >= length && (best < 0 || size < this.buffers[best]!.byteLength)) best = i;
     }
-    const buffer =
-      best >= 0
-        ? this.buffers.splice(best, 1)[0]!
-        : new ArrayBuffer(Math.max(STEP, Math.ceil(length / STEP) * STEP));
+    if (best < 0)
+      return new Uint8Array(
+        new ArrayBuffer(Math.max(STEP, Math.ceil(length / STEP) * STEP)),
+        0,
+        length,
+      );
+    const buffer = this.buffers.splice(best, 1)[0]!;
+    this.bytes -= buffer.byteLength;
     return new Uint8Array(buffer, 0, length);
   }
 
   /** A buffer nothing reads any more (moved here, or done with), for a later `take`. */
   give(buffer: ArrayBufferLike): void {
     if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return; // detached
-    if (this.buffers.length < this.most) {
+    if (this.buffers.length < this.most && this.bytes + buffer.byteLength <= this.maxBytes) {
       this.buffers.push(buffer);
+      this.bytes += buffer.byteLength;
       return;
     }
     // Full: a larger buffer takes the place of the smallest, which fits fewer members.
@@ -43,7 +55,14 @@ export class BufferShelf {
     for (let i = 1; i < this.buffers.length; i++) {
       if (this.buffers[i]!.byteLength < this.buffers[smallest]!.byteLength) smallest = i;
     }
-    if (this.buffers[smallest] && this.buffers[smallest]!.byteLength < buffer.byteLength)
+    const replaced = this.buffers[smallest];
+    if (
+      replaced &&
+      replaced.byteLength < buffer.byteLength &&
+      this.bytes - replaced.byteLength + buffer.byteLength <= this.maxBytes
+    ) {
       this.buffers[smallest] = buffer;
+      this.bytes += buffer.byteLength - replaced.byteLength;
+    }
   }
 }

@@ -115,7 +115,7 @@ export class InflatePool {
   /** Digests asked for, per member's buffer, not sent yet. */
   private batches = new Map<ArrayBufferLike, DigestItem[]>();
   /** Members' compressed bytes, moved back from the threads once inflated, to copy the next into. */
-  private inputs = new BufferShelf(16);
+  private inputs = new BufferShelf(16, 16 << 20);
   /** A thread of its own for the whole base's SHA-256 and Blob (`whole`), once it has answered. */
   private wholeThread: { worker: Worker; alive: boolean; dead: boolean } | undefined;
   private wholeJobs = new Map<number, WholeJob>();

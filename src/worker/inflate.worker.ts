@@ -12,7 +12,7 @@ import { BufferShelf } from './buffer-shelf.ts';
 import type { PoolReply, PoolRequest } from './inflate-pool.ts';
 
 /** Outputs come back after their digests; a few are enough for the members in flight. */
-const outputs = new BufferShelf(8);
+const outputs = new BufferShelf(8, 16 << 20);
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
