@@ -334,7 +334,13 @@ async function receive(
   timing.lastByte = clock();
   arrival.end();
   report({ phase: 'checking' });
-  const received = arrival.receiver.whole();
+  let received: Uint8Array;
+  try {
+    received = arrival.receiver.whole();
+  } catch (error) {
+    arriving?.fail(error); // an empty base: the walk ends too, instead of waiting for its end
+    throw error;
+  }
   // The whole base's SHA-256 and its Blob (one copy, which saved installers slice): on the pool's
   // thread for them, while this one reads the last members (a tgz's walk reads the chunks it was
   // given, not these bytes, which go there and back), else here.

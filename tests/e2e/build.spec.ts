@@ -329,3 +329,18 @@ test('a base whose SHA-256 does not match the manifest gives a clear error and s
   await expect(alert).toContainText(/SHA-256/i);
   expect(downloads).toEqual([]);
 });
+
+test('an empty base says so and saves no file', async ({ page }) => {
+  await page.route('**/base-installers/seattle_linux.tgz', (route) =>
+    route.fulfill({ body: '', contentType: 'application/gzip' }),
+  );
+  const downloads: string[] = [];
+  page.on('download', (d) => downloads.push(d.suggestedFilename()));
+  const owner = opensslKey(1024);
+  await page.goto(`./#/get?${new URLSearchParams({ owner: owner.seattle })}`);
+  await page.getByRole('button', { name: 'Download seattle_linux.tgz' }).click();
+  const alert = page.locator('li.platform[data-platform="linux"] [role="alert"]');
+  await expect(alert).toContainText('seattle_linux.tgz was not saved.');
+  await expect(alert).toContainText('The base installer is empty.');
+  expect(downloads).toEqual([]);
+});
