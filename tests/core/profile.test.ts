@@ -1,7 +1,7 @@
 // The strict archive profile (docs/formats.md, "Strict archive profile"): what real producers
 // write is accepted, and each rule refuses what it names. The differential suite
 // (tests/differential) checks the profile against the extractors themselves.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -357,6 +357,74 @@ describe('tar', () => {
     const tar = new Uint8Array([...file('seattle/a'), ...new Uint8Array(endOfArchiveLength(1024))]);
     const polyglot = writeGzipMember(tar, 6, { id: [0x5a, 0x50], data: zip });
     expect(await verdict(polyglot)).toBe('base.profile.tgz-zip');
+  });
+});
+
+describe('a zip end record at the end of a tgz that points at a directory far before it', () => {
+  /** Made by Python's zlib and tarfile (tests/python/far_zip_tgz.py). */
+  function polyglot(pointAtDirectory: boolean): {
+    file: string;
+    bytes: Uint8Array;
+    directoryAt: number;
+  } {
+    const dir = tempDir('cib-far-zip-');
+    const file = join(dir, 'far.tgz');
+    const out = execFileSync(
+      'python3',
+      ['tests/python/far_zip_tgz.py', file, pointAtDirectory ? 'yes' : 'no'],
+      { encoding: 'utf8' },
+    );
+    return { file, bytes: new Uint8Array(readFileSync(file)), directoryAt: Number(out.trim()) };
+  }
+
+  /** The walk over the file streamed in chunks cut at `cuts` (file offsets). */
+  async function streamedVerdict(bytes: Uint8Array, cuts: number[]): Promise<string> {
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        let from = 0;
+        for (const cut of [...cuts, bytes.length]) {
+          controller.enqueue(bytes.slice(from, cut));
+          from = cut;
+        }
+        controller.close();
+      },
+    });
+    const source = {
+      size: bytes.length,
+      head: async (length: number) => bytes.subarray(0, length),
+      stream: () => stream,
+      bytes: async () => bytes,
+    };
+    try {
+      await walkEntries(source, { wantsData: () => true, onEntry: () => {} }, LARGE);
+      return 'accepted';
+    } catch (error) {
+      if (error instanceof CibError) return error.code;
+      throw error;
+    }
+  }
+
+  it('is refused, as unzip lists a zip from it, however the bytes arrive', async () => {
+    const { file, bytes, directoryAt } = polyglot(true);
+    expect(execFileSync('tar', ['-tzf', file], { encoding: 'utf8' })).toContain('seattle/z.bin');
+    // unzip warns of the bytes in front (exit 2), and lists the hidden entry all the same.
+    const listed = spawnSync('unzip', ['-l', file], { encoding: 'utf8' });
+    expect(listed.stdout).toContain('hidden.txt');
+    expect(await verdict(bytes)).toBe('base.profile.tgz-zip');
+    // The directory's signature cut between chunks, at each of its bytes, and a one-byte chunk.
+    for (const split of [1, 2, 3]) {
+      expect(await streamedVerdict(bytes, [directoryAt + split])).toBe('base.profile.tgz-zip');
+    }
+    expect(
+      await streamedVerdict(bytes, [directoryAt + 1, directoryAt + 2, directoryAt + 3, 200_000]),
+    ).toBe('base.profile.tgz-zip');
+  });
+
+  it('is accepted when the record points at no directory, and unzip then finds no zip', async () => {
+    const { file, bytes } = polyglot(false);
+    const listed = spawnSync('unzip', ['-l', file], { encoding: 'utf8' });
+    expect(listed.stdout).not.toContain('hidden.txt');
+    expect(await verdict(bytes)).toBe('accepted');
   });
 });
 

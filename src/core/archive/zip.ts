@@ -876,9 +876,16 @@ function publicEntry(entry: ParsedEntry): ZipEntry {
  * signature with a Zip64 locator before it, or a central-directory record where its size or its
  * offset points (a stub in front or not). unzip and 7-Zip find such a zip inside any file, so an
  * executable or a tgz holding one means two different things (docs/formats.md, "Strict archive
- * profile"). An empty directory lists nothing, so it does not count.
+ * profile"). An empty directory lists nothing, so it does not count. `elsewhere`: `bytes` are
+ * only the file's end, starting at file offset `origin`, and `directoryAt` says whether a
+ * central-directory record starts at a file offset before them.
  */
-export function holdsZipArchive(bytes: Uint8Array, from = 0): boolean {
+export function holdsZipArchive(
+  bytes: Uint8Array,
+  from = 0,
+  elsewhere?: { origin: number; directoryAt: (offset: number) => boolean },
+): boolean {
+  const origin = elsewhere?.origin ?? 0;
   for (let at = bytes.indexOf(0x50, from); at >= 0; at = bytes.indexOf(0x50, at + 1)) {
     if (at + END_FIXED_LENGTH > bytes.length) return false;
     if (read32(bytes, at) !== END_SIGNATURE) continue;
@@ -887,12 +894,12 @@ export function holdsZipArchive(bytes: Uint8Array, from = 0): boolean {
     const offset = read32(bytes, at + 16);
     if (entries === 0 && size === 0) continue;
     if (readZip64Locator(bytes, at - ZIP64_LOCATOR_LENGTH) !== undefined) return true;
-    for (const candidate of [at - size, offset]) {
-      if (
-        candidate >= 0 &&
-        candidate + 4 <= bytes.length &&
-        read32(bytes, candidate) === CENTRAL_SIGNATURE
-      ) {
+    // File offsets: where the directory ends at the end record, and where the record says it is.
+    for (const candidate of [origin + at - size, offset]) {
+      const inside = candidate - origin;
+      if (inside >= 0 && inside + 4 <= bytes.length) {
+        if (read32(bytes, inside) === CENTRAL_SIGNATURE) return true;
+      } else if (candidate >= 0 && elsewhere?.directoryAt(candidate)) {
         return true;
       }
     }
@@ -904,18 +911,34 @@ export function holdsZipArchive(bytes: Uint8Array, from = 0): boolean {
 const ZIP_END_SEARCH = END_FIXED_LENGTH + 0xffff;
 
 /**
+ * Central-directory signatures a tgz may hold before ZipTail stops noting where: compressed data
+ * holds one by chance about once in 4 GiB, so a file with this many was made to; past it, any end
+ * record at the file's end that points before the bytes kept is taken to find one.
+ */
+const MAX_DIRECTORY_MARKS = 4096;
+
+/**
  * The last bytes of a tgz as it streams past, to check at its end that they hold no zip end
  * record: unzip would extract a zip from the file (docs/formats.md, "Strict archive profile").
- * The end record must start in the last ZIP_END_SEARCH bytes; the directory it points at is looked
- * for in the ZIP_END_SEARCH bytes before those too. Exactly that much is kept, however the bytes
- * were cut, as views of the last chunks (each a buffer of its own, never reused by its reader):
- * nothing is copied until the check.
+ * The end record must start in the last ZIP_END_SEARCH bytes, and twice that is kept, however the
+ * bytes were cut, as views of the last chunks (each a buffer of its own, never reused by its
+ * reader): nothing is copied until the check. The directory such a record points at may be
+ * anywhere in the file, so the file offset of every central-directory signature that streams
+ * past is noted too.
  */
 export class ZipTail {
   private chunks: Uint8Array[] = [];
   private length = 0;
+  /** Bytes pushed so far: the file offset of the next. */
+  private total = 0;
+  private directories = new Set<number>();
+  private tooMany = false;
+  /** The last bytes pushed (up to 3), for a signature cut between two chunks. */
+  private carry = new Uint8Array(0);
 
   push(chunk: Uint8Array): void {
+    this.noteDirectories(chunk);
+    this.total += chunk.length;
     const keep = 2 * ZIP_END_SEARCH;
     if (chunk.length >= keep) {
       this.chunks = [chunk.subarray(chunk.length - keep)];
@@ -932,13 +955,35 @@ export class ZipTail {
   check(): void {
     const kept = concatBytes(this.chunks);
     const tail = kept.subarray(Math.max(0, kept.length - 2 * ZIP_END_SEARCH));
-    if (holdsZipArchive(tail, Math.max(0, tail.length - ZIP_END_SEARCH))) {
+    const elsewhere = {
+      origin: this.total - tail.length,
+      directoryAt: (offset: number) => this.tooMany || this.directories.has(offset),
+    };
+    if (holdsZipArchive(tail, Math.max(0, tail.length - ZIP_END_SEARCH), elsewhere)) {
       throw profileError(
         'tgz-zip',
         'end of file',
         `The gzip file also ends like a zip archive: unzip would extract a zip from it (${PROFILE_SECTION}).`,
       );
     }
+  }
+
+  /** Notes the file offset of each central-directory signature in `chunk` (or across its start). */
+  private noteDirectories(chunk: Uint8Array): void {
+    const seam = concatBytes([this.carry, chunk.subarray(0, 3)]);
+    for (let i = 0; i < this.carry.length && i + 4 <= seam.length; i++) {
+      if (read32(seam, i) === CENTRAL_SIGNATURE) this.note(this.total - this.carry.length + i);
+    }
+    for (let at = chunk.indexOf(0x50); at >= 0 && at + 4 <= chunk.length;) {
+      if (read32(chunk, at) === CENTRAL_SIGNATURE) this.note(this.total + at);
+      at = chunk.indexOf(0x50, at + 1);
+    }
+    this.carry = concatBytes([this.carry, chunk.subarray(Math.max(0, chunk.length - 3))]).slice(-3);
+  }
+
+  private note(offset: number): void {
+    if (this.directories.size >= MAX_DIRECTORY_MARKS) this.tooMany = true;
+    else this.directories.add(offset);
   }
 }
 
