@@ -19,6 +19,7 @@ import {
 import { CibError, errorsOf, problem } from '../core/problems.ts';
 import { BaseReceiver } from '../core/archive/receive.ts';
 import { InflatePool, type PoolStats, type WholeBase } from './inflate-pool.ts';
+import { piecedBlob } from './pieced-blob.ts';
 import type { SoftwareReport } from '../core/software.ts';
 import type { BaseProgress, BaseRequest } from './protocol.ts';
 import { keepVerdict, keptVerdict } from './verdicts.ts';
@@ -371,7 +372,7 @@ async function receive(
 
 /** The whole base's SHA-256 and Blob, made in this thread. */
 async function wholeHere(bytes: Uint8Array): Promise<WholeBase> {
-  const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
+  const blob = piecedBlob(bytes);
   return { bytes, sha256: await sha256Hex(bytes), blob };
 }
 

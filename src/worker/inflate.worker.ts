@@ -9,6 +9,7 @@
 import { inflateMemberNative } from '../core/archive/members.ts';
 import { CibError } from '../core/problems.ts';
 import { BufferShelf } from './buffer-shelf.ts';
+import { piecedBlob } from './pieced-blob.ts';
 import type { PoolReply, PoolRequest } from './inflate-pool.ts';
 
 /** Outputs come back after their digests; a few are enough for the members in flight. */
@@ -31,7 +32,7 @@ async function answer(request: PoolRequest): Promise<PoolReply> {
   }
   if (request.op === 'whole') {
     const { id, bytes } = request;
-    const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
+    const blob = piecedBlob(bytes);
     const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
     return { op: 'whole', id, ok: true, bytes, sha256, blob };
   }
