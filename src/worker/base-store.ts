@@ -56,6 +56,22 @@ const CACHE_NAME = 'cib-base-installers-v1';
  */
 const PROGRESS_STEP = 256 * 1024;
 const PROGRESS_MS = 100;
+/** The size of the base's Blob pieces made while it arrives (pieced-blob.ts makes the same). */
+const BLOB_PIECE = 1 << 20;
+
+/** `scheduler.postTask` at background priority, where the platform has it (not WebKit). */
+function backgroundTask(): ((task: () => void) => Promise<void>) | undefined {
+  const scheduler = (
+    globalThis as {
+      scheduler?: {
+        postTask?: (task: () => void, options: { priority: 'background' }) => Promise<void>;
+      };
+    }
+  ).scheduler;
+  const postTask = scheduler?.postTask?.bind(scheduler);
+  return postTask ? (task) => postTask(task, { priority: 'background' }) : undefined;
+}
+
 /** How long after a base is verified it is stored for later visits (see loadBase). */
 const STORE_DELAY_MS = 1500;
 
@@ -255,6 +271,12 @@ async function checkArriving(
 /** The base's bytes as they arrive, whole in one buffer, and the progress they make. */
 class Arrival {
   readonly receiver: BaseReceiver;
+  /** The base's first bytes as Blob pieces, made while the bytes arrive when the thread is idle. */
+  readonly pieces: Blob[] = [];
+  /** How many bytes the pieces hold. */
+  pieced = 0;
+  private piecing = false;
+  private ended = false;
   private reported = 0;
   private reportedAt = 0;
 
@@ -268,6 +290,7 @@ class Arrival {
   push(chunk: Uint8Array): void {
     this.receiver.push(chunk);
     const loaded = this.receiver.loaded;
+    if (loaded - this.pieced >= BLOB_PIECE) this.pieceWhenIdle();
     if (
       loaded - this.reported >= PROGRESS_STEP &&
       performance.now() - this.reportedAt >= PROGRESS_MS
@@ -275,9 +298,31 @@ class Arrival {
       this.progress();
   }
 
-  /** The last byte is in: the bar at its end. */
+  /** The last byte is in: the bar at its end, and no more pieces here. */
   end(): void {
+    this.ended = true;
     this.progress();
+  }
+
+  /**
+   * The base's Blob is copied in 1 MiB pieces (pieced-blob.ts), each a pass over fresh memory.
+   * Over a slow link this thread waits for bytes most of the time, and the pieces made then cost
+   * the build nothing; on a fast one it is busy walking, and they would hold the walk up. So they
+   * are made only as background tasks, which run when nothing else is waiting; what is left when
+   * the last byte is in is made with the SHA-256 (`wholeBase`).
+   */
+  private pieceWhenIdle(): void {
+    const postTask = backgroundTask();
+    if (!postTask || this.piecing || this.ended) return;
+    this.piecing = true;
+    void postTask(() => {
+      this.piecing = false;
+      if (this.ended || this.receiver.loaded - this.pieced < BLOB_PIECE) return;
+      const bytes = this.receiver.received().subarray(this.pieced, this.pieced + BLOB_PIECE);
+      this.pieces.push(new Blob([bytes as Uint8Array<ArrayBuffer>]));
+      this.pieced += BLOB_PIECE;
+      if (this.receiver.loaded - this.pieced >= BLOB_PIECE) this.pieceWhenIdle();
+    }).catch(() => undefined);
   }
 
   progress(): void {
@@ -342,13 +387,16 @@ async function receive(
     arriving?.fail(error); // an empty base: the walk ends too, instead of waiting for its end
     throw error;
   }
-  // The whole base's SHA-256 and its Blob (one copy, which saved installers slice): on the pool's
-  // thread for them, while this one reads the last members (a tgz's walk reads the chunks it was
-  // given, not these bytes, which go there and back), else here.
+  // The whole base's SHA-256 and the rest of its Blob (the pieces not made while the bytes
+  // arrived; saved installers slice the Blob): on the pool's thread for them, while this one reads
+  // the last members (a tgz's walk reads the chunks it was given, not these bytes, which go there
+  // and back), else here.
   const tgz = received.length >= 64 && received[0] === 0x1f && received[1] === 0x8b;
-  const away = arriving && tgz ? pool?.whole(received) : undefined;
+  const from = arrival.pieced;
+  const away = arriving && tgz ? pool?.whole(received, from) : undefined;
   arriving?.end(away ? undefined : received);
-  const { bytes, sha256, blob } = await (away ?? wholeHere(received));
+  const { bytes, sha256, blob: rest } = await (away ?? wholeHere(received, from));
+  const blob = from > 0 ? new Blob([...arrival.pieces, rest]) : rest;
   timing.digested = clock();
   checkSha256(sha256, request.sha256);
   // The manifest's SHA-256 says these are the listed bytes; this says their software is what
@@ -370,9 +418,9 @@ async function receive(
   };
 }
 
-/** The whole base's SHA-256 and Blob, made in this thread. */
-async function wholeHere(bytes: Uint8Array): Promise<WholeBase> {
-  const blob = piecedBlob(bytes);
+/** The whole base's SHA-256, and a Blob of its bytes from `from` on, made in this thread. */
+async function wholeHere(bytes: Uint8Array, from: number): Promise<WholeBase> {
+  const blob = piecedBlob(bytes.subarray(from));
   return { bytes, sha256: await sha256Hex(bytes), blob };
 }
 

@@ -29,8 +29,11 @@ export type PoolRequest =
    * sent with no ranges too, so the thread may write a later member's output into it).
    */
   | { op: 'digest'; id: number; bytes: Uint8Array; items: [DigestAlgorithm, number, number][] }
-  /** The whole base, moved here: its SHA-256 and a Blob of it, and the bytes moved back. */
-  | { op: 'whole'; id: number; bytes: Uint8Array };
+  /**
+   * The whole base, moved here: its SHA-256, and a Blob of its bytes from `from` on (those before
+   * are in pieces made already), and the bytes moved back.
+   */
+  | { op: 'whole'; id: number; bytes: Uint8Array; from: number };
 
 export type PoolReply =
   /** `input`: the member's compressed bytes, moved back for the next member to be copied into. */
@@ -41,7 +44,7 @@ export type PoolReply =
 
 type Member = Parameters<MemberInflater>[0];
 
-/** The whole base after `InflatePool.whole`: its bytes (moved back), SHA-256 and Blob. */
+/** The whole base after `InflatePool.whole`: its bytes (moved back), SHA-256, and a Blob of its bytes from `from` on. */
 export interface WholeBase {
   bytes: Uint8Array;
   sha256: string;
@@ -140,15 +143,18 @@ export class InflatePool {
    * The whole base's SHA-256 and a Blob of it, made on a thread of their own while the walk reads
    * the last members here: each is a pass over every byte, which in the base worker would hold up
    * the walk (and the network read). The bytes are moved there and back, so nothing may read them
-   * until this resolves. Undefined when that thread is not running: the caller does it itself.
+   * until this resolves. `blob` holds the bytes from `from` on. Undefined when that thread is not
+   * running: the caller does it itself.
    */
-  whole(bytes: Uint8Array): Promise<WholeBase> | undefined {
+  whole(bytes: Uint8Array, from: number): Promise<WholeBase> | undefined {
     const thread = this.wholeThread;
     if (!thread?.alive || thread.dead) return undefined;
     const id = this.nextId++;
     return new Promise<WholeBase>((resolve, reject) => {
       this.wholeJobs.set(id, { resolve, reject });
-      thread.worker.postMessage({ op: 'whole', id, bytes } satisfies PoolRequest, [bytes.buffer]);
+      thread.worker.postMessage({ op: 'whole', id, bytes, from } satisfies PoolRequest, [
+        bytes.buffer,
+      ]);
     });
   }
 

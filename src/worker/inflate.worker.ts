@@ -31,8 +31,8 @@ async function answer(request: PoolRequest): Promise<PoolReply> {
     return { op: 'inflate', id, ok: true, out, input, ms: performance.now() - start };
   }
   if (request.op === 'whole') {
-    const { id, bytes } = request;
-    const blob = piecedBlob(bytes);
+    const { id, bytes, from } = request;
+    const blob = piecedBlob(bytes.subarray(from));
     const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
     return { op: 'whole', id, ok: true, bytes, sha256, blob };
   }
