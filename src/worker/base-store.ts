@@ -8,6 +8,7 @@
  */
 import { baseBuildable, checkBase, type BaseCheck } from '../core/archive/base-check.ts';
 import { concatBytes } from '../core/bytes.ts';
+import { detectFormat } from '../core/archive/format.ts';
 import { nativeInflateSafe } from '../core/archive/members.ts';
 import type { InstallerSource } from '../core/archive/walk.ts';
 import {
@@ -19,7 +20,7 @@ import {
 import { CibError, errorsOf, problem } from '../core/problems.ts';
 import { BaseReceiver } from '../core/archive/receive.ts';
 import { InflatePool, type PoolStats, type WholeBase } from './inflate-pool.ts';
-import { piecedBlob } from './pieced-blob.ts';
+import { BLOB_PIECE, piecedBlob } from './pieced-blob.ts';
 import type { SoftwareReport } from '../core/software.ts';
 import type { BaseProgress, BaseRequest } from './protocol.ts';
 import { keepVerdict, keptVerdict } from './verdicts.ts';
@@ -56,9 +57,6 @@ const CACHE_NAME = 'cib-base-installers-v1';
  */
 const PROGRESS_STEP = 256 * 1024;
 const PROGRESS_MS = 100;
-/** The size of the base's Blob pieces made while it arrives (pieced-blob.ts makes the same). */
-const BLOB_PIECE = 1 << 20;
-
 /** `scheduler.postTask` at background priority, where the platform has it (not WebKit). */
 function backgroundTask(): ((task: () => void) => Promise<void>) | undefined {
   const scheduler = (
@@ -391,7 +389,7 @@ async function receive(
   // arrived; saved installers slice the Blob): on the pool's thread for them, while this one reads
   // the last members (a tgz's walk reads the chunks it was given, not these bytes, which go there
   // and back), else here.
-  const tgz = received.length >= 64 && received[0] === 0x1f && received[1] === 0x8b;
+  const tgz = received.length >= 64 && detectFormat(received) === 'tgz';
   const from = arrival.pieced;
   const away = arriving && tgz ? pool?.whole(received, from) : undefined;
   arriving?.end(away ? undefined : received);

@@ -7,14 +7,15 @@
  * append-ready base) copies at most that much.
  */
 
-const PIECE = 1 << 20;
+/** The size of the base's Blob pieces (also those base-store.ts makes while the bytes arrive). */
+export const BLOB_PIECE = 1 << 20;
 const LAST_PIECE = 64 * 1024;
 
 export function piecedBlob(bytes: Uint8Array): Blob {
   const lastStart = Math.max(0, bytes.length - LAST_PIECE);
   const pieces: Blob[] = [];
   for (let at = 0; at < lastStart;) {
-    const end = Math.min(at + PIECE, lastStart);
+    const end = Math.min(at + BLOB_PIECE, lastStart);
     pieces.push(new Blob([bytes.subarray(at, end) as Uint8Array<ArrayBuffer>]));
     at = end;
   }
