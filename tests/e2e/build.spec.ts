@@ -310,6 +310,27 @@ test('a clearinghouse link with a platform starts that download, and a second bu
   expect(baseRequests).toHaveLength(1);
 });
 
+/**
+ * Opens a clearinghouse link, clicks the platform's download button, and expects the build to be
+ * refused with `reason` in its alert and no file saved.
+ */
+async function expectRefusedBuild(
+  page: Page,
+  platform: string,
+  file: string,
+  reason: string | RegExp,
+): Promise<void> {
+  const downloads: string[] = [];
+  page.on('download', (d) => downloads.push(d.suggestedFilename()));
+  const owner = opensslKey(1024);
+  await page.goto(`./#/get?${new URLSearchParams({ owner: owner.seattle })}`);
+  await page.getByRole('button', { name: `Download ${file}` }).click();
+  const alert = page.locator(`li.platform[data-platform="${platform}"] [role="alert"]`);
+  await expect(alert).toContainText(`${file} was not saved.`);
+  await expect(alert).toContainText(reason);
+  expect(downloads).toEqual([]);
+}
+
 test('a base whose SHA-256 does not match the manifest gives a clear error and saves no file', async ({
   page,
 }) => {
@@ -319,28 +340,12 @@ test('a base whose SHA-256 does not match the manifest gives a clear error and s
     for (const base of manifest.bases) base.sha256 = '0'.repeat(64);
     await route.fulfill({ response, json: manifest });
   });
-  const downloads: string[] = [];
-  page.on('download', (d) => downloads.push(d.suggestedFilename()));
-  const owner = opensslKey(1024);
-  await page.goto(`./#/get?${new URLSearchParams({ owner: owner.seattle })}`);
-  await page.getByRole('button', { name: 'Download seattle_win.zip' }).click();
-  const alert = page.locator('li.platform[data-platform="windows"] [role="alert"]');
-  await expect(alert).toContainText('seattle_win.zip was not saved.');
-  await expect(alert).toContainText(/SHA-256/i);
-  expect(downloads).toEqual([]);
+  await expectRefusedBuild(page, 'windows', 'seattle_win.zip', /SHA-256/i);
 });
 
 test('an empty base says so and saves no file', async ({ page }) => {
   await page.route('**/base-installers/seattle_linux.tgz', (route) =>
     route.fulfill({ body: '', contentType: 'application/gzip' }),
   );
-  const downloads: string[] = [];
-  page.on('download', (d) => downloads.push(d.suggestedFilename()));
-  const owner = opensslKey(1024);
-  await page.goto(`./#/get?${new URLSearchParams({ owner: owner.seattle })}`);
-  await page.getByRole('button', { name: 'Download seattle_linux.tgz' }).click();
-  const alert = page.locator('li.platform[data-platform="linux"] [role="alert"]');
-  await expect(alert).toContainText('seattle_linux.tgz was not saved.');
-  await expect(alert).toContainText('The base installer is empty.');
-  expect(downloads).toEqual([]);
+  await expectRefusedBuild(page, 'linux', 'seattle_linux.tgz', 'The base installer is empty.');
 });
