@@ -5,16 +5,15 @@
  * buffers are written again for later members, and the member's bytes moved back, as the page's
  * threads do (src/worker/buffer-shelf.ts).
  */
+import { bufferFor } from './floor-shelf.js';
+
 const decoder = new TextDecoder();
 
 /** Output buffers to write again. */
 const shelf = [];
 
 async function inflate(bytes, size) {
-  const kept = shelf.findIndex((buffer) => buffer.byteLength >= size);
-  const buffer =
-    kept >= 0 ? shelf.splice(kept, 1)[0] : new ArrayBuffer(Math.ceil(size / 262144) * 262144);
-  const out = new Uint8Array(buffer, 0, size);
+  const out = bufferFor(shelf, size);
   let at = 0;
   const inflater = new DecompressionStream('gzip');
   const writer = inflater.writable.getWriter();

@@ -2,13 +2,15 @@
  * bench:browser's floor (bench/browser.ts, `first_build_floor_ms`): the bare work of a first build
  * on an append-ready base, and nothing else, so the page's own first build can be set beside what
  * this machine needs for the same bytes. It fetches the base into one buffer (copied into a Blob
- * once whole, as the page keeps it), cuts each entries member as it arrives by the length its
+ * once whole: the page makes the same copy, in pieces), cuts each entries member as it arrives by the length its
  * marker gives (docs/formats.md, "Append-ready tgz"), has the pool's threads (floor-pool.js, one
  * per core, at most 4, as the page's pool) inflate it and SHA-1 every regular file in it, and
  * takes the whole base's SHA-256 once the last byte is in. Members and their output are written
  * into buffers the threads move back, as the page's are (src/worker/buffer-shelf.ts). No entry
  * rules, no software check, no writing, no saving: a lower bound, not a second implementation.
  */
+import { bufferFor } from './floor-shelf.js';
+
 const decoder = new TextDecoder();
 let pool = [];
 
@@ -38,13 +40,6 @@ function memberAt(bytes, at, end) {
 /** Buffers moved back from the threads, to copy the next member into. */
 const shelf = [];
 
-function bufferFor(length) {
-  const at = shelf.findIndex((buffer) => buffer.byteLength >= length);
-  const buffer =
-    at >= 0 ? shelf.splice(at, 1)[0] : new ArrayBuffer(Math.ceil(length / 262144) * 262144);
-  return new Uint8Array(buffer, 0, length);
-}
-
 async function floor(url) {
   const threads = startPool();
   const start = performance.now();
@@ -59,7 +54,7 @@ async function floor(url) {
   let ended = false;
   const send = () => {
     for (let member = memberAt(bytes, cut, loaded); member; member = memberAt(bytes, cut, loaded)) {
-      const copy = bufferFor(member[0] - cut);
+      const copy = bufferFor(shelf, member[0] - cut);
       copy.set(bytes.subarray(cut, member[0]));
       const thread = threads[sent++ % threads.length];
       replies.push(
